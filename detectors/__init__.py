@@ -1,0 +1,6 @@
+"""Pure online change-point detectors: no I/O, no asyncio, no wall clock."""
+
+from .robust_cusum import RobustCusum
+from .types import Detection, Detector, Direction, EventKind, State
+
+__all__ = ["Detection", "Detector", "Direction", "EventKind", "RobustCusum", "State"]
