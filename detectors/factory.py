@@ -1,0 +1,30 @@
+"""The detector the pipeline runs for each signal."""
+
+from __future__ import annotations
+
+from .robust_cusum import RobustCusum
+from .types import Detector
+
+__all__ = ["make_detector"]
+
+# Smallest change worth a page, in the signal's own unit. An error ratio is a
+# proportion of a finite number of requests: at low traffic it moves by tenths
+# of a percent from counting noise alone, which no page should report.
+_MIN_ABSOLUTE_CHANGE = {"error_ratio": 0.005}
+
+
+def make_detector(signal: str) -> Detector:
+    """Return a fresh detector suited to ``signal``.
+
+    Unknown signals get the generic detector (both directions reported; the
+    pipeline decides which direction is bad).
+
+    Examples
+    --------
+    >>> from detectors import Detector, make_detector
+    >>> isinstance(make_detector("error_ratio"), Detector)
+    True
+    >>> isinstance(make_detector("queue_depth"), Detector)
+    True
+    """
+    return RobustCusum(min_absolute_change=_MIN_ABSOLUTE_CHANGE.get(signal, 0.0))
