@@ -1,7 +1,12 @@
 """Pure online change-point detectors: no I/O, no asyncio, no wall clock."""
 
+from .ensemble import Ensemble
 from .factory import make_detector
+from .range_exceedance import RangeExceedance
 from .robust_cusum import RobustCusum
 from .types import Detection, Detector, Direction, EventKind, State
 
-__all__ = ["Detection", "Detector", "Direction", "EventKind", "RobustCusum", "State", "make_detector"]
+__all__ = [
+    "Detection", "Detector", "Direction", "Ensemble", "EventKind", "RangeExceedance", "RobustCusum", "State",
+    "make_detector",
+]

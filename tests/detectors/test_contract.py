@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import pytest
 
-from detectors import Detection, Detector, EventKind, RobustCusum, make_detector
+from detectors import Detection, Detector, Ensemble, EventKind, RobustCusum, make_detector
 
 FACTORIES: dict[str, Callable[[], Detector]] = {
     "RobustCusum": RobustCusum,
@@ -17,6 +17,7 @@ FACTORIES: dict[str, Callable[[], Detector]] = {
     "make_detector(latency_p99_seconds)": lambda: make_detector("latency_p99_seconds"),
     "make_detector(request_rate)": lambda: make_detector("request_rate"),
     "make_detector(unknown)": lambda: make_detector("some_unknown_signal"),
+    "Ensemble": Ensemble,
 }
 SEEDS = range(5)
 STEP = 30.0
