@@ -1,0 +1,164 @@
+"""``whatchanged detect``: score ``timestamp,value`` CSV files (the Numenta Anomaly Benchmark format).
+
+Each output row is ``timestamp,value,anomaly_score``, one per input row, with the score
+computed online by :class:`detectors.Ensemble`: a row's score depends on that row and the
+rows before it only, and every file gets the same settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import math
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TextIO
+
+from detectors import Ensemble
+
+__all__ = ["DetectError", "add_parser", "main", "read_series", "run", "score_series"]
+
+
+class DetectError(Exception):
+    """Bad input, with a one-line message naming the file, row and field."""
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add the ``detect`` subcommand to an argparse subparsers object."""
+    parser = subparsers.add_parser(
+        "detect",
+        help="score timestamp,value CSV files online (Numenta Anomaly Benchmark format)",
+        description="Read timestamp,value CSV files and write timestamp,value,anomaly_score, one row per "
+                    "input row. Scores are computed online (no look-ahead, same settings for every file). "
+                    "One file without --output-dir goes to stdout; otherwise each file goes to "
+                    "DIR/<same name>.csv.",
+    )
+    _add_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE.csv", help="input CSV with timestamp,value")
+    parser.add_argument("--output-dir", type=Path, default=None, metavar="DIR",
+                        help="write DIR/<input name>.csv for each input (required for several files)")
+
+
+def _parse_time(text: str, where: str) -> float:
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        stamp = datetime.fromisoformat(text)
+    except ValueError:
+        raise DetectError(f"{where}: field 'timestamp': cannot parse {text!r} as a time") from None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=timezone.utc)
+    return stamp.timestamp()
+
+
+def read_series(path: Path) -> tuple[list[list[str]], list[float], list[float]]:
+    """The raw rows, timestamps (Unix seconds) and values of one file; an empty value is a gap (NaN)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DetectError(f"{path}: cannot read: {exc}") from None
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header is None:
+        raise DetectError(f"{path}: empty file, expected a header 'timestamp,value'")
+    names = [h.strip() for h in header]
+    if "timestamp" not in names or "value" not in names:
+        raise DetectError(f"{path}: row 1: header must name 'timestamp' and 'value', got {','.join(header)!r}")
+    it, iv = names.index("timestamp"), names.index("value")
+    rows: list[list[str]] = []
+    stamps: list[float] = []
+    values: list[float] = []
+    for number, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        where = f"{path}: row {number}"
+        if len(row) <= max(it, iv):
+            raise DetectError(f"{where}: expected {len(header)} fields, got {len(row)}")
+        stamps.append(_parse_time(row[it], where))
+        raw = row[iv].strip()
+        try:
+            values.append(float(raw) if raw else math.nan)
+        except ValueError:
+            raise DetectError(f"{where}: field 'value': {raw!r} is not a number") from None
+        rows.append([row[it], row[iv]])
+    return rows, stamps, values
+
+
+def score_series(stamps: Sequence[float], values: Sequence[float]) -> list[float]:
+    """Online anomaly scores in [0, 1], one per sample, from one fresh :class:`Ensemble`."""
+    detector = Ensemble()
+    scores = []
+    for ts, value in zip(stamps, values):
+        detector.update(ts, value)
+        scores.append(detector.score)
+    return scores
+
+
+def _write(out: TextIO, rows: list[list[str]], scores: list[float]) -> None:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["timestamp", "value", "anomaly_score"])
+    for (ts, value), score in zip(rows, scores):
+        writer.writerow([ts, value, f"{score:.10g}"])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Score every file; 0 on success, 2 on bad input (one line on stderr, no traceback)."""
+    files: list[Path] = list(args.files)
+    out_dir: Path | None = args.output_dir
+    if out_dir is None and len(files) > 1:
+        print("whatchanged detect: several files need --output-dir DIR", file=sys.stderr)
+        return 2
+    progress = sys.stderr.isatty()
+    try:
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        for n, path in enumerate(files, start=1):
+            if progress:
+                print(f"\r[{n}/{len(files)}] {path.name}", end="", file=sys.stderr, flush=True)
+            rows, stamps, values = read_series(path)
+            scores = score_series(stamps, values)
+            if out_dir is None:
+                _write(sys.stdout, rows, scores)
+            else:
+                with open(out_dir / path.name, "w", encoding="utf-8", newline="") as fh:
+                    _write(fh, rows, scores)
+    except DetectError as exc:
+        if progress:
+            print(file=sys.stderr)
+        print(f"whatchanged detect: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, as Unix tools do.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
+        return 0
+    except OSError as exc:
+        print(f"whatchanged detect: {exc}", file=sys.stderr)
+        return 2
+    if progress:
+        print(file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="whatchanged detect", description=__doc__.splitlines()[0])
+    _add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
