@@ -1,5 +1,6 @@
 """Pure online change-point detectors: no I/O, no asyncio, no wall clock."""
 
+from .bocpd import Bocpd
 from .bank import CusumBank, EwmaCusum
 from .ensemble import Ensemble
 from .factory import make_detector
@@ -8,6 +9,6 @@ from .robust_cusum import RobustCusum
 from .types import Detection, Detector, Direction, EventKind, State
 
 __all__ = [
-    "CusumBank", "Detection", "Detector", "Direction", "Ensemble", "EventKind", "EwmaCusum", "RangeExceedance", "RobustCusum", "State",
+    "Bocpd", "CusumBank", "Detection", "Detector", "Direction", "Ensemble", "EventKind", "EwmaCusum", "RangeExceedance", "RobustCusum", "State",
     "make_detector",
 ]

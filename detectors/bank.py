@@ -43,8 +43,8 @@ class CusumBank:
         Samples a series needs before anything is reported.
     drift, threshold, clip
         CUSUM allowance, decision threshold and z clipping, in baseline sigmas.
-    min_relative_change
-        Smallest ``|after - before| / |before|`` worth reporting.
+    min_relative_change, min_absolute_change
+        Smallest ``|after - before| / |before|`` and ``|after - before|`` worth reporting.
     relative_floor, absolute_floor
         The baseline sigma is at least ``relative_floor * |mean|`` and ``absolute_floor``.
     recovery_points, rebaseline_after
@@ -70,7 +70,7 @@ class CusumBank:
 
     def __init__(
         self, size: int, alpha: float = 0.02, min_history: int = 20, drift: float = 1.0,
-        threshold: float = 10.0, clip: float = 4.0, min_relative_change: float = 0.3,
+        threshold: float = 10.0, clip: float = 4.0, min_relative_change: float = 0.3, min_absolute_change: float = 0.0,
         relative_floor: float = 0.05, absolute_floor: float = 1e-9, recovery_points: int = 4,
         rebaseline_after: int = 60,
     ) -> None:
@@ -81,6 +81,7 @@ class CusumBank:
         self.threshold = threshold
         self.clip = clip
         self.min_relative_change = min_relative_change
+        self.min_absolute_change = min_absolute_change
         self.relative_floor = relative_floor
         self.absolute_floor = absolute_floor
         self.recovery_points = recovery_points
@@ -163,7 +164,8 @@ class CusumBank:
             # last three is past the onset, and robust to one early noisy sample.
             after = float(np.median([a["prev2"][i], a["prev1"][i], xs[i]]))
             before = a[f"base_{side}"][i]   # the level when the excursion began
-            if abs(after - before) < self.min_relative_change * max(abs(before), self.absolute_floor):
+            if abs(after - before) < max(self.min_relative_change * abs(before), self.min_absolute_change,
+                                         self.absolute_floor):
                 continue
             onset = a[f"onset_{side}"][i]
             stat = s_up[i] if up else s_down[i]

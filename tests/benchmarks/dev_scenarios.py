@@ -1,7 +1,8 @@
 """Detection delay and false alarms of ``detectors.make_detector`` on the dev scenarios.
 
-Run: ``.venv/bin/python tests/benchmarks/dev_scenarios.py [SCENARIO_DIR ...]``
-(default: every folder under ``../shared/scenarios/dev``).
+Run: ``.venv/bin/python tests/benchmarks/dev_scenarios.py [--detector NAME] [SCENARIO_DIR ...]``
+(default: every folder under ``../shared/scenarios/dev``; ``--detector`` names a class in
+``detectors`` to compare with its default settings instead of ``make_detector``).
 
 For each scenario every (service, signal) series gets its own detector from
 ``make_detector(signal)``. Reported:
@@ -23,8 +24,11 @@ import json
 import statistics
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import detectors
 from detectors import Detection, EventKind, make_detector
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,22 +38,27 @@ if not DEFAULT_DIR.exists():
 SLACK_SECONDS = 600.0
 
 
-def run_scenario(folder: Path) -> dict[tuple[str, str], list[Detection]]:
-    detectors: dict[tuple[str, str], object] = {}
+def run_scenario(folder: Path, factory: Callable[[str], Any] = make_detector) -> dict[tuple[str, str], list[Detection]]:
+    running: dict[tuple[str, str], Any] = {}
     events: dict[tuple[str, str], list[Detection]] = defaultdict(list)
     with open(folder / "metrics.csv", newline="") as fh:
         for row in csv.DictReader(fh):
             key = (row["service"], row["signal"])
-            det = detectors.get(key)
+            det = running.get(key)
             if det is None:
-                det = detectors[key] = make_detector(row["signal"])
-            event = det.update(float(row["timestamp"]), float(row["value"]))  # type: ignore[attr-defined]
+                det = running[key] = factory(row["signal"])
+            event = det.update(float(row["timestamp"]), float(row["value"]))
             if event is not None:
                 events[key].append(event)
     return events
 
 
 def main(argv: list[str]) -> int:
+    factory: Callable[[str], Any] = make_detector
+    if argv[:1] == ["--detector"]:
+        cls = getattr(detectors, argv[1])
+        factory = lambda signal: cls()  # noqa: E731
+        argv = argv[2:]
     folders = [Path(a) for a in argv] or sorted(p for p in DEFAULT_DIR.iterdir() if p.is_dir())
     delays: list[float] = []
     onset_errs: list[float] = []
@@ -59,7 +68,7 @@ def main(argv: list[str]) -> int:
         meta = json.loads((folder / "scenario.json").read_text())
         truth = json.loads((folder / "truth.json").read_text())["incidents"]
         step = float(meta["step_seconds"])
-        events = run_scenario(folder)
+        events = run_scenario(folder, factory)
         shifts = [(k, e) for k, evs in events.items() for e in evs if e.kind is EventKind.SHIFT]
         quiet = early = other = 0
         cells: list[str] = []

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import pytest
 
-from detectors import Detection, Detector, Ensemble, EventKind, EwmaCusum, RobustCusum, make_detector
+from detectors import Bocpd, Detection, Detector, Ensemble, EventKind, EwmaCusum, RobustCusum, make_detector
 
 FACTORIES: dict[str, Callable[[], Detector]] = {
     "RobustCusum": RobustCusum,
@@ -19,6 +19,7 @@ FACTORIES: dict[str, Callable[[], Detector]] = {
     "make_detector(unknown)": lambda: make_detector("some_unknown_signal"),
     "Ensemble": Ensemble,
     "EwmaCusum": EwmaCusum,
+    "Bocpd": Bocpd,
 }
 SEEDS = range(5)
 STEP = 30.0
