@@ -9,6 +9,7 @@ import enum
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from .signals import SignalRole, is_bad_direction, role_of
 from .types import Anomaly, Cause, IncidentState, Ranking, Topology
@@ -57,6 +58,26 @@ class Incident:
     @property
     def active(self) -> list[Anomaly]:
         return [a for a in self.anomalies if a.recovered_at is None]
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Incident:
+        """Restore an incident from its stored document (its ranking is recomputed on the next event)."""
+
+        def anomaly(a: dict[str, Any]) -> Anomaly:
+            return Anomaly(a["service"], a["signal"], float(a["onset"]), float(a["detected_at"]), a["direction"],
+                           float(a["before"]), float(a["after"]), float(a["confidence"]), a.get("recovered_at"),
+                           a.get("series", ""))
+
+        cands = doc.get("candidates") or []
+        return cls(
+            id=doc["id"], onset=float(doc["onset"]), opened_at=float(doc["opened_at"]),
+            anomalies=[anomaly(a) for a in doc.get("anomalies", [])],
+            traffic=[anomaly(a) for a in doc.get("traffic", [])],
+            state=IncidentState(doc.get("state", "open")), paged_at=doc.get("paged_at"),
+            resolved_at=doc.get("resolved_at"),
+            paged_top=Cause.from_json(cands[0]["cause"]) if cands and doc.get("paged_at") is not None else None,
+            reopened=int(doc.get("reopened", 0)),
+        )
 
     def to_json(self) -> dict[str, object]:
         ranking = self.ranking
@@ -189,6 +210,9 @@ class IncidentTracker:
                     actions.append(PageAction(PageKind.RESOLVE, inc.id, ts, "all anomalies recovered"))
         return actions
 
+    def restore(self, incident: Incident) -> None:
+        self.incidents[incident.id] = incident
+
     def open_incidents(self) -> Iterable[Incident]:
         return [i for i in self.incidents.values() if i.state is IncidentState.OPEN]
 
@@ -200,14 +224,18 @@ class IncidentTracker:
         return confident or len(inc.anomalies) >= 2
 
     def set_ranking(self, inc: Incident, ranking: Ranking, ts: float) -> list[PageAction]:
-        """Attach a new ranking; page for the first time or update when the top cause changed."""
+        """Attach a new ranking; update the page when the top cause changed since it was paged."""
         inc.ranking = ranking
         top = ranking.top.cause if ranking.top else None
-        if self.should_page(inc):
-            inc.paged_at = ts
-            inc.paged_top = top
-            return [PageAction(PageKind.TRIGGER, inc.id, ts, "new incident")]
         if inc.paged_at is not None and inc.state is IncidentState.OPEN and top != inc.paged_top:
             inc.paged_top = top
             return [PageAction(PageKind.UPDATE, inc.id, ts, "top candidate changed")]
         return []
+
+    def page(self, inc: Incident, ts: float) -> list[PageAction]:
+        """Page for the first time, if the incident deserves it (call once its timestamp is complete)."""
+        if not self.should_page(inc):
+            return []
+        inc.paged_at = ts
+        inc.paged_top = inc.ranking.top.cause if inc.ranking and inc.ranking.top else None
+        return [PageAction(PageKind.TRIGGER, inc.id, ts, "new incident")]

@@ -74,6 +74,7 @@ class Engine:
         self.health_tracker = health or HealthTracker()
         self.change_retention = change_retention
         self._detectors: dict[str, Detector] = {}
+        self._signals: dict[str, str] = {}
         self._changes: list[Change] = []  # sorted by ts
         self._change_ids: set[str] = set()
         self._health: list[HealthEvent] = []
@@ -81,12 +82,29 @@ class Engine:
 
     # -- ingestion ----------------------------------------------------------------
     def ingest(self, event: Event) -> EngineOutput:
+        """Process one event. First pages are decided once all events of a timestamp are in
+        (the next timestamp arrives, or :meth:`flush`), so simultaneous anomalies page together."""
+        out = EngineOutput()
+        if event.ts > self.now > float("-inf"):
+            out.extend(self.flush())
         self.now = max(self.now, event.ts)
         if isinstance(event, Sample):
-            return self._on_sample(event)
-        if isinstance(event, ProbeResult):
-            return self._on_probe(event)
-        return self.add_change(event)
+            out.extend(self._on_sample(event))
+        elif isinstance(event, ProbeResult):
+            out.extend(self._on_probe(event))
+        else:
+            out.extend(self.add_change(event))
+        return out
+
+    def flush(self) -> EngineOutput:
+        """Page the incidents that deserve a first page, with a ranking as of now."""
+        out = EngineOutput()
+        for inc in self.tracker.open_incidents():
+            if self.tracker.should_page(inc):
+                self._rerank(inc, self.now)
+                out.pages += self.tracker.page(inc, self.now)
+                out.incidents[inc.id] = inc
+        return out
 
     def ingest_many(self, events: Iterable[Event]) -> EngineOutput:
         out = EngineOutput()
@@ -99,6 +117,7 @@ class Engine:
         det = self._detectors.get(key)
         if det is None:
             det = self._detectors[key] = self.detector_factory(s.signal)
+            self._signals[key] = s.signal
         found = det.update(s.ts, s.value)
         if found is None:
             return EngineOutput()
@@ -182,19 +201,26 @@ class Engine:
         return {
             "version": 1,
             "now": self.now,
-            "detectors": {k: d.state_dict() for k, d in self._detectors.items()},
+            "detectors": {k: {"signal": self._signals[k], "state": d.state_dict()}
+                          for k, d in self._detectors.items()},
             "health": self.health_tracker.state_dict(),
         }
 
-    def load_state(self, state: dict[str, Any], signal_of: Callable[[str], str]) -> None:
+    @property
+    def series_count(self) -> int:
+        return len(self._detectors)
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore detectors and health from a checkpoint; incidents come back from the store."""
         if state.get("version") != 1:
             raise ValueError(f"engine checkpoint version {state.get('version')!r} is not supported")
         self.now = float(state["now"])
-        self._detectors = {}
-        for key, st in state["detectors"].items():
-            det = self.detector_factory(signal_of(key))
-            det.load_state(st)
+        self._detectors, self._signals = {}, {}
+        for key, entry in state["detectors"].items():
+            det = self.detector_factory(entry["signal"])
+            det.load_state(entry["state"])
             self._detectors[key] = det
+            self._signals[key] = entry["signal"]
         self.health_tracker.load_state(state["health"])
 
 

@@ -47,6 +47,8 @@ def replay(scenario: Scenario, engine: Engine | None = None) -> dict[str, Any]:
         out = engine.ingest(ev)
         for page in out.pages:
             log.info("page %s %s at %.0f: %s", page.kind.value, page.incident_id, page.ts, page.reason)
+    for page in engine.flush().pages:
+        log.info("page %s %s at %.0f: %s", page.kind.value, page.incident_id, page.ts, page.reason)
     incidents = []
     for inc in sorted(engine.incidents.values(), key=lambda i: (i.onset, i.id)):
         doc = inc.to_json()
