@@ -57,8 +57,8 @@ def build_profiles(seed: int, services: Sequence[ServiceInfo]) -> dict[str, Serv
     profiles: dict[str, ServiceProfile] = {}
     for name in callers_first_order(services):
         rng = derive_rng(seed, "profile", name)
-        own = float(rng.uniform(120.0, 600.0)) if inbound[name] == 0.0 else 0.0
-        base_rate = inbound[name] + own
+        own = float(rng.uniform(120.0, 600.0)) if inbound[name] == 0.0 else float(rng.uniform(0.0, 40.0))
+        base_rate = max(25.0, inbound[name] + own)
         shares = {callee: float(rng.uniform(0.3, 0.9)) for callee in by_name[name].calls}
         for callee, share in shares.items():
             inbound[callee] += base_rate * share

@@ -57,8 +57,11 @@ class NoiseSettings:
 
     Attributes
     ----------
-    rate_sigma, error_sigma, latency_sigma
-        Log-normal relative noise of each signal.
+    rate_sigma, latency_sigma
+        Log-normal relative noise of the request rate and the latency.
+    error_sigma
+        Log-normal jitter of the error probability; the error ratio adds the binomial noise
+        of the step's request count on top.
     glitch_probability
         Chance that one error-ratio or latency sample is a lone glitch.
     glitch_factor
@@ -70,7 +73,7 @@ class NoiseSettings:
     """
 
     rate_sigma: float = 0.05
-    error_sigma: float = 0.25
+    error_sigma: float = 0.1
     latency_sigma: float = 0.07
     glitch_probability: float = 0.0015
     glitch_factor: float = 5.0
@@ -130,6 +133,8 @@ class DemoShop:
         self._order = callers_first_order(self._services)
         self._dependencies = all_dependencies(self._services)
         self._profiles = build_profiles(seed, self._services)
+        self._base = np.array([[getattr(self._profiles[name], f) for name in self._order]
+                               for f in ("base_rate", "base_error", "base_latency")])
         self._cycle_period, self._changes_per_hour = cycle_period, changes_per_hour
         self._cycle_phase = float(derive_rng(seed, "cycle").uniform(0.0, cycle_period))
         self._schedule, self._noise = schedule, noise
@@ -256,23 +261,30 @@ class DemoShop:
 
     def _samples(self, ts: float, rng: np.random.Generator) -> list[Sample]:
         n, noise = len(self._order), self._noise
-        z = rng.standard_normal((4, n))
+        z = rng.standard_normal((3, n))
         glitch = rng.random((2, n)) < noise.glitch_probability
         effects, cycle = self._effects(ts), self._cycle(ts)
+        eff = [effects.get(name, Effect()) for name in self._order]
+        rate = self._base[0] * cycle * np.array([e.rate_mult for e in eff]) * np.exp(noise.rate_sigma * z[0])
+        error = self._error_ratio(rng, rate, z[1], np.array([e.error_add for e in eff]))
+        latency = self._base[2] * (1.0 + 0.2 * (cycle - 1.0)) * np.array([e.latency_mult for e in eff])
+        latency *= np.exp(noise.latency_sigma * z[2])
+        error = np.minimum(1.0, np.where(glitch[0], error * noise.glitch_factor, error))
+        latency = np.where(glitch[1], latency * noise.glitch_factor, latency)
         samples: list[Sample] = []
         for i, name in enumerate(self._order):
-            p, e = self._profiles[name], effects.get(name, Effect())
-            rate = p.base_rate * cycle * e.rate_mult * math.exp(noise.rate_sigma * z[0, i])
-            error = p.base_error * math.exp(noise.error_sigma * z[1, i] - noise.error_sigma ** 2 / 2)
-            error += e.error_add * (1.0 + 0.05 * z[2, i])
-            latency = p.base_latency * (1.0 + 0.2 * (cycle - 1.0)) * e.latency_mult
-            latency *= math.exp(noise.latency_sigma * z[3, i])
-            error *= noise.glitch_factor if glitch[0, i] else 1.0
-            latency *= noise.glitch_factor if glitch[1, i] else 1.0
-            samples += [Sample(ts, name, "request_rate", round(rate, 4)),
-                        Sample(ts, name, "error_ratio", round(min(1.0, max(0.0, error)), 6)),
-                        Sample(ts, name, "latency_p99_seconds", round(latency, 5))]
+            samples += [Sample(ts, name, "request_rate", round(float(rate[i]), 4)),
+                        Sample(ts, name, "error_ratio", round(float(error[i]), 6)),
+                        Sample(ts, name, "latency_p99_seconds", round(float(latency[i]), 5))]
         return samples
+
+    def _error_ratio(self, rng: np.random.Generator, rate: np.ndarray, z: np.ndarray,
+                     added: np.ndarray) -> np.ndarray:
+        """Failed over total requests of the step: binomial counts around a jittered probability."""
+        sigma = self._noise.error_sigma
+        p = self._base[1] * np.exp(sigma * z - sigma ** 2 / 2) + added
+        requests = np.maximum(1, np.round(rate * self.step)).astype(np.int64)
+        return rng.binomial(requests, np.clip(p, 0.0, 1.0)) / requests
 
     def _probes(self, ts: float, rng: np.random.Generator) -> list[ProbeResult]:
         blips = rng.random(len(self._dependencies)) < self._noise.blip_probability
