@@ -15,7 +15,7 @@ from daemon.demo.model import ServiceProfile, propagate_traffic
 from daemon.demo.randomness import change_id, derive_rng
 from daemon.demo.topology import all_dependencies, entry_services
 
-__all__ = ["INCIDENT_KINDS", "Effect", "Incident", "plan_incident"]
+__all__ = ["INCIDENT_KINDS", "SYMPTOMS", "Effect", "Incident", "plan_incident"]
 
 INCIDENT_KINDS = (
     "bad_deploy", "dependency_down", "traffic_spike", "bad_config", "bad_flag", "slow_creep",
@@ -155,19 +155,23 @@ def _spread_to_callers(
     return effects, order
 
 
-def _fault_effect(rng: np.random.Generator, kind: str) -> Effect:
+SYMPTOMS = ("errors", "latency", "both")
+
+
+def _fault_effect(rng: np.random.Generator, kind: str, symptom: str | None) -> Effect:
     """The effect at the faulty service: errors, latency or both."""
     if kind in {"slow_creep", "bad_flag"}:
         mode = "errors" if kind == "slow_creep" or rng.random() < 0.8 else "both"
     else:
-        mode = str(rng.choice(("errors", "latency", "both"), p=(0.5, 0.2, 0.3)))
+        mode = str(rng.choice(SYMPTOMS, p=(0.5, 0.2, 0.3)))
+    mode = symptom or mode
     error = float(rng.uniform(0.05, 0.15)) if mode != "latency" else 0.0
     latency = float(rng.uniform(2.0, 4.0)) if mode != "errors" else 1.0
     return Effect(error, latency)
 
 
 def _origin_effects(
-    rng: np.random.Generator, kind: str, target: str, services: Sequence[ServiceInfo],
+    rng: np.random.Generator, kind: str, target: str, services: Sequence[ServiceInfo], symptom: str | None,
 ) -> dict[str, Effect]:
     topo = Topology.from_services(services)
     if kind == "dependency_down":
@@ -178,7 +182,7 @@ def _origin_effects(
         for caller in sorted(topo.callers(target)):
             origin[caller] = Effect(float(rng.uniform(0.06, 0.14)), float(rng.uniform(1.0, 1.3)))
         return origin
-    return {target: _fault_effect(rng, kind)}
+    return {target: _fault_effect(rng, kind, symptom)}
 
 
 def _traffic_effects(
@@ -229,7 +233,7 @@ def _truth_cause(seed: int, kind: str, target: str, cause: PlannedChange | None)
 def plan_incident(
     seed: int, index: int, kind: str, at: float, duration: float, target: str | None,
     services: Sequence[ServiceInfo], profiles: Mapping[str, ServiceProfile],
-    recovery_change: bool = True,
+    recovery_change: bool = True, symptom: str | None = None,
 ) -> Incident:
     """Decide everything about one incident up front.
 
@@ -252,6 +256,9 @@ def plan_incident(
         The topology and baselines.
     recovery_change
         Whether the recovery emits a change (rollback, config revert, flag off).
+    symptom
+        For a faulty service (deploy, config, flag, creep): ``errors``, ``latency`` or ``both``;
+        None draws one.
 
     Returns
     -------
@@ -266,6 +273,8 @@ def plan_incident(
         raise ValueError(f"unknown incident kind {kind!r}; expected one of {', '.join(INCIDENT_KINDS)}")
     if duration <= 0:
         raise ValueError("duration must be positive")
+    if symptom is not None and symptom not in SYMPTOMS:
+        raise ValueError(f"unknown symptom {symptom!r}; expected one of {', '.join(SYMPTOMS)}")
     rng = derive_rng(seed, "incident", index, kind)
     target = target if target is not None else _default_target(rng, kind, services)
     _check_target(kind, target, services)
@@ -274,7 +283,7 @@ def plan_incident(
         effects = _traffic_effects(rng, target, services, profiles)
         order = [target] + sorted(set(effects) - {target})
     else:
-        origin = _origin_effects(rng, kind, target, services)
+        origin = _origin_effects(rng, kind, target, services, symptom)
         effects, order = _spread_to_callers(rng, Topology.from_services(services), origin)
     cause = _cause_change(rng, index, kind, target, at)
     changes: list[PlannedChange] = [cause] if cause else []

@@ -19,12 +19,26 @@ from daemon.demo.shop import DemoShop, DemoTick
 from daemon.demo.topology import default_services, random_topology
 from daemon.events import ProbeResult, Sample
 
-__all__ = ["QUIET", "SCENARIO_KINDS", "ScenarioSpec", "write_scenario", "write_set", "parse_kinds"]
+__all__ = [
+    "QUIET", "SCENARIO_KINDS", "ScenarioSpec", "write_scenario", "write_set", "parse_kinds", "required_hours",
+]
 
 QUIET = "quiet"
 SCENARIO_KINDS = (*INCIDENT_KINDS, QUIET)
 _DECIMALS = {"request_rate": 4, "error_ratio": 6, "latency_p99_seconds": 5}
 _MIN_SLOT = 600.0
+_WARMUP, _TAIL = 0.4, 0.08
+
+
+def required_hours(n_incidents: int) -> float:
+    """The shortest scenario that holds ``n_incidents`` incidents after its warm-up.
+
+    Examples
+    --------
+    >>> round(required_hours(1), 2)
+    0.32
+    """
+    return n_incidents * _MIN_SLOT / (1.0 - _TAIL - _WARMUP) / 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +116,8 @@ def _schedule(shop: DemoShop, rng: np.random.Generator, kinds: Sequence[str], to
     """Place the incidents in equal slots after a 40 % warm-up, each recovering within its slot."""
     if not kinds:
         return
-    warmup = 0.4 * total
-    width = (0.92 * total - warmup) / len(kinds)
+    warmup = _WARMUP * total
+    width = ((1.0 - _TAIL) * total - warmup) / len(kinds)
     if width < _MIN_SLOT:
         raise ValueError(f"{len(kinds)} incident(s) do not fit in {total / 3600:.2f} h; make it longer")
     for j, kind in enumerate(kinds):

@@ -144,6 +144,22 @@ class DemoShop:
         self._windows_done = 0
         self._auto_done = 0
 
+    @classmethod
+    def live(cls, seed: int, start: float, step: float = 15.0,
+             services: Sequence[ServiceInfo] | None = None) -> DemoShop:
+        """The shop as ``make run`` shows it: a 30-minute traffic cycle, a busy change feed and
+        incidents by themselves (the first 90 s in, then one every 6 minutes).
+
+        Examples
+        --------
+        >>> shop = DemoShop.live(seed=0, start=0.0)
+        >>> _ = [shop.tick(15.0 * k) for k in range(8)]
+        >>> shop.truth()[0]["cause"]["type"]
+        'change'
+        """
+        return cls(seed, start, step, services, cycle_period=1800.0, changes_per_hour=12.0,
+                   schedule=AutoSchedule())
+
     def topology(self) -> list[ServiceInfo]:
         """The services, who they call and which dependencies they use."""
         return list(self._services)
@@ -156,7 +172,8 @@ class DemoShop:
         """The incidents injected so far, in injection order."""
         return list(self._incidents)
 
-    def schedule_incident(self, kind: str, at: float, duration: float, target: str | None = None) -> Incident:
+    def schedule_incident(self, kind: str, at: float, duration: float, target: str | None = None,
+                          *, symptom: str | None = None) -> Incident:
         """Inject an incident.
 
         Parameters
@@ -170,6 +187,8 @@ class DemoShop:
             Seconds the effects last before recovery.
         target
             The faulty service or dependency; None picks a plausible one.
+        symptom
+            What a faulty service shows: ``errors``, ``latency`` or ``both`` (None: drawn).
 
         Returns
         -------
@@ -182,7 +201,7 @@ class DemoShop:
             For an unknown kind, an impossible target or a non-positive duration.
         """
         incident = plan_incident(self.seed, len(self._incidents), kind, at, duration, target,
-                                 self._services, self._profiles)
+                                 self._services, self._profiles, symptom=symptom)
         self._incidents.append(incident)
         self._pending.extend(incident.changes)
         return incident
