@@ -8,6 +8,12 @@ from daemon.demo.shop import AutoSchedule, DemoShop, DemoTick, NoiseSettings
 from daemon.demo.topology import default_services, random_topology
 
 __all__ = [
-    "INCIDENT_KINDS", "Incident", "AutoSchedule", "DemoShop", "DemoTick", "NoiseSettings",
-    "default_services", "random_topology",
+    "INCIDENT_KINDS",
+    "AutoSchedule",
+    "DemoShop",
+    "DemoTick",
+    "Incident",
+    "NoiseSettings",
+    "default_services",
+    "random_topology",
 ]

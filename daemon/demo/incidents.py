@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from correlators.types import ChangeKind, ServiceInfo, Topology
-from daemon.demo.changes import FLAG_WORDS, CONFIG_KEYS, PlannedChange
+from daemon.demo.changes import CONFIG_KEYS, FLAG_WORDS, PlannedChange
 from daemon.demo.model import ServiceProfile, propagate_traffic
 from daemon.demo.randomness import change_id, derive_rng
 from daemon.demo.topology import all_dependencies, entry_services

@@ -11,7 +11,7 @@ import hashlib
 
 import numpy as np
 
-__all__ = ["derive_rng", "stable_int", "change_id"]
+__all__ = ["change_id", "derive_rng", "stable_int"]
 
 
 def stable_int(*parts: object) -> int:

@@ -17,10 +17,16 @@ from daemon.demo.incidents import INCIDENT_KINDS
 from daemon.demo.randomness import derive_rng, stable_int
 from daemon.demo.shop import DemoShop, DemoTick
 from daemon.demo.topology import default_services, random_topology
-from daemon.events import ProbeResult, Sample
+from daemon.events import ProbeResult
 
 __all__ = [
-    "QUIET", "SCENARIO_KINDS", "ScenarioSpec", "write_scenario", "write_set", "parse_kinds", "required_hours",
+    "QUIET",
+    "SCENARIO_KINDS",
+    "ScenarioSpec",
+    "parse_kinds",
+    "required_hours",
+    "write_scenario",
+    "write_set",
 ]
 
 QUIET = "quiet"

@@ -22,7 +22,7 @@ from daemon.demo.randomness import derive_rng
 from daemon.demo.topology import all_dependencies, callers_first_order, default_services
 from daemon.events import ProbeResult, Sample
 
-__all__ = ["AutoSchedule", "NoiseSettings", "DemoTick", "DemoShop", "SIGNALS"]
+__all__ = ["SIGNALS", "AutoSchedule", "DemoShop", "DemoTick", "NoiseSettings"]
 
 SIGNALS = ("request_rate", "error_ratio", "latency_p99_seconds")
 _WINDOW = 3600.0
@@ -227,7 +227,7 @@ class DemoShop:
         """
         self._schedule_auto(ts)
         self._plan_background(ts)
-        rng = derive_rng(self.seed, "tick", int(round(ts * 1000)))
+        rng = derive_rng(self.seed, "tick", round(ts * 1000))
         return DemoTick(ts, self._samples(ts, rng), self._probes(ts, rng), self._emit_changes(ts))
 
     def _schedule_auto(self, ts: float) -> None:

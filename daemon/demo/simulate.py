@@ -82,7 +82,7 @@ def _number(args: argparse.Namespace, name: str, kind: Callable[[str], Any], low
         value = kind(str(text))
     except ValueError:
         raise OptionError(f"--{name}: expected a number, got {text!r}") from None
-    if not low <= value <= high or value != value:
+    if not low <= value <= high:  # also rejects NaN
         raise OptionError(f"--{name}: must be between {low:g} and {high:g}, got {text!r}")
     return value
 

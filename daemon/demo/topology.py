@@ -9,8 +9,12 @@ import numpy as np
 from correlators.types import ServiceInfo
 
 __all__ = [
-    "NAMESPACE", "default_services", "random_topology", "entry_services", "callers_first_order",
+    "NAMESPACE",
     "all_dependencies",
+    "callers_first_order",
+    "default_services",
+    "entry_services",
+    "random_topology",
 ]
 
 NAMESPACE = "shop"

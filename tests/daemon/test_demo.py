@@ -17,7 +17,7 @@ from correlators.types import ChangeKind, Topology
 from daemon.demo import INCIDENT_KINDS, AutoSchedule, DemoShop, default_services, random_topology
 from daemon.demo.randomness import derive_rng
 from daemon.demo.scenario import ScenarioSpec, parse_kinds, write_scenario
-from daemon.demo.simulate import add_parser, run
+from daemon.demo.simulate import add_parser
 
 START = 1_790_000_000.0
 STEP = 15.0
@@ -113,14 +113,15 @@ def test_traffic_spike_raises_rate_and_latency_downstream_with_errors_flat() -> 
     assert truth["cause"] == {"type": "traffic", "service": "frontend"}
     series = _series(shop, 400)
     onset = truth["onset"]
-    for service in Topology.from_services(shop.topology()).downstream_of("frontend"):
-        def ratio(signal: str) -> float:
-            points = series[(service, signal)]
-            return _median(points, onset + 30, onset + 840) / _median(points, onset - 900, onset)
 
-        assert ratio("request_rate") > 1.3, service
-        assert ratio("latency_p99_seconds") > 1.1, service
-        assert 0.6 < ratio("error_ratio") < 1.5, service
+    def ratio(service: str, signal: str) -> float:
+        points = series[(service, signal)]
+        return _median(points, onset + 30, onset + 840) / _median(points, onset - 900, onset)
+
+    for service in Topology.from_services(shop.topology()).downstream_of("frontend"):
+        assert ratio(service, "request_rate") > 1.3, service
+        assert ratio(service, "latency_p99_seconds") > 1.1, service
+        assert 0.6 < ratio(service, "error_ratio") < 1.5, service
 
 
 def test_dependency_outage_fails_probes_and_errors_its_users() -> None:
@@ -221,7 +222,7 @@ def _check_scenario_folder(folder: Path) -> dict[str, object]:
         assert re.fullmatch(r"chg-[0-9a-f]{8}", change["id"]) and change["service"] in names
         assert isinstance(change["attributes"], dict) and isinstance(change["ts"], (int, float))
         assert change["namespace"] and change["summary"] and change["actor"]
-    truth = json.loads((folder / "truth.json").read_text())
+    truth: dict[str, object] = json.loads((folder / "truth.json").read_text())
     assert set(truth) == {"incidents"}
     return truth
 
