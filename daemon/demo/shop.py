@@ -158,7 +158,7 @@ class DemoShop:
         'change'
         """
         return cls(seed, start, step, services, cycle_period=1800.0, changes_per_hour=12.0,
-                   schedule=AutoSchedule())
+                   schedule=AutoSchedule(), noise=NoiseSettings(cycle_amplitude=0.25))
 
     def topology(self) -> list[ServiceInfo]:
         """The services, who they call and which dependencies they use."""
@@ -229,6 +229,25 @@ class DemoShop:
         self._plan_background(ts)
         rng = derive_rng(self.seed, "tick", round(ts * 1000))
         return DemoTick(ts, self._samples(ts, rng), self._probes(ts, rng), self._emit_changes(ts))
+
+    def history(self, n_steps: int) -> list[DemoTick]:
+        """Quiet samples and probes of the ``n_steps`` steps before ``start`` (no changes).
+
+        A detector fed these first has its baseline when the first incident comes (the live
+        demo's first one is only 90 s in). Calling this does not change later ticks.
+
+        Examples
+        --------
+        >>> shop = DemoShop(seed=1, start=1_000.0, step=10.0)
+        >>> [t.ts for t in shop.history(3)]
+        [970.0, 980.0, 990.0]
+        """
+        ticks = []
+        for k in range(n_steps, 0, -1):
+            ts = self.start - k * self.step
+            rng = derive_rng(self.seed, "tick", round(ts * 1000))
+            ticks.append(DemoTick(ts, self._samples(ts, rng), self._probes(ts, rng), []))
+        return ticks
 
     def _schedule_auto(self, ts: float) -> None:
         plan = self._schedule

@@ -294,3 +294,17 @@ def test_default_shop_shape() -> None:
     topo = Topology.from_services(services)
     assert "payments-gateway" in topo.services["checkout"].dependencies
     assert topo.blast_radius_of_service("payments") == {"payments", "checkout", "frontend"}
+
+
+def test_live_preset_history_and_auto_schedule() -> None:
+    shop = DemoShop.live(seed=1, start=START)
+    history = shop.history(40)
+    assert [t.ts for t in history] == [START - (40 - k) * STEP for k in range(40)]
+    assert all(not t.changes for t in history)
+    ticks = [shop.tick(START + k * STEP) for k in range(4 * 13)]  # 13 minutes
+    kinds = [i.kind for i in shop.incidents()]
+    assert kinds[:2] == ["bad_deploy", "dependency_down"] and len(kinds) == 3
+    first = shop.incidents()[0]
+    assert first.at == START + 90.0 and first.end <= START + 90.0 + 180.0 + 180.0
+    assert shop.incidents()[1].at == START + 90.0 + 360.0
+    assert sum(len(t.changes) for t in ticks) >= 3
