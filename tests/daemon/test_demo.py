@@ -301,7 +301,7 @@ def test_live_preset_history_and_auto_schedule() -> None:
     history = shop.history(40)
     assert [t.ts for t in history] == [START - (40 - k) * STEP for k in range(40)]
     assert all(not t.changes for t in history)
-    ticks = [shop.tick(START + k * STEP) for k in range(4 * 13)]  # 13 minutes
+    ticks = [shop.tick(START + k * STEP) for k in range(4 * 15)]  # 15 minutes
     kinds = [i.kind for i in shop.incidents()]
     assert kinds[:2] == ["bad_deploy", "dependency_down"] and len(kinds) == 3
     first = shop.incidents()[0]
