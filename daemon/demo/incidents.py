@@ -25,6 +25,7 @@ _CHANGE_KINDS = {"bad_deploy", "bad_config", "bad_flag", "slow_creep", "callee_d
 _MAX_LAG = {"bad_deploy": 180.0, "callee_deploy": 180.0, "bad_config": 90.0, "bad_flag": 60.0,
             "slow_creep": 120.0, "dependency_down": 60.0, "traffic_spike": 0.0}
 CREEP_RAMP = 1200.0
+_NEGLIGIBLE_ERROR, _NEGLIGIBLE_LATENCY = 0.006, 1.15
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +134,11 @@ def _check_target(kind: str, target: str, services: Sequence[ServiceInfo]) -> No
 def _spread_to_callers(
     rng: np.random.Generator, topo: Topology, origin: Mapping[str, Effect],
 ) -> tuple[dict[str, Effect], list[str]]:
-    """Errors and latency of the origin services surface, attenuated, at their callers."""
+    """Errors and latency of the origin services surface, attenuated, at their callers.
+
+    Each hop keeps 40-75 % of the added error ratio and 50-85 % of the added latency; the
+    spread stops where both become negligible, so the affected set is what really shows.
+    """
     effects = dict(origin)
     order = list(origin)
     frontier = list(origin)
@@ -146,6 +151,8 @@ def _spread_to_callers(
                 seen = effects[callee]
                 att, lat_att = float(rng.uniform(0.4, 0.75)), float(rng.uniform(0.5, 0.85))
                 new = Effect(seen.error_add * att, 1.0 + (seen.latency_mult - 1.0) * lat_att)
+                if new.error_add < _NEGLIGIBLE_ERROR and new.latency_mult < _NEGLIGIBLE_LATENCY:
+                    continue  # faded out: this caller is not affected, nor (through it) its callers
                 old = level.get(caller, Effect())
                 level[caller] = Effect(max(old.error_add, new.error_add),
                                        max(old.latency_mult, new.latency_mult))
