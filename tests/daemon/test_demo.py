@@ -18,6 +18,8 @@ from daemon.demo import INCIDENT_KINDS, AutoSchedule, DemoShop, default_services
 from daemon.demo.randomness import derive_rng
 from daemon.demo.scenario import ScenarioSpec, parse_kinds, write_scenario
 from daemon.demo.simulate import add_parser
+from daemon.scenario import load_scenario
+from daemon.schema import parse_change
 
 START = 1_790_000_000.0
 STEP = 15.0
@@ -44,10 +46,11 @@ def _run_cli(*argv: str) -> int:
     return int(args.func(args))
 
 
-@pytest.mark.parametrize("module", ["randomness", "topology", "changes", "model", "incidents", "shop",
+@pytest.mark.parametrize("module", ["__init__", "randomness", "topology", "changes", "model", "incidents", "shop",
                                     "scenario"])
 def test_doctests(module: str) -> None:
-    result = doctest.testmod(importlib.import_module(f"daemon.demo.{module}"))
+    name = "daemon.demo" if module == "__init__" else f"daemon.demo.{module}"
+    result = doctest.testmod(importlib.import_module(name))
     assert result.failed == 0
 
 
@@ -222,6 +225,10 @@ def _check_scenario_folder(folder: Path) -> dict[str, object]:
         assert re.fullmatch(r"chg-[0-9a-f]{8}", change["id"]) and change["service"] in names
         assert isinstance(change["attributes"], dict) and isinstance(change["ts"], (int, float))
         assert change["namespace"] and change["summary"] and change["actor"]
+        assert parse_change(change).to_json() == {**change, "ts": float(change["ts"])}
+    loaded = load_scenario(folder)  # the replay's own loader accepts it all
+    assert loaded.name == scenario["name"] and len(loaded.changes()) == len(
+        (folder / "changes.jsonl").read_text().splitlines())
     truth: dict[str, object] = json.loads((folder / "truth.json").read_text())
     assert set(truth) == {"incidents"}
     return truth
