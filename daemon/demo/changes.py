@@ -16,7 +16,9 @@ import numpy as np
 from correlators.types import Change, ChangeKind
 from daemon.demo.randomness import change_id, derive_rng
 
-__all__ = ["ACTORS", "CONFIG_KEYS", "FLAG_WORDS", "ChangeLog", "PlannedChange", "background_changes", "kind_detail"]
+__all__ = [
+    "ACTORS", "CONFIG_KEYS", "FLAG_WORDS", "ChangeLog", "PlannedChange", "background_changes", "kind_detail",
+]
 
 ACTORS = ("ci", "argocd", "alice", "bob", "carol")
 CONFIG_KEYS = ("timeout_ms", "retries", "pool_size", "log_level", "cache_ttl", "batch_size")

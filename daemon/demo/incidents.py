@@ -214,7 +214,8 @@ def _cause_change(
     if kind == "bad_flag":
         flag = f"{target}.{rng.choice(FLAG_WORDS)}"
         return PlannedChange(at, key, ChangeKind.FEATURE_FLAG, target, actor,
-                             {"flag": flag, "enabled": True, "rollout_percent": int(rng.choice((25, 50, 100)))})
+                             {"flag": flag, "enabled": True,
+                              "rollout_percent": int(rng.choice((25, 50, 100)))})
     return None
 
 
@@ -295,7 +296,8 @@ def plan_incident(
     cause = _cause_change(rng, index, kind, target, at)
     changes: list[PlannedChange] = [cause] if cause else []
     if cause is not None and recovery_change:
-        changes.append(_recovery_change(cause, index, max(at + 1.0, math.floor(start + duration - rng.uniform(30, 90)))))
+        rollback_at = max(at + 1.0, math.floor(start + duration - rng.uniform(30.0, 90.0)))
+        changes.append(_recovery_change(cause, index, rollback_at))
     ramp = min(CREEP_RAMP, 0.8 * duration) if kind == "slow_creep" else 0.0
     return Incident(index, kind, at, start, start + duration, target, ramp, effects, tuple(order),
                     _truth_cause(seed, kind, target, cause), tuple(changes))

@@ -169,7 +169,8 @@ def _write_series(directory: Path, shop: DemoShop, n_steps: int, missing: float)
     with (open(directory / "metrics.csv", "w", newline="") as metrics_file,
           open(directory / "health.csv", "w", newline="") as health_file,
           open(directory / "changes.jsonl", "w") as changes_file):
-        metrics, health = csv.writer(metrics_file, lineterminator="\n"), csv.writer(health_file, lineterminator="\n")
+        metrics = csv.writer(metrics_file, lineterminator="\n")
+        health = csv.writer(health_file, lineterminator="\n")
         metrics.writerow(["timestamp", "service", "signal", "value"])
         health.writerow(["timestamp", "target", "healthy"])
         for k in range(n_steps):
@@ -216,7 +217,8 @@ def write_scenario(
     n_steps = int(hours * 3600 // step)
     if n_steps < 2:
         raise ValueError("the scenario must hold at least two steps")
-    shop = DemoShop(seed, _start(seed, spec), step, _topology(seed, spec), changes_per_hour=spec.changes_per_hour)
+    shop = DemoShop(seed, _start(seed, spec), step, _topology(seed, spec),
+                    changes_per_hour=spec.changes_per_hour)
     _schedule(shop, derive_rng(seed, "placement"), kinds, n_steps * step, spec)
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)

@@ -106,7 +106,8 @@ def _options(args: argparse.Namespace) -> SimulateOptions:
         raise OptionError(f"--step: {step:g} s leaves fewer than 20 samples in {hours:g} h")
     needed = required_hours(max(len(kinds) for kinds in plan))
     if hours < needed:
-        raise OptionError(f"--hours: {hours:g} h cannot hold the incidents of --kinds; give at least {needed:.2f}")
+        raise OptionError(f"--hours: {hours:g} h cannot hold the incidents of --kinds; "
+                          f"give at least {needed:.2f}")
     return SimulateOptions(out=Path(args.out), seed=_number(args, "seed", int, 0, 2**63 - 1), plan=plan,
                            hours=hours, step=step, count=count, topology=topology, services=services)
 

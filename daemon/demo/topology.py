@@ -64,7 +64,8 @@ def default_services(namespace: str = NAMESPACE) -> list[ServiceInfo]:
 def _service_names(n: int) -> list[str]:
     names = list(_SERVICE_NAMES[:n])
     extra = n - len(names)
-    names += [f"{_SERVICE_NAMES[i % len(_SERVICE_NAMES)]}-{i // len(_SERVICE_NAMES) + 2}" for i in range(extra)]
+    pool = len(_SERVICE_NAMES)
+    names += [f"{_SERVICE_NAMES[i % pool]}-{i // pool + 2}" for i in range(extra)]
     return names
 
 

@@ -46,8 +46,8 @@ def _run_cli(*argv: str) -> int:
     return int(args.func(args))
 
 
-@pytest.mark.parametrize("module", ["__init__", "randomness", "topology", "changes", "model", "incidents", "shop",
-                                    "scenario"])
+@pytest.mark.parametrize("module", ["__init__", "randomness", "topology", "changes", "model", "incidents",
+                                    "shop", "scenario"])
 def test_doctests(module: str) -> None:
     name = "daemon.demo" if module == "__init__" else f"daemon.demo.{module}"
     result = doctest.testmod(importlib.import_module(name))
@@ -153,8 +153,8 @@ def test_truth_matches_what_was_injected(kind: str) -> None:
         cause = next(c for c in changes if c.id == truth[0]["cause"]["id"])
         assert cause.ts == START + 600.0 and cause.service == incident.target
         assert cause.ts <= truth[0]["onset"] <= cause.ts + 180.0 + STEP
-        expected = {"bad_config": ChangeKind.CONFIG, "bad_flag": ChangeKind.FEATURE_FLAG}.get(kind, ChangeKind.DEPLOY)
-        assert cause.kind is expected
+        expected = {"bad_config": ChangeKind.CONFIG, "bad_flag": ChangeKind.FEATURE_FLAG}
+        assert cause.kind is expected.get(kind, ChangeKind.DEPLOY)
 
 
 def test_deploy_attributes_and_rollback_on_recovery() -> None:
