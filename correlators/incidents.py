@@ -189,8 +189,17 @@ class IncidentTracker:
             if inc.paged_at is not None:
                 actions.append(PageAction(PageKind.TRIGGER, inc.id, anomaly.detected_at, "relapsed: re-opened"))
         inc.anomalies.append(anomaly)
-        inc.onset = min(inc.onset, anomaly.onset)
+        inc.onset = self.onset_of(inc.anomalies)
         return inc, actions
+
+    def onset_of(self, anomalies: list[Anomaly]) -> float:
+        """The incident's onset: the earliest onset among its confident anomalies.
+
+        A weak anomaly's onset estimate is noisy (a small shift is found late and its
+        start guessed from few samples); it only counts when nothing confident exists.
+        """
+        confident = [a.onset for a in anomalies if a.confidence >= self.policy.min_confidence]
+        return min(confident or [a.onset for a in anomalies])
 
     def recover(self, series: str, ts: float) -> list[PageAction]:
         """A series came back; resolve incidents whose anomalies all recovered."""

@@ -55,7 +55,7 @@ class DemoSource:
 
 async def run_demo(*, listen: str, db: str, seed: int, step: float, every: float, first_after: float,
                    backfill: float = 3600.0) -> int:
-    from ..demo.shop import AutoSchedule, DemoShop
+    from ..demo.shop import AutoSchedule, DemoShop, NoiseSettings
     from ..notify.console import ConsoleNotifier
     from ..service import Daemon, serve
     from ..store import Store
@@ -68,7 +68,8 @@ async def run_demo(*, listen: str, db: str, seed: int, step: float, every: float
     start = math.floor((now - backfill) / step) * step
     shop = DemoShop(seed, start, step, cycle_period=1800.0, changes_per_hour=12.0,
                     schedule=AutoSchedule(first_after=(now - start) + first_after, every=every,
-                                          duration=min(180.0, every / 2)))
+                                          duration=min(180.0, every / 2)),
+                    noise=NoiseSettings(cycle_amplitude=0.25))
     topology = Topology.from_services(shop.topology())
     store = await Store.open(f"sqlite+aiosqlite:///{path}")
     host, _, port = listen.rpartition(":")
