@@ -157,10 +157,13 @@ class Daemon:
     async def _analysis(self) -> None:
         while True:
             try:
-                ev = await asyncio.wait_for(self.queue.get(), timeout=0.25)
-            except asyncio.TimeoutError:
-                await self.flush()  # a quiet moment: the batch is complete, decide first pages
-                continue
+                ev = self.queue.get_nowait()
+            except asyncio.QueueEmpty:
+                try:
+                    ev = await asyncio.wait_for(self.queue.get(), timeout=0.25)
+                except asyncio.TimeoutError:
+                    await self.flush()  # a quiet moment: the batch is complete, decide first pages
+                    continue
             try:
                 await self.handle(ev)
             except Exception:
