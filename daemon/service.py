@@ -224,7 +224,7 @@ class Daemon:
     async def submit_changes(self, changes: Sequence[Change], source: str) -> list[bool]:
         """Store first (durable), then feed the core through the queue."""
         inserted = await self.store.add_changes(changes, source=source, received_at=self.clock())
-        for ch, new in zip(changes, inserted):
+        for ch, new in zip(changes, inserted, strict=True):
             if new:
                 self.metrics.changes.labels(source).inc()
                 await self.queue.put(ch)
