@@ -1,0 +1,90 @@
+"""Sentences a responder reads: hypothesis, the test that confirms or rules it out, dead ends."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .signals import SignalRole, role_of
+from .types import Candidate, Cause, CauseType, Change, ChangeKind, DeadEnd, Topology
+
+if TYPE_CHECKING:
+    from .incidents import Incident
+    from .ranking import Scored
+
+__all__ = ["describe_candidate", "describe_dead_end", "symptom"]
+
+
+def symptom(incident: Incident) -> str:
+    """``checkout error ratio 0.4% → 5.1%`` for the first anomaly, plus how many more."""
+    if not incident.anomalies:
+        return "the anomaly"
+    first = min(incident.anomalies, key=lambda a: (a.onset, a.service))
+    role = role_of(first.signal)
+    if role is SignalRole.ERRORS and first.after <= 1.0:
+        level = f"{first.before:.2%} → {first.after:.2%}"
+    elif role is SignalRole.LATENCY:
+        level = f"{first.before * 1000:.0f} ms → {first.after * 1000:.0f} ms"
+    else:
+        level = f"{first.before:.4g} → {first.after:.4g}"
+    others = sorted(set(incident.services) - {first.service})
+    more = f" (also {', '.join(others)})" if others else ""
+    return f"{first.service} {first.signal.replace('_', ' ')} {level}{more}"
+
+
+def _change_title(ch: Change) -> str:
+    return ch.summary or f"{ch.kind.value} {ch.service}"
+
+
+def _change_test(ch: Change, topology: Topology) -> str:
+    ns = ch.namespace or topology.namespace(ch.service) or "default"
+    if ch.kind in (ChangeKind.DEPLOY, ChangeKind.ROLLBACK):
+        return (f"Compare errors of {ch.service} by pod_template_hash: if only pods of the new ReplicaSet fail, "
+                f"the release is the cause (`kubectl rollout history deployment/{ch.service} -n {ns}`, "
+                f"`kubectl logs -n {ns} -l app={ch.service} --since=15m`).")
+    if ch.kind is ChangeKind.CONFIG:
+        keys = ch.attributes.get("keys_changed")
+        what = f" (keys {', '.join(map(str, keys))})" if isinstance(keys, list) and keys else ""
+        cm = ch.attributes.get("configmap", ch.service)
+        return (f"Diff configmap/{cm}{what} against its previous version and check {ch.service}'s logs for "
+                f"config errors since {ch.ts:.0f}; restoring the old value should clear the errors.")
+    if ch.kind is ChangeKind.FEATURE_FLAG:
+        flag = ch.attributes.get("flag", "the flag")
+        return (f"Compare error ratio of requests with {flag} on versus off; turning {flag} off should "
+                f"restore the error ratio within a minute.")
+    if ch.kind is ChangeKind.SCALE:
+        return f"Check {ch.service}'s replica count, CPU throttling and saturation since the scaling event."
+    return f"Check {ch.service}'s pod events and node conditions around {ch.ts:.0f} (`kubectl get events -n {ns}`)."
+
+
+def describe_candidate(rank: int, s: Scored, p: float, incident: Incident, topology: Topology) -> Candidate:
+    what = symptom(incident)
+    cause = s.cause
+    if cause.type is CauseType.CHANGE and s.change is not None:
+        ch = s.change
+        title = _change_title(ch)
+        why = "; ".join(s.evidence[:3])
+        hyp = f"I think {title} is causing {what} because {why}."
+        test = _change_test(ch, topology)
+    elif cause.type is CauseType.DEPENDENCY:
+        title = f"{cause.ref} unhealthy"
+        hyp = f"I think dependency {cause.ref} is causing {what} because {'; '.join(s.evidence[:2])}."
+        users = ", ".join(sorted(topology.users_of(cause.ref))) or "its users"
+        test = (f"Query {cause.ref}'s health directly (probe_success / up for it) and the error logs of "
+                f"{users} for connection or timeout errors to {cause.ref}; errors should track its outage.")
+    elif cause.type is CauseType.TRAFFIC:
+        title = f"traffic surge at {cause.ref}"
+        hyp = f"I think a traffic surge at {cause.ref} is causing {what} because {'; '.join(s.evidence[:2])}."
+        test = (f"Plot request rate of {cause.ref} against latency and saturation (CPU, pool usage) of the "
+                f"services it calls; if latency follows load and errors stay flat, it is load.")
+    else:
+        title = "none of these"
+        hyp = (f"No recorded change, dependency or traffic shift explains {what}; the cause may be "
+               f"unrecorded (a manual change, an external provider, a data problem).")
+        test = ("Look for unrecorded changes (kubectl get events, cloud provider status, manual edits) and "
+                "compare the failing requests' routes, tenants and error messages.")
+    return Candidate(rank, cause, p, hyp, test, tuple(s.evidence), title, dict(s.features))
+
+
+def describe_dead_end(cause: Cause, reason: str, change: Change | None = None) -> DeadEnd:
+    title = _change_title(change) if change else f"{cause.type.value} {cause.ref}".strip()
+    return DeadEnd(cause, reason, title)

@@ -1,0 +1,122 @@
+"""Validation at the edge: change events (``changes.jsonl`` and ``POST /api/v1/changes``).
+
+Bad input gets a :class:`InputError` naming the field, never a traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from correlators.types import Change, ChangeKind
+
+__all__ = ["InputError", "ChangeIn", "parse_change", "parse_changes", "format_validation_error", "parse_ts"]
+
+MAX_TEXT = 2000
+
+
+class InputError(ValueError):
+    """Invalid input; ``field`` names what is wrong (dotted path), ``message`` says why."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.message = message
+
+    def to_json(self) -> dict[str, str]:
+        return {"error": "invalid input", "field": self.field, "message": self.message}
+
+
+def parse_ts(value: Any) -> float:
+    """Unix seconds (int/float) or RFC 3339 text to Unix seconds.
+
+    >>> parse_ts(1790012310), parse_ts("2026-09-21T12:00:00Z")
+    (1790012310.0, 1789992000.0)
+    """
+    if isinstance(value, bool):
+        raise ValueError("expected Unix seconds or an RFC 3339 timestamp, got a boolean")
+    if isinstance(value, (int, float)):
+        ts = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            ts = float(text)
+        except ValueError:
+            try:
+                dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+            except ValueError:
+                raise ValueError(f"expected Unix seconds or an RFC 3339 timestamp, got {value[:40]!r}") from None
+            if dt.tzinfo is None:
+                raise ValueError("an RFC 3339 timestamp needs a time zone (e.g. Z or +00:00)") from None
+            ts = dt.timestamp()
+    else:
+        raise ValueError("expected Unix seconds or an RFC 3339 timestamp")
+    if not math.isfinite(ts) or ts < 0 or ts > 4_102_444_800:  # year 2100
+        raise ValueError("timestamp out of range")
+    return ts
+
+
+class ChangeIn(BaseModel):
+    """One change event, exactly the ``changes.jsonl`` schema; ``id`` may be omitted (derived from content)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    id: str | None = Field(default=None, min_length=1, max_length=200)
+    ts: float
+    kind: ChangeKind
+    service: str = Field(min_length=1, max_length=253)
+    namespace: str = Field(default="", max_length=253)
+    summary: str = Field(default="", max_length=MAX_TEXT)
+    actor: str = Field(default="", max_length=253)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("ts", mode="before")
+    @classmethod
+    def _ts(cls, v: Any) -> float:
+        return parse_ts(v)
+
+    def to_change(self) -> Change:
+        cid = self.id
+        if not cid:
+            body = json.dumps([self.ts, self.kind.value, self.service, self.namespace, self.summary,
+                               self.attributes], sort_keys=True, default=str)
+            cid = "chg-" + hashlib.sha256(body.encode()).hexdigest()[:12]
+        return Change(cid, self.ts, self.kind, self.service, self.namespace, self.summary, self.actor,
+                      dict(self.attributes))
+
+
+def format_validation_error(err: ValidationError, prefix: str = "") -> InputError:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    field = f"{prefix}{loc}" if loc else prefix.rstrip(".")
+    msg = str(first["msg"])
+    if first["type"] == "enum":
+        msg = "expected one of " + ", ".join(k.value for k in ChangeKind)
+    return InputError(field, msg.removeprefix("Value error, "))
+
+
+def parse_change(data: Any, prefix: str = "") -> Change:
+    if not isinstance(data, dict):
+        raise InputError(prefix.rstrip(".") or "body", "expected a JSON object")
+    try:
+        return ChangeIn.model_validate(data).to_change()
+    except ValidationError as e:
+        raise format_validation_error(e, prefix) from None
+
+
+def parse_changes(data: Any) -> list[Change]:
+    """One change object, a list of them, or ``{"changes": [...]}``; all valid or none taken."""
+    if isinstance(data, dict) and "changes" in data and isinstance(data["changes"], list):
+        items, prefix = data["changes"], "changes."
+    elif isinstance(data, list):
+        items, prefix = data, ""
+    else:
+        return [parse_change(data)]
+    if not items:
+        raise InputError("changes", "expected at least one change")
+    return [parse_change(item, f"{prefix}{i}.") for i, item in enumerate(items)]

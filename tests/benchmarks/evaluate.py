@@ -1,0 +1,109 @@
+"""Score replay output against a scenario's truth (rules of shared/scenario-format.md)."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+Doc = dict[str, Any]
+MATCH_WINDOW = 600.0
+
+
+@dataclass
+class ScenarioScore:
+    name: str
+    truth: int = 0
+    matched: int = 0
+    false_pages: int = 0
+    ranks: list[int | None] = field(default_factory=list)
+    time_to_page: list[float] = field(default_factory=list)
+
+
+def load_truth(path: Path) -> list[Doc]:
+    return list(json.loads((path / "truth.json").read_text())["incidents"])
+
+
+def _cause_key(c: Doc) -> tuple[str, str]:
+    kind = c["type"]
+    ref = {"change": "id", "dependency": "target", "traffic": "service"}.get(kind)
+    return kind, str(c.get(ref, "")) if ref else ""
+
+
+def score_scenario(name: str, truth: Sequence[Doc], incidents: Sequence[Doc],
+                   rank_of: Callable[[Doc, Doc], int | None] | None = None) -> ScenarioScore:
+    """Match output incidents to truth; count false pages; rank of the true cause per matched truth."""
+    s = ScenarioScore(name, truth=len(truth))
+
+    def default_rank(inc: Doc, t: Doc) -> int | None:
+        want = _cause_key(t["cause"])
+        for c in inc.get("candidates", []):
+            if _cause_key(c["cause"]) == want:
+                return int(c["rank"])
+        return None
+
+    rank_of = rank_of or default_rank
+    for t in truth:
+        best: Doc | None = None
+        for inc in incidents:
+            if abs(inc["onset"] - t["onset"]) <= MATCH_WINDOW and set(inc["services"]) & set(t["services"]):
+                if best is None or (inc["paged_at"] is not None and best["paged_at"] is None):
+                    best = inc
+        if best is None:
+            s.ranks.append(None)
+            continue
+        s.matched += 1
+        s.ranks.append(rank_of(best, t))
+        if best["paged_at"] is not None:
+            s.time_to_page.append(best["paged_at"] - t["onset"])
+    for inc in incidents:
+        if inc["paged_at"] is None:
+            continue
+        matches = any(abs(inc["onset"] - t["onset"]) <= MATCH_WINDOW and set(inc["services"]) & set(t["services"])
+                      for t in truth)
+        if not matches:
+            s.false_pages += 1
+    return s
+
+
+@dataclass
+class Summary:
+    truth: int
+    hit1: float
+    hit3: float
+    recall: float
+    false_pages: int
+    quiet_false_pages: int
+    median_time_to_page: float | None
+
+
+def summarise(scores: Sequence[ScenarioScore]) -> Summary:
+    truth = sum(s.truth for s in scores)
+    ranks = [r for s in scores for r in s.ranks]
+    ttp = [t for s in scores for t in s.time_to_page]
+    return Summary(
+        truth=truth,
+        hit1=sum(1 for r in ranks if r == 1) / truth if truth else 0.0,
+        hit3=sum(1 for r in ranks if r is not None and r <= 3) / truth if truth else 0.0,
+        recall=sum(s.matched for s in scores) / truth if truth else 1.0,
+        false_pages=sum(s.false_pages for s in scores),
+        quiet_false_pages=sum(s.false_pages for s in scores if s.truth == 0),
+        median_time_to_page=statistics.median(ttp) if ttp else None,
+    )
+
+
+def naive_rank_of(changes: Sequence[Doc]) -> Callable[[Doc, Doc], int | None]:
+    """The pager tools' list: changes before the incident's onset, most recent first."""
+
+    def rank_of(inc: Doc, t: Doc) -> int | None:
+        listed = sorted((c for c in changes if c["ts"] <= inc["onset"]), key=lambda c: -c["ts"])
+        want = _cause_key(t["cause"])
+        for i, c in enumerate(listed, 1):
+            if ("change", c["id"]) == want:
+                return i
+        return None
+
+    return rank_of

@@ -1,0 +1,64 @@
+"""Root-cause ranking benchmark: whatchanged's ranking beside the naive 'most recent change'.
+
+Usage: .venv/bin/python tests/benchmarks/rca.py [SCENARIO_SET_DIR ...]
+(default: ../shared/scenarios/dev). Both rankings are scored on the same replay,
+so detection is shared and only the ordering of causes differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from daemon.replay import replay  # noqa: E402
+from daemon.scenario import load_scenario  # noqa: E402
+from tests.benchmarks.evaluate import load_truth, naive_rank_of, score_scenario, summarise  # noqa: E402
+
+DEFAULT_SET = Path(__file__).resolve().parents[3] / "shared" / "scenarios" / "dev"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("sets", nargs="*", type=Path, default=[DEFAULT_SET])
+    ap.add_argument("--verbose", "-v", action="store_true", help="one line per scenario")
+    args = ap.parse_args(argv)
+    dirs = sorted(d for s in args.sets for d in ([s] if (s / "scenario.json").exists() else s.iterdir())
+                  if (d / "scenario.json").exists())
+    if not dirs:
+        print(f"no scenario folders under {', '.join(map(str, args.sets))}", file=sys.stderr)
+        return 2
+    ours, naive, took = [], [], []
+    tty = sys.stderr.isatty()
+    for i, d in enumerate(dirs, 1):
+        sc = load_scenario(d)
+        t0 = time.perf_counter()
+        doc = replay(sc)
+        took.append(time.perf_counter() - t0)
+        truth = load_truth(d)
+        changes = [json.loads(line) for line in (d / "changes.jsonl").read_text().splitlines() if line.strip()]
+        ours.append(score_scenario(sc.name, truth, doc["incidents"]))
+        naive.append(score_scenario(sc.name, truth, doc["incidents"], naive_rank_of(changes)))
+        if args.verbose:
+            print(f"{sc.name:32s} truth={len(truth)} ours ranks={ours[-1].ranks} naive ranks={naive[-1].ranks} "
+                  f"false_pages={ours[-1].false_pages} ttp={ours[-1].time_to_page} ({took[-1]:.1f}s)")
+        if tty:
+            print(f"\r[{i}/{len(dirs)}] {sc.name}", end="", file=sys.stderr)
+    if tty:
+        print(file=sys.stderr)
+    print(f"{len(dirs)} scenarios, {sum(s.truth for s in ours)} true incidents, replay {sum(took):.1f}s total, "
+          f"{max(took):.1f}s slowest")
+    print(f"{'ranking':28s} {'hit@1':>6s} {'hit@3':>6s} {'recall':>6s} {'false':>6s} {'quiet':>6s} {'ttp(med)':>9s}")
+    for label, scores in (("whatchanged", ours), ("naive most-recent-change", naive)):
+        s = summarise(scores)
+        ttp = f"{s.median_time_to_page:.0f}s" if s.median_time_to_page is not None else "-"
+        print(f"{label:28s} {s.hit1:6.2f} {s.hit3:6.2f} {s.recall:6.2f} {s.false_pages:6d} {s.quiet_false_pages:6d} {ttp:>9s}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
