@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from typing import Any
 
 from .range_exceedance import RangeExceedance
@@ -16,9 +18,18 @@ class Ensemble:
 
     ``update`` returns the shift and recovery events of a :class:`RobustCusum`
     (a lone spike never pages). After each ``update``, :attr:`score` holds the
-    sample's anomaly score: the larger of the :class:`RangeExceedance` score (new
-    extremes of the recent past, damped for a few samples after one) and
-    ``shift_weight`` times the confidence of a SHIFT decided on this sample.
+    sample's anomaly score, the largest of
+
+    - the :class:`RangeExceedance` score of the sample (a new extreme of the recent past:
+      spikes and abrupt shifts);
+    - ``level_weight`` times the :class:`RangeExceedance` score of the mean of the last
+      ``level_window`` samples (a sustained move of the level beyond its recent range,
+      which no single sample shows);
+    - ``shift_weight`` times the confidence of a SHIFT decided on this sample;
+
+    damped tenfold for ``refractory`` samples after a score of 0.5 or more, so that one
+    excursion counts once.
+
     Both parts are free of the series' unit and scale, so one threshold serves every
     series; the score is monotone in evidence, not a probability.
 
@@ -29,7 +40,11 @@ class Ensemble:
     horizon
         :class:`RangeExceedance` horizon in samples.
     refractory
-        :class:`RangeExceedance` refractory period in samples.
+        Samples damped after a high score.
+    level_window
+        Samples in the moving mean whose new extremes score as level moves.
+    level_weight
+        Weight of the level-move score (below 1: a raw extreme ranks first).
     shift_weight
         Weight of a SHIFT's confidence in the score.
 
@@ -49,27 +64,46 @@ class Ensemble:
     60
     """
 
-    VERSION = 1
+    VERSION = 2
 
     def __init__(
         self, cusum: dict[str, Any] | None = None, horizon: int = 5000, refractory: int = 10,
-        shift_weight: float = 0.5,
+        level_window: int = 20, level_weight: float = 0.9, shift_weight: float = 0.5,
     ) -> None:
         self.cusum = dict(cusum or {})
         self.horizon = horizon
         self.refractory = refractory
+        self.level_window = level_window
+        self.level_weight = level_weight
         self.shift_weight = shift_weight
         self._reset()
 
     def _reset(self) -> None:
         self._shift = RobustCusum(**self.cusum)
-        self._range = RangeExceedance(horizon=self.horizon, refractory=self.refractory)
+        # The refractory period applies to the combined score, so the parts have none.
+        self._range = RangeExceedance(horizon=self.horizon, refractory=0)
+        self._level = RangeExceedance(horizon=self.horizon, refractory=0, min_history=self.level_window)
+        self._count = 0
+        self._quiet_until = 0
+        self._window: deque[float] = deque(maxlen=self.level_window)
+        self._last_ts: float | None = None
         self.score = 0.0
 
     def update(self, ts: float, value: float) -> Detection | None:
         """Consume one sample; return a shift or recovery if this sample decides one."""
         event = self._shift.update(ts, value)
         score = self._range.update(ts, value)
+        if math.isfinite(value) and (self._last_ts is None or ts > self._last_ts):
+            self._last_ts = ts
+            self._window.append(value)
+            mean = math.fsum(self._window) / len(self._window)
+            score = max(score, self.level_weight * self._level.update(ts, mean))
+            # One excursion counts once: after a score of 0.5 or more, damp the next few.
+            if self._count < self._quiet_until:
+                score *= 0.1
+            elif score >= 0.5:
+                self._quiet_until = self._count + 1 + self.refractory
+            self._count += 1
         if event is not None and event.kind is EventKind.SHIFT:
             score = max(score, self.shift_weight * event.confidence)
         self.score = score
@@ -78,6 +112,8 @@ class Ensemble:
     def state_dict(self) -> State:
         return {
             "version": self.VERSION, "shift": self._shift.state_dict(), "range": self._range.state_dict(),
+            "level": self._level.state_dict(), "window": list(self._window), "last_ts": self._last_ts,
+            "count": self._count, "quiet_until": self._quiet_until,
             "score": self.score,
         }
 
@@ -87,4 +123,9 @@ class Ensemble:
         self._reset()
         self._shift.load_state(state["shift"])
         self._range.load_state(state["range"])
+        self._level.load_state(state["level"])
+        self._window.extend(float(v) for v in state["window"])
+        self._last_ts = state["last_ts"]
+        self._count = int(state["count"])
+        self._quiet_until = int(state["quiet_until"])
         self.score = float(state["score"])
