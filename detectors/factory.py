@@ -5,12 +5,12 @@ from __future__ import annotations
 from .robust_cusum import RobustCusum
 from .types import Detector
 
-__all__ = ["make_detector"]
+__all__ = ["MIN_ABSOLUTE_CHANGE", "make_detector"]
 
 # Smallest change worth a page, in the signal's own unit. An error ratio is a
 # proportion of a finite number of requests: at low traffic it moves by tenths
 # of a percent from counting noise alone, which no page should report.
-_MIN_ABSOLUTE_CHANGE = {"error_ratio": 0.005}
+MIN_ABSOLUTE_CHANGE = {"error_ratio": 0.005}
 
 
 def make_detector(signal: str) -> Detector:
@@ -31,4 +31,4 @@ def make_detector(signal: str) -> Detector:
     >>> isinstance(make_detector("queue_depth"), Detector)
     True
     """
-    return RobustCusum(min_absolute_change=_MIN_ABSOLUTE_CHANGE.get(signal, 0.0))
+    return RobustCusum(min_absolute_change=MIN_ABSOLUTE_CHANGE.get(signal, 0.0))

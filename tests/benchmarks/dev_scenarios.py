@@ -2,7 +2,8 @@
 
 Run: ``.venv/bin/python tests/benchmarks/dev_scenarios.py [--detector NAME] [SCENARIO_DIR ...]``
 (default: every folder under ``../shared/scenarios/dev``; ``--detector`` names a class in
-``detectors`` to compare with its default settings instead of ``make_detector``).
+``detectors`` to compare, with its default settings and the factory's per-signal
+``min_absolute_change``, instead of ``make_detector``).
 
 For each scenario every (service, signal) series gets its own detector from
 ``make_detector(signal)``. Reported:
@@ -30,6 +31,7 @@ from typing import Any
 
 import detectors
 from detectors import Detection, EventKind, make_detector
+from detectors.factory import MIN_ABSOLUTE_CHANGE
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DIR = ROOT.parent / "shared" / "scenarios" / "dev"
@@ -57,7 +59,7 @@ def main(argv: list[str]) -> int:
     factory: Callable[[str], Any] = make_detector
     if argv[:1] == ["--detector"]:
         cls = getattr(detectors, argv[1])
-        factory = lambda signal: cls()  # noqa: E731
+        factory = lambda signal: cls(min_absolute_change=MIN_ABSOLUTE_CHANGE.get(signal, 0.0))  # noqa: E731
         argv = argv[2:]
     folders = [Path(a) for a in argv] or sorted(p for p in DEFAULT_DIR.iterdir() if p.is_dir())
     delays: list[float] = []
