@@ -102,6 +102,7 @@ class Daemon:
 
     async def checkpoint(self) -> None:
         await self.store.save_checkpoint(ENGINE_CHECKPOINT, self.engine.state_dict(), now=self.clock())
+        await self.workspace.snapshot_open()
 
     def stop(self) -> None:
         self._stop.set()

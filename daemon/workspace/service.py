@@ -47,7 +47,7 @@ class Workspace:
         self.daemon = daemon
         self.buffer = buffer
         self.db = WorkspaceStore(daemon.store)
-        self._snapped: dict[str, tuple[float, str]] = {}
+        self._snapped: dict[str, tuple[float, str, frozenset[str]]] = {}
         self._last_note_ts: dict[str, float] = {}
 
     # -- series ------------------------------------------------------------------------
@@ -65,13 +65,20 @@ class Workspace:
                             "points": [[t, v] for t, v in pts]}
         return list(out.values())
 
-    async def snapshot(self, doc: dict[str, Any], event_now: float) -> None:
-        """Persist the series around the incident (throttled; always when its state changed)."""
+    async def snapshot_open(self) -> None:
+        """Snapshot every open incident now (the daemon calls this with each checkpoint and at shutdown)."""
+        for inc in list(self.daemon.engine.tracker.open_incidents()):
+            await self.snapshot(inc.to_json(), self.daemon.engine.now, force=True)
+
+    async def snapshot(self, doc: dict[str, Any], event_now: float, *, force: bool = False) -> None:
+        """Persist the series around the incident (throttled; at once when its state or series changed)."""
         wall = self.daemon.clock()
+        series = self._series_of(doc, max(event_now, float(doc["onset"])))
+        keys = frozenset(s["series"] for s in series)
         last = self._snapped.get(doc["id"])
-        if last is not None and last[1] == doc["state"] and wall - last[0] < SNAPSHOT_EVERY:
+        if not force and last is not None and last[1:] == (doc["state"], keys) and wall - last[0] < SNAPSHOT_EVERY:
             return
-        series = [s for s in self._series_of(doc, max(event_now, float(doc["onset"]))) if s["points"]]
+        series = [s for s in series if s["points"]]
         if not series:
             return
         stored = {s["series"]: s for s in await self.db.load_series(doc["id"])}
@@ -79,7 +86,7 @@ class Workspace:
             if s["series"] in stored:
                 s["points"] = _merge(stored[s["series"]]["points"], s["points"])
         await self.db.save_series(doc["id"], series, wall)
-        self._snapped[doc["id"]] = (wall, doc["state"])
+        self._snapped[doc["id"]] = (wall, doc["state"], keys)
 
     # -- the full view ------------------------------------------------------------------
     async def view(self, incident_id: str) -> dict[str, Any] | None:
