@@ -81,7 +81,11 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
     except web.HTTPRequestEntityTooLarge:
         resp = _error(413, "body", f"request body larger than {MAX_BODY} bytes")
     except web.HTTPException as e:
-        resp = e if e.status < 400 else _error(e.status, "", e.reason)
+        if e.status < 400:
+            if daemon is not None:
+                daemon.metrics.http_requests.labels(route, str(e.status)).inc()
+            raise  # redirects pass through (returning them is deprecated in aiohttp)
+        resp = _error(e.status, "", e.reason)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         resp = _error(500, "", "internal error (logged)")
