@@ -123,6 +123,10 @@ async def login(request: web.Request) -> web.Response:
     raise resp
 
 
+async def favicon(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(HERE / "static" / "favicon.svg", headers={"Content-Type": "image/svg+xml"})
+
+
 def add_routes(app: web.Application) -> None:
     app[ENV_KEY] = _environment()
     app.on_response_prepare.append(security_headers)
@@ -130,6 +134,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/", index)
     r.add_get("/incidents", incident_list)
     r.add_get("/incidents/{id}", incident_page)
+    r.add_get("/favicon.ico", favicon)
     r.add_get("/login", login_form)
     r.add_post("/login", login)
     r.add_static("/static/", HERE / "static", append_version=False)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..notify.render import render_title
+from .hypotheses import cause_key
 
 __all__ = ["render_postmortem", "FOLLOW_UPS"]
 
@@ -99,7 +100,7 @@ def render_postmortem(view: Mapping[str, Any], *, url: str = "") -> str:
     if confirmed:
         lines += [f"Confirmed by the responders: {_md(c.get('title') or c['cause'])}." for c in confirmed]
     elif fb:
-        lines.append(f"Responder feedback: the cause was {_md(fb[-1]['cause'])}"
+        lines.append(f"Responder feedback: the cause was {_md(cause_key(fb[-1]['cause']))}"
                      + (f" ({_md(fb[-1]['note'])})" if fb[-1].get("note") else "") + ".")
     else:
         lines.append("_Not confirmed yet: fill in._")

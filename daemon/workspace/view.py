@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .hypotheses import apply_states, investigation
+from .hypotheses import apply_states, cause_key, investigation
 
 __all__ = ["BEFORE", "AFTER", "window_of", "timeline", "build_view", "acknowledged_at"]
 
@@ -68,7 +68,7 @@ def timeline(doc: Mapping[str, Any], *, changes: Sequence[Mapping[str, Any]], he
     for f in feedback:
         who = f" by {f['actor']}" if f.get("actor") else ""
         out.append({"ts": f["created_at"], "kind": "feedback",
-                    "text": f"feedback{who}: the cause was {f['cause']}" + (f" ({f['note']})" if f.get("note") else "")})
+                    "text": f"feedback{who}: the cause was {cause_key(f['cause'])}" + (f" ({f['note']})" if f.get("note") else "")})
     if doc.get("resolved_at") is not None:
         out.append({"ts": doc["resolved_at"], "kind": "resolution", "text": "resolved: all anomalies recovered"})
     order = {"change": 0, "health": 1, "onset": 2, "detection": 3, "page": 4, "acknowledgement": 5,

@@ -51,18 +51,21 @@
     var xs = s.points.map(function (p) { return p[0]; });
     var ys = s.points.map(function (p) { return p[1]; });
     var el = fig.querySelector(".chart");
+    // the surrounding hours, from the first sample or the first event on the axis, whichever is earlier
+    var xmin = Math.max(data.window.start, Math.min.apply(null, [xs.length ? xs[0] : data.onset].concat(
+      list.map(function (m) { return m.ts; }))) - 300);
     var width = Math.max(320, Math.min(1100, el.clientWidth || 900));
     var opts = {
       width: width, height: 220,
       tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
-      scales: {x: {time: true, range: function () { return [data.window.start, data.window.end]; }}},
+      scales: {x: {time: true, range: function () { return [xmin, data.window.end]; }}},
       series: [{}, {label: s.service + " " + s.signal, stroke: "#333", width: 1.5}],
       axes: [{}, {size: 70}],
       plugins: [markersPlugin(list)],
     };
     new uPlot(opts, [xs, ys], el);
     fig.dataset.marks = String(list.filter(function (m) {
-      return m.ts >= data.window.start && m.ts <= data.window.end;
+      return m.ts >= xmin && m.ts <= data.window.end;
     }).length);
     fig.dataset.plotted = "true";
   });
