@@ -191,6 +191,7 @@ class Daemon:
             try:
                 await self.checkpoint()
                 await self.store.prune(self.clock() - self.retention)
+                await self.workspace.db.prune(self.clock() - self.retention)
                 self._store_ok = True
             except (StoreError, OSError, Exception) as e:  # noqa: BLE001 - keep running; readiness shows it
                 self._store_ok = False

@@ -84,3 +84,18 @@ class WorkspaceStore:
                                              if self.store.dialect == "sqlite"
                                              else sa.func.least(t.silences.c.ends_at, now)))
             return bool(res.rowcount)
+
+    # -- retention ----------------------------------------------------------------------------
+    async def prune(self, before: float) -> dict[str, int]:
+        """Drop snapshots and hypothesis logs of incidents no longer stored, and silences ended before ``before``."""
+        gone = sa.select(t.incidents.c.id)
+        counts: dict[str, int] = {}
+        async with self.store.engine.begin() as conn:
+            for name, stmt in (
+                ("series_snapshots", sa.delete(t.series_snapshots)
+                 .where(t.series_snapshots.c.incident_id.not_in(gone))),
+                ("hypotheses", sa.delete(t.hypotheses).where(t.hypotheses.c.incident_id.not_in(gone))),
+                ("silences", sa.delete(t.silences).where(t.silences.c.ends_at < before)),
+            ):
+                counts[name] = (await conn.execute(stmt)).rowcount or 0
+        return counts

@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from correlators.types import Cause
 from daemon.api.app import create_app
 from daemon.service import Daemon
 from daemon.store import Store
+from daemon.workspace.hypotheses import HypothesisState
 from daemon.workspace.postmortem import FOLLOW_UPS
 
 from .helpers import FakeClock
@@ -163,3 +165,19 @@ async def test_health_endpoint_and_openapi_lists_every_api_route(client: TestCli
               if res.canonical.startswith("/api/v1/") and route.method != "HEAD"}
     documented = {(path, method) for path, ops in doc["paths"].items() for method in ops}
     assert routes <= documented, routes - documented
+
+
+async def test_retention_prunes_workspace_rows_of_pruned_incidents(store: Store) -> None:
+    daemon = make_daemon(store)
+    inc = await feed_incident(daemon, steps=200, bad_until=140)
+    view = await daemon.workspace.view(inc)
+    assert view is not None and view["state"] == "resolved"
+    await daemon.workspace.set_hypothesis(inc, Cause.from_json(view["candidates"][0]["cause"]),
+                                          HypothesisState.INVESTIGATING, "", "ann")
+    await daemon.workspace.db.add_silence("*", START, START + 60, "old", "", START)
+    assert await daemon.workspace.db.load_series(inc)
+    assert await daemon.workspace.db.prune(START - 1) == {"series_snapshots": 0, "hypotheses": 0, "silences": 0}
+    await store.prune(START + 86400)  # the resolved incident goes…
+    counts = await daemon.workspace.db.prune(START + 86400)  # …and its workspace rows with it
+    assert counts["series_snapshots"] >= 2 and counts["hypotheses"] == 1 and counts["silences"] == 1
+    assert await daemon.workspace.db.load_series(inc) == []
