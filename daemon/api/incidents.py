@@ -100,20 +100,10 @@ async def postmortem(request: web.Request) -> web.Response:
                         headers={"Content-Disposition": f'inline; filename="{view["id"]}-postmortem.md"'})
 
 
-def _ts_param(request: web.Request, name: str) -> float | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return None
-    try:
-        return parse_ts(raw)
-    except ValueError as e:
-        raise InputError(name, str(e)) from None
-
-
 async def list_health(request: web.Request) -> web.Response:
-    from .app import _int_param
+    from .app import _float_param, _int_param
     events = await _daemon(request).store.list_health(
-        since=_ts_param(request, "since"), until=_ts_param(request, "until"),
+        since=_float_param(request, "since"), until=_float_param(request, "until"),
         limit=_int_param(request, "limit", 500, 1, 5000))
     return web.json_response({"health": [h.to_json() for h in events]})
 
