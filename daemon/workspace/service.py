@@ -104,8 +104,12 @@ class Workspace:
             pts = _merge(old["points"] if old else [], s["points"])
             series.append({**s, "points": [p for p in pts if start <= p[0] <= end]})
         series += list(stored.values())
-        changes = [c.to_json() for c in await d.store.list_changes(since=start, until=end, limit=500)]
-        changes.sort(key=lambda c: c["ts"])
+        # changes posted to the API are stored; those from sources may live only in the engine's memory
+        known = {c.id: c for c in await d.store.list_changes(since=start, until=end, limit=500)}
+        for c in d.engine.changes_known_at(end):
+            if start <= c.ts <= end:
+                known.setdefault(c.id, c)
+        changes = sorted((c.to_json() for c in known.values()), key=lambda c: (c["ts"], c["id"]))
         health = [h.to_json() for h in reversed(await d.store.list_health(since=start, until=end, limit=500))]
         notes = [{"receiver": n.receiver, "action": n.action, "status": n.status, "attempts": n.attempts,
                   "last_error": n.last_error, "created_at": n.created_at, "sent_at": n.sent_at}

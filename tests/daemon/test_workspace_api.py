@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from correlators.types import Cause
+from correlators.types import Cause, Change, ChangeKind
 from daemon.api.app import create_app
 from daemon.service import Daemon
 from daemon.store import Store
@@ -181,3 +181,15 @@ async def test_retention_prunes_workspace_rows_of_pruned_incidents(store: Store)
     counts = await daemon.workspace.db.prune(START + 86400)  # …and its workspace rows with it
     assert counts["series_snapshots"] >= 2 and counts["hypotheses"] == 1 and counts["silences"] == 1
     assert await daemon.workspace.db.load_series(inc) == []
+
+
+async def test_changes_known_only_to_the_engine_are_shown(store: Store) -> None:
+    """Sources feed changes straight to the core (the demo, watchers): the workspace shows them too."""
+    daemon = make_daemon(store)
+    inc = await feed_incident(daemon)
+    unstored = Change("chg-src-1", START + 70 * STEP, ChangeKind.FEATURE_FLAG, "checkout", "shop", "flag on", "k8s")
+    await daemon.handle(unstored)
+    view = await daemon.workspace.view(inc)
+    assert view is not None
+    assert [c["id"] for c in view["changes"]] == [CONFIG.id, "chg-src-1", DEPLOY.id]
+    assert [e["ref"] for e in view["timeline"] if e["kind"] == "change"] == [CONFIG.id, "chg-src-1", DEPLOY.id]
