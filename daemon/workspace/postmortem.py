@@ -64,10 +64,12 @@ def render_postmortem(view: Mapping[str, Any], *, url: str = "") -> str:
     if doc.get("acknowledged_at") is not None:
         lines.append(f"- Time to first responder action: "
                      f"{_duration(float(doc['acknowledged_at']) - float(doc['onset']))} after onset")
-    peaks = {s["series"]: max((p[1] for p in s.get("points", [])), default=None) for s in doc.get("series", [])}
+    points = {s["series"]: s.get("points", []) for s in doc.get("series", [])}
     for a in doc.get("anomalies", []):
-        peak = peaks.get(a.get("series", ""))
-        peak_txt = f", peak {peak:.4g}" if peak is not None else ""
+        until = a.get("recovered_at") or float("inf")
+        during = [p[1] for p in points.get(a.get("series", ""), []) if a["onset"] <= p[0] <= until]
+        peak = (max(during) if a["direction"] == "up" else min(during)) if during else None
+        peak_txt = f", worst {peak:.4g}" if peak is not None else ""
         lines.append(f"- {a['service']} {a['signal'].replace('_', ' ')}: {a['before']:.4g} → {a['after']:.4g}"
                      f"{peak_txt} (onset {_ts(a['onset'])}"
                      + (f", recovered {_ts(a['recovered_at'])})" if a.get("recovered_at") else ")"))

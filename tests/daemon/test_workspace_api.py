@@ -120,6 +120,8 @@ async def test_postmortem_draft(client: TestClient, daemon: Daemon) -> None:
     for kind in ("| change |", "| onset |", "| detection |", "| page |", "| acknowledgement |", "| resolution |"):
         assert kind in md, kind
     assert "Duration: " in md and "checkout" in md and "confirmed" in md
+    worst = md.split("- checkout error ratio: ")[1].split("worst ")[1].split(" ")[0].rstrip(",")
+    assert 0.1 < float(worst) < 0.14  # the worst sample while the anomaly lasted
     assert "<script>" in md  # Markdown is text; it is not rendered here, and table pipes are escaped
     assert (await client.get("/api/v1/incidents/inc-nope/postmortem.md")).status == 404
 
