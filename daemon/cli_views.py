@@ -16,7 +16,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-__all__ = ["add_parser", "fetch", "ViewError", "format_table", "format_incident"]
+__all__ = ["ViewError", "add_parser", "fetch", "format_incident", "format_table"]
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
@@ -35,7 +35,7 @@ def fetch(url: str, path: str, token: str | None, *, timeout: float = 10.0) -> A
     if token:
         req.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - the user's own daemon
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             return json.loads(resp.read().decode("utf-8"))
     except urllib.error.HTTPError as e:
         try:
@@ -88,8 +88,8 @@ def format_table(incidents: list[dict[str, Any]]) -> str:
 def format_incident(view: dict[str, Any]) -> str:
     """One incident as a responder reads it in a terminal."""
     from .notify.render import render_title
-    lines = [render_title(view), f"{view['id']}  {view['state']}  onset {_utc(view['onset'])} UTC  "
-             f"paged {_utc(view.get('paged_at'))}  resolved {_utc(view.get('resolved_at'))}", ""]
+    lines = [render_title(view), (f"{view['id']}  {view['state']}  onset {_utc(view['onset'])} UTC  "
+                                  f"paged {_utc(view.get('paged_at'))}  resolved {_utc(view.get('resolved_at'))}"), ""]
     inv = view.get("investigation")
     if inv:
         lines.append(f"Investigating {inv.get('title') or inv['cause_key']} for {int(inv['elapsed'] // 60)} min")

@@ -18,7 +18,7 @@ import math
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 
-__all__ = ["SeriesBuffer", "Point"]
+__all__ = ["Point", "SeriesBuffer"]
 
 Point = tuple[float, float]
 
@@ -40,7 +40,7 @@ class SeriesBuffer:
         if horizon <= 0 or step <= 0 or max_series <= 0:
             raise ValueError("horizon, step and max_series must be positive")
         self.horizon = float(horizon)
-        self.points_per_series = int(math.ceil(horizon / step)) + 1
+        self.points_per_series = math.ceil(horizon / step) + 1
         self.max_series = max_series
         self._data: OrderedDict[str, deque[Point]] = OrderedDict()
 

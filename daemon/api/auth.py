@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-__all__ = ["Access", "ApiTokens", "auth_middleware", "COOKIE", "OPEN_PATHS"]
+__all__ = ["COOKIE", "OPEN_PATHS", "Access", "ApiTokens", "auth_middleware"]
 
 COOKIE = "whatchanged_token"
 OPEN_PATHS = ("/healthz", "/readyz", "/metrics", "/login", "/static/", "/favicon.ico",

@@ -34,8 +34,8 @@ _CAUSE = {
 
 def openapi_document(base_url: str = "") -> dict[str, Any]:
     """The document; ``servers`` points at ``base_url`` when one is configured."""
-    read = [{"token": []}]
-    write = [{"token": []}]
+    read: list[dict[str, list[str]]] = [{"token": []}]
+    write: list[dict[str, list[str]]] = [{"token": []}]
     paths: dict[str, Any] = {
         "/healthz": {"get": {"summary": "liveness", "security": [], "responses": {"200": {"description": "alive"}}}},
         "/readyz": {"get": {"summary": "readiness (503 names a stale source or an unreachable store)",

@@ -30,7 +30,7 @@ class WorkspaceStore:
             return
         async with self.store.engine.begin() as conn:
             for s in series:
-                values = dict(service=s["service"], signal=s["signal"], points=s["points"], updated_at=now)
+                values = {"service": s["service"], "signal": s["signal"], "points": s["points"], "updated_at": now}
                 stmt = self.store._insert(t.series_snapshots).values(
                     incident_id=incident_id, series=s["series"], **values)
                 await conn.execute(stmt.on_conflict_do_update(index_elements=["incident_id", "series"],
@@ -51,7 +51,9 @@ class WorkspaceStore:
             res = await conn.execute(sa.insert(t.hypotheses).values(
                 incident_id=incident_id, cause=cause, cause_key=cause_key, state=state, note=note, actor=actor,
                 created_at=now))
-            return int(res.inserted_primary_key[0])
+            pk = res.inserted_primary_key
+            assert pk is not None
+            return int(pk[0])
 
     async def list_hypotheses(self, incident_id: str) -> list[dict[str, Any]]:
         """Every state change of every candidate of the incident, oldest first."""
@@ -66,7 +68,9 @@ class WorkspaceStore:
         async with self.store.engine.begin() as conn:
             res = await conn.execute(sa.insert(t.silences).values(
                 service=service, starts_at=starts_at, ends_at=ends_at, reason=reason, actor=actor, created_at=now))
-            return int(res.inserted_primary_key[0])
+            pk = res.inserted_primary_key
+            assert pk is not None
+            return int(pk[0])
 
     async def list_silences(self, *, active_at: float | None = None) -> list[dict[str, Any]]:
         q = sa.select(t.silences).order_by(t.silences.c.ends_at.desc(), t.silences.c.id)

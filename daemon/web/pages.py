@@ -22,7 +22,7 @@ from ..workspace.hypotheses import cause_key
 if TYPE_CHECKING:
     from ..service import Daemon
 
-__all__ = ["add_routes", "CSP", "security_headers"]
+__all__ = ["CSP", "add_routes", "security_headers"]
 
 HERE = Path(__file__).resolve().parent
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "

@@ -12,7 +12,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["HypothesisState", "SUGGEST_AFTER", "cause_key", "current_states", "apply_states", "investigation"]
+__all__ = ["SUGGEST_AFTER", "HypothesisState", "apply_states", "cause_key", "current_states", "investigation"]
 
 SUGGEST_AFTER = 600.0
 

@@ -9,7 +9,7 @@ from typing import Any
 from ..notify.render import render_title
 from .hypotheses import cause_key
 
-__all__ = ["render_postmortem", "FOLLOW_UPS"]
+__all__ = ["FOLLOW_UPS", "render_postmortem"]
 
 FOLLOW_UPS = (
     ("The fix", "remove the cause for good (not only the mitigation applied during the incident)"),
@@ -29,7 +29,7 @@ def _duration(seconds: float) -> str:
     >>> _duration(3900), _duration(750), _duration(42)
     ('1h 05m', '12m 30s', '42s')
     """
-    s = int(round(seconds))
+    s = round(seconds)
     if s >= 3600:
         return f"{s // 3600}h {s % 3600 // 60:02d}m"
     if s >= 60:

@@ -17,7 +17,7 @@ from .view import build_view, window_of
 if TYPE_CHECKING:
     from ..service import Daemon
 
-__all__ = ["Workspace", "WorkspaceError", "SNAPSHOT_EVERY"]
+__all__ = ["SNAPSHOT_EVERY", "Workspace", "WorkspaceError"]
 
 log = logging.getLogger("whatchanged.workspace")
 

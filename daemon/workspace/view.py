@@ -10,7 +10,7 @@ from typing import Any
 
 from .hypotheses import apply_states, cause_key, investigation
 
-__all__ = ["BEFORE", "AFTER", "window_of", "timeline", "build_view", "acknowledged_at"]
+__all__ = ["AFTER", "BEFORE", "acknowledged_at", "build_view", "timeline", "window_of"]
 
 BEFORE = 3 * 3600.0   # plots and the change list start this long before the onset
 AFTER = 3600.0        # and end this long after resolution (or now, while open)

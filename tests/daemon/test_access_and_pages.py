@@ -71,7 +71,7 @@ async def test_pages_escape_injected_html_and_send_a_strict_csp(sqlite_store: St
         assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "default-src 'none'" in csp
         assert EVIL not in html and "<script>alert" not in html and "<img src=x" not in html
         assert "\\u003cscript\\u003e" in html  # the change summary, escaped inside the JSON data
-        scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
+        scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.DOTALL)
         assert all("src=" in attrs or 'type="application/json"' in attrs for attrs, _ in scripts)
         assert all(body == "" for attrs, body in scripts if "src=" in attrs)  # no inline code
         for needle in ("Recommendation", "kubectl rollout undo", "Candidates", "Dead ends", "Timeline",
