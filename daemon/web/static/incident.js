@@ -13,8 +13,14 @@
   function marks() {
     var out = [{ts: data.onset, color: "#d62728", dash: [], label: "onset"}];
     if (data.paged_at !== null) out.push({ts: data.paged_at, color: "#9467bd", dash: [2, 3], label: "page"});
+    // changes that are candidates or touch an affected service are labelled; the rest are drawn faintly
+    var named = {};
+    (data.candidates || []).forEach(function (c) { if (c.cause.type === "change") named[c.cause.id] = true; });
+    (data.services || []).forEach(function (s) { named["svc:" + s] = true; });
     (data.changes || []).forEach(function (c) {
-      out.push({ts: c.ts, color: "#1f77b4", dash: [6, 4], label: c.kind + " " + c.service});
+      var strong = named[c.id] || named["svc:" + c.service];
+      out.push({ts: c.ts, color: strong ? "#1f77b4" : "rgba(31,119,180,0.3)", dash: [6, 4],
+                label: strong ? c.kind + " " + c.service : ""});
     });
     (data.health || []).forEach(function (h) {
       out.push({ts: h.ts, color: h.healthy ? "#2ca02c" : "#ff7f0e", dash: [3, 3],
@@ -39,7 +45,7 @@
         ctx.moveTo(x, u.bbox.top);
         ctx.lineTo(x, u.bbox.top + u.bbox.height);
         ctx.stroke();
-        ctx.fillText(m.label, x + 3 * dpr, u.bbox.top + (12 + 11 * (i % 4)) * dpr);
+        if (m.label) ctx.fillText(m.label, x + 3 * dpr, u.bbox.top + (12 + 11 * (i % 4)) * dpr);
       });
       ctx.restore();
     }]}};
