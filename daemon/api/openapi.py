@@ -157,6 +157,7 @@ def openapi_document(base_url: str = "") -> dict[str, Any]:
                     "hypotheses": {"type": "array", "items": {"type": "object"}},
                     "investigation": {"type": ["object", "null"]},
                     "feedback": {"type": "array", "items": {"type": "object"}},
+                    "silences": {"type": "array", "items": {"type": "object"}},
                     "notifications": {"type": "array", "items": {"type": "object"}}}}]},
             },
         },

@@ -116,8 +116,12 @@ class Workspace:
                  for n in await d.store.list_notifications(incident_id=incident_id)]
         feedback = [{k: v for k, v in f.items() if k != "id"} for f in await d.store.list_feedback(incident_id)]
         hyps = await self.db.list_hypotheses(incident_id)
+        services = set(doc.get("services", []))
+        silences = [s for s in await self.db.list_silences()
+                    if (s["service"] == "*" or s["service"] in services) and s["starts_at"] <= end
+                    and s["ends_at"] >= start]
         return build_view(doc, now=now, series=series, changes=changes, health=health, notifications=notes,
-                          feedback=feedback, hypotheses=hyps)
+                          feedback=feedback, hypotheses=hyps, silences=silences)
 
     # -- the hypothesis loop ----------------------------------------------------------------
     async def set_hypothesis(self, incident_id: str, cause: Cause, state: HypothesisState, note: str,

@@ -79,7 +79,8 @@ def timeline(doc: Mapping[str, Any], *, changes: Sequence[Mapping[str, Any]], he
 def build_view(doc: Mapping[str, Any], *, now: float, series: Sequence[Mapping[str, Any]],
                changes: Sequence[Mapping[str, Any]], health: Sequence[Mapping[str, Any]],
                notifications: Sequence[Mapping[str, Any]], feedback: Sequence[Mapping[str, Any]],
-               hypotheses: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+               hypotheses: Sequence[Mapping[str, Any]],
+               silences: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """The incident with hypothesis states applied, plus everything the workspace page shows."""
     view = apply_states(doc, hypotheses)
     start, end = window_of(doc, now)
@@ -92,6 +93,7 @@ def build_view(doc: Mapping[str, Any], *, now: float, series: Sequence[Mapping[s
         "notifications": [dict(n) for n in notifications],
         "feedback": [dict(f) for f in feedback],
         "hypotheses": [dict(h) for h in hypotheses],
+        "silences": [dict(s) for s in silences],
         "acknowledged_at": acknowledged_at(feedback, hypotheses),
         "investigation": investigation(view["candidates"], hypotheses, now)
         if doc.get("state") == "open" else None,

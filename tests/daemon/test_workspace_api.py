@@ -151,6 +151,8 @@ async def test_silences_suppress_pages(client: TestClient, daemon: Daemon) -> No
     inc = await feed_incident(daemon)
     assert (await daemon.store.get_incident(inc)) is not None  # recorded…
     assert await daemon.store.list_notifications(incident_id=inc) == []  # …but not paged
+    view = await (await client.get(f"/api/v1/incidents/{inc}")).json()
+    assert [(s["id"], s["reason"]) for s in view["silences"]] == [(sid, "drill")]
     assert (await client.delete(f"/api/v1/silences/{sid}")).status == 200
     assert (await (await client.get("/api/v1/silences?active=true")).json())["silences"] == []
     assert (await client.delete("/api/v1/silences/999")).status == 404
