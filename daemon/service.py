@@ -217,6 +217,8 @@ class Daemon:
             self.metrics.anomalies.labels(a.signal).inc()
         if out.health:
             await self.store.add_health(out.health)
+        if out.changes:  # changes from streams (watchers, the demo); API changes are already stored: idempotent
+            await self.store.add_changes(out.changes, source="stream", received_at=self.clock())
         now = self.clock()
         for inc in out.incidents.values():
             doc = inc.to_json()
