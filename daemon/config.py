@@ -20,7 +20,7 @@ from pydantic import (
 __all__ = [
     "ConfigError", "Config", "load_config", "parse_config", "parse_duration", "Duration", "SecretRef",
     "PrometheusConfig", "SignalConfig", "ServiceConfig", "ProbeConfig", "StoreConfig",
-    "ConsoleNotifierConfig", "WebhookNotifierConfig", "NotifierConfig",
+    "ConsoleNotifierConfig", "WebhookNotifierConfig", "NotifierConfig", "WebhooksConfig",
 ]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -160,6 +160,19 @@ class WebhookNotifierConfig(_Model):
 NotifierConfig = Annotated[ConsoleNotifierConfig | WebhookNotifierConfig, Field(discriminator="type")]
 
 
+class WebhooksConfig(_Model):
+    """Inbound webhooks (``/api/v1/webhooks/...``): who may call them and how large a body may be.
+
+    With no ``bearer_tokens`` and no ``hmac_secrets`` the webhooks are open (for a trusted network only).
+    """
+
+    bearer_tokens: list[SecretRef] = []
+    hmac_secrets: list[SecretRef] = []
+    max_body: int = Field(default=256 * 1024, ge=1024, le=1024 * 1024)
+    alert_service_labels: list[str] = Field(default=["service", "app", "app_kubernetes_io_name", "job"],
+                                            min_length=1)
+
+
 class DetectionConfig(_Model):
     page_min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
     group_window: Duration = 900.0
@@ -176,6 +189,7 @@ class Config(_Model):
     probes: list[ProbeConfig] = []
     notifiers: list[NotifierConfig] = [ConsoleNotifierConfig(type="console")]
     detection: DetectionConfig = DetectionConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
 
     @field_validator("listen")
     @classmethod
@@ -253,6 +267,10 @@ def _resolve_secrets(cfg: Config, path: str) -> None:
         secret = getattr(n, "secret", None)
         if isinstance(secret, SecretRef):
             refs.append((f"notifiers.{i}.secret", secret))
+    for i, ref in enumerate(cfg.webhooks.bearer_tokens):
+        refs.append((f"webhooks.bearer_tokens.{i}", ref))
+    for i, ref in enumerate(cfg.webhooks.hmac_secrets):
+        refs.append((f"webhooks.hmac_secrets.{i}", ref))
     for field, ref in refs:
         try:
             ref.resolve()

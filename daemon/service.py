@@ -24,7 +24,7 @@ from correlators.types import Cause, Change, Topology
 
 from .config import Config, ConfigError, load_config
 from .engine import Engine, EngineOutput
-from .events import Event
+from .events import AlertEvent, Event
 from .metrics import Metrics
 from .notify.outbox import Outbox
 from .notify.render import render_text, render_title
@@ -58,6 +58,7 @@ class Daemon:
         checkpoint_every: float = 60.0,
         retention: float = 30 * 86400.0,
         metrics: Metrics | None = None,
+        webhooks: Any = None,
     ) -> None:
         pol = policies_for_step(step)
         self.store = store
@@ -73,6 +74,7 @@ class Daemon:
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=100_000)
         self._stop = asyncio.Event()
         self._store_ok = True
+        self.webhooks = webhooks  # api.webhooks.WebhookSettings; None: open webhooks
 
     # -- lifecycle ----------------------------------------------------------------
     async def restore(self) -> None:
@@ -189,7 +191,7 @@ class Daemon:
         started = time.perf_counter()
         out = self.engine.ingest(ev)
         self.metrics.detect_seconds.observe(time.perf_counter() - started)
-        if not isinstance(ev, Change):
+        if not isinstance(ev, (Change, AlertEvent)):
             self.metrics.samples.inc()
         await self.persist(out)
         return out
@@ -226,6 +228,12 @@ class Daemon:
                 self.metrics.changes.labels(source).inc()
                 await self.queue.put(ch)
         return inserted
+
+    async def submit_alerts(self, alerts: Sequence[AlertEvent]) -> None:
+        """External alerts (Alertmanager) into the core, through the queue like every event."""
+        for a in alerts:
+            self.metrics.alerts.labels("firing" if a.firing else "resolved").inc()
+            await self.queue.put(a)
 
     async def record_feedback(self, incident_id: str, cause: Cause, note: str, actor: str) -> int:
         return await self.store.add_feedback(incident_id, cause.to_json(), note, actor, self.clock())
@@ -287,6 +295,7 @@ async def serve(daemon: Daemon, host: str, port: int) -> int:
 
 
 async def _run_from_config(cfg: Config) -> int:
+    from .api.webhooks import WebhookSettings
     from .sources.factory import build_sources
     try:
         store = await Store.open(cfg.store.url)
@@ -300,7 +309,7 @@ async def _run_from_config(cfg: Config) -> int:
                         statuses=statuses, step=step, base_url=cfg.base_url or f"http://{cfg.listen}",
                         grouping=GroupingPolicy(window=cfg.detection.group_window,
                                                 min_confidence=cfg.detection.page_min_confidence),
-                        retention=cfg.store.retention)
+                        retention=cfg.store.retention, webhooks=WebhookSettings.from_config(cfg.webhooks))
         host, port = cfg.host_port
         return await serve(daemon, host, port)
     finally:
