@@ -303,7 +303,7 @@ async def _run_from_config(cfg: Config) -> int:
         log.error("%s (check store.url)", e)
         return 1
     try:
-        sources, statuses = build_sources(cfg)
+        sources, statuses = build_sources(cfg, store)
         step = cfg.prometheus.step if cfg.prometheus else 30.0
         daemon = Daemon(store=store, topology=topology_of(cfg), sources=sources, notifiers=build_notifiers(cfg),
                         statuses=statuses, step=step, base_url=cfg.base_url or f"http://{cfg.listen}",
@@ -333,7 +333,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"whatchanged: bad config: {e}", file=sys.stderr)
         return 2
-    print(f"{args.config}: ok ({len(cfg.signals)} signals, {len(cfg.services)} services, "
+    print(f"{args.config}: ok ({len(cfg.all_signals())} signals, {len(cfg.services)} services, "
           f"{len(cfg.probes)} probes, {len(cfg.notifiers)} notifiers)")
     return 0
 
