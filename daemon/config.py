@@ -232,6 +232,7 @@ class Config(_Model):
     services: list[ServiceConfig] = []
     dependencies: list[str] = []
     probes: list[ProbeConfig] = []
+    probe_concurrency: int = Field(default=16, ge=1, le=1000)
     health_queries: list[HealthQueryConfig] = []
     kubernetes: KubernetesConfig | None = None
     notifiers: list[NotifierConfig] = [ConsoleNotifierConfig(type="console")]

@@ -23,7 +23,7 @@ def build_sources(cfg: Config, store: Any = None) -> tuple[list[Source], list[So
     if cfg.probes:
         from .probes import ProbeSource
         st = SourceStatus("probes", stale_after=max(300.0, 5 * max(p.interval for p in cfg.probes)))
-        sources.append(ProbeSource(cfg.probes, st))
+        sources.append(ProbeSource(cfg.probes, st, concurrency=cfg.probe_concurrency))
         statuses.append(st)
     if cfg.kubernetes is not None:
         from .kube import KubernetesSource
