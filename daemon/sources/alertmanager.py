@@ -14,7 +14,7 @@ from typing import Any
 from ..events import AlertEvent
 from ..schema import InputError, parse_ts
 
-__all__ = ["alerts_from_webhook", "SEVERITY_CONFIDENCE", "DEFAULT_SERVICE_LABELS"]
+__all__ = ["DEFAULT_SERVICE_LABELS", "SEVERITY_CONFIDENCE", "alerts_from_webhook"]
 
 DEFAULT_SERVICE_LABELS = ("service", "app", "app_kubernetes_io_name", "job")
 

@@ -20,7 +20,7 @@ from correlators.types import Change, ChangeKind
 
 from ..schema import InputError, parse_ts
 
-__all__ = ["ADAPTERS", "Adapter", "github", "argocd", "flag", "launchdarkly", "unleash"]
+__all__ = ["ADAPTERS", "Adapter", "argocd", "flag", "github", "launchdarkly", "unleash"]
 
 Adapter = Callable[[Any, Mapping[str, str]], list[Change]]
 """``(body, context) -> changes``; ``context`` holds the event-type header and query overrides."""
@@ -96,7 +96,8 @@ def github(body: Any, ctx: Mapping[str, str]) -> list[Change]:
     if state not in _GITHUB_RECORDED:
         return []
     dep_id = _text(_need(data, "deployment.id"), "deployment.id")
-    payload = deployment.get("payload") if isinstance(deployment.get("payload"), dict) else {}
+    raw_payload = deployment.get("payload")
+    payload: dict[str, Any] = raw_payload if isinstance(raw_payload, dict) else {}
     service = ctx.get("service") or payload.get("service") or _get(data, "repository.name")
     if not service:
         raise InputError("deployment.payload.service", "required (or repository.name)")
@@ -211,7 +212,7 @@ def flag(body: Any, ctx: Mapping[str, str]) -> list[Change]:
     summary = f"flag {key}" + (f" {old} -> {new}" if old is not None and new is not None else
                                f" -> {new}" if new is not None else " changed")
     cid = _text(data.get("id"), "id") or f"flag-{_digest(key, ts, service, old, new)}"
-    attrs = {k: data[k] for k in ("from", "to", "environment") if k in data}
+    attrs: dict[str, Any] = {k: data[k] for k in ("from", "to", "environment") if k in data}
     return [_flag_change(cid=cid, ts=ts, flag_key=key, service=service,
                          namespace=_text(data.get("namespace") or data.get("environment"), "namespace"),
                          summary=summary, actor=_text(data.get("actor"), "actor"), attrs=attrs)]
@@ -236,8 +237,8 @@ def launchdarkly(body: Any, ctx: Mapping[str, str]) -> list[Change]:
     date = _need(data, "date")
     if not isinstance(date, (int, float)) or isinstance(date, bool):
         raise InputError("date", "expected Unix milliseconds")
-    current = data.get("currentVersion") if isinstance(data.get("currentVersion"), dict) else {}
-    previous = data.get("previousVersion") if isinstance(data.get("previousVersion"), dict) else {}
+    current: dict[str, Any] = data["currentVersion"] if isinstance(data.get("currentVersion"), dict) else {}
+    previous: dict[str, Any] = data["previousVersion"] if isinstance(data.get("previousVersion"), dict) else {}
     resources = _get(data, "target.resources") or []
     env = ""
     key = str(current.get("key") or previous.get("key") or "")

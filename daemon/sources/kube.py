@@ -26,7 +26,7 @@ from ..events import Event
 from .base import SourceStatus
 from .kube_changes import KubeDiffer
 
-__all__ = ["KubernetesSource", "RESOURCES", "Resource", "CheckpointStore"]
+__all__ = ["RESOURCES", "CheckpointStore", "KubernetesSource", "Resource"]
 
 log = logging.getLogger("whatchanged.kubernetes")
 
@@ -79,10 +79,11 @@ async def api_client_from(cfg: KubernetesConfig) -> Any:
     conf = client.Configuration()
     in_cluster = cfg.in_cluster if cfg.in_cluster is not None else os.path.exists(SERVICE_ACCOUNT_TOKEN)
     if in_cluster:
-        config.load_incluster_config(client_configuration=conf)
+        config.load_incluster_config(client_configuration=conf)  # type: ignore[no-untyped-call]
     else:
-        await config.load_kube_config(config_file=str(cfg.kubeconfig) if cfg.kubeconfig else None,
-                                      context=cfg.context, client_configuration=conf, persist_config=False)
+        path = str(cfg.kubeconfig) if cfg.kubeconfig else None
+        load: Any = config.load_kube_config
+        await load(config_file=path, context=cfg.context, client_configuration=conf, persist_config=False)
     return client.ApiClient(configuration=conf)
 
 
@@ -128,7 +129,7 @@ class KubernetesSource:
             log.warning("cannot save the kubernetes checkpoint: %s", e)
 
     # -- one resource -------------------------------------------------------------------
-    def _functions(self, client: Any, res: Resource, namespace: str) -> tuple[Callable[..., Any], dict[str, Any]]:
+    def _functions(self, client: Any, res: Resource, namespace: str) -> tuple[Any, dict[str, Any]]:
         from kubernetes.aio import client as k8s
         api = getattr(k8s, res.api)(client)
         if namespace and res.namespaced:
@@ -170,11 +171,12 @@ class KubernetesSource:
                     self._dirty = True
                     self.status.ok(self.clock())
                 fn, kwargs = self._functions(client, res, namespace)
-                w = watch.Watch(return_type="object")
+                w = watch.Watch(return_type="object")  # type: ignore[no-untyped-call]
                 async with w:
-                    stream = w.stream(fn, **kwargs, resource_version=rv, allow_watch_bookmarks=True,
-                                      timeout_seconds=int(self.cfg.watch_timeout),
-                                      _request_timeout=self.cfg.watch_timeout + 30)
+                    open_stream: Any = w.stream
+                    stream = open_stream(fn, **kwargs, resource_version=rv, allow_watch_bookmarks=True,
+                                         timeout_seconds=int(self.cfg.watch_timeout),
+                                         _request_timeout=self.cfg.watch_timeout + 30)
                     async for ev in stream:
                         kind = ev["type"]
                         if kind != "BOOKMARK":
@@ -219,7 +221,7 @@ class KubernetesSource:
             while True:
                 try:
                     ch = await asyncio.wait_for(out.get(), timeout=self.checkpoint_every)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     ch = None
                 if ch is not None:
                     yield ch

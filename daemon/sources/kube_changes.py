@@ -17,7 +17,7 @@ from typing import Any
 
 from correlators.types import Change, ChangeKind
 
-__all__ = ["KubeDiffer", "pod_changes", "event_changes", "service_of", "WORKLOADS"]
+__all__ = ["WORKLOADS", "KubeDiffer", "event_changes", "pod_changes", "service_of"]
 
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"

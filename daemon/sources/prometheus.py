@@ -18,15 +18,22 @@ import random
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ..config import HealthQueryConfig, PrometheusConfig, SignalConfig
 from ..events import Event, ProbeResult, Sample
 from .base import SourceStatus
 
-__all__ = ["PrometheusSource", "samples_from_matrix", "probes_from_matrix", "MAX_POINTS", "CursorStore",
-           "PrometheusError", "connect"]
+__all__ = [
+    "MAX_POINTS",
+    "CursorStore",
+    "PrometheusError",
+    "PrometheusSource",
+    "connect",
+    "probes_from_matrix",
+    "samples_from_matrix",
+]
 
 log = logging.getLogger("whatchanged.prometheus")
 
@@ -137,8 +144,8 @@ def connect(cfg: PrometheusConfig) -> Any:
     if cfg.basic_auth is not None:
         auth = (cfg.basic_auth.username, cfg.basic_auth.password.resolve().get_secret_value())
     # our own backoff decides retries; the client's would block the worker thread
-    return PrometheusConnect(url=cfg.url, headers=headers or None, auth=auth, session=session,
-                             retry=Retry(total=0, raise_on_status=False), timeout=cfg.timeout)
+    options: dict[str, Any] = {"headers": headers or None, "auth": auth, "timeout": cfg.timeout}
+    return PrometheusConnect(url=cfg.url, session=session, retry=Retry(total=0, raise_on_status=False), **options)
 
 
 class PrometheusSource:
@@ -175,10 +182,10 @@ class PrometheusSource:
             t_end = min(end, t + chunk)
             try:
                 part = client.custom_query_range(
-                    query, start_time=datetime.fromtimestamp(t, timezone.utc),
-                    end_time=datetime.fromtimestamp(t_end, timezone.utc), step=f"{step:g}s",
+                    query, start_time=datetime.fromtimestamp(t, UTC),
+                    end_time=datetime.fromtimestamp(t_end, UTC), step=f"{step:g}s",
                     params={"timeout": f"{self.cfg.timeout:g}s"})
-            except Exception as e:  # noqa: BLE001 - classified for the caller
+            except Exception as e:
                 raise classify(e) from e
             for series in part:
                 key = tuple(sorted(_series_labels(series).items()))
@@ -200,13 +207,13 @@ class PrometheusSource:
                 result = await self._range(sig.query, start, end)
             except PrometheusError as e:
                 raise PrometheusError(f"signal {sig.name}: {e}", retryable=e.retryable) from e
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise PrometheusError(f"signal {sig.name}: timed out", retryable=True) from None
             events.extend(samples_from_matrix(result, sig.name, sig.service_label))
         for h in self.health:
             try:
                 result = await self._range(h.query, start, end)
-            except (PrometheusError, asyncio.TimeoutError) as e:
+            except (TimeoutError, PrometheusError) as e:
                 raise PrometheusError(f"health {h.query!r}: {e}", retryable=getattr(e, "retryable", True)) from e
             events.extend(probes_from_matrix(result, h.target_label))
         events.sort(key=lambda ev: ev.ts)

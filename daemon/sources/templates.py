@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["TEMPLATES", "Template", "expand", "ExpandedSignal"]
+__all__ = ["TEMPLATES", "ExpandedSignal", "Template", "expand"]
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,7 @@ class FakeKubeAPI:
             async with self._changed:
                 try:
                     await asyncio.wait_for(self._changed.wait(), timeout=max(0.01, deadline - loop.time()))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
         return resp
 

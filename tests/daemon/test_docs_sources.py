@@ -11,7 +11,7 @@ import yaml
 from daemon.config import parse_config
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "sources.md"
-BLOCKS = re.findall(r"```yaml\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
+BLOCKS = re.findall(r"```yaml\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.DOTALL)
 
 
 def test_the_doc_has_an_example_per_source() -> None:
