@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,11 +45,12 @@ def _config(url: str, db: Path, lookback: float) -> dict[str, object]:
     }
 
 
-@pytest.fixture
-def prometheus(tmp_path: Path) -> object:
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One Prometheus for the module: backfilling and starting it is most of the time these tests take."""
     require_or_skip(SCENARIO.is_dir(), f"dev scenario not found at {SCENARIO}")
     start, end, _ = _window()
-    with prometheus_with(load_scenario(SCENARIO), start, end, tmp_path) as url:
+    with prometheus_with(load_scenario(SCENARIO), start, end, tmp_path_factory.mktemp("prometheus")) as url:
         yield url
 
 

@@ -263,3 +263,33 @@ def test_templates_are_valid_promql(tmp_path: Path) -> None:
     out = subprocess.run([promtool, "check", "rules", str(path)], check=False, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
     assert f"{3 * len(TEMPLATES)} rules found" in out.stdout
+
+
+async def test_a_down_prometheus_shows_on_readyz_and_metrics_and_pages_nothing(
+        fake: tuple[FakePrometheus, str], sqlite_store: Any) -> None:
+    from aiohttp.test_utils import TestClient
+
+    from daemon.api.app import create_app
+    from daemon.service import Daemon
+
+    from .helpers import SHOP
+    prom, url = fake
+    clock = FakeClock(NOW)
+    src, status = _source(url, clock, MemoryCursor())
+    prom.fail = [503] * 1000
+    daemon = Daemon(store=sqlite_store, topology=SHOP, sources=[src], notifiers={}, statuses=[status], clock=clock,
+                    step=STEP)
+    task = asyncio.create_task(daemon.run())
+    async with TestClient(TestServer(create_app(daemon))) as client:
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if status.last_error and status.stale(clock.now):
+                break
+        r = await client.get("/readyz")
+        body = await r.json()
+        assert r.status == 503 and any(x.startswith("source prometheus stale") and "503" in x for x in body["reasons"])
+        text = await (await client.get("/metrics")).text()
+        assert 'whatchanged_source_up{source="prometheus"} 0.0' in text
+    daemon.stop()
+    await asyncio.wait_for(task, timeout=10)
+    assert daemon.engine.series_count == 0 and await sqlite_store.list_incidents() == []
