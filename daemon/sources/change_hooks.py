@@ -19,6 +19,7 @@ from typing import Any
 from correlators.types import Change, ChangeKind
 
 from ..schema import InputError, parse_ts
+from .dig import dig
 
 __all__ = ["ADAPTERS", "Adapter", "argocd", "flag", "github", "launchdarkly", "unleash"]
 
@@ -32,18 +33,8 @@ def _obj(data: Any, field: str) -> dict[str, Any]:
     return data
 
 
-def _get(data: Mapping[str, Any], path: str, field_prefix: str = "") -> Any:
-    """Walk a dotted path; missing steps give ``None``."""
-    cur: Any = data
-    for part in path.split("."):
-        if not isinstance(cur, Mapping):
-            return None
-        cur = cur.get(part)
-    return cur
-
-
 def _need(data: Mapping[str, Any], path: str) -> Any:
-    value = _get(data, path)
+    value = dig(data, path)
     if value is None or value == "":
         raise InputError(path, "required field is missing")
     return value
@@ -98,19 +89,19 @@ def github(body: Any, ctx: Mapping[str, str]) -> list[Change]:
     dep_id = _text(_need(data, "deployment.id"), "deployment.id")
     raw_payload = deployment.get("payload")
     payload: dict[str, Any] = raw_payload if isinstance(raw_payload, dict) else {}
-    service = ctx.get("service") or payload.get("service") or _get(data, "repository.name")
+    service = ctx.get("service") or payload.get("service") or dig(data, "repository.name")
     if not service:
         raise InputError("deployment.payload.service", "required (or repository.name)")
     env = _text(deployment.get("environment"), "deployment.environment")
     ts = _ts(status.get("created_at") or deployment.get("created_at"), "deployment_status.created_at")
     sha = _text(deployment.get("sha"), "deployment.sha")
     ref = _text(deployment.get("ref"), "deployment.ref")
-    actor = _text(_get(deployment, "creator.login") or _get(data, "sender.login"), "deployment.creator.login")
+    actor = _text(dig(deployment, "creator.login") or dig(data, "sender.login"), "deployment.creator.login")
     version = ref or sha[:7]
     summary = f"{service} deploy {version}" + (f" ({sha[:7]})" if sha and ref else "") + \
         (f" to {env}" if env else "") + f": {state}"
     attrs: dict[str, Any] = {"source": "github", "deployment_id": dep_id, "state": state, "sha": sha, "ref": ref,
-                             "repository": _get(data, "repository.full_name") or ""}
+                             "repository": dig(data, "repository.full_name") or ""}
     for key in ("from_revision", "to_revision", "previous_ref", "migration"):
         if key in payload:
             attrs[key] = payload[key]
@@ -143,28 +134,28 @@ def argocd(body: Any, ctx: Mapping[str, str]) -> list[Change]:
     data = _obj(body, "body")
     app = _obj(_need(data, "app"), "app")
     name = _text(_need(app, "metadata.name"), "app.metadata.name")
-    service = ctx.get("service") or _get(app, "metadata.labels.whatchanged/service") or name
-    namespace = _text(_get(app, "spec.destination.namespace") or "", "app.spec.destination.namespace")
-    revision = _text(_get(app, "status.operationState.syncResult.revision") or _get(app, "status.sync.revision"),
+    service = ctx.get("service") or dig(app, "metadata.labels.whatchanged/service") or name
+    namespace = _text(dig(app, "spec.destination.namespace") or "", "app.spec.destination.namespace")
+    revision = _text(dig(app, "status.operationState.syncResult.revision") or dig(app, "status.sync.revision"),
                      "app.status.sync.revision")
     if not revision:
         raise InputError("app.status.sync.revision", "required field is missing")
-    phase = _text(_get(app, "status.operationState.phase") or "", "app.status.operationState.phase")
-    started = _get(app, "status.operationState.startedAt")
-    finished = _get(app, "status.operationState.finishedAt")
+    phase = _text(dig(app, "status.operationState.phase") or "", "app.status.operationState.phase")
+    started = dig(app, "status.operationState.startedAt")
+    finished = dig(app, "status.operationState.finishedAt")
     if started is None and finished is None:
         raise InputError("app.status.operationState.startedAt", "required field is missing")
     ts = _ts(started or finished, "app.status.operationState.startedAt")
-    history = _get(app, "status.history")
+    history = dig(app, "status.history")
     revisions = [str(h.get("revision")) for h in history if isinstance(h, dict)] if isinstance(history, list) else []
     prior = revisions[:-1] if revisions and revisions[-1] == revision else revisions
     previous = prior[-1] if prior else ""
     rollback = revision != previous and revision in prior[:-1]
-    actor = _text(_get(app, "status.operationState.operation.initiatedBy.username") or
-                  ("automated" if _get(app, "status.operationState.operation.initiatedBy.automated") else ""),
+    actor = _text(dig(app, "status.operationState.operation.initiatedBy.username") or
+                  ("automated" if dig(app, "status.operationState.operation.initiatedBy.automated") else ""),
                   "app.status.operationState.operation.initiatedBy.username")
     attrs: dict[str, Any] = {"source": "argocd", "to_revision": revision, "phase": phase,
-                             "images": list(_get(app, "status.summary.images") or [])}
+                             "images": list(dig(app, "status.summary.images") or [])}
     if previous:
         attrs["from_revision"] = previous
     if finished:
@@ -239,7 +230,7 @@ def launchdarkly(body: Any, ctx: Mapping[str, str]) -> list[Change]:
         raise InputError("date", "expected Unix milliseconds")
     current: dict[str, Any] = data["currentVersion"] if isinstance(data.get("currentVersion"), dict) else {}
     previous: dict[str, Any] = data["previousVersion"] if isinstance(data.get("previousVersion"), dict) else {}
-    resources = _get(data, "target.resources") or []
+    resources = dig(data, "target.resources") or []
     env = ""
     key = str(current.get("key") or previous.get("key") or "")
     for res in resources if isinstance(resources, list) else []:
@@ -258,7 +249,7 @@ def launchdarkly(body: Any, ctx: Mapping[str, str]) -> list[Change]:
         attrs["to"] = "on" if current["on"] else "off"
     if "on" in previous:
         attrs["from"] = "on" if previous["on"] else "off"
-    actor = _text(_get(data, "member.email") or _get(data, "member.firstName") or "", "member.email")
+    actor = _text(dig(data, "member.email") or dig(data, "member.firstName") or "", "member.email")
     return [_flag_change(cid=f"ld-{entry_id}", ts=float(date) / 1000.0, flag_key=key, service=service,
                          namespace=env, summary=f"flag {key}: {verb}", actor=actor, attrs=attrs)]
 
@@ -284,13 +275,13 @@ def unleash(body: Any, ctx: Mapping[str, str]) -> list[Change]:
     if etype not in _UNLEASH_TYPES:
         return []
     event_id = _text(_need(data, "id"), "id")
-    key = _text(data.get("featureName") or _get(data, "data.name") or "", "featureName")
+    key = _text(data.get("featureName") or dig(data, "data.name") or "", "featureName")
     if not key:
         raise InputError("featureName", "required field is missing")
     ts = _ts(_need(data, "createdAt"), "createdAt")
     env = _text(data.get("environment") or "", "environment")
     service = ctx.get("service") or _service_from_tags(data.get("tags")) or \
-        _service_from_tags(_get(data, "data.tags"))
+        _service_from_tags(dig(data, "data.tags"))
     attrs: dict[str, Any] = {"source": "unleash", "type": etype, "project": _text(data.get("project"), "project"),
                              "environment": env}
     if etype.endswith("-enabled"):

@@ -17,6 +17,8 @@ from typing import Any
 
 from correlators.types import Change, ChangeKind
 
+from .dig import dig
+
 __all__ = ["WORKLOADS", "KubeDiffer", "event_changes", "pod_changes", "service_of"]
 
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
@@ -25,20 +27,11 @@ CHANGE_CAUSE = "kubernetes.io/change-cause"
 HISTORY = 20  # template hashes remembered per workload, to recognise rollbacks
 
 
-def _get(obj: Mapping[str, Any], path: str) -> Any:
-    cur: Any = obj
-    for part in path.split("."):
-        if not isinstance(cur, Mapping):
-            return None
-        cur = cur.get(part)
-    return cur
-
-
 def _ts(text: Any) -> float | None:
     if not isinstance(text, str) or not text:
         return None
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(text).timestamp()
     except ValueError:
         return None
 
@@ -67,19 +60,19 @@ def service_of(obj: Mapping[str, Any], labels_order: Sequence[str]) -> str:
     >>> service_of(pod, ["app.kubernetes.io/name", "app"])
     'checkout'
     """
-    labels = _get(obj, "metadata.labels") or {}
+    labels = dig(obj, "metadata.labels") or {}
     for key in labels_order:
         if labels.get(key):
             return str(labels[key])
-    owners = _get(obj, "metadata.ownerReferences") or []
+    owners = dig(obj, "metadata.ownerReferences") or []
     if owners and isinstance(owners[0], Mapping):
         return _strip_hashes(str(owners[0].get("name", "")), str(owners[0].get("kind", "")))
-    return str(_get(obj, "metadata.name") or "")
+    return str(dig(obj, "metadata.name") or "")
 
 
 def _actor(obj: Mapping[str, Any]) -> str:
     """Who last changed the spec, when the API knows (the newest managedFields manager)."""
-    fields = _get(obj, "metadata.managedFields") or []
+    fields = dig(obj, "metadata.managedFields") or []
     best: tuple[float, str] | None = None
     for f in fields:
         if not isinstance(f, Mapping) or f.get("subresource"):
@@ -120,7 +113,7 @@ class KubeDiffer:
 
     @staticmethod
     def key(kind: str, obj: Mapping[str, Any]) -> str:
-        return f"{kind}/{_get(obj, 'metadata.namespace') or ''}/{_get(obj, 'metadata.name')}"
+        return f"{kind}/{dig(obj, 'metadata.namespace') or ''}/{dig(obj, 'metadata.name')}"
 
     # -- entry points -----------------------------------------------------------------------
     def observe(self, kind: str, event_type: str, obj: Mapping[str, Any], now: float) -> list[Change]:
@@ -157,15 +150,15 @@ class KubeDiffer:
     # -- workloads ----------------------------------------------------------------------------
     def _workload(self, kind: str, obj: Mapping[str, Any], prev: dict[str, Any] | None,
                   now: float) -> tuple[dict[str, Any], list[Change]]:
-        template = _get(obj, "spec.template") or {}
+        template = dig(obj, "spec.template") or {}
         tmpl = _hash(template)
         images = _images(template)
         if kind == "Deployment":
-            revision = str((_get(obj, "metadata.annotations") or {}).get(REVISION_ANNOTATION, ""))
+            revision = str((dig(obj, "metadata.annotations") or {}).get(REVISION_ANNOTATION, ""))
         elif kind == "StatefulSet":
-            revision = str(_get(obj, "status.updateRevision") or "")
+            revision = str(dig(obj, "status.updateRevision") or "")
         else:
-            revision = str(_get(obj, "metadata.generation") or "")
+            revision = str(dig(obj, "metadata.generation") or "")
         history: dict[str, str] = dict(prev.get("history", {})) if prev else {}
         state = {"revision": revision, "tmpl": tmpl, "images": images, "history": history}
         if prev is None:
@@ -186,13 +179,13 @@ class KubeDiffer:
         history[tmpl] = revision
         while len(history) > HISTORY:
             history.pop(next(iter(history)))
-        ns = str(_get(obj, "metadata.namespace") or "")
-        name = str(_get(obj, "metadata.name"))
+        ns = str(dig(obj, "metadata.namespace") or "")
+        name = str(dig(obj, "metadata.name"))
         service = service_of(obj, self.service_labels) or name
         from_rev = str(prev.get("revision") or "")
         ts = now
         if kind == "Deployment":
-            for cond in _get(obj, "status.conditions") or []:
+            for cond in dig(obj, "status.conditions") or []:
                 if cond.get("type") == "Progressing" and cond.get("reason") in ("NewReplicaSetCreated",
                                                                                  "FoundNewReplicaSet",
                                                                                  "ReplicaSetUpdated"):
@@ -203,7 +196,7 @@ class KubeDiffer:
             "previous_revision_present": bool(from_rev),
             "images_changed": changed, "image": next(iter(images.values()), ""),
         }
-        cause = (_get(obj, "metadata.annotations") or {}).get(CHANGE_CAUSE)
+        cause = (dig(obj, "metadata.annotations") or {}).get(CHANGE_CAUSE)
         if cause:
             attrs["change_cause"] = str(cause)[:500]
         if rolled_back_to:
@@ -220,12 +213,12 @@ class KubeDiffer:
     @staticmethod
     def _complete(kind: str, obj: Mapping[str, Any]) -> bool:
         status = obj.get("status") or {}
-        if (status.get("observedGeneration") or 0) < (_get(obj, "metadata.generation") or 0):
+        if (status.get("observedGeneration") or 0) < (dig(obj, "metadata.generation") or 0):
             return False
         if kind == "DaemonSet":
             want = status.get("desiredNumberScheduled", 0)
             return bool(status.get("updatedNumberScheduled", 0) == want == status.get("numberAvailable", 0))
-        want = _get(obj, "spec.replicas")
+        want = dig(obj, "spec.replicas")
         want = 1 if want is None else want
         return bool(status.get("updatedReplicas", 0) == want and status.get("availableReplicas", 0) >= want
                     and status.get("replicas", 0) == want)
@@ -240,13 +233,13 @@ class KubeDiffer:
             return state, []
         old: dict[str, str] = prev.get("keys", {})
         keys = sorted(k for k in set(old) | set(digests) if old.get(k) != digests.get(k))
-        ns = str(_get(obj, "metadata.namespace") or "")
-        name = str(_get(obj, "metadata.name"))
+        ns = str(dig(obj, "metadata.namespace") or "")
+        name = str(dig(obj, "metadata.name"))
         service = service_of(obj, self.service_labels)
         attrs: dict[str, Any] = {"source": "kubernetes", "configmap": name, "keys_changed": keys,
                                  "hash": state["hash"], "previous_hash": prev.get("hash", "")}
         summary = f"configmap {name} changed: {', '.join(keys[:20])}" + (" …" if len(keys) > 20 else "")
-        return state, [Change(_id(kind, ns, name, state["hash"], _get(obj, "metadata.resourceVersion")), now,
+        return state, [Change(_id(kind, ns, name, state["hash"], dig(obj, "metadata.resourceVersion")), now,
                               ChangeKind.CONFIG, service, ns, summary, _actor(obj), attrs)]
 
     def _secret(self, kind: str, obj: Mapping[str, Any], prev: dict[str, Any] | None,
@@ -258,25 +251,25 @@ class KubeDiffer:
             return state, []
         old = set(prev.get("keys", []))
         changed = sorted(old ^ set(keys))
-        ns = str(_get(obj, "metadata.namespace") or "")
-        name = str(_get(obj, "metadata.name"))
+        ns = str(dig(obj, "metadata.namespace") or "")
+        name = str(dig(obj, "metadata.name"))
         attrs: dict[str, Any] = {"source": "kubernetes", "secret": name, "keys_changed": changed, "keys": keys}
         summary = f"secret {name} updated" + (f" (keys added/removed: {', '.join(changed)})" if changed else "")
-        return state, [Change(_id(kind, ns, name, _get(obj, "metadata.resourceVersion")), now, ChangeKind.CONFIG,
+        return state, [Change(_id(kind, ns, name, dig(obj, "metadata.resourceVersion")), now, ChangeKind.CONFIG,
                               service_of(obj, self.service_labels), ns, summary, _actor(obj), attrs)]
 
     # -- scaling and nodes ----------------------------------------------------------------------
     def _hpa(self, kind: str, obj: Mapping[str, Any], prev: dict[str, Any] | None,
              now: float) -> tuple[dict[str, Any], list[Change]]:
-        desired = _get(obj, "status.desiredReplicas")
+        desired = dig(obj, "status.desiredReplicas")
         state = {"desired": desired}
         if prev is None or desired is None or prev.get("desired") in (None, desired):
             return state, []
-        ns = str(_get(obj, "metadata.namespace") or "")
-        target = str(_get(obj, "spec.scaleTargetRef.name") or _get(obj, "metadata.name"))
-        ts = min(now, _ts(_get(obj, "status.lastScaleTime")) or now)
-        attrs = {"source": "kubernetes", "hpa": _get(obj, "metadata.name"), "from_replicas": prev["desired"],
-                 "to_replicas": desired, "target_kind": _get(obj, "spec.scaleTargetRef.kind") or ""}
+        ns = str(dig(obj, "metadata.namespace") or "")
+        target = str(dig(obj, "spec.scaleTargetRef.name") or dig(obj, "metadata.name"))
+        ts = min(now, _ts(dig(obj, "status.lastScaleTime")) or now)
+        attrs = {"source": "kubernetes", "hpa": dig(obj, "metadata.name"), "from_replicas": prev["desired"],
+                 "to_replicas": desired, "target_kind": dig(obj, "spec.scaleTargetRef.kind") or ""}
         summary = f"{target} autoscaled {prev['desired']} -> {desired} replicas"
         return state, [Change(_id(kind, ns, target, ts, desired), ts, ChangeKind.SCALE, target, ns, summary,
                               "horizontal-pod-autoscaler", attrs)]
@@ -286,14 +279,14 @@ class KubeDiffer:
         ready = "Unknown"
         since = None
         reason = ""
-        for cond in _get(obj, "status.conditions") or []:
+        for cond in dig(obj, "status.conditions") or []:
             if cond.get("type") == "Ready":
                 ready, since, reason = str(cond.get("status")), _ts(cond.get("lastTransitionTime")), \
                     str(cond.get("reason") or "")
         state = {"ready": ready}
         if prev is None or prev.get("ready") == ready:
             return state, []
-        name = str(_get(obj, "metadata.name"))
+        name = str(dig(obj, "metadata.name"))
         ts = min(now, since or now)
         word = "Ready" if ready == "True" else "NotReady"
         attrs = {"source": "kubernetes", "node": name, "ready": ready, "reason": reason}
@@ -302,7 +295,7 @@ class KubeDiffer:
 
 
 def _actor_time(obj: Mapping[str, Any]) -> str:
-    times = [str(f.get("time", "")) for f in _get(obj, "metadata.managedFields") or [] if isinstance(f, Mapping)]
+    times = [str(f.get("time", "")) for f in dig(obj, "metadata.managedFields") or [] if isinstance(f, Mapping)]
     return max(times, default="")
 
 
@@ -333,15 +326,15 @@ def pod_changes(pod: Mapping[str, Any], service_labels: Sequence[str]) -> list[C
     for cs in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
         cname, restarts = cs.get("name"), cs.get("restartCount", 0)
         for where in ("state", "lastState"):
-            term = _get(cs, f"{where}.terminated") or {}
+            term = dig(cs, f"{where}.terminated") or {}
             if term.get("reason") == "OOMKilled":
                 n = restarts if where == "lastState" else restarts + 1
                 add(("oom", cname, n), _ts(term.get("finishedAt")) or _ts(term.get("startedAt")),
                     f"container {cname} OOMKilled (restart {n})", {"container": cname, "reason": "OOMKilled"})
-        waiting = _get(cs, "state.waiting") or {}
+        waiting = dig(cs, "state.waiting") or {}
         if waiting.get("reason") in ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull",
                                      "CreateContainerConfigError"):
-            ts = _ts(_get(cs, "lastState.terminated.finishedAt")) or _ts(status.get("startTime"))
+            ts = _ts(dig(cs, "lastState.terminated.finishedAt")) or _ts(status.get("startTime"))
             add((waiting["reason"], cname), ts, f"container {cname} {waiting['reason']}",
                 {"container": cname, "reason": waiting["reason"]})
     if status.get("reason") == "Evicted":
@@ -367,14 +360,14 @@ def event_changes(ev: Mapping[str, Any], now: float) -> list[Change]:
         return []
     inv = ev.get("involvedObject") or ev.get("regarding") or {}
     kind, name = str(inv.get("kind", "")), str(inv.get("name", ""))
-    ns = str(inv.get("namespace") or _get(ev, "metadata.namespace") or "")
+    ns = str(inv.get("namespace") or dig(ev, "metadata.namespace") or "")
     if kind == "Pod":
         head, _, _ = name.rpartition("-")
         service = _strip_hashes(head, "ReplicaSet") if head else name
     else:
         service = name
     ts = _ts(ev.get("lastTimestamp")) or _ts(ev.get("eventTime")) or _ts(ev.get("firstTimestamp")) or now
-    uid = _get(ev, "metadata.uid") or _get(ev, "metadata.name")
+    uid = dig(ev, "metadata.uid") or dig(ev, "metadata.name")
     count = ev.get("count") or 1
     attrs = {"source": "kubernetes", "reason": reason, "object": f"{kind.lower()}/{name}", "count": count}
     return [Change(_id("Event", uid, count), ts, ChangeKind.INFRA, service, ns,

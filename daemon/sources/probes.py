@@ -32,7 +32,7 @@ class ProbeSource:
                                        allow_redirects=False) as resp:
                     ok = resp.status == p.expect_status
                     return ProbeResult(ts, p.target, ok, f"HTTP {resp.status}")
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+            except (TimeoutError, aiohttp.ClientError, OSError) as e:
                 return ProbeResult(ts, p.target, False, type(e).__name__)
 
     async def events(self) -> AsyncIterator[Event]:

@@ -87,6 +87,13 @@ def _source(kubeconfig: Path, store: MemoryCheckpoints | None = None, **cfg: Any
     return KubernetesSource(conf, status, cursor=store, checkpoint_every=0.2), status
 
 
+async def _until_error(status: SourceStatus) -> None:
+    for _ in range(100):
+        if status.last_error:
+            return
+        await asyncio.sleep(0.02)
+
+
 async def _listed(fake: k.FakeKubeAPI, n: int = 1) -> None:
     for _ in range(200):
         if sum(1 for _, q in fake.requests if q.get("watch") == "true") >= n:
@@ -215,10 +222,7 @@ async def test_errors_back_off_and_recover(api: tuple[k.FakeKubeAPI, Path]) -> N
     await fake.put("deployments", k.deployment("cart", "shop", "registry.example/cart:1", 1))
     src, status = _source(kubeconfig, watch=["deployments"])
     run = Running(src)
-    for _ in range(100):
-        if status.last_error:
-            break
-        await asyncio.sleep(0.02)
+    await _until_error(status)
     assert status.last_error and "500" in status.last_error
     await _listed(fake)  # after the backoff the list and the watch succeed
     await fake.put("deployments", k.deployment("cart", "shop", "registry.example/cart:2", 2, generation=2))
@@ -232,10 +236,7 @@ async def test_wrong_credentials_mark_the_source_in_error(api: tuple[k.FakeKubeA
     fake.token = "another"
     src, status = _source(kubeconfig, watch=["nodes"])
     run = Running(src)
-    for _ in range(100):
-        if status.last_error:
-            break
-        await asyncio.sleep(0.02)
+    await _until_error(status)
     assert status.last_error and "401" in status.last_error and status.stale(src.clock())
     assert run.changes == []
     await run.stop()
