@@ -257,3 +257,19 @@ def test_fixtures_are_shaped_like_the_real_api() -> None:
         back = api.sanitize_for_serialization(parsed)
         assert back["metadata"]["name"] == obj["metadata"]["name"], model
         assert back.get("spec", {}) == obj.get("spec", {}) or model in ("V1Pod",), model
+
+
+async def test_cluster_wide_watch_sees_every_namespace(api: tuple[k.FakeKubeAPI, Path]) -> None:
+    fake, kubeconfig = api
+    for ns in ("shop", "payments"):
+        await fake.put("deployments", k.deployment("api", ns, "registry.example/api:1", 1))
+    src, _ = _source(kubeconfig, namespaces=[], watch=["deployments"])
+    run = Running(src)
+    await _listed(fake)
+    assert fake.requests[0][0] == "/apis/apps/v1/deployments"  # the all-namespaces list, not per namespace
+    for ns in ("shop", "payments"):
+        await fake.put("deployments", k.deployment("api", ns, "registry.example/api:2", 2, generation=2))
+    changes = await run.until(lambda cs: len(cs) >= 2)
+    assert sorted(c.namespace for c in changes) == ["payments", "shop"]
+    assert len({c.id for c in changes}) == 2
+    await run.stop()

@@ -94,7 +94,7 @@ def _source(url: str, clock: FakeClock, cursor: MemoryCursor | None = None, slee
         if sleeps is not None:
             sleeps.append(seconds)
         clock.now += seconds
-        await asyncio.sleep(0)
+        await asyncio.sleep(0.001)  # let the rest of the loop run: no busy retry loop
 
     src = PrometheusSource(pcfg, [SignalConfig(name="error_ratio", query="errors", service_label="service")],
                            status, clock=clock, cursor=cursor, sleep=sleep,
@@ -291,5 +291,5 @@ async def test_a_down_prometheus_shows_on_readyz_and_metrics_and_pages_nothing(
         text = await (await client.get("/metrics")).text()
         assert 'whatchanged_source_up{source="prometheus"} 0.0' in text
     daemon.stop()
-    await asyncio.wait_for(task, timeout=10)
+    await asyncio.wait_for(task, timeout=30)
     assert daemon.engine.series_count == 0 and await sqlite_store.list_incidents() == []
