@@ -181,5 +181,10 @@ async def alertmanager_hook(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     """Register the webhook routes on the API application."""
+    from .app import DAEMON_KEY
+    daemon = app.get(DAEMON_KEY)
+    if daemon is not None and _settings(daemon).open:
+        log.warning("webhooks under /api/v1/webhooks/ accept unauthenticated calls: configure "
+                    "webhooks.bearer_tokens or webhooks.hmac_secrets unless the network is trusted")
     app.router.add_post("/api/v1/webhooks/alertmanager", alertmanager_hook)
     app.router.add_post("/api/v1/webhooks/{adapter}", change_hook)
