@@ -142,7 +142,10 @@ class Daemon:
         while True:
             try:
                 async for ev in source.events():
-                    await self.queue.put(ev)
+                    if isinstance(ev, Change):  # a source's changes are kept like the API's: stored, then fed
+                        await self.submit_changes([ev], source=source.name)
+                    else:
+                        await self.queue.put(ev)
                     delay = 1.0
                 log.warning("source %s ended; restarting", source.name)
             except asyncio.CancelledError:

@@ -273,3 +273,23 @@ async def test_cluster_wide_watch_sees_every_namespace(api: tuple[k.FakeKubeAPI,
     assert sorted(c.namespace for c in changes) == ["payments", "shop"]
     assert len({c.id for c in changes}) == 2
     await run.stop()
+
+
+async def test_changes_from_a_source_are_stored_once_and_fed_once(sqlite_store: Any) -> None:
+    from correlators.types import Change as C
+    from daemon.service import Daemon
+
+    from .helpers import SHOP, FakeClock, ListSource
+    ch = C("k8s-1", 1_790_000_000.0, ChangeKind.DEPLOY, "checkout", "shop", "checkout rollout 14 -> 15")
+    daemon = Daemon(store=sqlite_store, topology=SHOP, sources=[ListSource([ch, ch], name="kubernetes")],
+                    notifiers={}, clock=FakeClock(), step=30.0)
+    task = asyncio.create_task(daemon.run())
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if await sqlite_store.list_changes():
+            break
+    daemon.stop()
+    await asyncio.wait_for(task, timeout=30)
+    [stored] = await sqlite_store.list_changes()
+    assert stored.id == "k8s-1" and daemon.engine.change("k8s-1") is not None
+    assert daemon.metrics.changes.labels("kubernetes")._value.get() == 1
