@@ -253,6 +253,27 @@ class Store:
             rows = (await conn.execute(q)).mappings().all()
         return [self._notification(r) for r in rows]
 
+    async def claim_due_notifications(self, now: float, limit: int = 50, lease: float = 60.0) -> list[Notification]:
+        """Take due notifications for delivery by this replica only, for ``lease`` seconds.
+
+        On PostgreSQL the rows are locked ``FOR UPDATE SKIP LOCKED`` and pushed ``lease``
+        seconds into the future in one transaction, so replicas delivering the same
+        outbox never send a row twice at once; a replica that dies mid-send leaves
+        the row to be retried by another once the lease has passed (same key: the
+        receiver dedupes). SQLite serialises writers, which gives the same guarantee.
+        """
+        n = t.notifications
+        pick = (sa.select(n.c.id).where(n.c.status == "pending").where(n.c.next_attempt_at <= now)
+                .order_by(n.c.id).limit(limit))
+        if self.dialect == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        # One statement: the pick and the push into the future are atomic on both databases.
+        claim = (sa.update(n).where(n.c.id.in_(pick.scalar_subquery())).values(next_attempt_at=now + lease)
+                 .returning(*n.c))
+        async with self.engine.begin() as conn:
+            rows = sorted((await conn.execute(claim)).mappings().all(), key=lambda r: r["id"])
+        return [self._notification(r) for r in rows]
+
     async def list_notifications(self, incident_id: str | None = None, status: str | None = None,
                                  limit: int = 200) -> list[Notification]:
         q = sa.select(t.notifications).order_by(t.notifications.c.id).limit(limit)
