@@ -22,9 +22,10 @@ from aiohttp import web
 from correlators.incidents import GroupingPolicy, Incident, PageAction
 from correlators.types import Cause, Change, Topology
 
+from .cluster.node import ClusterNode
 from .config import Config, ConfigError, load_config
 from .engine import Engine, EngineOutput
-from .events import Event
+from .events import Event, Sample
 from .metrics import Metrics
 from .notify.outbox import Outbox
 from .notify.render import render_text, render_title
@@ -58,6 +59,7 @@ class Daemon:
         checkpoint_every: float = 60.0,
         retention: float = 30 * 86400.0,
         metrics: Metrics | None = None,
+        cluster: ClusterNode | None = None,
     ) -> None:
         pol = policies_for_step(step)
         self.store = store
@@ -73,18 +75,26 @@ class Daemon:
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=100_000)
         self._stop = asyncio.Event()
         self._store_ok = True
+        self.cluster = cluster
+        if cluster is not None:
+            cluster.attach(self.engine)
 
     # -- lifecycle ----------------------------------------------------------------
     async def restore(self) -> None:
-        """Resume from the last checkpoint: detectors warm, open incidents and their pages known."""
-        state = await self.store.load_checkpoint(ENGINE_CHECKPOINT)
+        """Resume from the last checkpoint: detectors warm, open incidents and their pages known.
+
+        A replica of a cluster takes its shard's detectors instead; incidents are the leader's.
+        """
+        state = None if self.cluster is not None else await self.store.load_checkpoint(ENGINE_CHECKPOINT)
+        if self.cluster is not None:
+            await self.cluster.join()
         if state:
             try:
                 self.engine.load_state(state)
                 log.info("resumed %d series from checkpoint", self.engine.series_count)
             except (ValueError, KeyError, TypeError) as e:
                 log.warning("ignoring unusable checkpoint (%s); detectors warm up again", e)
-        for doc in await self.store.list_incidents(state="open", limit=500):
+        for doc in await self.store.list_incidents(state="open", limit=500) if self.cluster is None else []:
             self.engine.tracker.restore(Incident.from_json(doc))
         now = self.clock()
         for ch in await self.store.list_changes(since=now - self.engine.change_retention, limit=10_000):
@@ -93,6 +103,9 @@ class Daemon:
             self.engine.add_health(h)
 
     async def checkpoint(self) -> None:
+        if self.cluster is not None:
+            await self.cluster.checkpoint()
+            return
         await self.store.save_checkpoint(ENGINE_CHECKPOINT, self.engine.state_dict(), now=self.clock())
 
     def stop(self) -> None:
@@ -115,6 +128,8 @@ class Daemon:
                 workers = [tg.create_task(self._pump(s), name=f"source:{s.name}") for s in self.sources]
                 deliverer = tg.create_task(self.outbox.run(), name="outbox")
                 workers.append(tg.create_task(self._checkpoints(), name="checkpoints"))
+                if self.cluster is not None:
+                    workers.append(tg.create_task(self.cluster.run(), name="cluster"))
                 analysis = tg.create_task(self._analysis(), name="analysis")
                 await self._stop.wait()
                 log.info("stopping: intake closed, draining %d queued events", self.queue.qsize())
@@ -130,7 +145,7 @@ class Daemon:
                     deliverer.cancel()
         finally:
             with contextlib.suppress(Exception):
-                await self.checkpoint()
+                await (self.checkpoint() if self.cluster is None else self.cluster.leave())
             if runner is not None:
                 await runner.cleanup()
             log.info("stopped")
@@ -160,6 +175,11 @@ class Daemon:
                 ev = await asyncio.wait_for(self.queue.get(), timeout=0.25)
             except asyncio.TimeoutError:
                 await self.flush()  # a quiet moment: the batch is complete, decide first pages
+                if self.cluster is not None:
+                    try:
+                        await self.cluster.tick(self.persist)
+                    except Exception:
+                        log.exception("cluster tick failed; retrying")
                 continue
             try:
                 await self.handle(ev)
@@ -187,6 +207,11 @@ class Daemon:
     # -- the core, one event at a time -----------------------------------------------
     async def handle(self, ev: Event) -> EngineOutput:
         started = time.perf_counter()
+        if self.cluster is not None and isinstance(ev, Sample):  # detect this shard; the leader groups
+            if await self.cluster.on_sample(ev):
+                self.metrics.samples.inc()
+            self.metrics.detect_seconds.observe(time.perf_counter() - started)
+            return EngineOutput()
         out = self.engine.ingest(ev)
         self.metrics.detect_seconds.observe(time.perf_counter() - started)
         if not isinstance(ev, Change):
@@ -212,6 +237,9 @@ class Daemon:
                     render_text(doc), doc, url)
 
     async def _page(self, action: PageAction) -> None:
+        if self.cluster is not None and not self.cluster.may_page():
+            log.warning("not leading: page %s for %s dropped", action.kind.value, action.incident_id)
+            return
         page = self.page_for(action)
         new = await self.outbox.enqueue(page)
         log.info("page %s for %s queued (%d new): %s", action.kind.value, action.incident_id, new, page.title,
@@ -296,7 +324,15 @@ async def _run_from_config(cfg: Config) -> int:
     try:
         sources, statuses = build_sources(cfg)
         step = cfg.prometheus.step if cfg.prometheus else 30.0
-        daemon = Daemon(store=store, topology=topology_of(cfg), sources=sources, notifiers=build_notifiers(cfg),
+        cluster = None
+        if cfg.cluster is not None:
+            from .cluster.build import build_node
+            try:
+                cluster = build_node(cfg.cluster, cfg.store, store, address=cfg.listen)
+            except ValueError as e:
+                log.error("bad cluster settings: %s", e)
+                return 2
+        daemon = Daemon(cluster=cluster, store=store, topology=topology_of(cfg), sources=sources, notifiers=build_notifiers(cfg),
                         statuses=statuses, step=step, base_url=cfg.base_url or f"http://{cfg.listen}",
                         grouping=GroupingPolicy(window=cfg.detection.group_window,
                                                 min_confidence=cfg.detection.page_min_confidence),

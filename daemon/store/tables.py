@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 __all__ = [
     "metadata", "changes", "health_events", "anomalies", "incidents", "notifications", "feedback",
-    "checkpoints", "cursors",
+    "checkpoints", "cursors", "members", "detections", "series_states",
 ]
 
 metadata = sa.MetaData()
@@ -103,5 +103,35 @@ cursors = sa.Table(
     "cursors", metadata,
     sa.Column("source", sa.String(200), primary_key=True),
     sa.Column("value", sa.String(200), nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+
+# -- scale-out (migration 0002) ----------------------------------------------------------
+members = sa.Table(
+    "members", metadata,
+    sa.Column("member", sa.String(253), primary_key=True),
+    sa.Column("address", sa.String(253), nullable=False, server_default=""),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("heartbeat_at", sa.Float, nullable=False, index=True),
+)
+
+detections = sa.Table(
+    "detections", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("series", sa.String(512), nullable=False),
+    sa.Column("service", sa.String(253), nullable=False),
+    sa.Column("signal", sa.String(253), nullable=False),
+    sa.Column("detection", sa.JSON, nullable=False),
+    sa.Column("member", sa.String(253), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False, index=True),
+)
+
+series_states = sa.Table(
+    "series_states", metadata,
+    sa.Column("series", sa.String(512), primary_key=True),
+    sa.Column("signal", sa.String(253), nullable=False),
+    sa.Column("state", sa.JSON, nullable=False),
+    sa.Column("member", sa.String(253), nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
 )
