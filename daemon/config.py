@@ -199,6 +199,7 @@ class ClusterConfig(_Model):
     leader: Literal["postgres", "kubernetes"] = "postgres"
     heartbeat: Duration = 2.0
     member_ttl: Duration = 10.0
+    checkpoint: Duration = 30.0
     lease: LeaseConfig = LeaseConfig()
 
     @model_validator(mode="after")

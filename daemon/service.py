@@ -336,7 +336,8 @@ async def _run_from_config(cfg: Config) -> int:
                         statuses=statuses, step=step, base_url=cfg.base_url or f"http://{cfg.listen}",
                         grouping=GroupingPolicy(window=cfg.detection.group_window,
                                                 min_confidence=cfg.detection.page_min_confidence),
-                        retention=cfg.store.retention)
+                        retention=cfg.store.retention,
+                        checkpoint_every=cfg.cluster.checkpoint if cfg.cluster is not None else 60.0)
         host, port = cfg.host_port
         return await serve(daemon, host, port)
     finally:
