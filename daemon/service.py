@@ -270,6 +270,9 @@ class Daemon:
 
     async def refresh_gauges(self) -> None:
         self.metrics.series.set(self.engine.series_count)
+        leading = self.cluster is None or self.cluster.may_page()
+        self.metrics.cluster_leader.set(1.0 if leading else 0.0)
+        self.metrics.cluster_members.set(len(self.cluster.shard.members) if self.cluster is not None else 1)
         self.metrics.incidents_open.set(len(list(self.engine.tracker.open_incidents())))
         now = self.clock()
         for st in self.statuses.values():
