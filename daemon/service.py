@@ -76,6 +76,7 @@ class Daemon:
         self._stop = asyncio.Event()
         self._store_ok = True
         self.cluster = cluster
+        self._ticked = 0.0
         if cluster is not None:
             cluster.attach(self.engine)
 
@@ -176,10 +177,7 @@ class Daemon:
             except asyncio.TimeoutError:
                 await self.flush()  # a quiet moment: the batch is complete, decide first pages
                 if self.cluster is not None:
-                    try:
-                        await self.cluster.tick(self.persist)
-                    except Exception:
-                        log.exception("cluster tick failed; retrying")
+                    await self._cluster_tick()
                 continue
             try:
                 await self.handle(ev)
@@ -187,6 +185,16 @@ class Daemon:
                 log.exception("failed to process event %r", ev)
             finally:
                 self.queue.task_done()
+            if self.cluster is not None and time.monotonic() - self._ticked > 1.0:  # a busy stream: lead anyway
+                await self._cluster_tick()
+
+    async def _cluster_tick(self) -> None:
+        assert self.cluster is not None
+        self._ticked = time.monotonic()
+        try:
+            await self.cluster.tick(self.persist)
+        except Exception:
+            log.exception("cluster tick failed; retrying")
 
     async def flush(self) -> None:
         out = self.engine.flush()
