@@ -19,8 +19,8 @@ HEADER = ("# Generated from helm/whatchanged by deploy/render_manifests.py: edit
 # name -> (what it is, values)
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "kubernetes/whatchanged.yaml": (
-        "One replica on SQLite in namespace 'whatchanged': kubectl create namespace whatchanged && "
-        "kubectl apply -n whatchanged -f deploy/kubernetes/whatchanged.yaml",
+        ("One replica on SQLite in namespace 'whatchanged': kubectl create namespace whatchanged && "
+         "kubectl apply -n whatchanged -f deploy/kubernetes/whatchanged.yaml"),
         {"fullnameOverride": "whatchanged"}),
     "kubernetes/whatchanged-sharded.yaml": (
         "Three replicas sharing the series, on PostgreSQL (secret whatchanged-pg, key password), Lease leader.",

@@ -6,7 +6,7 @@ from typing import Any
 
 from detectors import Detection, Direction, EventKind
 
-__all__ = ["detection_to_json", "detection_from_json"]
+__all__ = ["detection_from_json", "detection_to_json"]
 
 
 def detection_to_json(d: Detection) -> dict[str, Any]:

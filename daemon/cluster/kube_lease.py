@@ -29,7 +29,7 @@ def in_cluster_lease_lock(name: str, namespace: str, identity: str) -> LockFacto
         from kubernetes.aio.client.api_client import ApiClient
         from kubernetes.aio.leaderelection.resourcelock.leaselock import LeaseLock
 
-        kconfig.load_incluster_config()
+        kconfig.load_incluster_config()  # type: ignore[no-untyped-call]
         return LeaseLock(name, namespace, identity, ApiClient())
 
     return make

@@ -12,7 +12,7 @@ import contextlib
 import logging
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["LeaderElector", "PostgresAdvisoryLeader", "LEADER_LOCK"]
+__all__ = ["LEADER_LOCK", "LeaderElector", "PostgresAdvisoryLeader"]
 
 log = logging.getLogger("whatchanged.cluster.leader")
 

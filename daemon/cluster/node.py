@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..engine import Engine, EngineOutput
     from ..store import Store
 
-__all__ = ["ClusterNode", "DETECTIONS_CURSOR"]
+__all__ = ["DETECTIONS_CURSOR", "ClusterNode"]
 
 log = logging.getLogger("whatchanged.cluster")
 

@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["owner", "score", "Shard"]
+__all__ = ["Shard", "owner", "score"]
 
 
 def score(member: str, key: str) -> int:

@@ -45,8 +45,9 @@ async def test_sigterm_finishes_the_delivery_in_flight(pg_url: str, tmp_path: Pa
                "cluster": {"replicas": 1, "index": 0, "leader": "postgres", "heartbeat": "1s", "member_ttl": "5s"}}
         path = tmp_path / "c.yaml"
         path.write_text(json.dumps(cfg))
-        proc = subprocess.Popen([sys.executable, "-m", "daemon.cli", "run", "--config", str(path)],
-                                stdout=subprocess.DEVNULL, stderr=open(tmp_path / "log", "wb"))
+        with open(tmp_path / "log", "wb") as log:  # noqa: ASYNC230 - before the child starts
+            proc = subprocess.Popen([sys.executable, "-m", "daemon.cli", "run", "--config", str(path)],
+                                    stdout=subprocess.DEVNULL, stderr=log)
         try:
             await asyncio.wait_for(started.wait(), 30)
             assert await store.live_members(since=0) == ["0"]

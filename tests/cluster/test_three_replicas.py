@@ -69,9 +69,10 @@ def _start_prometheus(tmp: Path, t0: int) -> tuple[subprocess.Popen[bytes], str]
                    check=True, capture_output=True, timeout=60)
     (tmp / "prometheus.yml").write_text("global:\n  scrape_interval: 15s\n")
     port = _free_port()
-    proc = subprocess.Popen([PROMETHEUS, f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={data}",
-                             f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
-                            stderr=open(tmp / "prometheus.log", "wb"))
+    with open(tmp / "prometheus.log", "wb") as log:  # the child keeps its own descriptor
+        proc = subprocess.Popen([PROMETHEUS, f"--config.file={tmp / 'prometheus.yml'}",
+                                 f"--storage.tsdb.path={data}", f"--web.listen-address=127.0.0.1:{port}"],
+                                stdout=subprocess.DEVNULL, stderr=log)
     return proc, f"http://127.0.0.1:{port}"
 
 
@@ -106,7 +107,7 @@ async def _status(session: aiohttp.ClientSession, listen: str) -> dict[str, Any]
     try:
         async with session.get(f"http://{listen}/api/v1/cluster", timeout=aiohttp.ClientTimeout(total=2)) as r:
             return dict(await r.json())
-    except (aiohttp.ClientError, asyncio.TimeoutError):
+    except (TimeoutError, aiohttp.ClientError):
         return None
 
 
@@ -137,14 +138,15 @@ async def test_three_replicas_leader_killed_mid_incident(pg_url: str, tmp_path: 
         for i in range(3):
             cfg = _config(tmp_path, i, pg_url, prom_url, f"http://127.0.0.1:{hook_port}/hook")
             listens[i] = json.loads(cfg.read_text())["listen"]
-            procs[i] = subprocess.Popen([sys.executable, "-m", "daemon.cli", "run", "--config", str(cfg)],
-                                        stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"replica-{i}.log", "wb"),
-                                        env=dict(os.environ, PYTHONUNBUFFERED="1"))
+            with open(tmp_path / f"replica-{i}.log", "wb") as log:  # noqa: ASYNC230 - before the child starts
+                procs[i] = subprocess.Popen([sys.executable, "-m", "daemon.cli", "run", "--config", str(cfg)],
+                                            stdout=subprocess.DEVNULL, stderr=log,
+                                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
         async with aiohttp.ClientSession() as session:
             async def statuses() -> dict[int, dict[str, Any]]:
                 out = {}
-                for i in procs:
-                    if procs[i].poll() is None and (st := await _status(session, listens[i])) is not None:
+                for i, proc in procs.items():
+                    if proc.poll() is None and (st := await _status(session, listens[i])) is not None:
                         out[i] = st
                 return out
 
