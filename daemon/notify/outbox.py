@@ -111,8 +111,11 @@ class Outbox:
         self._wake.set()
 
     async def run(self, poll: float = 1.0) -> None:
-        """Deliver until stopped; wakes at once on new pages, else polls for retries."""
-        self._stopping = False
+        """Deliver until stopped; wakes at once on new pages, else polls for retries.
+
+        A :meth:`stop` that came before this task got to run still counts (no reset here):
+        a daemon stopped right after start must not wait for a deliverer that never ends.
+        """
         while True:
             try:
                 await self.deliver_due()
