@@ -16,13 +16,13 @@ __all__ = ["build_node"]
 def build_elector(cfg: ClusterConfig, store: StoreConfig, identity: str) -> LeaderElector:
     if cfg.leader == "postgres":
         return PostgresAdvisoryLeader(store.url)
-    from .kube_lease import KubernetesLeaseLeader, in_cluster_lease_lock
+    from .kube_lease import KubernetesLeaseLeader, lease_lock
     lease = cfg.lease
     namespace = lease.namespace or os.environ.get(lease.namespace_env)
     if not namespace:
         raise ValueError(f"cluster.lease.namespace: not set, and neither is ${lease.namespace_env}")
     name = os.environ.get(lease.identity_env) or identity
-    return KubernetesLeaseLeader(in_cluster_lease_lock(lease.name, namespace, name),
+    return KubernetesLeaseLeader(lease_lock(lease.name, namespace, name),
                                  lease_duration=lease.duration, renew_deadline=lease.renew_deadline,
                                  retry_period=lease.retry_period)
 

@@ -11,26 +11,63 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-__all__ = ["KubernetesLeaseLeader", "in_cluster_lease_lock"]
+__all__ = ["KubernetesLeaseLeader", "lease_lock"]
 
 log = logging.getLogger("whatchanged.cluster.lease")
 
 LockFactory = Callable[[], Awaitable[Any]]
 
 
-def in_cluster_lease_lock(name: str, namespace: str, identity: str) -> LockFactory:
-    """A factory of ``LeaseLock`` on the in-cluster API server (service account token of the pod)."""
+def _create_fixed(lease_lock_cls: Any) -> Any:
+    """``LeaseLock`` whose ``create`` works with kubernetes 37.0.2's asyncio client.
+
+    Upstream's ``LeaseLock.create`` passes ``pretty=True``; the generated aio API
+    validates ``pretty`` as a string and raises a pydantic ValidationError, so the
+    Lease could never be created (tests/cluster/test_lease_api.py shows it).
+    """
+
+    class FixedLeaseLock(lease_lock_cls):  # type: ignore[misc]
+        async def create(self, name: str, namespace: str, election_record: Any) -> bool:
+            from kubernetes.aio import client
+            from kubernetes.aio.client.exceptions import ApiException
+
+            body = client.V1Lease(metadata=client.V1ObjectMeta(name=name),
+                                  spec=self.update_lease(election_record))
+            try:
+                await self.api_instance.create_namespaced_lease(namespace, body)
+                return True
+            except ApiException as e:
+                log.warning("cannot create Lease %s/%s: %s %s", namespace, name, e.status, e.reason)
+                return False
+
+    return FixedLeaseLock
+
+
+def lease_lock(name: str, namespace: str, identity: str, configuration: Any = None) -> LockFactory:
+    """A factory of one ``LeaseLock``, made on first use and reused by every campaign.
+
+    ``configuration`` is a ``kubernetes.aio.client.Configuration``; None means the
+    in-cluster API server with the pod's service account token.
+    """
+    made: list[Any] = []
 
     async def make() -> Any:
-        from kubernetes.aio import config as kconfig
-        from kubernetes.aio.client.api_client import ApiClient
-        from kubernetes.aio.leaderelection.resourcelock.leaselock import LeaseLock
+        if not made:
+            from kubernetes.aio import config as kconfig
+            from kubernetes.aio.client import Configuration
+            from kubernetes.aio.client.api_client import ApiClient
+            from kubernetes.aio.leaderelection.resourcelock.leaselock import LeaseLock
 
-        kconfig.load_incluster_config()  # type: ignore[no-untyped-call]
-        return LeaseLock(name, namespace, identity, ApiClient())
+            cfg = configuration
+            if cfg is None:
+                cfg = Configuration()
+                kconfig.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
+            made.append(_create_fixed(LeaseLock)(name, namespace, identity, ApiClient(cfg)))
+        return made[0]
 
     return make
 
@@ -51,7 +88,8 @@ class KubernetesLeaseLeader:
     def __init__(self, lock: LockFactory, *, lease_duration: float = 15.0, renew_deadline: float = 10.0,
                  retry_period: float = 2.0) -> None:
         self.lock = lock
-        self.lease_duration = lease_duration
+        # A Lease counts whole seconds (leaseDurationSeconds); LeaseLock parses the record's duration with int().
+        self.lease_duration = math.ceil(lease_duration)
         self.renew_deadline = renew_deadline
         self.retry_period = retry_period
 
