@@ -65,7 +65,12 @@ def test_lint_strict_has_no_warnings() -> None:
         assert [m for m in report["messages"] if m["severity"] >= 2] == [], report
 
 
-@pytest.mark.parametrize("values", [{}, SHARDED], ids=["default", "sharded-postgresql"])
+SHARDED_PG_LEADER: dict[str, Any] = {**SHARDED, "sharding": {"enabled": True, "leader": "postgres"},
+                                      "rbac": {"create": True, "watch": [], "clusterWide": True}}
+
+
+@pytest.mark.parametrize("values", [{}, SHARDED, SHARDED_PG_LEADER],
+                         ids=["default", "sharded-postgresql", "sharded-advisory-lock"])
 @pytest.mark.parametrize("kube", KUBE_VERSIONS)
 def test_every_manifest_validates_against_kubernetes_schemas(values: dict[str, Any], kube: str) -> None:
     docs = render(values)
@@ -152,3 +157,11 @@ def test_prometheus_rule_passes_promtool(tmp_path: Path) -> None:
 def test_bad_values_are_refused_naming_the_value(values: dict[str, Any], message: str) -> None:
     with pytest.raises(helm.HelmError, match=message):
         render(values)
+
+
+def test_advisory_lock_leader_needs_no_kubernetes_permissions() -> None:
+    docs = render(SHARDED_PG_LEADER)
+    assert not [d for d in docs if d["kind"] in ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")]
+    (cm,) = by_kind(docs, "ConfigMap")
+    cfg = parse_config(yaml.safe_load(cm["data"]["config.yaml"]), "configmap")
+    assert cfg.cluster is not None and cfg.cluster.leader == "postgres"
