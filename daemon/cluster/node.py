@@ -172,6 +172,7 @@ class ClusterNode:
             for ch in await self.store.list_changes(since=engine.now - engine.change_retention, limit=10_000):
                 out.extend(engine.add_change(ch))
         rows = await self.store.detections_after(max(self._floor, self._cursor - _OVERLAP))
+        before = self._cursor
         for row in rows:
             if row["id"] in self._seen:
                 continue
@@ -184,7 +185,7 @@ class ClusterNode:
         out.extend(engine.flush())
         if out.pages or out.incidents or out.health:
             await persist(out)
-        if rows:
+        if self._cursor > before:
             await self.store.save_cursor(DETECTIONS_CURSOR, str(self._cursor), now=self.clock())
             self._seen = {i for i in self._seen if i > self._cursor - 2 * _OVERLAP}
 
