@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .recovery import near_before
 from .types import Detection, Direction, EventKind, State
 
 __all__ = ["CusumBank", "EwmaCusum"]
@@ -190,8 +191,7 @@ class CusumBank:
     def _near(self, xs: np.ndarray, m: np.ndarray) -> np.ndarray:
         a = self._a
         before, spread, after = a["before"], a["spread"], a["after"]
-        reach = np.maximum(3.0 * spread, np.minimum(np.abs(after - before) / 2.0, 6.0 * spread))
-        near: np.ndarray = m & (np.abs(xs - before) <= reach)
+        near: np.ndarray = m & near_before(xs, before, after, spread)
         a["back"][near] += 1.0
         a["back"][m & ~near] = 0.0
         return near

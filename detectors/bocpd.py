@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from scipy.special import gammaln, logsumexp
 
+from .recovery import near_before
 from .types import Detection, Direction, EventKind, State
 
 __all__ = ["Bocpd"]
@@ -181,9 +182,7 @@ class Bocpd:
         after = float(np.median([v for _, v in points[-run:]]))
         act = self._active
         if act is not None:
-            spread = act["spread"]
-            reach = max(3.0 * spread, min(abs(act["after"] - act["before"]) / 2.0, 6.0 * spread))
-            if abs(after - act["before"]) <= reach:
+            if near_before(after, act["before"], act["after"], act["spread"]):
                 self._active = None
                 self._since = run
                 return Detection(EventKind.RECOVERY, act["onset"], ts, Direction(act["direction"]),

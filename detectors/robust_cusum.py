@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .recovery import near_before
 from .types import Detection, Direction, EventKind, State
 
 __all__ = ["RobustCusum"]
@@ -188,8 +189,7 @@ class RobustCusum:
         act["count"] += 1
         act["values"] = (act["values"] + [value])[-self.window:]
         before, spread = act["before"], act["spread"]
-        half_way = abs(act["after"] - before) / 2.0
-        near = abs(value - before) <= max(3.0 * spread, min(half_way, 6.0 * spread))
+        near = near_before(value, before, act["after"], spread)
         act["back"] = act["back"] + 1 if near else 0
         if act["back"] >= self.recovery_points:
             self._active = None
@@ -214,8 +214,7 @@ class RobustCusum:
     def _check_pending(self, ts: float, value: float) -> Detection | None:
         pend = self._pending
         assert pend is not None
-        half_way = abs(pend["after"] - pend["before"]) / 2.0
-        near = abs(value - pend["before"]) <= max(3.0 * pend["spread"], min(half_way, 6.0 * pend["spread"]))
+        near = near_before(value, pend["before"], pend["after"], pend["spread"])
         pend["back"] = pend["back"] + 1 if near else 0
         if pend["back"] < self.recovery_points:
             return None
