@@ -57,15 +57,17 @@ class Bocpd:
 
     Examples
     --------
+    A latency that halves for a while, then comes back:
+
     >>> det = Bocpd(min_history=10)
-    >>> events = []
-    >>> for t in range(100):
-    ...     value = 10.0 + (0.5 if t % 2 else -0.5) + (20.0 if 60 <= t < 80 else 0.0)
-    ...     event = det.update(float(t), value)
+    >>> found = []
+    >>> for t in range(120):
+    ...     latency = (0.4 if 50 <= t < 90 else 0.8) + 0.01 * ((t * 7) % 5 - 2)
+    ...     event = det.update(1000.0 + 30.0 * t, latency)
     ...     if event:
-    ...         events.append((event.kind.value, event.onset, event.detected_at))
-    >>> events
-    [('shift', 60.0, 62.0), ('recovery', 60.0, 82.0)]
+    ...         found.append((event.kind.value, event.direction.value, (event.onset - 1000.0) / 30.0))
+    >>> found
+    [('shift', 'down', 50.0), ('recovery', 'down', 50.0)]
     """
 
     VERSION = 1
