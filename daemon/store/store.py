@@ -229,14 +229,103 @@ class Store:
 
     # -- outbox -----------------------------------------------------------------
     async def enqueue(self, *, key: str, incident_id: str, receiver: str, action: str, dedup_key: str,
-                      payload: dict[str, Any], now: float) -> bool:
-        """Write a notification before it is sent; idempotent on ``key``. True if new."""
+                      payload: dict[str, Any], now: float, status: str = "pending",
+                      next_attempt_at: float | None = None, note: str | None = None) -> bool:
+        """Write a notification before it is sent; idempotent on ``key``. True if new.
+
+        ``status`` is ``pending`` (to deliver from ``next_attempt_at``, default ``now``) or
+        ``silenced`` (recorded, never sent; ``note`` says which silence).
+        """
         async with self.engine.begin() as conn:
             res = await conn.execute(self._insert(t.notifications).values(
                 key=key, incident_id=incident_id, receiver=receiver, action=action, dedup_key=dedup_key,
-                payload=payload, status="pending", attempts=0, next_attempt_at=now, created_at=now,
+                payload=payload, status=status, attempts=0,
+                next_attempt_at=now if next_attempt_at is None else next_attempt_at, created_at=now,
+                last_error=note,
             ).on_conflict_do_nothing(index_elements=["key"]))
             return bool(res.rowcount == 1)
+
+    async def claim_due(self, now: float, lease: float, limit: int = 50) -> list[Notification]:
+        """Take due pending notifications for one delivery round, oldest first.
+
+        Each claimed row's ``next_attempt_at`` moves ``lease`` seconds ahead, so another
+        replica (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) or the next round does not send it
+        while this one is in flight; a crash mid-send makes it due again once the lease ends.
+        """
+        n = t.notifications
+        earlier = t.notifications.alias("earlier")
+        blocked = (sa.select(earlier.c.id).where(earlier.c.dedup_key == n.c.dedup_key)
+                   .where(earlier.c.receiver == n.c.receiver).where(earlier.c.status == "pending")
+                   .where(earlier.c.id < n.c.id).where(earlier.c.next_attempt_at > now))
+        q = (sa.select(n).where(n.c.status == "pending").where(n.c.next_attempt_at <= now)
+             .where(~sa.exists(blocked)).order_by(n.c.id).limit(limit))
+        if self.dialect == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        async with self.engine.begin() as conn:
+            rows = (await conn.execute(q)).mappings().all()
+            if rows:
+                await conn.execute(sa.update(n).where(n.c.id.in_([r["id"] for r in rows]))
+                                   .values(next_attempt_at=now + lease))
+        return [self._notification(r) for r in rows]
+
+    async def supersede(self, dedup_key: str, action: str, reason: str) -> int:
+        """Withdraw pending ``action`` notifications of an incident (a held resolve after a relapse)."""
+        n = t.notifications
+        async with self.engine.begin() as conn:
+            res = await conn.execute(sa.update(n).where(n.c.dedup_key == dedup_key).where(n.c.action == action)
+                                     .where(n.c.status == "pending").values(status="superseded",
+                                                                            last_error=reason[:2000]))
+        return int(res.rowcount or 0)
+
+    async def receivers_for(self, dedup_key: str) -> list[str]:
+        """Receivers that were paged (or are being paged) about an incident, in first-paged order."""
+        n = t.notifications
+        q = (sa.select(n.c.receiver, sa.func.min(n.c.id)).where(n.c.dedup_key == dedup_key)
+             .where(n.c.status.in_(("pending", "sent", "failed"))).group_by(n.c.receiver)
+             .order_by(sa.func.min(n.c.id)))
+        async with self.engine.connect() as conn:
+            return [r[0] for r in (await conn.execute(q)).all()]
+
+    async def get_ref(self, dedup_key: str, receiver: str) -> dict[str, Any] | None:
+        """What a receiver returned for an incident's first message (Slack: channel and ts)."""
+        r = t.receiver_refs
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(r.c.ref).where(r.c.dedup_key == dedup_key)
+                                      .where(r.c.receiver == receiver))).first()
+        return dict(row[0]) if row else None
+
+    async def save_ref(self, dedup_key: str, receiver: str, ref: dict[str, Any], now: float) -> None:
+        stmt = self._insert(t.receiver_refs).values(dedup_key=dedup_key, receiver=receiver, ref=ref, updated_at=now)
+        async with self.engine.begin() as conn:
+            await conn.execute(stmt.on_conflict_do_update(index_elements=["dedup_key", "receiver"],
+                                                          set_={"ref": ref, "updated_at": now}))
+
+    # -- silences and maintenance windows ---------------------------------------------
+    async def add_silence(self, *, kind: str, services: Sequence[str], severities: Sequence[str],
+                          starts_at: float, ends_at: float, comment: str, created_by: str, now: float) -> int:
+        async with self.engine.begin() as conn:
+            res = await conn.execute(sa.insert(t.silences).values(
+                kind=kind, services=list(services), severities=list(severities), starts_at=starts_at,
+                ends_at=ends_at, comment=comment, created_by=created_by, created_at=now))
+            return int(res.inserted_primary_key[0])
+
+    async def list_silences(self, *, active_at: float | None = None, limit: int = 500) -> list[dict[str, Any]]:
+        """Silences, newest first; only those in force at ``active_at`` when given."""
+        s = t.silences
+        q = sa.select(s).order_by(s.c.id.desc()).limit(limit)
+        if active_at is not None:
+            q = q.where(s.c.starts_at <= active_at).where(s.c.ends_at > active_at)
+        async with self.engine.connect() as conn:
+            return [dict(r) for r in (await conn.execute(q)).mappings().all()]
+
+    async def expire_silence(self, silence_id: int, now: float) -> bool:
+        """End a silence now (kept for the record). False if there is no such silence."""
+        s = t.silences
+        async with self.engine.begin() as conn:
+            res = await conn.execute(sa.update(s).where(s.c.id == silence_id)
+                                     .values(ends_at=sa.func.min(s.c.ends_at, now) if self.dialect == "sqlite"
+                                             else sa.func.least(s.c.ends_at, now)))
+        return bool(res.rowcount)
 
     @staticmethod
     def _notification(r: Any) -> Notification:
@@ -268,6 +357,12 @@ class Store:
         async with self.engine.begin() as conn:
             await conn.execute(sa.update(t.notifications).where(t.notifications.c.id == notification_id).values(
                 status="sent", sent_at=now, attempts=t.notifications.c.attempts + 1, last_error=None))
+
+    async def postpone(self, notification_id: int, next_attempt_at: float) -> None:
+        """Move a notification's next attempt without counting an attempt (an open circuit breaker)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(sa.update(t.notifications).where(t.notifications.c.id == notification_id)
+                               .values(next_attempt_at=next_attempt_at))
 
     async def mark_retry(self, notification_id: int, error: str, next_attempt_at: float) -> None:
         async with self.engine.begin() as conn:
@@ -340,6 +435,8 @@ class Store:
                  .where(t.incidents.c.state == "resolved")),
                 ("notifications", sa.delete(t.notifications).where(t.notifications.c.created_at < before)
                  .where(t.notifications.c.status != "pending")),
+                ("silences", sa.delete(t.silences).where(t.silences.c.ends_at < before)),
+                ("receiver_refs", sa.delete(t.receiver_refs).where(t.receiver_refs.c.updated_at < before)),
             ):
                 counts[name] = (await conn.execute(stmt)).rowcount or 0
         return counts

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 __all__ = [
     "metadata", "changes", "health_events", "anomalies", "incidents", "notifications", "feedback",
-    "checkpoints", "cursors",
+    "checkpoints", "cursors", "receiver_refs", "silences",
 ]
 
 metadata = sa.MetaData()
@@ -80,6 +80,8 @@ notifications = sa.Table(
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("sent_at", sa.Float, nullable=True),
+    sa.Index("ix_notifications_due", "status", "next_attempt_at"),
+    sa.Index("ix_notifications_dedup_key", "dedup_key"),
 )
 
 feedback = sa.Table(
@@ -104,4 +106,25 @@ cursors = sa.Table(
     sa.Column("source", sa.String(200), primary_key=True),
     sa.Column("value", sa.String(200), nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+receiver_refs = sa.Table(
+    "receiver_refs", metadata,
+    sa.Column("dedup_key", sa.String(128), primary_key=True),
+    sa.Column("receiver", sa.String(128), primary_key=True),
+    sa.Column("ref", sa.JSON, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+silences = sa.Table(
+    "silences", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False, server_default="silence"),
+    sa.Column("services", sa.JSON, nullable=False),
+    sa.Column("severities", sa.JSON, nullable=False),
+    sa.Column("starts_at", sa.Float, nullable=False),
+    sa.Column("ends_at", sa.Float, nullable=False, index=True),
+    sa.Column("comment", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_by", sa.String(253), nullable=False, server_default=""),
+    sa.Column("created_at", sa.Float, nullable=False),
 )
