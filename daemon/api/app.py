@@ -186,4 +186,6 @@ def create_app(daemon: Daemon) -> web.Application:
     app.router.add_post("/api/v1/incidents/{id}/feedback", post_feedback)
     app.router.add_post("/api/v1/changes", post_changes)
     app.router.add_get("/api/v1/changes", list_changes)
+    from .silences import add_routes as add_silence_routes
+    add_silence_routes(app)
     return app

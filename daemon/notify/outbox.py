@@ -23,6 +23,7 @@ withdraws the resolve and the page stays open: no second page.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Callable, Mapping
 
@@ -43,10 +44,17 @@ _OPENING = ("trigger", "update")
 def notification_key(page: Page, receiver: str) -> str:
     """Stable across restarts: the same decision (same event time) gives the same key.
 
+    Notes carry a digest of their text, so two different notes in one second are two notifications.
+
     >>> notification_key(Page("trigger", "inc-1", "inc-1", 1790000000.4, "t", ""), "pd")
     'inc-1/trigger/1790000000/pd'
+    >>> notification_key(Page("note", "inc-1", "inc-1", 1790000000.4, "t", "rolled back"), "pd")
+    'inc-1/note/1790000000/pd/e557b043'
     """
-    return f"{page.dedup_key}/{page.action}/{page.ts:.0f}/{receiver}"
+    key = f"{page.dedup_key}/{page.action}/{page.ts:.0f}/{receiver}"
+    if page.action == "note":
+        key += "/" + hashlib.sha1(page.text.encode()).hexdigest()[:8]
+    return key
 
 
 class Outbox:

@@ -353,6 +353,14 @@ class Store:
             rows = (await conn.execute(q)).mappings().all()
         return [self._notification(r) for r in rows]
 
+    async def list_notifications_by_key(self, dedup_key: str, limit: int = 200) -> list[Notification]:
+        """An incident's notifications at every receiver, oldest first (silenced and withdrawn included)."""
+        q = (sa.select(t.notifications).where(t.notifications.c.dedup_key == dedup_key)
+             .order_by(t.notifications.c.id).limit(limit))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(q)).mappings().all()
+        return [self._notification(r) for r in rows]
+
     async def mark_sent(self, notification_id: int, now: float) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(sa.update(t.notifications).where(t.notifications.c.id == notification_id).values(
