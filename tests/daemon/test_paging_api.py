@@ -1,0 +1,103 @@
+"""Paging seen from outside: silences over HTTP, notes to an incident's receivers, failures shown."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from daemon.api.app import create_app
+from daemon.notify.types import Permanent
+from daemon.service import Daemon
+from daemon.store import Store
+
+from .helpers import SHOP, FakeClock, ListSource, RecordingNotifier, shop_events
+
+T0 = 1_790_000_000.0
+
+
+@pytest.fixture
+async def client(store: Store) -> AsyncIterator[tuple[TestClient, Daemon]]:
+    d = Daemon(store=store, topology=SHOP, sources=[], notifiers={"rec": RecordingNotifier()},
+               clock=FakeClock(T0), step=30.0)
+    async with TestClient(TestServer(create_app(d))) as c:
+        yield c, d
+
+
+async def test_silence_api_create_list_expire(client: tuple[TestClient, Daemon]) -> None:
+    c, d = client
+    r = await c.post("/api/v1/silences", json={"kind": "maintenance", "services": ["checkout"],
+                                               "duration": "2h", "comment": "db move", "created_by": "ana"})
+    assert r.status == 201, await r.text()
+    sid = (await r.json())["id"]
+    active = (await (await c.get("/api/v1/silences?active=true")).json())["silences"]
+    assert [(s["id"], s["kind"], s["ends_at"]) for s in active] == [(sid, "maintenance", T0 + 7200)]
+    assert (await c.delete(f"/api/v1/silences/{sid}")).status == 200
+    assert (await (await c.get("/api/v1/silences?active=true")).json())["silences"] == []
+    assert len((await (await c.get("/api/v1/silences")).json())["silences"]) == 1  # kept for the record
+    assert (await c.delete("/api/v1/silences/999")).status == 404
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"services": ["checkout"]}, "ends_at"),
+    ({"duration": "soon"}, "duration"),
+    ({"duration": "1h", "severities": ["loud"]}, "severities"),
+    ({"duration": "1h", "kind": "forever"}, "kind"),
+    ({"starts_at": "2026-09-21T12:00:00Z", "ends_at": "2026-09-21T11:00:00Z"}, "ends_at"),
+    ({"duration": "1h", "services": "checkout"}, "services"),
+    ({"duration": "1h", "matchers": []}, "matchers"),
+])
+async def test_bad_silence_is_refused_naming_the_field(client: tuple[TestClient, Daemon], body: dict,  # type: ignore[type-arg]
+                                                       field: str) -> None:
+    c, d = client
+    r = await c.post("/api/v1/silences", json=body)
+    assert r.status == 400 and (await r.json())["field"] == field
+    assert await d.store.list_silences() == []
+
+
+async def _page_one_incident(d: Daemon, until: int = 1) -> None:
+    task = asyncio.create_task(d.run())
+    for _ in range(400):
+        await asyncio.sleep(0.02)
+        notes = await d.store.list_notifications()
+        if d.queue.empty() and len(notes) >= until and all(n.status != "pending" for n in notes):
+            break
+    d.stop()
+    await asyncio.wait_for(task, 10)
+
+
+async def test_note_reaches_the_receivers_paged_about_the_incident(store: Store) -> None:
+    paged, bystander = RecordingNotifier("paged"), RecordingNotifier("bystander")
+    from daemon.notify.routing import Route, Router
+    d = Daemon(store=store, topology=SHOP, sources=[ListSource(shop_events(T0, 100, bad_from=80))],
+               notifiers={"paged": paged, "bystander": bystander}, clock=FakeClock(T0 + 10_000), step=30.0,
+               router=Router([Route(("paged",), services=("checkout",))], default=["bystander"]),
+               checkpoint_every=3600)
+    await _page_one_incident(d)
+    [(_, trigger)] = paged.pages
+    assert bystander.pages == [] and trigger.runbook == "" and trigger.severity == "critical"
+    assert await d.notify_incident(trigger.incident_id, "rolled back checkout to rev 14", actor="ana") == 1
+    assert await d.notify_incident(trigger.incident_id, "rolled back checkout to rev 14", actor="ana") == 0
+    await d.outbox.deliver_due()
+    note = paged.pages[-1][1]
+    assert note.action == "note" and note.text.startswith("rolled back") and "ana" in note.text
+    with pytest.raises(KeyError):
+        await d.notify_incident("inc-nope", "x")
+    with pytest.raises(ValueError):
+        await d.notify_incident(trigger.incident_id, "x", action="delete")
+
+
+async def test_permanent_failure_is_shown_in_the_incident_and_on_metrics(store: Store) -> None:
+    bad = RecordingNotifier("pd", fail_with=[Permanent("HTTP 400: invalid routing key")])
+    d = Daemon(store=store, topology=SHOP, sources=[ListSource(shop_events(T0, 100, bad_from=80))],
+               notifiers={"pd": bad}, clock=FakeClock(T0 + 10_000), step=30.0, checkpoint_every=3600)
+    await _page_one_incident(d)
+    [inc] = await store.list_incidents()
+    async with TestClient(TestServer(create_app(d))) as c:
+        doc = await (await c.get(f"/api/v1/incidents/{inc['id']}")).json()
+        text = await (await c.get("/metrics")).text()
+    assert [(n["receiver"], n["status"], n["last_error"]) for n in doc["notifications"]] == [
+        ("pd", "failed", "HTTP 400: invalid routing key")]
+    assert 'whatchanged_notifications_total{outcome="failed",receiver="pd"} 1.0' in text
