@@ -90,3 +90,14 @@ def test_bad_receiver_config_names_the_field(config_file: Path, old: str, new: s
     assert e.value.field == field, str(e.value)
     for secret in SECRETS:
         assert secret not in str(e.value)
+
+
+def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ..conftest import ROOT
+    for var in ("OPSGENIE_API_KEY", "PAGERDUTY_ROUTING_KEY", "SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL",
+                "WHATCHANGED_WEBHOOK_SECRET"):
+        monkeypatch.setenv(var, "x")
+    cfg = load_config(ROOT / "deploy/examples/config.yaml")
+    assert {n.type for n in cfg.notifiers} == {"console", "webhook", "pagerduty", "opsgenie", "slack",
+                                                "alertmanager"}
+    assert build_router(cfg).runbooks == {"checkout": "https://runbooks.example.internal/checkout"}
