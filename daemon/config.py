@@ -169,6 +169,7 @@ class PagerDutyNotifierConfig(_Model):
     url: str = Field(default="https://events.pagerduty.com", pattern=r"^https?://")
     source: str = ""
     group: str = ""
+    change_events: bool = False  # also forward recorded changes to PagerDuty's Change Events API
     timeout: Duration = 10.0
 
 

@@ -213,6 +213,19 @@ class Daemon:
             await self.store.save_incident(inc.to_json(), now=now)
         for action in out.pages:
             await self._page(action)
+        for ch in out.changes:
+            await self._forward_change(ch)
+
+    async def _forward_change(self, ch: Change) -> None:
+        """Forward a newly recorded change to receivers that take change events (PagerDuty's Change Events)."""
+        receivers = [name for name, n in self.outbox.notifiers.items() if getattr(n, "change_events", False)]
+        if not receivers:
+            return
+        title = ch.summary or f"{ch.kind.value} {ch.service}"
+        page = Page("change", ch.id[:64], ch.id[:128], ch.ts, title, "", {"change": ch.to_json()},
+                    f"{self.base_url}/api/v1/changes?service={ch.service}" if self.base_url else "",
+                    severity="info", service=ch.service, reason="change")
+        await self.outbox.enqueue(page, receivers)
 
     def page_for(self, action: PageAction) -> Page:
         doc = self.engine.incidents[action.incident_id].to_json()
@@ -256,6 +269,7 @@ class Daemon:
         for ch, new in zip(changes, inserted):
             if new:
                 self.metrics.changes.labels(source).inc()
+                await self._forward_change(ch)  # idempotent on the change id: the core's output may repeat it
                 await self.queue.put(ch)
         return inserted
 

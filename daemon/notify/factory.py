@@ -36,7 +36,7 @@ def build_notifiers(cfg: Config, refs: MessageRefs | None = None) -> dict[str, N
                                           timeout=n.timeout)
         elif n.type == "pagerduty":
             out[n.name] = PagerDutyNotifier(n.name, secret(n.routing_key), url=n.url, source=n.source,
-                                            group=n.group, timeout=n.timeout)
+                                            group=n.group, change_events=n.change_events, timeout=n.timeout)
         elif n.type == "opsgenie":
             out[n.name] = OpsgenieNotifier(n.name, secret(n.api_key), url=n.url,
                                            responders=[r.model_dump() for r in n.responders], tags=n.tags,

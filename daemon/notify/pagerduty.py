@@ -1,7 +1,9 @@
 """PagerDuty Events API v2: trigger, acknowledge and resolve keyed by ``dedup_key``; change events.
 
 An update (ranking changed, relapse, note) is a trigger with the same ``dedup_key``:
-PagerDuty folds it into the open alert, so it never pages twice.
+PagerDuty folds it into the open alert, so it never pages twice. With
+``change_events`` the notifier also takes ``change`` pages (one per recorded
+change) and sends them to the Change Events API.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from .http import post_json
 from .render import clip, incident_details, iso
 from .types import Page, Permanent
 
-__all__ = ["PagerDutyNotifier", "pagerduty_event", "SEVERITIES"]
+__all__ = ["PagerDutyNotifier", "pagerduty_event", "pagerduty_change_event", "SEVERITIES"]
 
 SEVERITIES = ("critical", "error", "warning", "info")
 MAX_EVENT_BYTES = 512 * 1024
@@ -61,13 +63,26 @@ def pagerduty_event(page: Page, routing_key: str, *, source: str = "", group: st
     return event
 
 
+def pagerduty_change_event(page: Page, routing_key: str) -> dict[str, Any]:
+    """The Change Events API body for a ``change`` page (``page.incident["change"]`` is the change)."""
+    ch = page.incident.get("change") or {}
+    event: dict[str, Any] = {"routing_key": routing_key, "payload": {
+        "summary": clip(page.title or f"{ch.get('kind', 'change')} {ch.get('service', '')}", 1024),
+        "timestamp": iso(page.ts), "source": clip(ch.get("actor") or "whatchanged", 255),
+        "custom_details": ch}}
+    if page.url:
+        event["links"] = [{"href": page.url, "text": "whatchanged"}]
+    return event
+
+
 class PagerDutyNotifier:
     """Sends to ``{url}/v2/enqueue``; ``url`` defaults to PagerDuty's and is a local server in tests."""
 
     def __init__(self, name: str, routing_key: str, *, url: str = "https://events.pagerduty.com",
-                 source: str = "", group: str = "", timeout: float = 10.0,
+                 source: str = "", group: str = "", change_events: bool = False, timeout: float = 10.0,
                  session: aiohttp.ClientSession | None = None) -> None:
         self.name = name
+        self.change_events = change_events
         self.url = url.rstrip("/")
         self._routing_key = routing_key
         self._source, self._group = source, group
@@ -78,6 +93,11 @@ class PagerDutyNotifier:
         return f"PagerDutyNotifier({self.name!r}, url={self.url!r})"
 
     async def send(self, page: Page, *, key: str) -> None:
+        if page.action == "change":
+            await post_json(self._session, f"{self.url}/v2/change/enqueue",
+                            pagerduty_change_event(page, self._routing_key), what=f"pagerduty {self.name} change",
+                            timeout=self._timeout)
+            return
         event = pagerduty_event(page, self._routing_key, source=self._source, group=self._group)
         await post_json(self._session, f"{self.url}/v2/enqueue", event, what=f"pagerduty {self.name}",
                         timeout=self._timeout)

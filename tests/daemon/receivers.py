@@ -50,6 +50,19 @@ PD_EVENT = {
     "then": {"required": ["payload"]}, "else": {"required": ["dedup_key"]},
 }
 
+# PagerDuty Change Events API (developer.pagerduty.com/api-reference/95db350959c37-send-change-events-to-the-pager-duty-events-api)
+PD_CHANGE = {
+    "type": "object", "additionalProperties": False, "required": ["routing_key", "payload"],
+    "properties": {
+        "routing_key": {"type": "string", "minLength": 32, "maxLength": 32},
+        "payload": {"type": "object", "additionalProperties": False, "required": ["summary"], "properties": {
+            "summary": {"type": "string", "minLength": 1, "maxLength": 1024},
+            "timestamp": {"type": "string"}, "source": {"type": "string"}, "custom_details": {"type": "object"}}},
+        "links": {"type": "array", "items": {"type": "object", "required": ["href"]}},
+        "images": {"type": "array"},
+    },
+}
+
 # Opsgenie Alert API (docs.opsgenie.com/docs/alert-api)
 _RESPONDER = {"type": "object", "required": ["type"], "properties": {
     "type": {"enum": ["team", "user", "escalation", "schedule"]}, "name": {"type": "string"},
@@ -121,6 +134,7 @@ class Receivers:
         self.pd_events: list[dict[str, Any]] = []
         self.pd_incidents: dict[str, str] = {}            # dedup_key -> status (triggered|acknowledged|resolved)
         self.pd_pages = 0                                  # times a responder's phone rang
+        self.pd_changes: list[dict[str, Any]] = []
         self.og_alerts: dict[str, dict[str, Any]] = {}
         self.og_pages = 0
         self.slack_messages: dict[str, dict[str, Any]] = {}  # ts -> message
@@ -176,6 +190,16 @@ class Receivers:
             self.pd_incidents[key] = {"acknowledge": "acknowledged", "resolve": "resolved"}[body["event_action"]]
         return web.json_response({"status": "success", "message": "Event processed", "dedup_key": key},
                                  status=202)
+
+    async def pagerduty_change(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.requests.append((request.path, body))
+        if (r := await self._scripted(request.path)) is not None:
+            return r
+        if (bad := self._check(PD_CHANGE, body, "pagerduty change")) is not None:
+            return bad
+        self.pd_changes.append(body)
+        return web.json_response({"status": "success", "message": "Change event processed"}, status=202)
 
     # -- Opsgenie --------------------------------------------------------------------
     async def opsgenie(self, request: web.Request) -> web.StreamResponse:
@@ -272,6 +296,7 @@ class Receivers:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v2/enqueue", self.pagerduty)
+        app.router.add_post("/v2/change/enqueue", self.pagerduty_change)
         app.router.add_post("/v2/alerts", self.opsgenie)
         app.router.add_post("/v2/alerts/{alias}/{action:notes|close|acknowledge}", self.opsgenie)
         app.router.add_post("/api/{method}", self.slack_api)

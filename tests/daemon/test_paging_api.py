@@ -101,3 +101,31 @@ async def test_permanent_failure_is_shown_in_the_incident_and_on_metrics(store: 
     assert [(n["receiver"], n["status"], n["last_error"]) for n in doc["notifications"]] == [
         ("pd", "failed", "HTTP 400: invalid routing key")]
     assert 'whatchanged_notifications_total{outcome="failed",receiver="pd"} 1.0' in text
+
+
+async def test_changes_are_forwarded_to_pagerduty_change_events(store: Store) -> None:
+    from daemon.notify.pagerduty import PagerDutyNotifier
+
+    from .receivers import ROUTING_KEY, serve_receivers
+    from .test_api import CHANGE
+    async with serve_receivers() as (rec, url):
+        d = Daemon(store=store, topology=SHOP, sources=[], clock=FakeClock(T0), step=30.0,
+                   notifiers={"pd": PagerDutyNotifier("pd", ROUTING_KEY, url=url, change_events=True),
+                              "pd-pages-only": PagerDutyNotifier("pd-pages-only", ROUTING_KEY, url=url)})
+        async with TestClient(TestServer(create_app(d))) as c:
+            ready = asyncio.Event()
+            task = asyncio.create_task(d.run(ready=ready))
+            await asyncio.wait_for(ready.wait(), 10)
+            for _ in range(2):  # the same change twice: forwarded once
+                assert (await c.post("/api/v1/changes", json=CHANGE)).status == 202
+            for _ in range(200):
+                await asyncio.sleep(0.02)
+                if rec.pd_changes and await store.outbox_depth() == 0:
+                    break
+            d.stop()
+            await asyncio.wait_for(task, 10)
+    assert rec.violations == [] and len(rec.pd_changes) == 1
+    payload = rec.pd_changes[0]["payload"]
+    assert payload["summary"] == "checkout rollout revision 14 -> 15" and payload["source"] == "ci"
+    assert payload["custom_details"]["attributes"]["to_revision"] == "15"
+    assert [n.receiver for n in await store.list_notifications()] == ["pd"]
