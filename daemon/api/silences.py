@@ -40,7 +40,7 @@ def parse_silence(body: Any, now: float) -> dict[str, Any]:
     unknown = set(body) - {"kind", "services", "severities", "starts_at", "ends_at", "duration", "comment",
                            "created_by"}
     if unknown:
-        raise InputError(sorted(unknown)[0], "unknown field")
+        raise InputError(min(unknown), "unknown field")
     kind = body.get("kind", "silence")
     if kind not in KINDS:
         raise InputError("kind", f"expected one of {', '.join(KINDS)}")

@@ -22,7 +22,7 @@ from .outbox import Outbox
 from .retry import RetryPolicy
 from .types import Notifier, Page
 
-__all__ = ["DrillResult", "run_drill", "drill_page", "add_parser"]
+__all__ = ["DrillResult", "add_parser", "drill_page", "run_drill"]
 
 log = logging.getLogger("whatchanged.drill")
 

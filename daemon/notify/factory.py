@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from .retry import RetryPolicy
     from .slack import MessageRefs
 
-__all__ = ["build_notifiers", "build_router", "build_retry"]
+__all__ = ["build_notifiers", "build_retry", "build_router"]
 
 
 def build_notifiers(cfg: Config, refs: MessageRefs | None = None) -> dict[str, Notifier]:

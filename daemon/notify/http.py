@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Mapping
@@ -13,7 +12,7 @@ import aiohttp
 
 from .types import Permanent, Retryable
 
-__all__ = ["classify_response", "parse_retry_after", "post_json", "encode_json"]
+__all__ = ["classify_response", "encode_json", "parse_retry_after", "post_json"]
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -71,7 +70,7 @@ async def post_json(session: aiohttp.ClientSession | None, url: str, body: Any, 
                 classify_response(resp.status, resp.headers.get("Retry-After"), text)
             except (Retryable, Permanent) as e:
                 raise type(e)(f"{what}: {e}", *((e.retry_after,) if isinstance(e, Retryable) else ())) from None
-    except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+    except (TimeoutError, aiohttp.ClientError) as e:
         raise Retryable(f"{what}: {type(e).__name__}: {e}") from None
     finally:
         if own:

@@ -164,7 +164,7 @@ class Outbox:
         except Permanent as e:
             breaker.release()
             return await self._failed(n, str(e))
-        except Exception as e:  # noqa: BLE001 - Retryable, timeouts, network and unexpected errors: retry, bounded
+        except Exception as e:  # Retryable, timeouts, network and unexpected errors: retried, bounded
             if isinstance(e, asyncio.CancelledError):
                 raise
             breaker.failure(self.clock())
@@ -217,5 +217,5 @@ class Outbox:
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=poll)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass

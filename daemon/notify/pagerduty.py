@@ -17,7 +17,7 @@ from .http import post_json
 from .render import clip, incident_details, iso
 from .types import Page, Permanent
 
-__all__ = ["PagerDutyNotifier", "pagerduty_event", "pagerduty_change_event", "SEVERITIES"]
+__all__ = ["SEVERITIES", "PagerDutyNotifier", "pagerduty_change_event", "pagerduty_event"]
 
 SEVERITIES = ("critical", "error", "warning", "info")
 MAX_EVENT_BYTES = 512 * 1024

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-__all__ = ["render_title", "render_text"]
+__all__ = ["render_text", "render_title"]
 
 
 def _clock(ts: float | None) -> str:

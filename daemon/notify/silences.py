@@ -7,7 +7,7 @@ from typing import Any
 
 from .types import Page
 
-__all__ = ["matching_silence", "KINDS"]
+__all__ = ["KINDS", "matching_silence"]
 
 KINDS = ("silence", "maintenance")
 

@@ -9,7 +9,6 @@ slack-sdk's own retries are off: the outbox is the one place that retries.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any, Protocol
 
@@ -22,7 +21,7 @@ from .http import classify_response, parse_retry_after
 from .render import clip, incident_details
 from .types import Page, Permanent, Retryable
 
-__all__ = ["SlackNotifier", "SlackWebhookNotifier", "slack_blocks", "MessageRefs"]
+__all__ = ["MessageRefs", "SlackNotifier", "SlackWebhookNotifier", "slack_blocks"]
 
 # Block Kit limits (api.slack.com/reference/block-kit): 50 blocks, header 150, section text 3000,
 # button text 75, context 10 elements; chat.postMessage text: keep under 4000 (truncated at 40000).
@@ -113,7 +112,7 @@ class SlackNotifier:
             await self._send(page, key)
         except SlackApiError as e:
             raise _classify_slack(e, what) from None
-        except (aiohttp.ClientError, asyncio.TimeoutError, SlackRequestError) as e:
+        except (TimeoutError, aiohttp.ClientError, SlackRequestError) as e:
             raise Retryable(f"{what}: {type(e).__name__}: {e}") from None
 
     async def _send(self, page: Page, key: str) -> None:
@@ -149,7 +148,7 @@ class SlackWebhookNotifier:
     async def send(self, page: Page, *, key: str) -> None:
         try:
             resp = await self._client.send(text=_fallback(page), blocks=slack_blocks(page), unfurl_links=False)
-        except (aiohttp.ClientError, asyncio.TimeoutError, SlackRequestError) as e:
+        except (TimeoutError, aiohttp.ClientError, SlackRequestError) as e:
             raise Retryable(f"slack webhook {self.name}: {type(e).__name__}: {e}") from None
         headers = {str(k).lower(): v for k, v in (resp.headers or {}).items()}
         retry_after = headers.get("retry-after")

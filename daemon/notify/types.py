@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Page", "Notifier", "DeliveryError", "Retryable", "Permanent"]
+__all__ = ["DeliveryError", "Notifier", "Page", "Permanent", "Retryable"]
 
 
 @dataclass(frozen=True, slots=True)

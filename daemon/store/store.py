@@ -307,7 +307,9 @@ class Store:
             res = await conn.execute(sa.insert(t.silences).values(
                 kind=kind, services=list(services), severities=list(severities), starts_at=starts_at,
                 ends_at=ends_at, comment=comment, created_by=created_by, created_at=now))
-            return int(res.inserted_primary_key[0])
+            pk = res.inserted_primary_key
+            assert pk is not None
+            return int(pk[0])
 
     async def list_silences(self, *, active_at: float | None = None, limit: int = 500) -> list[dict[str, Any]]:
         """Silences, newest first; only those in force at ``active_at`` when given."""

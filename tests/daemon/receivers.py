@@ -244,7 +244,7 @@ class Receivers:
             return r
         if request.headers.get("Authorization") != f"Bearer {SLACK_TOKEN}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
-        if (bad := self._check(SLACK_MESSAGE, body, f"slack {request.match_info['method']}")) is not None:
+        if self._check(SLACK_MESSAGE, body, f"slack {request.match_info['method']}") is not None:
             return web.json_response({"ok": False, "error": "invalid_blocks"})
         method = request.match_info["method"]
         if method == "chat.postMessage":

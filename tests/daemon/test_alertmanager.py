@@ -21,7 +21,7 @@ from daemon.store import Store
 
 from ..conftest import require_or_skip
 from .helpers import FakeClock
-from .test_receivers import T0, deliver_all, incident_doc, outbox_for, page
+from .test_receivers import deliver_all, incident_doc, outbox_for, page
 
 AM = "/usr/bin/prometheus-alertmanager"
 
@@ -113,12 +113,11 @@ async def test_pushes_are_routed_silenced_and_resolved_by_alertmanager(
     got, _ = webhook_sink
     await _ready(alertmanager)
     # Alertmanager's own silence for search: our push for it must be swallowed there.
-    async with aiohttp.ClientSession() as s:
-        async with s.post(f"{alertmanager}/api/v2/silences", json={
-            "matchers": [{"name": "service", "value": "search", "isRegex": False, "isEqual": True}],
-            "startsAt": "2020-01-01T00:00:00Z", "endsAt": "2099-01-01T00:00:00Z",
-            "createdBy": "test", "comment": "search maintenance"}) as r:
-            assert r.status == 200, await r.text()
+    async with aiohttp.ClientSession() as s, s.post(f"{alertmanager}/api/v2/silences", json={
+        "matchers": [{"name": "service", "value": "search", "isRegex": False, "isEqual": True}],
+        "startsAt": "2020-01-01T00:00:00Z", "endsAt": "2099-01-01T00:00:00Z",
+        "createdBy": "test", "comment": "search maintenance"}) as r:
+        assert r.status == 200, await r.text()
     now = time.time()  # Alertmanager compares endsAt with its own clock
     clock = FakeClock(now)
     ob = outbox_for(sqlite_store, {"am": AlertmanagerNotifier("am", alertmanager, labels={"team": "payments"})},
@@ -142,7 +141,7 @@ async def test_pushes_are_routed_silenced_and_resolved_by_alertmanager(
     await _wait_for(lambda: any(m["status"] == "resolved" for m in got.get("payments", [])))
     await asyncio.sleep(1.5)  # a group interval more: nothing for the silenced search incident
     assert "default" not in got
-    async with aiohttp.ClientSession() as s:
-        async with s.get(f"{alertmanager}/api/v2/alerts", params={"silenced": "true", "filter": 'service="search"'}) as r:
-            alerts = await r.json()
+    async with aiohttp.ClientSession() as s, s.get(
+            f"{alertmanager}/api/v2/alerts", params={"silenced": "true", "filter": 'service="search"'}) as r:
+        alerts = await r.json()
     assert [a["status"]["state"] for a in alerts] == ["suppressed"]

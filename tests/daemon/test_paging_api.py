@@ -27,7 +27,7 @@ async def client(store: Store) -> AsyncIterator[tuple[TestClient, Daemon]]:
 
 
 async def test_silence_api_create_list_expire(client: tuple[TestClient, Daemon]) -> None:
-    c, d = client
+    c, _ = client
     r = await c.post("/api/v1/silences", json={"kind": "maintenance", "services": ["checkout"],
                                                "duration": "2h", "comment": "db move", "created_by": "ana"})
     assert r.status == 201, await r.text()

@@ -17,7 +17,7 @@ from daemon.notify.webhook import WebhookNotifier
 from daemon.store import Store
 
 from .helpers import FakeClock
-from .receivers import GENIE_KEY, ROUTING_KEY, SLACK_TOKEN, Receivers, serve_receivers
+from .receivers import GENIE_KEY, ROUTING_KEY, SLACK_TOKEN, serve_receivers
 
 T0 = 1_790_000_000.0
 
