@@ -166,10 +166,13 @@ class Daemon:
     async def _analysis(self) -> None:
         while True:
             try:
-                ev = await asyncio.wait_for(self.queue.get(), timeout=0.25)
-            except asyncio.TimeoutError:
-                await self.flush()  # a quiet moment: the batch is complete, decide first pages
-                continue
+                ev = self.queue.get_nowait()
+            except asyncio.QueueEmpty:
+                try:
+                    ev = await asyncio.wait_for(self.queue.get(), timeout=0.25)
+                except asyncio.TimeoutError:
+                    await self.flush()  # a quiet moment: the batch is complete, decide first pages
+                    continue
             try:
                 await self.handle(ev)
             except Exception:
@@ -266,7 +269,7 @@ class Daemon:
     async def submit_changes(self, changes: Sequence[Change], source: str) -> list[bool]:
         """Store first (durable), then feed the core through the queue."""
         inserted = await self.store.add_changes(changes, source=source, received_at=self.clock())
-        for ch, new in zip(changes, inserted):
+        for ch, new in zip(changes, inserted, strict=True):
             if new:
                 self.metrics.changes.labels(source).inc()
                 await self._forward_change(ch)  # idempotent on the change id: the core's output may repeat it
