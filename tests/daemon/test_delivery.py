@@ -178,3 +178,17 @@ async def test_drill_reaches_every_receiver_and_reports(store: Store) -> None:
         assert rec.pd_events[0]["payload"]["severity"] == "info"
         assert all(a["status"] == "closed" and "drill" in a["tags"] for a in rec.og_alerts.values())
         assert by[("broken", "trigger")].line().startswith("broken ")
+
+
+async def test_stop_before_the_deliverer_starts_still_stops_it(store: Store) -> None:
+    rec = RecordingNotifier("rec")
+    ob = outbox_for(store, {"rec": rec}, FakeClock(T0))
+    await ob.enqueue(page("trigger", T0))
+    ob.stop()  # the daemon may stop before the deliverer task first runs
+    await asyncio.wait_for(ob.run(poll=0.05), 5)
+    assert [p.action for _, p in rec.pages] == ["trigger"]  # the last round still delivered
+    task = asyncio.create_task(ob.run(poll=0.05))  # and a later run runs until stopped again
+    await asyncio.sleep(0.2)
+    assert not task.done()
+    ob.stop()
+    await asyncio.wait_for(task, 5)
