@@ -157,6 +157,12 @@ class Receivers:
                 return web.json_response({"status": "error"}, status=int(step))
         return None
 
+    async def _receive(self, request: web.Request) -> tuple[Any, web.StreamResponse | None]:
+        """Read and record a JSON request; the scripted answer if one is due for its path."""
+        body = await request.json()
+        self.requests.append((request.path, body))
+        return body, await self._scripted(request.path)
+
     def _check(self, schema: dict[str, Any], body: Any, what: str) -> web.Response | None:
         try:
             jsonschema.validate(body, schema)
@@ -192,10 +198,9 @@ class Receivers:
                                  status=202)
 
     async def pagerduty_change(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        self.requests.append((request.path, body))
-        if (r := await self._scripted(request.path)) is not None:
-            return r
+        body, scripted = await self._receive(request)
+        if scripted is not None:
+            return scripted
         if (bad := self._check(PD_CHANGE, body, "pagerduty change")) is not None:
             return bad
         self.pd_changes.append(body)
@@ -203,10 +208,9 @@ class Receivers:
 
     # -- Opsgenie --------------------------------------------------------------------
     async def opsgenie(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        self.requests.append((request.path, body))
-        if (r := await self._scripted(request.path)) is not None:
-            return r
+        body, scripted = await self._receive(request)
+        if scripted is not None:
+            return scripted
         if request.headers.get("Authorization") != f"GenieKey {GENIE_KEY}":
             return web.json_response({"message": "Could not authenticate"}, status=401)
         alias = request.match_info.get("alias")
@@ -238,10 +242,9 @@ class Receivers:
 
     # -- Slack -----------------------------------------------------------------------
     async def slack_api(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        self.requests.append((request.path, body))
-        if (r := await self._scripted(request.path)) is not None:
-            return r
+        body, scripted = await self._receive(request)
+        if scripted is not None:
+            return scripted
         if request.headers.get("Authorization") != f"Bearer {SLACK_TOKEN}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
         if self._check(SLACK_MESSAGE, body, f"slack {request.match_info['method']}") is not None:
@@ -265,10 +268,9 @@ class Receivers:
         return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
 
     async def slack_hook(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        self.requests.append((request.path, body))
-        if (r := await self._scripted(request.path)) is not None:
-            return r
+        body, scripted = await self._receive(request)
+        if scripted is not None:
+            return scripted
         if self._check(SLACK_WEBHOOK, body, "slack webhook") is not None:
             return web.Response(text="invalid_blocks", status=400)
         self.slack_hook_posts.append(body)
