@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
 from daemon.metrics import Metrics
@@ -18,6 +21,7 @@ from daemon.notify.types import Retryable
 from daemon.notify.webhook import WebhookNotifier
 from daemon.store import Store
 
+from ..conftest import ROOT
 from .helpers import FakeClock, RecordingNotifier
 from .receivers import GENIE_KEY, ROUTING_KEY, SLACK_TOKEN, serve_receivers
 from .test_receivers import T0, deliver_all, incident_doc, outbox_for, page
@@ -192,3 +196,30 @@ async def test_stop_before_the_deliverer_starts_still_stops_it(store: Store) -> 
     assert not task.done()
     ob.stop()
     await asyncio.wait_for(task, 5)
+
+
+async def test_drill_command_reports_each_delivery(tmp_path: Path) -> None:
+    async with serve_receivers() as (rec, url):
+        cfg = tmp_path / "c.yaml"
+        cfg.write_text(f"""
+store: {{url: "sqlite+aiosqlite:///{tmp_path / 'wc.db'}"}}
+notifiers:
+  - {{type: pagerduty, name: pd, routing_key: {{env: WC_DRILL_PD_KEY}}, url: "{url}"}}
+  - {{type: slack, name: slack, token: {{env: WC_DRILL_SLACK}}, channel: "#oncall", base_url: "{url}/api/"}}
+  - {{type: webhook, name: hook, url: "{url}/hook", secret: {{value: "{rec.webhook_secret.decode()}"}}}}
+  - {{type: opsgenie, name: og-revoked, api_key: {{value: revoked}}, url: "{url}"}}
+""")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "daemon.cli", "drill", "--config", str(cfg), "--timeout", "20", cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "WC_DRILL_PD_KEY": ROUTING_KEY, "WC_DRILL_SLACK": SLACK_TOKEN})
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    text = out.decode()
+    assert proc.returncode == 1, (text, err.decode()[-2000:])  # one receiver refused it
+    lines = {tuple(line.split()[:3]) for line in text.splitlines()}
+    for name in ("pd", "slack", "hook"):
+        assert (name, "trigger", "sent") in lines and (name, "resolve", "sent") in lines, text
+    assert ("og-revoked", "trigger", "failed") in lines and "HTTP 401" in text
+    assert "drill: 6 of 7 deliveries accepted" in text
+    assert rec.pd_pages == 1 and rec.slack_posts == 1 and rec.slack_updates == 1 and rec.violations == []
+    assert ROUTING_KEY not in text + err.decode() and SLACK_TOKEN not in text + err.decode()
