@@ -22,7 +22,7 @@ __all__ = [
     "PrometheusConfig", "SignalConfig", "ServiceConfig", "ProbeConfig", "StoreConfig",
     "ConsoleNotifierConfig", "WebhookNotifierConfig", "NotifierConfig", "PagerDutyNotifierConfig",
     "OpsgenieNotifierConfig", "SlackNotifierConfig", "AlertmanagerNotifierConfig", "RoutingConfig", "RouteConfig",
-    "DeliveryConfig",
+    "DeliveryConfig", "ApiConfig",
 ]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -267,6 +267,13 @@ class DetectionConfig(_Model):
     group_window: Duration = 900.0
 
 
+class ApiConfig(_Model):
+    """Who may use the HTTP API: no tokens at all leaves it open (the demo); say so in the logs."""
+
+    read_tokens: list[SecretRef] = []
+    write_tokens: list[SecretRef] = []
+
+
 class Config(_Model):
     listen: str = "127.0.0.1:8080"
     base_url: str = ""
@@ -280,6 +287,7 @@ class Config(_Model):
     detection: DetectionConfig = DetectionConfig()
     routing: RoutingConfig = RoutingConfig()
     delivery: DeliveryConfig = DeliveryConfig()
+    api: ApiConfig = ApiConfig()
 
     @field_validator("listen")
     @classmethod
@@ -373,6 +381,9 @@ def _resolve_secrets(cfg: Config, path: str) -> None:
             secret = getattr(n, fname)
             if isinstance(secret, SecretRef):
                 refs.append((f"notifiers.{i}.{fname}", secret))
+    for kind in ("read_tokens", "write_tokens"):
+        for i, tok in enumerate(getattr(cfg.api, kind)):
+            refs.append((f"api.{kind}.{i}", tok))
     for field, ref in refs:
         try:
             ref.resolve()

@@ -22,9 +22,10 @@ from aiohttp import web
 from correlators.incidents import GroupingPolicy, Incident, PageAction
 from correlators.types import Cause, Change, Topology
 
+from .api.auth import ApiTokens
 from .config import Config, ConfigError, DeliveryConfig, load_config
 from .engine import Engine, EngineOutput
-from .events import Event
+from .events import Event, Sample
 from .metrics import Metrics
 from .notify.dispatch import Dispatcher
 from .notify.factory import build_retry, build_router
@@ -33,8 +34,10 @@ from .notify.render import render_text, render_title
 from .notify.routing import Router, severity_of
 from .notify.types import Notifier, Page
 from .replay import policies_for_step
+from .series_buffer import SeriesBuffer
 from .sources.base import Source, SourceStatus
 from .store import Store, StoreError
+from .workspace.service import Workspace
 
 __all__ = ["Daemon", "add_parsers", "serve"]
 
@@ -61,6 +64,9 @@ class Daemon:
         checkpoint_every: float = 60.0,
         retention: float = 30 * 86400.0,
         metrics: Metrics | None = None,
+        api_tokens: ApiTokens | None = None,
+        series_horizon: float = 6 * 3600.0,
+        max_series: int = 20_000,
         router: Router | None = None,
         delivery: DeliveryConfig | None = None,
     ) -> None:
@@ -75,13 +81,15 @@ class Daemon:
         self.outbox = Outbox(store, notifiers, clock=clock, metrics=self.metrics, retry=build_retry(dc),
                              send_timeout=dc.send_timeout, breaker_threshold=dc.breaker_threshold,
                              breaker_cool_down=dc.breaker_cool_down, resolve_hold=dc.resolve_hold)
-        self.dispatcher = Dispatcher(store, self.outbox, router, clock=clock)
         self.base_url = base_url.rstrip("/")
         self.checkpoint_every = checkpoint_every
         self.retention = retention
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=100_000)
         self._stop = asyncio.Event()
         self._store_ok = True
+        self.api_tokens = api_tokens or ApiTokens()
+        self.workspace = Workspace(self, SeriesBuffer(horizon=series_horizon, step=step, max_series=max_series))
+        self.dispatcher = Dispatcher(store, self.outbox, router, clock=clock, silenced=self.workspace.silenced)
 
     # -- lifecycle ----------------------------------------------------------------
     async def restore(self) -> None:
@@ -103,6 +111,7 @@ class Daemon:
 
     async def checkpoint(self) -> None:
         await self.store.save_checkpoint(ENGINE_CHECKPOINT, self.engine.state_dict(), now=self.clock())
+        await self.workspace.snapshot_open()
 
     def stop(self) -> None:
         self._stop.set()
@@ -117,6 +126,9 @@ class Daemon:
             await runner.setup()
             await web.TCPSite(runner, host, port).start()
             log.info("listening on http://%s:%d", host, port)
+            if self.api_tokens.open:
+                log.warning("no api tokens configured: the API and pages are open to anyone who can reach "
+                            "http://%s:%d (set api.read_tokens and api.write_tokens)", host, port)
         if ready is not None:
             ready.set()
         try:
@@ -191,6 +203,7 @@ class Daemon:
             try:
                 await self.checkpoint()
                 await self.store.prune(self.clock() - self.retention)
+                await self.workspace.db.prune(self.clock() - self.retention)
                 self._store_ok = True
             except (StoreError, OSError, Exception) as e:  # noqa: BLE001 - keep running; readiness shows it
                 self._store_ok = False
@@ -203,6 +216,8 @@ class Daemon:
         self.metrics.detect_seconds.observe(time.perf_counter() - started)
         if not isinstance(ev, Change):
             self.metrics.samples.inc()
+        if isinstance(ev, Sample):
+            self.workspace.record_sample(ev)
         await self.persist(out)
         return out
 
@@ -213,7 +228,9 @@ class Daemon:
             await self.store.add_health(out.health)
         now = self.clock()
         for inc in out.incidents.values():
-            await self.store.save_incident(inc.to_json(), now=now)
+            doc = inc.to_json()
+            await self.store.save_incident(doc, now=now)
+            await self.workspace.snapshot(doc, self.engine.now)
         for action in out.pages:
             await self._page(action)
         for ch in out.changes:
@@ -232,9 +249,10 @@ class Daemon:
 
     def page_for(self, action: PageAction) -> Page:
         doc = self.engine.incidents[action.incident_id].to_json()
-        return self._page_of(doc, action.kind.value, action.ts, render_text(doc), action.reason)
+        return self.page_of_doc(doc, action.kind.value, action.ts, render_text(doc), action.reason)
 
-    def _page_of(self, doc: dict[str, Any], action: str, ts: float, text: str, reason: str) -> Page:
+    def page_of_doc(self, doc: dict[str, Any], action: str, ts: float, text: str, reason: str) -> Page:
+        """The page for an incident document: title, link, severity, first service, runbook."""
         url = f"{self.base_url}/incidents/{doc['id']}" if self.base_url else ""
         services = list(doc.get("services") or [])
         return Page(action, doc["id"], doc["id"], ts, render_title(doc), text, doc, url,
@@ -243,7 +261,7 @@ class Daemon:
 
     async def _page(self, action: PageAction) -> None:
         page = self.page_for(action)
-        new = await self.dispatcher.dispatch(page)
+        new = await self.dispatcher.dispatch(page)  # routing, silences (the workspace's), outbox
         log.info("page %s for %s queued (%d new): %s", action.kind.value, action.incident_id, new, page.title,
                  extra={"incident_id": action.incident_id})
 
@@ -262,7 +280,7 @@ class Daemon:
         if doc is None:
             raise KeyError(incident_id)
         note = f"{text}\n— {actor}" if actor else text
-        page = self._page_of(doc, action, self.clock(), note, f"{action} by {actor}" if actor else action)
+        page = self.page_of_doc(doc, action, self.clock(), note, f"{action} by {actor}" if actor else action)
         return await self.dispatcher.dispatch(page)
 
     # -- API entry points -----------------------------------------------------------
@@ -308,6 +326,11 @@ def build_notifiers(cfg: Config, store: Store | None = None) -> dict[str, Notifi
     return _build(cfg, store)
 
 
+def api_tokens_of(cfg: Config) -> ApiTokens:
+    return ApiTokens.of([t.resolve().get_secret_value() for t in cfg.api.read_tokens],
+                        [t.resolve().get_secret_value() for t in cfg.api.write_tokens])
+
+
 def topology_of(cfg: Config) -> Topology:
     from correlators.types import ServiceInfo
     return Topology.from_services([ServiceInfo(s.name, s.namespace, tuple(s.calls), tuple(s.dependencies))
@@ -342,7 +365,8 @@ async def _run_from_config(cfg: Config) -> int:
                         base_url=cfg.base_url or f"http://{cfg.listen}",
                         grouping=GroupingPolicy(window=cfg.detection.group_window,
                                                 min_confidence=cfg.detection.page_min_confidence),
-                        retention=cfg.store.retention, router=build_router(cfg), delivery=cfg.delivery)
+                        retention=cfg.store.retention, api_tokens=api_tokens_of(cfg), router=build_router(cfg),
+                        delivery=cfg.delivery)
         host, port = cfg.host_port
         return await serve(daemon, host, port)
     finally:

@@ -37,7 +37,7 @@ __all__ = ["Outbox", "RetryPolicy", "notification_key"]
 
 log = logging.getLogger("whatchanged.outbox")
 
-#: Actions that mean the incident is (again) open: they withdraw a held-back resolve.
+#: Actions that, for an open incident, mean it is (again) open: they withdraw a held-back resolve.
 _OPENING = ("trigger", "update")
 
 
@@ -98,14 +98,10 @@ class Outbox:
         return self.send_timeout + 5.0
 
     # -- dedup: write before sending -----------------------------------------------------
-    async def enqueue(self, page: Page, receivers: list[str] | None = None, *,
-                      silenced_by: str | None = None) -> int:
-        """Record the page for each receiver (all when ``receivers`` is None); returns how many were new.
-
-        ``silenced_by`` records the notifications as silenced (kept, never sent).
-        """
+    async def enqueue(self, page: Page, receivers: list[str] | None = None) -> int:
+        """Record the page for each receiver (all when ``receivers`` is None); returns how many were new."""
         now = self.clock()
-        if page.action in _OPENING and not silenced_by:
+        if page.action in _OPENING and page.incident.get("state", "open") == "open":
             withdrawn = await self.store.supersede(page.dedup_key, "resolve", f"withdrawn: {page.reason or 'relapsed'}")
             if withdrawn:
                 log.info("incident %s relapsed: held-back resolve withdrawn, the page stays open",
@@ -116,11 +112,8 @@ class Outbox:
             key = notification_key(page, name)
             if await self.store.enqueue(key=key, incident_id=page.incident_id, receiver=name, action=page.action,
                                         dedup_key=page.dedup_key, payload=page.to_json(), now=now,
-                                        status="silenced" if silenced_by else "pending", next_attempt_at=due,
-                                        note=silenced_by):
+                                        next_attempt_at=due):
                 new += 1
-                if silenced_by:
-                    self.metrics.notifications.labels(name, "silenced").inc()
         self._wake.set()
         return new
 

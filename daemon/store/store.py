@@ -229,19 +229,16 @@ class Store:
 
     # -- outbox -----------------------------------------------------------------
     async def enqueue(self, *, key: str, incident_id: str, receiver: str, action: str, dedup_key: str,
-                      payload: dict[str, Any], now: float, status: str = "pending",
-                      next_attempt_at: float | None = None, note: str | None = None) -> bool:
+                      payload: dict[str, Any], now: float, next_attempt_at: float | None = None) -> bool:
         """Write a notification before it is sent; idempotent on ``key``. True if new.
 
-        ``status`` is ``pending`` (to deliver from ``next_attempt_at``, default ``now``) or
-        ``silenced`` (recorded, never sent; ``note`` says which silence).
+        It is delivered from ``next_attempt_at`` (default ``now``; later for a held-back resolve).
         """
         async with self.engine.begin() as conn:
             res = await conn.execute(self._insert(t.notifications).values(
                 key=key, incident_id=incident_id, receiver=receiver, action=action, dedup_key=dedup_key,
-                payload=payload, status=status, attempts=0,
+                payload=payload, status="pending", attempts=0,
                 next_attempt_at=now if next_attempt_at is None else next_attempt_at, created_at=now,
-                last_error=note,
             ).on_conflict_do_nothing(index_elements=["key"]))
             return bool(res.rowcount == 1)
 
@@ -300,35 +297,6 @@ class Store:
             await conn.execute(stmt.on_conflict_do_update(index_elements=["dedup_key", "receiver"],
                                                           set_={"ref": ref, "updated_at": now}))
 
-    # -- silences and maintenance windows ---------------------------------------------
-    async def add_silence(self, *, kind: str, services: Sequence[str], severities: Sequence[str],
-                          starts_at: float, ends_at: float, comment: str, created_by: str, now: float) -> int:
-        async with self.engine.begin() as conn:
-            res = await conn.execute(sa.insert(t.silences).values(
-                kind=kind, services=list(services), severities=list(severities), starts_at=starts_at,
-                ends_at=ends_at, comment=comment, created_by=created_by, created_at=now))
-            pk = res.inserted_primary_key
-            assert pk is not None
-            return int(pk[0])
-
-    async def list_silences(self, *, active_at: float | None = None, limit: int = 500) -> list[dict[str, Any]]:
-        """Silences, newest first; only those in force at ``active_at`` when given."""
-        s = t.silences
-        q = sa.select(s).order_by(s.c.id.desc()).limit(limit)
-        if active_at is not None:
-            q = q.where(s.c.starts_at <= active_at).where(s.c.ends_at > active_at)
-        async with self.engine.connect() as conn:
-            return [dict(r) for r in (await conn.execute(q)).mappings().all()]
-
-    async def expire_silence(self, silence_id: int, now: float) -> bool:
-        """End a silence now (kept for the record). False if there is no such silence."""
-        s = t.silences
-        async with self.engine.begin() as conn:
-            res = await conn.execute(sa.update(s).where(s.c.id == silence_id)
-                                     .values(ends_at=sa.func.min(s.c.ends_at, now) if self.dialect == "sqlite"
-                                             else sa.func.least(s.c.ends_at, now)))
-        return bool(res.rowcount)
-
     @staticmethod
     def _notification(r: Any) -> Notification:
         return Notification(r["id"], r["key"], r["incident_id"], r["receiver"], r["action"], r["dedup_key"],
@@ -356,7 +324,7 @@ class Store:
         return [self._notification(r) for r in rows]
 
     async def list_notifications_by_key(self, dedup_key: str, limit: int = 200) -> list[Notification]:
-        """An incident's notifications at every receiver, oldest first (silenced and withdrawn included)."""
+        """An incident's notifications at every receiver, oldest first (withdrawn ones included)."""
         q = (sa.select(t.notifications).where(t.notifications.c.dedup_key == dedup_key)
              .order_by(t.notifications.c.id).limit(limit))
         async with self.engine.connect() as conn:
@@ -445,7 +413,6 @@ class Store:
                  .where(t.incidents.c.state == "resolved")),
                 ("notifications", sa.delete(t.notifications).where(t.notifications.c.created_at < before)
                  .where(t.notifications.c.status != "pending")),
-                ("silences", sa.delete(t.silences).where(t.silences.c.ends_at < before)),
                 ("receiver_refs", sa.delete(t.receiver_refs).where(t.receiver_refs.c.updated_at < before)),
             ):
                 counts[name] = (await conn.execute(stmt)).rowcount or 0

@@ -136,25 +136,28 @@ async def test_routing_by_service_and_severity_and_runbook(store: Store) -> None
     assert resolves == [("slack-pay", "warning")]
 
 
-async def test_silence_and_maintenance_record_but_never_send(store: Store) -> None:
+async def test_silences_hold_back_pages_until_they_end(store: Store) -> None:
+    """The workspace's silences (one service or ``*``) apply in the dispatcher, before the outbox."""
+    from daemon.service import Daemon
+
+    from .helpers import SHOP
     clock = FakeClock(T0)
     rec = RecordingNotifier("pd")
-    ob = outbox_for(store, {"pd": rec}, clock)
-    disp = Dispatcher(store, ob, clock=clock)
-    sid = await store.add_silence(kind="maintenance", services=["checkout"], severities=[], starts_at=T0 - 10,
-                                  ends_at=T0 + 600, comment="db move", created_by="ana", now=T0)
-    await disp.dispatch(page("trigger", T0))
-    await disp.dispatch(page("resolve", T0 + 60))  # nothing was paged: nothing to resolve
-    await deliver_all(ob, clock)
-    assert rec.pages == []
-    [n] = await store.list_notifications()
-    assert n.status == "silenced" and n.last_error == f"maintenance {sid}: db move"
+    d = Daemon(store=store, topology=SHOP, sources=[], notifiers={"pd": rec}, clock=clock, step=30.0)
+    await d.workspace.db.add_silence("checkout", T0 - 10, T0 + 600, "db move", "ana", T0)
+    other = incident_doc() | {"id": "inc-other"}
+    await d.dispatcher.dispatch(page("trigger", T0, doc=other))  # frontend is not silenced: it pages
+    await d.workspace.db.add_silence("frontend", T0 - 10, T0 + 600, "db move", "ana", T0)
+    await d.dispatcher.dispatch(page("trigger", T0))  # every service silenced: held back
+    await d.dispatcher.dispatch(page("resolve", T0 + 60))  # nothing was paged: nothing to resolve
+    await deliver_all(d.outbox, clock)
+    assert [(p.incident_id, p.action) for _, p in rec.pages] == [("inc-other", "trigger")]
+    assert await store.list_notifications(incident_id="inc-0a1b2c3d4e") == []
     # once the window ends, the next page of a still-open incident goes out
-    assert await store.expire_silence(sid, clock.now)
-    clock.now += 1
-    await disp.dispatch(page("update", clock.now, reason="top candidate changed"))
-    await deliver_all(ob, clock)
-    assert [p.action for _, p in rec.pages] == ["update"]
+    clock.now = T0 + 601
+    await d.dispatcher.dispatch(page("update", clock.now, reason="top candidate changed"))
+    await deliver_all(d.outbox, clock)
+    assert [(p.incident_id, p.action) for _, p in rec.pages][-1] == ("inc-0a1b2c3d4e", "update")
 
 
 async def test_drill_reaches_every_receiver_and_reports(store: Store) -> None:
