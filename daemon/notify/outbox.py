@@ -120,7 +120,8 @@ class Outbox:
     # -- a delivery round ----------------------------------------------------------------
     async def deliver_due(self) -> int:
         """Try every due notification once (in order per incident and receiver); returns how many were accepted."""
-        claimed = await self.store.claim_due(self.clock(), lease=self.lease)
+        # Claimed, not just read: several replicas may deliver the same outbox.
+        claimed = await self.store.claim_due_notifications(self.clock(), lease=self.lease)
         groups: dict[tuple[str, str], list[Notification]] = {}
         for n in claimed:
             groups.setdefault((n.receiver, n.dedup_key), []).append(n)
@@ -200,7 +201,8 @@ class Outbox:
     async def run(self, poll: float = 1.0) -> None:
         """Deliver until stopped; wakes at once on new pages, else polls for retries.
 
-        A :meth:`stop` that comes before this task first runs still stops it (after one round).
+        A :meth:`stop` that came before this task got to run still counts (no reset here):
+        a daemon stopped right after start must not wait for a deliverer that never ends.
         """
         while True:
             try:

@@ -6,7 +6,8 @@ import sqlalchemy as sa
 
 __all__ = [
     "metadata", "changes", "health_events", "anomalies", "incidents", "notifications", "feedback",
-    "checkpoints", "cursors", "series_snapshots", "hypotheses", "silences", "receiver_refs",
+    "checkpoints", "cursors", "series_snapshots", "hypotheses", "silences", "members", "detections",
+    "series_states", "receiver_refs",
 ]
 
 metadata = sa.MetaData()
@@ -142,7 +143,36 @@ silences = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
 )
 
-# -- paging (migration 0003_paging) -----------------------------------------------------------
+# -- scale-out (migration 0003_cluster) -----------------------------------------------------
+members = sa.Table(
+    "members", metadata,
+    sa.Column("member", sa.String(253), primary_key=True),
+    sa.Column("address", sa.String(253), nullable=False, server_default=""),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("heartbeat_at", sa.Float, nullable=False, index=True),
+)
+
+detections = sa.Table(
+    "detections", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("series", sa.String(512), nullable=False),
+    sa.Column("service", sa.String(253), nullable=False),
+    sa.Column("signal", sa.String(253), nullable=False),
+    sa.Column("detection", sa.JSON, nullable=False),
+    sa.Column("member", sa.String(253), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False, index=True),
+)
+
+series_states = sa.Table(
+    "series_states", metadata,
+    sa.Column("series", sa.String(512), primary_key=True),
+    sa.Column("signal", sa.String(253), nullable=False),
+    sa.Column("state", sa.JSON, nullable=False),
+    sa.Column("member", sa.String(253), nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+# -- paging (migration 0004_paging) -----------------------------------------------------------
 receiver_refs = sa.Table(
     "receiver_refs", metadata,
     sa.Column("dedup_key", sa.String(128), primary_key=True),

@@ -1,14 +1,14 @@
 """paging: per-receiver message references (Slack ts); outbox indexes
 
-Revision ID: 0003_paging
-Revises: 0002_workspace
+Revision ID: 0004_paging
+Revises: 0003_cluster
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0003_paging'
-down_revision = '0002_workspace'
+revision = '0004_paging'
+down_revision = '0003_cluster'
 branch_labels = None
 depends_on = None
 
