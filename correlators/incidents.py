@@ -45,6 +45,7 @@ class Incident:
     ranking: Ranking | None = None
     paged_top: Cause | None = None
     reopened: int = 0
+    merged_into: str | None = None
 
     @property
     def services(self) -> list[str]:
@@ -75,6 +76,7 @@ class Incident:
             "recommendation": ranking.recommendation.to_json() if ranking else None,
             "low_confidence": ranking.low_confidence if ranking else False,
             "reopened": self.reopened,
+            "merged_into": self.merged_into,
         }
 
 
@@ -92,13 +94,41 @@ class GroupingPolicy:
     traffic_memory
         Traffic shifts are kept this long to be attached to an incident that opens later.
     min_confidence
-        An incident pages once it holds an anomaly at least this confident, or two anomalies.
+        An incident pages once it holds a material anomaly at least this confident, or material
+        anomalies on two services.
+    min_error_delta
+        An error-ratio rise is material (worth waking someone) when it adds at least this much
+        (0.005 = half a percentage point) ...
+    min_error_ratio
+        ... or when it multiplies the ratio at least this much while adding ``min_error_delta / 2``.
+        Smaller rises (0.13% → 0.26%) still join incidents as evidence but never page alone.
+    min_relative_change
+        Latency and unknown signals are material when they move by at least this fraction.
     """
 
     window: float = 900.0
     reopen_within: float = 600.0
     traffic_memory: float = 1800.0
     min_confidence: float = 0.5
+    min_error_delta: float = 0.005
+    min_error_ratio: float = 3.0
+    min_relative_change: float = 0.15
+
+    def is_material(self, a: Anomaly) -> bool:
+        """Is this anomaly large enough to page for (not just to count as evidence)?
+
+        >>> p = GroupingPolicy()
+        >>> def err(b, a): return Anomaly("s", "error_ratio", 0, 0, "up", b, a, 1.0)
+        >>> p.is_material(err(0.0013, 0.0026)), p.is_material(err(0.008, 0.1)), p.is_material(err(0.0005, 0.004))
+        (False, True, True)
+        """
+        delta = a.after - a.before
+        if role_of(a.signal) is SignalRole.ERRORS and a.after <= 1.0:
+            if delta >= self.min_error_delta:
+                return True
+            return delta >= self.min_error_delta / 2 and a.after >= self.min_error_ratio * max(a.before, 1e-9)
+        base = abs(a.before)
+        return base == 0.0 or abs(delta) / base >= self.min_relative_change
 
 
 def _incident_id(anomaly: Anomaly) -> str:
@@ -132,41 +162,64 @@ class IncidentTracker:
                 return True
         return False
 
-    def _find(self, anomaly: Anomaly) -> Incident | None:
-        best: Incident | None = None
-        for inc in self.incidents.values():
-            if inc.state is IncidentState.OPEN:
-                near = abs(anomaly.onset - inc.onset) <= self.policy.window
-            else:
-                assert inc.resolved_at is not None
-                near = anomaly.onset - inc.resolved_at <= self.policy.reopen_within and anomaly.onset >= inc.onset
-            if near and self._connected(anomaly.service, inc):
-                if best is None or inc.opened_at > best.opened_at:
-                    best = inc
-        return best
+    def _near(self, anomaly: Anomaly, inc: Incident) -> bool:
+        if inc.state is IncidentState.OPEN:
+            return abs(anomaly.onset - inc.onset) <= self.policy.window
+        if inc.state is IncidentState.RESOLVED:
+            assert inc.resolved_at is not None
+            return anomaly.onset - inc.resolved_at <= self.policy.reopen_within and anomaly.onset >= inc.onset
+        return False
+
+    def _matches(self, anomaly: Anomaly) -> list[Incident]:
+        """Incidents the anomaly belongs to, the one to keep first (paged first, then opened first)."""
+        found = [inc for inc in self.incidents.values()
+                 if self._near(anomaly, inc) and self._connected(anomaly.service, inc)]
+        open_ = [i for i in found if i.state is IncidentState.OPEN]
+        if open_:
+            found = open_  # a fresh anomaly joins what is open before it re-opens what was resolved
+        return sorted(found, key=lambda i: (i.paged_at is None, i.paged_at or 0.0, i.opened_at, i.id))
+
+    def _merge(self, keep: Incident, others: list[Incident], ts: float) -> list[PageAction]:
+        """An anomaly bridged several open incidents: they are one outage, so one incident and one page."""
+        actions: list[PageAction] = []
+        for other in others:
+            keep.anomalies += other.anomalies
+            known = {t.key + f"@{t.onset}" for t in keep.traffic}
+            keep.traffic += [t for t in other.traffic if t.key + f"@{t.onset}" not in known]
+            keep.onset = min(keep.onset, other.onset)
+            keep.opened_at = min(keep.opened_at, other.opened_at)
+            other.state = IncidentState.MERGED
+            other.merged_into = keep.id
+            other.resolved_at = ts
+            if other.paged_at is not None:
+                actions.append(PageAction(PageKind.RESOLVE, other.id, ts, f"merged into {keep.id}"))
+        return actions
 
     def add_anomaly(self, anomaly: Anomaly) -> tuple[Incident | None, list[PageAction]]:
         """Take a new anomaly; return the incident it joined or opened (None if it only was remembered)."""
         if role_of(anomaly.signal) is SignalRole.TRAFFIC or not is_bad_direction(anomaly.signal, anomaly.direction):
             self._traffic = [t for t in self._traffic if anomaly.onset - t.onset <= self.policy.traffic_memory]
             self._traffic.append(anomaly)
-            inc = self._find(anomaly)
-            if inc is not None and inc.state is IncidentState.OPEN:
-                inc.traffic.append(anomaly)
-                return inc, []
+            found = [i for i in self._matches(anomaly) if i.state is IncidentState.OPEN]
+            if found:
+                found[0].traffic.append(anomaly)
+                return found[0], self._merge(found[0], found[1:], anomaly.detected_at)
             return None, []
-        inc = self._find(anomaly)
+        found = self._matches(anomaly)
         actions: list[PageAction] = []
-        if inc is None:
+        if not found:
             inc = Incident(_incident_id(anomaly), anomaly.onset, anomaly.detected_at)
             inc.traffic = [t for t in self._traffic if abs(t.onset - anomaly.onset) <= self.policy.window]
             self.incidents[inc.id] = inc
-        elif inc.state is IncidentState.RESOLVED:
-            inc.state = IncidentState.OPEN
-            inc.resolved_at = None
-            inc.reopened += 1
-            if inc.paged_at is not None:
-                actions.append(PageAction(PageKind.TRIGGER, inc.id, anomaly.detected_at, "relapsed: re-opened"))
+        else:
+            inc = found[0]
+            if inc.state is IncidentState.RESOLVED:
+                inc.state = IncidentState.OPEN
+                inc.resolved_at = None
+                inc.reopened += 1
+                if inc.paged_at is not None:
+                    actions.append(PageAction(PageKind.TRIGGER, inc.id, anomaly.detected_at, "relapsed: re-opened"))
+            actions += self._merge(inc, [i for i in found[1:] if i.state is IncidentState.OPEN], anomaly.detected_at)
         inc.anomalies.append(anomaly)
         inc.onset = min(inc.onset, anomaly.onset)
         return inc, actions
@@ -194,16 +247,39 @@ class IncidentTracker:
 
     # -- paging -----------------------------------------------------------------
     def should_page(self, inc: Incident) -> bool:
+        """Page once the incident holds a material anomaly that is confident, or material ones on two services.
+
+        Small moves (an error ratio going from 0.13% to 0.26%) are kept as evidence but never page alone.
+        """
         if inc.paged_at is not None or inc.state is not IncidentState.OPEN:
             return False
-        confident = any(a.confidence >= self.policy.min_confidence for a in inc.anomalies)
-        return confident or len(inc.anomalies) >= 2
+        material = [a for a in inc.anomalies if self.policy.is_material(a)]
+        confident = any(a.confidence >= self.policy.min_confidence for a in material)
+        return confident or len({a.service for a in material}) >= 2
 
-    def set_ranking(self, inc: Incident, ranking: Ranking, ts: float) -> list[PageAction]:
-        """Attach a new ranking; page for the first time or update when the top cause changed."""
+    def due_pages(self, ts: float) -> list[PageAction]:
+        """First pages of the open incidents that now deserve one.
+
+        Called by the engine once event time has moved past ``ts``, so that anomalies detected at
+        the same instant are grouped (and merged) before anyone is woken: one outage, one page.
+        """
+        actions: list[PageAction] = []
+        for inc in self.open_incidents():
+            if self.should_page(inc):
+                inc.paged_at = ts
+                inc.paged_top = inc.ranking.top.cause if inc.ranking and inc.ranking.top else None
+                actions.append(PageAction(PageKind.TRIGGER, inc.id, ts, "new incident"))
+        return actions
+
+    def set_ranking(self, inc: Incident, ranking: Ranking, ts: float, *, page: bool = True) -> list[PageAction]:
+        """Attach a new ranking; update the page when the top cause changed.
+
+        With ``page`` (the default, for callers without a clock of their own) the first page is
+        also decided here; the engine passes ``page=False`` and calls :meth:`due_pages` instead.
+        """
         inc.ranking = ranking
         top = ranking.top.cause if ranking.top else None
-        if self.should_page(inc):
+        if page and self.should_page(inc):
             inc.paged_at = ts
             inc.paged_top = top
             return [PageAction(PageKind.TRIGGER, inc.id, ts, "new incident")]

@@ -269,3 +269,5 @@ class Ranking:
 class IncidentState(str, enum.Enum):
     OPEN = "open"
     RESOLVED = "resolved"
+    MERGED = "merged"
+    """Joined into another incident (``merged_into``): one outage across services, one page."""

@@ -77,16 +77,41 @@ class Engine:
         self._changes: list[Change] = []  # sorted by ts
         self._change_ids: set[str] = set()
         self._health: list[HealthEvent] = []
+        self._pending: float | None = None  # event time of first-page decisions not yet taken
         self.now = float("-inf")
 
     # -- ingestion ----------------------------------------------------------------
     def ingest(self, event: Event) -> EngineOutput:
+        out = self.settle(event.ts)
         self.now = max(self.now, event.ts)
         if isinstance(event, Sample):
-            return self._on_sample(event)
-        if isinstance(event, ProbeResult):
-            return self._on_probe(event)
-        return self.add_change(event)
+            out.extend(self._on_sample(event))
+        elif isinstance(event, ProbeResult):
+            out.extend(self._on_probe(event))
+        else:
+            out.extend(self.add_change(event))
+        return out
+
+    def settle(self, ts: float) -> EngineOutput:
+        """Take the first-page decisions of instants before ``ts``.
+
+        Anomalies detected at one instant are all grouped (and merged) before an incident pages,
+        so one outage seen by many series at once gives one page, not one per fragment. Pages are
+        dated at the instant of the detections, so this costs no event time. ``ingest`` calls it;
+        a live loop calls it (or :meth:`flush`) when its clock moves on without new events.
+        """
+        out = EngineOutput()
+        if self._pending is None or ts <= self._pending:
+            return out
+        at, self._pending = self._pending, None
+        out.pages += self.tracker.due_pages(at)
+        for page in out.pages:
+            out.incidents[page.incident_id] = self.tracker.incidents[page.incident_id]
+        return out
+
+    def flush(self) -> EngineOutput:
+        """Take every pending decision (end of a replay, or a live tick)."""
+        return self.settle(float("inf"))
 
     def ingest_many(self, events: Iterable[Event]) -> EngineOutput:
         out = EngineOutput()
@@ -164,7 +189,9 @@ class Engine:
     def _rerank(self, inc: Incident, ts: float) -> list[PageAction]:
         ranking = rank(inc, self.changes_known_at(ts), self._health, self.topology,
                        policy=self.ranking_policy, weights=self.weights())
-        return self.tracker.set_ranking(inc, ranking, ts)
+        if inc.paged_at is None:
+            self._pending = ts if self._pending is None else max(self._pending, ts)
+        return self.tracker.set_ranking(inc, ranking, ts, page=False)
 
     def changes_known_at(self, ts: float) -> list[Change]:
         """Changes recorded so far (their own ts may be later than ``ts`` for late webhooks)."""

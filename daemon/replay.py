@@ -47,8 +47,12 @@ def replay(scenario: Scenario, engine: Engine | None = None) -> dict[str, Any]:
         out = engine.ingest(ev)
         for page in out.pages:
             log.info("page %s %s at %.0f: %s", page.kind.value, page.incident_id, page.ts, page.reason)
+    for page in engine.flush().pages:
+        log.info("page %s %s at %.0f: %s", page.kind.value, page.incident_id, page.ts, page.reason)
     incidents = []
     for inc in sorted(engine.incidents.values(), key=lambda i: (i.onset, i.id)):
+        if inc.merged_into is not None and inc.paged_at is None:
+            continue  # a fragment joined into another incident before it paged: not an incident of its own
         doc = inc.to_json()
         incidents.append(doc)
     log.info("replayed %s: %d events, %d incidents, %d paged", scenario.name, events, len(incidents),
