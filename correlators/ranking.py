@@ -116,7 +116,7 @@ def _log_timing(lag: float, policy: RankingPolicy) -> float:
 
     >>> p = RankingPolicy()
     >>> round(_log_timing(0, p), 2), round(_log_timing(600, p), 2), round(_log_timing(5400, p), 2)
-    (0.0, -1.1, -3.7)
+    (0.0, -0.82, -3.39)
     >>> _log_timing(-60, p) < 0 < 1
     True
     """
