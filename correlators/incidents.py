@@ -87,8 +87,8 @@ class GroupingPolicy:
     Parameters
     ----------
     window
-        Anomalies whose onsets are within this many seconds of an open incident's
-        (and connected to it in the topology) join it.
+        An anomaly whose onset is within this many seconds of the onset of one of an open
+        incident's anomalies (and connected to it in the topology) joins it.
     reopen_within
         A relapse this soon after resolution re-opens the same incident (flapping): no new page.
     traffic_memory
@@ -103,16 +103,19 @@ class GroupingPolicy:
         ... or when it multiplies the ratio at least this much while adding ``min_error_delta / 2``.
         Smaller rises (0.13% → 0.26%) still join incidents as evidence but never page alone.
     min_relative_change
-        Latency and unknown signals are material when they move by at least this fraction.
+        Latency and unknown signals are material when they move the bad way by at least this fraction.
+    min_services
+        Anomalies on this many services page even when none is material on its own.
     """
 
-    window: float = 900.0
+    window: float = 600.0
     reopen_within: float = 600.0
     traffic_memory: float = 1800.0
     min_confidence: float = 0.5
     min_error_delta: float = 0.005
     min_error_ratio: float = 3.0
     min_relative_change: float = 0.15
+    min_services: int = 3
 
     def is_material(self, a: Anomaly) -> bool:
         """Is this anomaly large enough to page for (not just to count as evidence)?
@@ -122,13 +125,13 @@ class GroupingPolicy:
         >>> p.is_material(err(0.0013, 0.0026)), p.is_material(err(0.008, 0.1)), p.is_material(err(0.0005, 0.004))
         (False, True, True)
         """
-        delta = a.after - a.before
+        delta = (a.after - a.before) if a.direction == "up" else (a.before - a.after)
         if role_of(a.signal) is SignalRole.ERRORS and a.after <= 1.0:
             if delta >= self.min_error_delta:
                 return True
             return delta >= self.min_error_delta / 2 and a.after >= self.min_error_ratio * max(a.before, 1e-9)
         base = abs(a.before)
-        return base == 0.0 or abs(delta) / base >= self.min_relative_change
+        return delta > 0 and (base == 0.0 or delta / base >= self.min_relative_change)
 
 
 def _incident_id(anomaly: Anomaly) -> str:
@@ -147,24 +150,42 @@ class IncidentTracker:
     def _reset(self) -> None:
         self.incidents: dict[str, Incident] = {}
         self._traffic: list[Anomaly] = []
+        self._reach_cache: dict[str, tuple[set[str], set[str], set[str]]] = {}
 
     # -- grouping ---------------------------------------------------------------
+    def _reach(self, service: str) -> tuple[set[str], set[str], set[str]]:
+        """(callers and callees, transitive callees, dependencies of those) of a known service."""
+        got = self._reach_cache.get(service)
+        if got is None:
+            topo = self.topology
+            down = topo.downstream_of(service)
+            deps = {d for s in down if s in topo.services for d in topo.services[s].dependencies}
+            got = self._reach_cache[service] = (topo.blast_radius_of_service(service) | down, down, deps)
+        return got
+
     def _connected(self, service: str, incident: Incident) -> bool:
+        """Could one fault show at both? Call paths either way, a shared callee or a shared dependency
+        (a callee's fault surfaces at callers that do not call each other)."""
         topo = self.topology
         if service not in topo.services:
             return True  # unknown topology: group by time alone
-        mine = topo.blast_radius_of_service(service) | topo.downstream_of(service)
-        deps = set(topo.services[service].dependencies)
+        mine, down, deps = self._reach(service)
         for other in incident.services + [t.service for t in incident.traffic]:
             if other == service or other in mine or other not in topo.services:
                 return True
-            if deps & set(topo.services[other].dependencies):
+            _, other_down, other_deps = self._reach(other)
+            if down & other_down or deps & other_deps:
                 return True
         return False
 
     def _near(self, anomaly: Anomaly, inc: Incident) -> bool:
+        """Close in time: its onset near another anomaly's onset, or the same series flapping while open."""
         if inc.state is IncidentState.OPEN:
-            return abs(anomaly.onset - inc.onset) <= self.policy.window
+            if any(abs(anomaly.onset - a.onset) <= self.policy.window for a in inc.anomalies):
+                return True
+            last = max([a.recovered_at or a.detected_at for a in inc.anomalies] + [inc.opened_at])
+            same = any(a.key == anomaly.key for a in inc.anomalies)
+            return same and anomaly.onset - last <= self.policy.reopen_within
         if inc.state is IncidentState.RESOLVED:
             assert inc.resolved_at is not None
             return anomaly.onset - inc.resolved_at <= self.policy.reopen_within and anomaly.onset >= inc.onset
@@ -247,15 +268,19 @@ class IncidentTracker:
 
     # -- paging -----------------------------------------------------------------
     def should_page(self, inc: Incident) -> bool:
-        """Page once the incident holds a material anomaly that is confident, or material ones on two services.
+        """Page once the incident holds a material anomaly that is confident, material ones on two
+        services, or anomalies of any size on ``min_services`` connected services.
 
-        Small moves (an error ratio going from 0.13% to 0.26%) are kept as evidence but never page alone.
+        A small move at one service (an error ratio going from 0.13% to 0.26%) is kept as evidence
+        but never pages alone; the same small move at several connected services at once is an
+        outage in its early stage (a slow creep), not noise.
         """
         if inc.paged_at is not None or inc.state is not IncidentState.OPEN:
             return False
         material = [a for a in inc.anomalies if self.policy.is_material(a)]
         confident = any(a.confidence >= self.policy.min_confidence for a in material)
-        return confident or len({a.service for a in material}) >= 2
+        return (confident or len({a.service for a in material}) >= 2
+                or len({a.service for a in inc.anomalies}) >= self.policy.min_services)
 
     def due_pages(self, ts: float) -> list[PageAction]:
         """First pages of the open incidents that now deserve one.

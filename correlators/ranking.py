@@ -127,6 +127,11 @@ def _log_timing(lag: float, policy: RankingPolicy) -> float:
     return max(math.log(fast + slow), -12.0)
 
 
+def _after(lag: float, policy: RankingPolicy) -> float:
+    """How far after the estimated onset, as a share of the tolerance (0 when before)."""
+    return min(max(-lag / max(policy.tolerance, 1.0), 0.0), 1.0)
+
+
 def _log_timing_traffic(lag: float, policy: RankingPolicy) -> float:
     """Traffic and the latency it causes move together; both onsets are estimates."""
     if lag < 0:
@@ -274,7 +279,7 @@ def features_of(
         scope = _scope(radius, origin, affected, topology)
         if ch.service in deps:
             scope["shared"] = 1.0 if affected <= radius else 0.0
-        feats = {"bias": 1.0, "log_timing": _log_timing(lag, policy), "after_onset": 1.0 if lag < 0 else 0.0,
+        feats = {"bias": 1.0, "log_timing": _log_timing(lag, policy), "after_onset": _after(lag, policy),
                  kind_feature(cause, ch): 1.0, "load_pattern": load_pattern, **scope}
         ev = [f"{ch.kind.value} of {ch.service} {_fmt_lag(lag)}"]
         ev += _scope_words(scope, ch.service, affected, radius)
@@ -309,7 +314,7 @@ def features_of(
         scope = _scope(radius, users & affected or users, affected, topology)
         scope["shared"] = 1.0 if affected <= radius and len(affected) > 1 else 0.0
         scope["quiet_users"] = len(users - affected) / len(users) if users else 0.0
-        feats = {"bias": 1.0, "log_timing": _log_timing(lag, policy), "after_onset": 1.0 if lag < 0 else 0.0,
+        feats = {"bias": 1.0, "log_timing": _log_timing(lag, policy), "after_onset": _after(lag, policy),
                  "kind_dependency": 1.0, "load_pattern": load_pattern, **scope}
         state = "still unhealthy" if o.up is None else f"healthy again {_fmt_lag(onset - o.up)}"
         ev = [f"{dep} became unhealthy {_fmt_lag(lag)} ({o.detail or 'probes failed'}); {state}",

@@ -30,7 +30,7 @@ class Policies:
 def policies_for_step(step: float) -> Policies:
     """Time windows scale with the sampling step (15 s to 5 min between sets)."""
     return Policies(
-        grouping=GroupingPolicy(window=max(900.0, 10 * step), reopen_within=max(600.0, 6 * step),
+        grouping=GroupingPolicy(window=max(600.0, 6 * step), reopen_within=max(600.0, 6 * step),
                                 traffic_memory=max(1800.0, 20 * step)),
         ranking=RankingPolicy(tolerance=max(90.0, 3 * step), lag_scale=max(900.0, 10 * step),
                               lookback=max(7200.0, 40 * step)),
