@@ -148,11 +148,11 @@ def _fmt_lag(lag: float) -> str:
 
 
 def _onset_of(anomalies: Sequence[Anomaly], services: set[str]) -> float | None:
-    """Onset of the anomalies a cause would explain: their lower quartile, robust to a stray early estimate."""
+    """Onset of the anomalies a cause would explain: their lower median, robust to a stray early estimate."""
     onsets = sorted(a.onset for a in anomalies if a.service in services)
     if not onsets:
         return None
-    return onsets[(len(onsets) - 1) // 4]
+    return onsets[(len(onsets) - 1) // 2]
 
 
 @dataclass(frozen=True)
