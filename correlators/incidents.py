@@ -7,13 +7,45 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from .signals import SignalRole, is_bad_direction, role_of
 from .types import Anomaly, Cause, IncidentState, Ranking, Topology
 
-__all__ = ["Incident", "IncidentTracker", "PageKind", "PageAction", "GroupingPolicy"]
+__all__ = ["Incident", "IncidentTracker", "PageKind", "PageAction", "GroupingPolicy", "consensus_onset"]
+
+
+def _strength(a: Anomaly) -> float:
+    """How sharp a shift is: big relative moves have well-placed change points, small ones drift."""
+    lo, hi = sorted((abs(a.before), abs(a.after)))
+    ratio = hi / lo if lo > 0 else 16.0
+    return min(max(math.log(max(ratio, 1.0)), 0.05), 3.0) * max(a.confidence, 0.05)
+
+
+def consensus_onset(anomalies: Sequence[Anomaly]) -> float | None:
+    """The onset the anomalies agree on: their onsets' lower median weighted by shift strength.
+
+    Onsets are estimates, poorer for small shifts and coarse steps; one stray early estimate must
+    not move the incident's onset (nor make a cause look late).
+
+    >>> def a(on, before, after): return Anomaly("s", "error_ratio", on, on + 60, "up", before, after, 1.0)
+    >>> consensus_onset([a(0, 0.0048, 0.023), a(0, 0.0087, 0.049), a(900, 0.0086, 0.064), a(1200, 0.0068, 0.16)])
+    900
+    >>> consensus_onset([a(0, 0.005, 0.08), a(60, 0.005, 0.08), a(1200, 0.005, 0.006)])
+    60
+    """
+    if not anomalies:
+        return None
+    ranked = sorted(anomalies, key=lambda a: a.onset)
+    weights = [_strength(a) for a in ranked]
+    half, acc = sum(weights) / 2.0, 0.0
+    for a, w in zip(ranked, weights):
+        acc += w
+        if acc >= half:
+            return a.onset
+    return ranked[-1].onset
 
 
 class PageKind(str, enum.Enum):
@@ -56,6 +88,12 @@ class Incident:
         return sorted(seen, key=lambda s: (seen[s], s))
 
     @property
+    def estimated_onset(self) -> float:
+        """Best estimate of when the outage began (``onset`` is the earliest anomaly's estimate)."""
+        est = consensus_onset(self.anomalies)
+        return self.onset if est is None else est
+
+    @property
     def active(self) -> list[Anomaly]:
         return [a for a in self.anomalies if a.recovered_at is None]
 
@@ -64,7 +102,8 @@ class Incident:
         return {
             "id": self.id,
             "state": self.state.value,
-            "onset": self.onset,
+            "onset": self.estimated_onset,
+            "first_onset": self.onset,
             "opened_at": self.opened_at,
             "paged_at": self.paged_at,
             "resolved_at": self.resolved_at,

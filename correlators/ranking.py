@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .hypotheses import describe_candidate, describe_dead_end
-from .incidents import Incident
+from .incidents import Incident, consensus_onset
 from .recommend import recommend
 from .signals import SignalRole, role_of
 from .types import (
@@ -148,11 +148,8 @@ def _fmt_lag(lag: float) -> str:
 
 
 def _onset_of(anomalies: Sequence[Anomaly], services: set[str]) -> float | None:
-    """Onset of the anomalies a cause would explain: their lower median, robust to a stray early estimate."""
-    onsets = sorted(a.onset for a in anomalies if a.service in services)
-    if not onsets:
-        return None
-    return onsets[(len(onsets) - 1) // 2]
+    """Onset of the anomalies a cause would explain (their consensus, robust to a stray estimate)."""
+    return consensus_onset([a for a in anomalies if a.service in services])
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,8 @@ def policies_for_step(step: float) -> Policies:
     return Policies(
         grouping=GroupingPolicy(window=max(600.0, 6 * step), reopen_within=max(600.0, 6 * step),
                                 traffic_memory=max(1800.0, 20 * step)),
-        ranking=RankingPolicy(tolerance=max(90.0, 3 * step), lag_scale=max(900.0, 10 * step),
-                              lookback=max(7200.0, 40 * step)),
+        ranking=RankingPolicy(tolerance=max(90.0, 3 * step), lag_scale=max(600.0, 4 * step),
+                              slow_lag_scale=max(3600.0, 12 * step), lookback=max(7200.0, 40 * step)),
     )
 
 
