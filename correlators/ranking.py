@@ -49,7 +49,7 @@ DEFAULT_WEIGHTS: Weights = {
     "unexplained": -3.0,
     "same_service": 1.5,
     "root": 1.5,
-    "callee": 1.0,
+    "callee": 2.0,
     "shared": 1.0,
     "quiet_users": -1.0,
     "load_shape": 1.5,
