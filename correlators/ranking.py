@@ -173,14 +173,29 @@ def _shape(incident: Incident) -> _Shape:
     return _Shape(errors, 1.0 - errors if by_service else 0.0, rising)
 
 
-def _scope(radius: set[str], origin: set[str], affected: set[str], topology: Topology) -> dict[str, float]:
+@dataclass(frozen=True)
+class _View:
+    """What every candidate is measured against, computed once per ranking."""
+
+    affected: frozenset[str]
+    roots: frozenset[str]  # anomalous services every other anomalous service reaches (the origin of propagation)
+    shape: _Shape
+    topology: Topology
+
+    @classmethod
+    def of(cls, incident: Incident, topology: Topology) -> _View:
+        affected = frozenset(incident.services)
+        roots = frozenset(s for s in affected if affected <= topology.blast_radius_of_service(s))
+        return cls(affected, roots, _shape(incident), topology)
+
+
+def _scope(radius: set[str], origin: set[str], view: _View) -> dict[str, float]:
     """Where the cause sits relative to the anomalous services."""
+    affected, topology, roots = view.affected, view.topology, view.roots
     if not affected:
         return {"coverage": 0.0, "unexplained": 0.0}
     coverage = len(affected & radius) / len(affected)
     same = bool(origin & affected)
-    # The root is the anomalous service deepest in the call graph: every other one reaches it.
-    roots = {s for s in affected if affected <= topology.blast_radius_of_service(s)}
     callee = not same and bool(origin) and all(
         any(topology.distance(s, o) for o in origin) for s in affected)
     return {
@@ -233,19 +248,24 @@ def features_of(
     policy: RankingPolicy,
 ) -> tuple[list[Scored], list[DeadEnd]]:
     """Build every candidate with its features and evidence; rule out the impossible ones."""
-    affected = set(incident.services)
-    anomalies = incident.anomalies
-    shape = _shape(incident)
-    scored: list[Scored] = []
+    view = _View.of(incident, topology)
     dead: list[DeadEnd] = []
-    deps = {d for s in topology.services.values() for d in s.dependencies}
-    everything = set(topology.services) | affected
-
     # Traffic first: how much the incident looks like load bears on every other candidate.
-    traffic = _traffic_candidates(incident, topology, shape, policy)
+    traffic = _traffic_candidates(incident, view, policy)
     load_pattern = max((s.features["traffic_breadth"] * max(s.features["load_shape"], 0.0) for s in traffic),
                        default=0.0)
+    scored = _change_candidates(incident, changes, view, policy, load_pattern, dead)
+    scored += _dependency_candidates(incident, health, view, policy, load_pattern, dead)
+    return scored + traffic, dead
 
+
+def _change_candidates(
+    incident: Incident, changes: Sequence[Change], view: _View, policy: RankingPolicy, load_pattern: float,
+    dead: list[DeadEnd],
+) -> list[Scored]:
+    topology, affected = view.topology, view.affected
+    deps = {d for s in topology.services.values() for d in s.dependencies}
+    out: list[Scored] = []
     for ch in changes:
         cause = Cause(CauseType.CHANGE, ch.id)
         if ch.service in topology.services or ch.service in affected:
@@ -255,10 +275,10 @@ def features_of(
             origin = topology.users_of(ch.service)
             radius = topology.blast_radius_of_dependency(ch.service)
         elif ch.kind is ChangeKind.INFRA:  # cluster-wide: nodes, network, mesh
-            origin, radius = set(), everything
+            origin, radius = set(), set(topology.services) | affected
         else:
             origin = radius = {ch.service}
-        onset = _onset_of(anomalies, radius)
+        onset = _onset_of(incident.anomalies, radius)
         if onset is None:
             if 0.0 <= incident.onset - ch.ts <= policy.lookback:
                 dead.append(describe_dead_end(
@@ -273,7 +293,7 @@ def features_of(
                 dead.append(describe_dead_end(
                     cause, f"{ch.summary or ch.kind.value} came {_fmt_lag(lag)}, after the anomaly had begun", ch))
             continue
-        scope = _scope(radius, origin, affected, topology)
+        scope = _scope(radius, origin, view)
         if ch.service in deps:
             scope["shared"] = 1.0 if affected <= radius else 0.0
         feats = {"bias": 1.0, "log_timing": _log_timing(lag, policy), "after_onset": _after(lag, policy),
@@ -283,21 +303,31 @@ def features_of(
         if load_pattern > 0.3:
             ev.append("the incident looks like load (request rates up, latency up, errors flat), "
                       "which a change does not explain")
-        scored.append(Scored(cause, feats, ev, change=ch))
+        out.append(Scored(cause, feats, ev, change=ch))
+    return out
 
-    # Dependencies: down at the onset of what they would explain; recovered or healthy ones are dead ends.
+
+def _dependency_candidates(
+    incident: Incident, health: Sequence[HealthEvent], view: _View, policy: RankingPolicy, load_pattern: float,
+    dead: list[DeadEnd],
+) -> list[Scored]:
+    """Dependencies down at the onset of what they would explain; recovered or healthy ones are dead ends."""
+    topology, affected = view.topology, view.affected
     outages = _outages(health)
-    for dep in sorted(deps | set(outages)):
+    out: list[Scored] = []
+    for dep in sorted({d for s in topology.services.values() for d in s.dependencies} | set(outages)):
         cause = Cause(CauseType.DEPENDENCY, dep)
         users = topology.users_of(dep)
         radius = topology.blast_radius_of_dependency(dep) or set(affected)
-        onset = _onset_of(anomalies, radius)
+        onset = _onset_of(incident.anomalies, radius)
         if onset is None:
             continue
-        spans = [o for o in outages.get(dep, []) if o.down <= onset + policy.tolerance
-                 and onset - o.down <= policy.lookback]
+        known = [o for o in outages.get(dep, []) if onset - o.down <= policy.lookback]
+        spans = [o for o in known if o.down <= onset + policy.tolerance]
         if not spans:
-            if users & affected:
+            if known:
+                dead.append(describe_dead_end(cause, f"{dep} became unhealthy only {_fmt_lag(onset - known[0].down)}"))
+            elif users & affected:
                 dead.append(describe_dead_end(cause, f"{dep} stayed healthy around the onset; "
                                                      f"used by {', '.join(sorted(users & affected))}"))
             continue
@@ -308,7 +338,7 @@ def features_of(
                        "before the anomaly began"))
             continue
         lag = onset - o.down
-        scope = _scope(radius, users & affected or users, affected, topology)
+        scope = _scope(radius, users & affected or users, view)
         scope["shared"] = 1.0 if affected <= radius and len(affected) > 1 else 0.0
         scope["quiet_users"] = len(users - affected) / len(users) if users else 0.0
         feats = {"bias": 1.0, "log_timing": _log_timing(lag, policy), "after_onset": _after(lag, policy),
@@ -319,18 +349,13 @@ def features_of(
         ev += _scope_words({**scope, "root": 0.0, "same_service": 0.0, "callee": 0.0}, dep, affected, radius)
         if users and scope["quiet_users"]:
             ev.append(f"{', '.join(sorted(users - affected))} also use {dep} and look healthy")
-        scored.append(Scored(cause, feats, ev))
-
-    for t in traffic:
-        t.features["load_pattern"] = 0.0
-    scored += traffic
-    return scored, dead
+        out.append(Scored(cause, feats, ev))
+    return out
 
 
-def _traffic_candidates(incident: Incident, topology: Topology, shape: _Shape,
-                        policy: RankingPolicy) -> list[Scored]:
+def _traffic_candidates(incident: Incident, view: _View, policy: RankingPolicy) -> list[Scored]:
     """Request-rate rises at the most upstream rising services: traffic flows to callees."""
-    affected = set(incident.services)
+    topology, affected, shape = view.topology, view.affected, view.shape
     out: list[Scored] = []
     seen: set[str] = set()
     rising = [t for t in incident.traffic if t.direction == "up"]
@@ -344,7 +369,7 @@ def _traffic_candidates(incident: Incident, topology: Topology, shape: _Shape,
         if onset is None:
             continue
         lag = onset - t.onset
-        scope = _scope(radius, {t.service}, affected, topology)
+        scope = _scope(radius, {t.service}, view)
         ratio = t.after / t.before if t.before > 0 else 8.0
         reached = affected & radius
         breadth = len(reached & shape.rising) / len(reached) if reached else 0.0
