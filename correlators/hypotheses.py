@@ -84,8 +84,8 @@ def describe_candidate(rank: int, s: Scored, p: float, incident: Incident, topol
                f"unrecorded (a manual change, an external provider, a data problem).")
         test = ("Look for unrecorded changes (kubectl get events, cloud provider status, manual edits) and "
                 "compare the failing requests' routes, tenants and error messages.")
-    if low_confidence and cause.type is not CauseType.NONE:
-        hyp = f"Low confidence ({p:.0%}): {hyp[0].lower()}{hyp[1:]}"
+    if low_confidence and hyp.startswith("I think "):
+        hyp = f"I think, with low confidence ({p:.0%}), {hyp[len('I think '):]}"
     return Candidate(rank, cause, p, hyp, test, tuple(s.evidence), title, dict(s.features))
 
 

@@ -10,6 +10,7 @@ import hashlib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from .signals import SignalRole, is_bad_direction, role_of
 from .types import Anomaly, Cause, IncidentState, Ranking, Topology
@@ -96,6 +97,26 @@ class Incident:
     @property
     def active(self) -> list[Anomaly]:
         return [a for a in self.anomalies if a.recovered_at is None]
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Incident:
+        """Restore an incident from its stored document (its ranking is recomputed on the next event)."""
+
+        def anomaly(a: dict[str, Any]) -> Anomaly:
+            return Anomaly(a["service"], a["signal"], float(a["onset"]), float(a["detected_at"]), a["direction"],
+                           float(a["before"]), float(a["after"]), float(a["confidence"]), a.get("recovered_at"),
+                           a.get("series", ""))
+
+        cands = doc.get("candidates") or []
+        return cls(
+            id=doc["id"], onset=float(doc["onset"]), opened_at=float(doc["opened_at"]),
+            anomalies=[anomaly(a) for a in doc.get("anomalies", [])],
+            traffic=[anomaly(a) for a in doc.get("traffic", [])],
+            state=IncidentState(doc.get("state", "open")), paged_at=doc.get("paged_at"),
+            resolved_at=doc.get("resolved_at"),
+            paged_top=Cause.from_json(cands[0]["cause"]) if cands and doc.get("paged_at") is not None else None,
+            reopened=int(doc.get("reopened", 0)), merged_into=doc.get("merged_into"),
+        )
 
     def to_json(self) -> dict[str, object]:
         ranking = self.ranking
@@ -246,13 +267,13 @@ class IncidentTracker:
             keep.anomalies += other.anomalies
             known = {t.key + f"@{t.onset}" for t in keep.traffic}
             keep.traffic += [t for t in other.traffic if t.key + f"@{t.onset}" not in known]
-            keep.onset = min(keep.onset, other.onset)
             keep.opened_at = min(keep.opened_at, other.opened_at)
             other.state = IncidentState.MERGED
             other.merged_into = keep.id
             other.resolved_at = ts
             if other.paged_at is not None:
                 actions.append(PageAction(PageKind.RESOLVE, other.id, ts, f"merged into {keep.id}"))
+        keep.onset = self.onset_of(keep.anomalies)
         return actions
 
     def add_anomaly(self, anomaly: Anomaly) -> tuple[Incident | None, list[PageAction]]:
@@ -281,8 +302,17 @@ class IncidentTracker:
                     actions.append(PageAction(PageKind.TRIGGER, inc.id, anomaly.detected_at, "relapsed: re-opened"))
             actions += self._merge(inc, [i for i in found[1:] if i.state is IncidentState.OPEN], anomaly.detected_at)
         inc.anomalies.append(anomaly)
-        inc.onset = min(inc.onset, anomaly.onset)
+        inc.onset = self.onset_of(inc.anomalies)
         return inc, actions
+
+    def onset_of(self, anomalies: list[Anomaly]) -> float:
+        """The incident's onset: the earliest onset among its confident anomalies.
+
+        A weak anomaly's onset estimate is noisy (a small shift is found late and its
+        start guessed from few samples); it only counts when nothing confident exists.
+        """
+        confident = [a.onset for a in anomalies if a.confidence >= self.policy.min_confidence]
+        return min(confident or [a.onset for a in anomalies])
 
     def recover(self, series: str, ts: float) -> list[PageAction]:
         """A series came back; resolve incidents whose anomalies all recovered."""
@@ -301,6 +331,9 @@ class IncidentTracker:
                 if inc.paged_at is not None:
                     actions.append(PageAction(PageKind.RESOLVE, inc.id, ts, "all anomalies recovered"))
         return actions
+
+    def restore(self, incident: Incident) -> None:
+        self.incidents[incident.id] = incident
 
     def open_incidents(self) -> Iterable[Incident]:
         return [i for i in self.incidents.values() if i.state is IncidentState.OPEN]
@@ -321,33 +354,19 @@ class IncidentTracker:
         return (confident or len({a.service for a in material}) >= 2
                 or len({a.service for a in inc.anomalies}) >= self.policy.min_services)
 
-    def due_pages(self, ts: float) -> list[PageAction]:
-        """First pages of the open incidents that now deserve one.
-
-        Called by the engine once event time has moved past ``ts``, so that anomalies detected at
-        the same instant are grouped (and merged) before anyone is woken: one outage, one page.
-        """
-        actions: list[PageAction] = []
-        for inc in self.open_incidents():
-            if self.should_page(inc):
-                inc.paged_at = ts
-                inc.paged_top = inc.ranking.top.cause if inc.ranking and inc.ranking.top else None
-                actions.append(PageAction(PageKind.TRIGGER, inc.id, ts, "new incident"))
-        return actions
-
-    def set_ranking(self, inc: Incident, ranking: Ranking, ts: float, *, page: bool = True) -> list[PageAction]:
-        """Attach a new ranking; update the page when the top cause changed.
-
-        With ``page`` (the default, for callers without a clock of their own) the first page is
-        also decided here; the engine passes ``page=False`` and calls :meth:`due_pages` instead.
-        """
+    def set_ranking(self, inc: Incident, ranking: Ranking, ts: float) -> list[PageAction]:
+        """Attach a new ranking; update the page when the top cause changed since it was paged."""
         inc.ranking = ranking
         top = ranking.top.cause if ranking.top else None
-        if page and self.should_page(inc):
-            inc.paged_at = ts
-            inc.paged_top = top
-            return [PageAction(PageKind.TRIGGER, inc.id, ts, "new incident")]
         if inc.paged_at is not None and inc.state is IncidentState.OPEN and top != inc.paged_top:
             inc.paged_top = top
             return [PageAction(PageKind.UPDATE, inc.id, ts, "top candidate changed")]
         return []
+
+    def page(self, inc: Incident, ts: float) -> list[PageAction]:
+        """Page for the first time, if the incident deserves it (call once its timestamp is complete)."""
+        if not self.should_page(inc):
+            return []
+        inc.paged_at = ts
+        inc.paged_top = inc.ranking.top.cause if inc.ranking and inc.ranking.top else None
+        return [PageAction(PageKind.TRIGGER, inc.id, ts, "new incident")]

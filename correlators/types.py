@@ -128,7 +128,7 @@ class Anomaly:
             "service": self.service, "signal": self.signal, "onset": self.onset,
             "detected_at": self.detected_at, "direction": self.direction,
             "before": self.before, "after": self.after, "confidence": round(self.confidence, 4),
-            "recovered_at": self.recovered_at,
+            "recovered_at": self.recovered_at, "series": self.key,
         }
 
 

@@ -76,16 +76,20 @@ class Engine:
         self.health_tracker = health or HealthTracker()
         self.change_retention = change_retention
         self._detectors: dict[str, Detector] = {}
+        self._signals: dict[str, str] = {}
         self._changes: list[Change] = []  # sorted by ts
         self._change_ids: set[str] = set()
         self._health: list[HealthEvent] = []
         self._traffic = TrafficWindow()
-        self._pending: float | None = None  # event time of first-page decisions not yet taken
         self.now = float("-inf")
 
     # -- ingestion ----------------------------------------------------------------
     def ingest(self, event: Event) -> EngineOutput:
-        out = self.settle(event.ts)
+        """Process one event. First pages are decided once all events of a timestamp are in
+        (the next timestamp arrives, or :meth:`flush`), so simultaneous anomalies page together."""
+        out = EngineOutput()
+        if event.ts > self.now > float("-inf"):
+            out.extend(self.flush())
         self.now = max(self.now, event.ts)
         if isinstance(event, Sample):
             out.extend(self._on_sample(event))
@@ -95,26 +99,15 @@ class Engine:
             out.extend(self.add_change(event))
         return out
 
-    def settle(self, ts: float) -> EngineOutput:
-        """Take the first-page decisions of instants before ``ts``.
-
-        Anomalies detected at one instant are all grouped (and merged) before an incident pages,
-        so one outage seen by many series at once gives one page, not one per fragment. Pages are
-        dated at the instant of the detections, so this costs no event time. ``ingest`` calls it;
-        a live loop calls it (or :meth:`flush`) when its clock moves on without new events.
-        """
-        out = EngineOutput()
-        if self._pending is None or ts <= self._pending:
-            return out
-        at, self._pending = self._pending, None
-        out.pages += self.tracker.due_pages(at)
-        for page in out.pages:
-            out.incidents[page.incident_id] = self.tracker.incidents[page.incident_id]
-        return out
-
     def flush(self) -> EngineOutput:
-        """Take every pending decision (end of a replay, or a live tick)."""
-        return self.settle(float("inf"))
+        """Page the incidents that deserve a first page, with a ranking as of now."""
+        out = EngineOutput()
+        for inc in self.tracker.open_incidents():
+            if self.tracker.should_page(inc):
+                self._rerank(inc, self.now)
+                out.pages += self.tracker.page(inc, self.now)
+                out.incidents[inc.id] = inc
+        return out
 
     def ingest_many(self, events: Iterable[Event]) -> EngineOutput:
         out = EngineOutput()
@@ -129,6 +122,7 @@ class Engine:
         det = self._detectors.get(key)
         if det is None:
             det = self._detectors[key] = self.detector_factory(s.signal)
+            self._signals[key] = s.signal
         found = det.update(s.ts, s.value)
         if found is None:
             return EngineOutput()
@@ -136,6 +130,7 @@ class Engine:
 
     def add_detection(self, service: str, signal: str, series: str, d: Detection) -> EngineOutput:
         """Take a detection (from a detector here, or an external alert) into the incidents."""
+        self.now = max(self.now, d.detected_at)
         out = EngineOutput()
         if d.kind is EventKind.RECOVERY:
             out.recoveries.append((series, d.detected_at))
@@ -194,9 +189,7 @@ class Engine:
     def _rerank(self, inc: Incident, ts: float) -> list[PageAction]:
         ranking = rank(self._with_measured_traffic(inc, ts), self.changes_known_at(ts), self._health,
                        self.topology, policy=self.ranking_policy, weights=self.weights())
-        if inc.paged_at is None:
-            self._pending = ts if self._pending is None else max(self._pending, ts)
-        return self.tracker.set_ranking(inc, ranking, ts, page=False)
+        return self.tracker.set_ranking(inc, ranking, ts)
 
     def _with_measured_traffic(self, inc: Incident, ts: float) -> Incident:
         """The incident as ranking sees it: its traffic anomalies plus request-rate rises measured
@@ -222,19 +215,26 @@ class Engine:
         return {
             "version": 1,
             "now": self.now,
-            "detectors": {k: d.state_dict() for k, d in self._detectors.items()},
+            "detectors": {k: {"signal": self._signals[k], "state": d.state_dict()}
+                          for k, d in self._detectors.items()},
             "health": self.health_tracker.state_dict(),
         }
 
-    def load_state(self, state: dict[str, Any], signal_of: Callable[[str], str]) -> None:
+    @property
+    def series_count(self) -> int:
+        return len(self._detectors)
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore detectors and health from a checkpoint; incidents come back from the store."""
         if state.get("version") != 1:
             raise ValueError(f"engine checkpoint version {state.get('version')!r} is not supported")
         self.now = float(state["now"])
-        self._detectors = {}
-        for key, st in state["detectors"].items():
-            det = self.detector_factory(signal_of(key))
-            det.load_state(st)
+        self._detectors, self._signals = {}, {}
+        for key, entry in state["detectors"].items():
+            det = self.detector_factory(entry["signal"])
+            det.load_state(entry["state"])
             self._detectors[key] = det
+            self._signals[key] = entry["signal"]
         self.health_tracker.load_state(state["health"])
 
 

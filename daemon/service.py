@@ -1,1 +1,376 @@
-def add_parsers(sub): pass
+"""The daemon: sources feed the core on event time; the store, outbox and HTTP API around it.
+
+``asyncio.TaskGroup`` runs one task per source, the analysis loop, the outbox
+deliverer, periodic checkpoints and the HTTP server. SIGINT/SIGTERM stop intake,
+drain the queue, checkpoint, give in-flight deliveries a moment, and exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from aiohttp import web
+
+from correlators.incidents import GroupingPolicy, Incident, PageAction
+from correlators.types import Cause, Change, Topology
+
+from .config import Config, ConfigError, load_config
+from .engine import Engine, EngineOutput
+from .events import Event
+from .metrics import Metrics
+from .notify.outbox import Outbox
+from .notify.render import render_text, render_title
+from .notify.types import Notifier, Page
+from .replay import policies_for_step
+from .sources.base import Source, SourceStatus
+from .store import Store, StoreError
+
+__all__ = ["Daemon", "add_parsers", "serve"]
+
+log = logging.getLogger("whatchanged.daemon")
+
+ENGINE_CHECKPOINT = "engine"
+
+
+class Daemon:
+    """Owns the engine; every mutation of it happens in the analysis loop."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        topology: Topology,
+        sources: Sequence[Source],
+        notifiers: Mapping[str, Notifier],
+        statuses: Sequence[SourceStatus] = (),
+        step: float = 30.0,
+        base_url: str = "",
+        clock: Callable[[], float] = time.time,
+        grouping: GroupingPolicy | None = None,
+        checkpoint_every: float = 60.0,
+        retention: float = 30 * 86400.0,
+        metrics: Metrics | None = None,
+    ) -> None:
+        pol = policies_for_step(step)
+        self.store = store
+        self.clock = clock
+        self.metrics = metrics or Metrics()
+        self.engine = Engine(topology, grouping=grouping or pol.grouping, ranking=pol.ranking)
+        self.sources = list(sources)
+        self.statuses = {s.name: s for s in statuses}
+        self.outbox = Outbox(store, notifiers, clock=clock, metrics=self.metrics)
+        self.base_url = base_url.rstrip("/")
+        self.checkpoint_every = checkpoint_every
+        self.retention = retention
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=100_000)
+        self._stop = asyncio.Event()
+        self._store_ok = True
+
+    # -- lifecycle ----------------------------------------------------------------
+    async def restore(self) -> None:
+        """Resume from the last checkpoint: detectors warm, open incidents and their pages known."""
+        state = await self.store.load_checkpoint(ENGINE_CHECKPOINT)
+        if state:
+            try:
+                self.engine.load_state(state)
+                log.info("resumed %d series from checkpoint", self.engine.series_count)
+            except (ValueError, KeyError, TypeError) as e:
+                log.warning("ignoring unusable checkpoint (%s); detectors warm up again", e)
+        for doc in await self.store.list_incidents(state="open", limit=500):
+            self.engine.tracker.restore(Incident.from_json(doc))
+        now = self.clock()
+        for ch in await self.store.list_changes(since=now - self.engine.change_retention, limit=10_000):
+            self.engine.add_change(ch)
+        for h in reversed(await self.store.list_health(since=now - self.engine.change_retention, limit=10_000)):
+            self.engine.add_health(h)
+
+    async def checkpoint(self) -> None:
+        await self.store.save_checkpoint(ENGINE_CHECKPOINT, self.engine.state_dict(), now=self.clock())
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self, *, host: str | None = None, port: int | None = None,
+                  ready: asyncio.Event | None = None) -> None:
+        await self.restore()
+        runner: web.AppRunner | None = None
+        if host is not None and port is not None:
+            from .api.app import create_app
+            runner = web.AppRunner(create_app(self), access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, host, port).start()
+            log.info("listening on http://%s:%d", host, port)
+        if ready is not None:
+            ready.set()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                workers = [tg.create_task(self._pump(s), name=f"source:{s.name}") for s in self.sources]
+                deliverer = tg.create_task(self.outbox.run(), name="outbox")
+                workers.append(tg.create_task(self._checkpoints(), name="checkpoints"))
+                analysis = tg.create_task(self._analysis(), name="analysis")
+                await self._stop.wait()
+                log.info("stopping: intake closed, draining %d queued events", self.queue.qsize())
+                for w in workers:
+                    w.cancel()
+                await self.queue.join()
+                analysis.cancel()
+                await self.flush()
+                self.outbox.stop()  # deliver what the last events paged, finish in-flight sends
+                try:
+                    await asyncio.wait_for(asyncio.shield(deliverer), timeout=10.0)
+                except asyncio.TimeoutError:
+                    deliverer.cancel()
+        finally:
+            with contextlib.suppress(Exception):
+                await self.checkpoint()
+            if runner is not None:
+                await runner.cleanup()
+            log.info("stopped")
+
+    async def _pump(self, source: Source) -> None:
+        delay = 1.0
+        while True:
+            try:
+                async for ev in source.events():
+                    await self.queue.put(ev)
+                    delay = 1.0
+                log.warning("source %s ended; restarting", source.name)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                self.metrics.source_errors.labels(source.name).inc()
+                if source.name in self.statuses:
+                    self.statuses[source.name].error(str(e))
+                log.exception("source %s failed; restarting in %.0fs", source.name, delay,
+                              extra={"source": source.name})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60.0)
+
+    async def _analysis(self) -> None:
+        while True:
+            try:
+                ev = self.queue.get_nowait()
+            except asyncio.QueueEmpty:
+                try:
+                    ev = await asyncio.wait_for(self.queue.get(), timeout=0.25)
+                except asyncio.TimeoutError:
+                    await self.flush()  # a quiet moment: the batch is complete, decide first pages
+                    continue
+            try:
+                await self.handle(ev)
+            except Exception:
+                log.exception("failed to process event %r", ev)
+            finally:
+                self.queue.task_done()
+
+    async def flush(self) -> None:
+        out = self.engine.flush()
+        if out.pages or out.incidents:
+            await self.persist(out)
+
+    async def _checkpoints(self) -> None:
+        while True:
+            await asyncio.sleep(self.checkpoint_every)
+            try:
+                await self.checkpoint()
+                await self.store.prune(self.clock() - self.retention)
+                self._store_ok = True
+            except (StoreError, OSError, Exception) as e:  # noqa: BLE001 - keep running; readiness shows it
+                self._store_ok = False
+                log.warning("checkpoint failed: %s", e)
+
+    # -- the core, one event at a time -----------------------------------------------
+    async def handle(self, ev: Event) -> EngineOutput:
+        started = time.perf_counter()
+        out = self.engine.ingest(ev)
+        self.metrics.detect_seconds.observe(time.perf_counter() - started)
+        if not isinstance(ev, Change):
+            self.metrics.samples.inc()
+        await self.persist(out)
+        return out
+
+    async def persist(self, out: EngineOutput) -> None:
+        for a in out.anomalies:
+            self.metrics.anomalies.labels(a.signal).inc()
+        if out.health:
+            await self.store.add_health(out.health)
+        now = self.clock()
+        for inc in out.incidents.values():
+            await self.store.save_incident(inc.to_json(), now=now)
+        for action in out.pages:
+            await self._page(action)
+
+    def page_for(self, action: PageAction) -> Page:
+        doc = self.engine.incidents[action.incident_id].to_json()
+        url = f"{self.base_url}/incidents/{action.incident_id}" if self.base_url else ""
+        return Page(action.kind.value, action.incident_id, action.incident_id, action.ts, render_title(doc),
+                    render_text(doc), doc, url)
+
+    async def _page(self, action: PageAction) -> None:
+        page = self.page_for(action)
+        new = await self.outbox.enqueue(page)
+        log.info("page %s for %s queued (%d new): %s", action.kind.value, action.incident_id, new, page.title,
+                 extra={"incident_id": action.incident_id})
+
+    # -- API entry points -----------------------------------------------------------
+    async def submit_changes(self, changes: Sequence[Change], source: str) -> list[bool]:
+        """Store first (durable), then feed the core through the queue."""
+        inserted = await self.store.add_changes(changes, source=source, received_at=self.clock())
+        for ch, new in zip(changes, inserted):
+            if new:
+                self.metrics.changes.labels(source).inc()
+                await self.queue.put(ch)
+        return inserted
+
+    async def record_feedback(self, incident_id: str, cause: Cause, note: str, actor: str) -> int:
+        return await self.store.add_feedback(incident_id, cause.to_json(), note, actor, self.clock())
+
+    async def readiness(self) -> tuple[bool, list[str]]:
+        reasons = []
+        if not await self.store.ping():
+            reasons.append("store unreachable")
+        now = self.clock()
+        for st in self.statuses.values():
+            if st.stale(now):
+                reasons.append(f"source {st.name} stale" + (f": {st.last_error}" if st.last_error else ""))
+        return not reasons, reasons
+
+    async def refresh_gauges(self) -> None:
+        self.metrics.series.set(self.engine.series_count)
+        self.metrics.incidents_open.set(len(list(self.engine.tracker.open_incidents())))
+        now = self.clock()
+        for st in self.statuses.values():
+            self.metrics.source_up.labels(st.name).set(0.0 if st.stale(now) else 1.0)
+            if st.newest_data is not None:
+                self.metrics.source_lag.labels(st.name).set(max(0.0, now - st.newest_data))
+        with contextlib.suppress(Exception):
+            self.metrics.outbox_depth.set(await self.store.outbox_depth())
+
+
+# -- building from config -------------------------------------------------------------
+def build_notifiers(cfg: Config) -> dict[str, Notifier]:
+    from .notify.console import ConsoleNotifier
+    from .notify.webhook import WebhookNotifier
+
+    out: dict[str, Notifier] = {}
+    for n in cfg.notifiers:
+        if n.type == "console":
+            out[n.name] = ConsoleNotifier(n.name)
+        elif n.type == "webhook":
+            secret = n.secret.resolve().get_secret_value().encode() if n.secret else None
+            out[n.name] = WebhookNotifier(n.name, n.url, secret=secret, timeout=n.timeout)
+    return out
+
+
+def topology_of(cfg: Config) -> Topology:
+    from correlators.types import ServiceInfo
+    return Topology.from_services([ServiceInfo(s.name, s.namespace, tuple(s.calls), tuple(s.dependencies))
+                                   for s in cfg.services])
+
+
+async def serve(daemon: Daemon, host: str, port: int) -> int:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, daemon.stop)
+    try:
+        await daemon.run(host=host, port=port)
+    except OSError as e:
+        log.error("cannot listen on %s:%d: %s (pick another with --listen HOST:PORT)", host, port, e.strerror)
+        return 1
+    return 0
+
+
+async def _run_from_config(cfg: Config) -> int:
+    from .sources.factory import build_sources
+    try:
+        store = await Store.open(cfg.store.url)
+    except StoreError as e:
+        log.error("%s (check store.url)", e)
+        return 1
+    try:
+        sources, statuses = build_sources(cfg)
+        step = cfg.prometheus.step if cfg.prometheus else 30.0
+        daemon = Daemon(store=store, topology=topology_of(cfg), sources=sources, notifiers=build_notifiers(cfg),
+                        statuses=statuses, step=step, base_url=cfg.base_url or f"http://{cfg.listen}",
+                        grouping=GroupingPolicy(window=cfg.detection.group_window,
+                                                min_confidence=cfg.detection.page_min_confidence),
+                        retention=cfg.store.retention)
+        host, port = cfg.host_port
+        return await serve(daemon, host, port)
+    finally:
+        await store.close()
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as e:
+        print(f"whatchanged: bad config: {e}", file=sys.stderr)
+        return 2
+    if args.listen:
+        cfg = cfg.model_copy(update={"listen": args.listen})
+    return asyncio.run(_run_from_config(cfg))
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as e:
+        print(f"whatchanged: bad config: {e}", file=sys.stderr)
+        return 2
+    print(f"{args.config}: ok ({len(cfg.signals)} signals, {len(cfg.services)} services, "
+          f"{len(cfg.probes)} probes, {len(cfg.notifiers)} notifiers)")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .sources.demo import run_demo
+    return asyncio.run(run_demo(listen=args.listen, db=args.db, seed=args.seed, step=args.step,
+                                every=args.every, first_after=args.first_after))
+
+
+def _listen(value: str) -> str:
+    from .config import Config as _C
+    try:
+        _C._listen(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return value
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser("run", help="run the live daemon from a YAML config",
+                       description="Start the daemon: poll Prometheus, watch changes and dependency health, "
+                                   "detect, rank and page. A bad config is refused at start.")
+    p.add_argument("--config", required=True, metavar="FILE", help="YAML config (see README.md)")
+    p.add_argument("--listen", type=_listen, default=None, metavar="HOST:PORT",
+                   help="override the config's listen address")
+    p.set_defaults(func=_cmd_run)
+
+    c = sub.add_parser("check-config", help="validate a YAML config and exit",
+                       description="Validate a config without starting anything; exit 2 naming the bad field.")
+    c.add_argument("config", metavar="FILE")
+    c.set_defaults(func=_cmd_check)
+
+    d = sub.add_parser("demo", help="run the daemon on the built-in simulated shop (SQLite, no other server)",
+                       description="A simulated shop in real time with a bad deploy or a dependency outage "
+                                   "injected shortly after start and then every few minutes.")
+    d.add_argument("--listen", type=_listen, default="127.0.0.1:8080", metavar="HOST:PORT",
+                   help="HTTP address (default 127.0.0.1:8080)")
+    d.add_argument("--db", default="whatchanged-demo.db", metavar="PATH", help="SQLite file (default %(default)s)")
+    d.add_argument("--seed", type=int, default=7, help="simulation seed")
+    d.add_argument("--step", type=float, default=10.0, help="seconds between samples (default 10)")
+    d.add_argument("--first-after", type=float, default=90.0, metavar="SECONDS",
+                   help="first injected incident this long after start (default 90)")
+    d.add_argument("--every", type=float, default=360.0, metavar="SECONDS",
+                   help="then an incident this often (default 360)")
+    d.set_defaults(func=_cmd_demo)

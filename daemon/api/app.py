@@ -1,0 +1,189 @@
+"""The HTTP API: health, metrics, incidents, changes, feedback."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from correlators.types import Cause, CauseType
+
+from ..schema import InputError, parse_changes
+
+if TYPE_CHECKING:
+    from ..service import Daemon
+
+__all__ = ["create_app", "DAEMON_KEY"]
+
+log = logging.getLogger("whatchanged.api")
+
+DAEMON_KEY: web.AppKey[Daemon] = web.AppKey("daemon")
+MAX_BODY = 1024 * 1024
+
+
+def _error(status: int, field: str, message: str) -> web.Response:
+    return web.json_response({"error": message, "field": field, "message": message}, status=status)
+
+
+def _daemon(request: web.Request) -> Daemon:
+    return request.app[DAEMON_KEY]
+
+
+def _int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InputError(name, "expected an integer") from None
+    if not lo <= value <= hi:
+        raise InputError(name, f"expected {lo}..{hi}")
+    return value
+
+
+def _float_param(request: web.Request, name: str) -> float | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    from ..schema import parse_ts
+    try:
+        return parse_ts(raw)
+    except ValueError as e:
+        raise InputError(name, str(e)) from None
+
+
+async def _json_body(request: web.Request) -> Any:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length)
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError("body", f"not valid JSON ({getattr(e, 'msg', 'bad encoding')})") from None
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    daemon = request.app.get(DAEMON_KEY)
+    try:
+        resp = await handler(request)
+    except InputError as e:
+        resp = _error(400, e.field, e.message)
+    except web.HTTPRequestEntityTooLarge:
+        resp = _error(413, "body", f"request body larger than {MAX_BODY} bytes")
+    except web.HTTPException as e:
+        resp = e if e.status < 400 else _error(e.status, "", e.reason)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        resp = _error(500, "", "internal error (logged)")
+    if daemon is not None:
+        daemon.metrics.http_requests.labels(route, str(resp.status)).inc()
+    return resp
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    ready, reasons = await _daemon(request).readiness()
+    return web.json_response({"ready": ready, "reasons": reasons}, status=200 if ready else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    d = _daemon(request)
+    await d.refresh_gauges()
+    body = generate_latest(d.metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def list_incidents(request: web.Request) -> web.Response:
+    state = request.query.get("state")
+    if state not in (None, "open", "resolved"):
+        raise InputError("state", "expected open or resolved")
+    docs = await _daemon(request).store.list_incidents(
+        state=state, service=request.query.get("service") or None, since=_float_param(request, "since"),
+        limit=_int_param(request, "limit", 50, 1, 500), offset=_int_param(request, "offset", 0, 0, 1_000_000))
+    return web.json_response({"incidents": docs})
+
+
+async def get_incident(request: web.Request) -> web.Response:
+    d = _daemon(request)
+    doc = await d.store.get_incident(request.match_info["id"])
+    if doc is None:
+        return _error(404, "id", "no such incident")
+    notes = await d.store.list_notifications(incident_id=doc["id"])
+    doc["notifications"] = [{"receiver": n.receiver, "action": n.action, "status": n.status,
+                             "attempts": n.attempts, "last_error": n.last_error, "sent_at": n.sent_at}
+                            for n in notes]
+    doc["feedback"] = [{k: v for k, v in f.items() if k != "id"}
+                       for f in await d.store.list_feedback(doc["id"])]
+    return web.json_response(doc)
+
+
+async def post_changes(request: web.Request) -> web.Response:
+    body = await _json_body(request)
+    changes = parse_changes(body)
+    inserted = await _daemon(request).submit_changes(changes, source="api")
+    return web.json_response({
+        "accepted": sum(inserted), "duplicates": len(inserted) - sum(inserted),
+        "ids": [c.id for c in changes],
+    }, status=202)
+
+
+async def list_changes(request: web.Request) -> web.Response:
+    changes = await _daemon(request).store.list_changes(
+        since=_float_param(request, "since"), until=_float_param(request, "until"),
+        service=request.query.get("service") or None, limit=_int_param(request, "limit", 200, 1, 5000))
+    return web.json_response({"changes": [c.to_json() for c in changes]})
+
+
+async def post_feedback(request: web.Request) -> web.Response:
+    d = _daemon(request)
+    incident_id = request.match_info["id"]
+    if await d.store.get_incident(incident_id) is None:
+        return _error(404, "id", "no such incident")
+    body = await _json_body(request)
+    if not isinstance(body, dict):
+        raise InputError("body", "expected a JSON object")
+    raw = body.get("cause")
+    if not isinstance(raw, dict):
+        raise InputError("cause", 'expected an object such as {"type": "change", "id": "chg-1"} or {"type": "none"}')
+    try:
+        cause = Cause.from_json(raw)
+    except ValueError:
+        raise InputError("cause.type", "expected change, dependency, traffic or none") from None
+    except KeyError as e:
+        raise InputError(f"cause.{e.args[0]}", "required for this cause type") from None
+    if cause.type is not CauseType.NONE and not cause.ref:
+        raise InputError("cause", "the cause needs its id, target or service")
+    note = body.get("note", "")
+    if not isinstance(note, str) or len(note) > 5000:
+        raise InputError("note", "expected text up to 5000 characters")
+    actor = body.get("actor", "")
+    if not isinstance(actor, str) or len(actor) > 253:
+        raise InputError("actor", "expected text up to 253 characters")
+    fid = await d.record_feedback(incident_id, cause, note, actor)
+    return web.json_response({"id": fid, "incident_id": incident_id, "cause": cause.to_json()}, status=201)
+
+
+def create_app(daemon: Daemon) -> web.Application:
+    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
+    app[DAEMON_KEY] = daemon
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/api/v1/incidents", list_incidents)
+    app.router.add_get("/api/v1/incidents/{id}", get_incident)
+    app.router.add_post("/api/v1/incidents/{id}/feedback", post_feedback)
+    app.router.add_post("/api/v1/changes", post_changes)
+    app.router.add_get("/api/v1/changes", list_changes)
+    return app

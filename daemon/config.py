@@ -1,0 +1,260 @@
+"""The daemon's YAML config, validated with pydantic.
+
+A bad config is refused at start with a :class:`ConfigError` naming the file,
+the field and what was expected. Secrets come from the environment or from files
+(``{env: NAME}`` or ``{file: PATH}``) and are never logged or echoed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator,
+)
+
+__all__ = [
+    "ConfigError", "Config", "load_config", "parse_config", "parse_duration", "Duration", "SecretRef",
+    "PrometheusConfig", "SignalConfig", "ServiceConfig", "ProbeConfig", "StoreConfig",
+    "ConsoleNotifierConfig", "WebhookNotifierConfig", "NotifierConfig",
+]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(value: Any) -> float:
+    """``30``, ``"30s"``, ``"5m"``, ``"1h"``, ``"250ms"`` to seconds.
+
+    >>> parse_duration("5m"), parse_duration(30), parse_duration("250ms")
+    (300.0, 30.0, 0.25)
+    """
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s, 5m or 1h")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    else:
+        raise ValueError("expected a duration such as 30s, 5m or 1h")
+    if seconds <= 0:
+        raise ValueError("expected a positive duration")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class ConfigError(Exception):
+    """A config that cannot be used: names the file and the field."""
+
+    def __init__(self, path: str, field: str, message: str) -> None:
+        where = f"{path}: {field}" if field else path
+        super().__init__(f"{where}: {message}")
+        self.path, self.field, self.message = path, field, message
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretRef(_Model):
+    """A secret given inline, from an environment variable, or from a file; resolved when the config loads."""
+
+    value: SecretStr | None = None
+    env: str | None = None
+    file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> SecretRef:
+        if sum(x is not None for x in (self.value, self.env, self.file)) != 1:
+            raise ValueError("give exactly one of value, env or file")
+        return self
+
+    def resolve(self) -> SecretStr:
+        if self.value is not None:
+            return self.value
+        if self.env is not None:
+            val = os.environ.get(self.env)
+            if val is None:
+                raise ValueError(f"environment variable {self.env} is not set")
+            return SecretStr(val)
+        assert self.file is not None
+        try:
+            return SecretStr(self.file.read_text(encoding="utf-8").strip())
+        except OSError as e:
+            raise ValueError(f"cannot read secret file {self.file}: {e.strerror}") from None
+
+
+class TLSConfig(_Model):
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    insecure_skip_verify: bool = False
+
+
+class BasicAuth(_Model):
+    username: str
+    password: SecretRef
+
+
+class PrometheusConfig(_Model):
+    """Any Prometheus-compatible HTTP API: Prometheus, Thanos, Mimir, VictoriaMetrics."""
+
+    url: str = Field(pattern=r"^https?://")
+    step: Duration = 30.0
+    timeout: Duration = 10.0
+    lookback: Duration = 3600.0
+    bearer_token: SecretRef | None = None
+    basic_auth: BasicAuth | None = None
+    tls: TLSConfig = TLSConfig()
+    headers: dict[str, str] = {}
+
+
+class SignalConfig(_Model):
+    """A PromQL query whose result series are split per service by ``service_label``."""
+
+    name: str = Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+    query: str = Field(min_length=1)
+    service_label: str = "service"
+    bad_direction: Literal["up", "down", "both"] = "up"
+
+
+class ServiceConfig(_Model):
+    name: str = Field(min_length=1)
+    namespace: str = ""
+    calls: list[str] = []
+    dependencies: list[str] = []
+
+
+class ProbeConfig(_Model):
+    target: str = Field(min_length=1)
+    url: str = Field(pattern=r"^https?://")
+    interval: Duration = 15.0
+    timeout: Duration = 5.0
+    expect_status: int = Field(default=200, ge=100, le=599)
+
+
+class StoreConfig(_Model):
+    url: str = "sqlite+aiosqlite:///whatchanged.db"
+    retention: Duration = 30 * 86400.0
+
+
+class ConsoleNotifierConfig(_Model):
+    type: Literal["console"]
+    name: str = "console"
+
+
+class WebhookNotifierConfig(_Model):
+    type: Literal["webhook"]
+    name: str = "webhook"
+    url: str = Field(pattern=r"^https?://")
+    secret: SecretRef | None = None
+    timeout: Duration = 10.0
+
+
+NotifierConfig = Annotated[ConsoleNotifierConfig | WebhookNotifierConfig, Field(discriminator="type")]
+
+
+class DetectionConfig(_Model):
+    page_min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+    group_window: Duration = 900.0
+
+
+class Config(_Model):
+    listen: str = "127.0.0.1:8080"
+    base_url: str = ""
+    store: StoreConfig = StoreConfig()
+    prometheus: PrometheusConfig | None = None
+    signals: list[SignalConfig] = []
+    services: list[ServiceConfig] = []
+    dependencies: list[str] = []
+    probes: list[ProbeConfig] = []
+    notifiers: list[NotifierConfig] = [ConsoleNotifierConfig(type="console")]
+    detection: DetectionConfig = DetectionConfig()
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("expected HOST:PORT, e.g. 127.0.0.1:8080")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Config:
+        if self.signals and self.prometheus is None:
+            raise ValueError("signals need a prometheus section (url of the Prometheus-compatible API)")
+        names = [n.name for n in self.notifiers]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise ValueError(f"notifier names must be unique; repeated: {', '.join(sorted(dupes))}")
+        return self
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if not (isinstance(p, str) and p in ("console", "webhook") and loc[0] == "notifiers")]
+    return ".".join(parts)
+
+
+def parse_config(data: Any, path: str = "<config>") -> Config:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(path, "", "expected a YAML mapping at the top level")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field (check its spelling)"
+        elif err["type"] == "missing":
+            msg = "required field is missing"
+        elif err["type"] == "union_tag_invalid":
+            msg = "unknown type; expected one of " + str(err.get("ctx", {}).get("expected_tags", ""))
+        raise ConfigError(path, _field(tuple(err["loc"])), msg) from None
+
+
+def load_config(path: str | Path) -> Config:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(str(p), "", f"cannot read: {e.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(str(p), where, f"not valid YAML ({getattr(e, 'problem', e)})") from None
+    cfg = parse_config(data, str(p))
+    _resolve_secrets(cfg, str(p))
+    return cfg
+
+
+def _resolve_secrets(cfg: Config, path: str) -> None:
+    """Fail at start, not at 3 AM, when a secret's variable or file is missing."""
+    refs: list[tuple[str, SecretRef]] = []
+    if cfg.prometheus and cfg.prometheus.bearer_token:
+        refs.append(("prometheus.bearer_token", cfg.prometheus.bearer_token))
+    if cfg.prometheus and cfg.prometheus.basic_auth:
+        refs.append(("prometheus.basic_auth.password", cfg.prometheus.basic_auth.password))
+    for i, n in enumerate(cfg.notifiers):
+        secret = getattr(n, "secret", None)
+        if isinstance(secret, SecretRef):
+            refs.append((f"notifiers.{i}.secret", secret))
+    for field, ref in refs:
+        try:
+            ref.resolve()
+        except ValueError as e:
+            raise ConfigError(path, field, str(e)) from None

@@ -1,0 +1,30 @@
+"""The daemon's own metrics, in a registry per daemon (nothing is registered at import)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["Metrics"]
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.samples = Counter("whatchanged_samples_total", "Samples processed by the detectors", registry=r)
+        self.series = Gauge("whatchanged_series", "Series watched", registry=r)
+        self.detect_seconds = Histogram("whatchanged_event_seconds", "Time to process one event in the core",
+                                        buckets=(1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0), registry=r)
+        self.anomalies = Counter("whatchanged_anomalies_total", "Anomalies detected", ["signal"], registry=r)
+        self.incidents_open = Gauge("whatchanged_incidents_open", "Incidents open", registry=r)
+        self.changes = Counter("whatchanged_changes_total", "Changes recorded", ["source"], registry=r)
+        self.notifications = Counter("whatchanged_notifications_total", "Notification attempts by outcome",
+                                     ["receiver", "outcome"], registry=r)
+        self.outbox_depth = Gauge("whatchanged_outbox_depth", "Notifications waiting to be delivered", registry=r)
+        self.source_errors = Counter("whatchanged_source_errors_total", "Errors of sources", ["source"], registry=r)
+        self.source_up = Gauge("whatchanged_source_up", "1 if the source's last poll succeeded", ["source"],
+                               registry=r)
+        self.source_lag = Gauge("whatchanged_source_lag_seconds", "Age of the newest data from a source",
+                                ["source"], registry=r)
+        self.http_requests = Counter("whatchanged_http_requests_total", "API requests", ["route", "status"],
+                                     registry=r)

@@ -1,0 +1,91 @@
+"""The built-in demo: a simulated shop in real time, behind the same daemon as production.
+
+On start the last hour is backfilled at once (as a Prometheus catch-up would be),
+so the detectors are warm; then a step is simulated every ``step`` seconds of wall
+time. The first incident is injected ``first_after`` seconds after start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from correlators.types import Topology
+
+from ..events import Event
+from .base import SourceStatus
+
+__all__ = ["DemoSource", "run_demo"]
+
+log = logging.getLogger("whatchanged.demo")
+
+
+class DemoSource:
+    def __init__(self, shop: Any, status: SourceStatus, *, clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], Any] = asyncio.sleep) -> None:
+        self.name = "demo"
+        self.shop = shop
+        self.status = status
+        self.clock = clock
+        self.sleep = sleep
+        self._next = shop.start
+
+    async def events(self) -> AsyncIterator[Event]:
+        step = self.shop.step
+        while True:
+            now = self.clock()
+            if self._next > now:
+                await self.sleep(self._next - now)
+                continue
+            tick = self.shop.tick(self._next)
+            for ch in tick.changes:
+                yield ch
+            for p in tick.probes:
+                yield p
+            for s in tick.samples:
+                yield s
+            self.status.ok(self.clock(), self._next)
+            self._next += step
+
+
+def demo_shop(now: float, *, seed: int, step: float, every: float, first_after: float,
+              backfill: float = 3600.0) -> Any:
+    """The demo's shop: it starts ``backfill`` seconds ago (warm detectors) and breaks ``first_after`` from now."""
+    from ..demo.shop import AutoSchedule, DemoShop, NoiseSettings
+
+    start = math.floor((now - backfill) / step) * step
+    return DemoShop(seed, start, step, cycle_period=1800.0, changes_per_hour=12.0,
+                    schedule=AutoSchedule(first_after=(now - start) + first_after, every=every,
+                                          duration=min(180.0, every / 2)),
+                    noise=NoiseSettings(cycle_amplitude=0.25))
+
+
+async def run_demo(*, listen: str, db: str, seed: int, step: float, every: float, first_after: float,
+                   backfill: float = 3600.0) -> int:
+    from ..notify.console import ConsoleNotifier
+    from ..service import Daemon, serve
+    from ..store import Store
+
+    path = Path(db)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    log.info("demo: fresh SQLite store at %s", path)
+    shop = demo_shop(time.time(), seed=seed, step=step, every=every, first_after=first_after, backfill=backfill)
+    topology = Topology.from_services(shop.topology())
+    store = await Store.open(f"sqlite+aiosqlite:///{path}")
+    host, _, port = listen.rpartition(":")
+    status = SourceStatus("demo", stale_after=10 * step)
+    try:
+        daemon = Daemon(store=store, topology=topology, sources=[DemoSource(shop, status)],
+                        notifiers={"console": ConsoleNotifier()}, statuses=[status], step=step,
+                        base_url=f"http://{listen}")
+        log.info("demo: %d services, first incident in about %.0fs, then every %.0fs; open http://%s/api/v1/incidents",
+                 len(topology.services), first_after, every, listen)
+        return await serve(daemon, host.strip("[]"), int(port))
+    finally:
+        await store.close()

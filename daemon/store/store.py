@@ -1,0 +1,345 @@
+"""The store: SQLAlchemy 2 async over SQLite (aiosqlite, the default) or PostgreSQL (asyncpg).
+
+The schema is managed by Alembic and migrated on open; on PostgreSQL an
+advisory lock makes that safe with several replicas starting at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from correlators.types import Change, ChangeKind, HealthEvent
+
+from . import tables as t
+
+__all__ = ["Store", "StoreError", "Notification"]
+
+log = logging.getLogger("whatchanged.store")
+
+_MIGRATION_LOCK = 0x77686174  # "what": PostgreSQL advisory lock id for migrations
+
+
+class StoreError(Exception):
+    """The store is unreachable or refused an operation."""
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One outbox row: a page action for one receiver."""
+
+    id: int
+    key: str
+    incident_id: str
+    receiver: str
+    action: str
+    dedup_key: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    created_at: float
+    sent_at: float | None
+
+
+def _alembic_config() -> Config:
+    cfg = Config(str(Path(__file__).with_name("alembic.ini")))
+    cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    return cfg
+
+
+def _upgrade(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+    cfg = _alembic_config()
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, "head")
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain ``sqlite:///`` and ``postgresql://`` URLs and pick the async drivers.
+
+    >>> normalise_url("postgresql://u@h/db"), normalise_url("sqlite:///x.db")
+    ('postgresql+asyncpg://u@h/db', 'sqlite+aiosqlite:///x.db')
+    """
+    for plain, driver in (("postgresql://", "postgresql+asyncpg://"), ("postgres://", "postgresql+asyncpg://"),
+                          ("sqlite://", "sqlite+aiosqlite://")):
+        if url.startswith(plain):
+            return driver + url[len(plain):]
+    return url
+
+
+class Store:
+    """Async access to the database. Create with :meth:`open`; close with :meth:`close`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @classmethod
+    async def open(cls, url: str, *, migrate: bool = True) -> Store:
+        url = normalise_url(url)
+        kwargs: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=5)
+        engine = create_async_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            @sa.event.listens_for(engine.sync_engine, "connect")
+            def _pragmas(dbapi_conn: Any, _: Any) -> None:
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.execute("PRAGMA busy_timeout=30000")
+                cur.close()
+        store = cls(engine)
+        if migrate:
+            await store.migrate()
+        return store
+
+    async def migrate(self) -> None:
+        try:
+            async with self.engine.begin() as conn:
+                await conn.run_sync(_upgrade)
+        except (SQLAlchemyError, OSError) as e:
+            raise StoreError(f"cannot migrate the store: {e}") from e
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+            return True
+        except (SQLAlchemyError, OSError, asyncio.TimeoutError):
+            return False
+
+    def _insert(self, table: sa.Table) -> Any:
+        if self.dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    # -- changes ----------------------------------------------------------------
+    async def add_changes(self, items: Sequence[Change], *, source: str = "api",
+                          received_at: float | None = None) -> list[bool]:
+        """Insert changes; idempotent on id. Returns, per change, whether it was new. All or nothing."""
+        now = received_at if received_at is not None else time.time()
+        inserted: list[bool] = []
+        async with self.engine.begin() as conn:
+            for ch in items:
+                stmt = self._insert(t.changes).values(
+                    id=ch.id, ts=ch.ts, kind=ch.kind.value, service=ch.service, namespace=ch.namespace,
+                    summary=ch.summary, actor=ch.actor, attributes=dict(ch.attributes), source=source,
+                    received_at=now,
+                ).on_conflict_do_nothing(index_elements=["id"])
+                res = await conn.execute(stmt)
+                inserted.append(res.rowcount == 1)
+        return inserted
+
+    async def list_changes(self, since: float | None = None, until: float | None = None,
+                           service: str | None = None, limit: int = 1000, offset: int = 0) -> list[Change]:
+        q = sa.select(t.changes).order_by(t.changes.c.ts.desc(), t.changes.c.id).limit(limit).offset(offset)
+        if since is not None:
+            q = q.where(t.changes.c.ts >= since)
+        if until is not None:
+            q = q.where(t.changes.c.ts <= until)
+        if service:
+            q = q.where(t.changes.c.service == service)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(q)).mappings().all()
+        return [Change(r["id"], r["ts"], ChangeKind(r["kind"]), r["service"], r["namespace"], r["summary"],
+                       r["actor"], r["attributes"] or {}) for r in rows]
+
+    # -- health -----------------------------------------------------------------
+    async def add_health(self, items: Sequence[HealthEvent]) -> None:
+        if not items:
+            return
+        async with self.engine.begin() as conn:
+            for h in items:
+                await conn.execute(self._insert(t.health_events).values(
+                    ts=h.ts, target=h.target, healthy=h.healthy, detail=h.detail,
+                ).on_conflict_do_nothing())
+
+    async def list_health(self, since: float | None = None, until: float | None = None,
+                          limit: int = 1000) -> list[HealthEvent]:
+        q = sa.select(t.health_events).order_by(t.health_events.c.ts.desc()).limit(limit)
+        if since is not None:
+            q = q.where(t.health_events.c.ts >= since)
+        if until is not None:
+            q = q.where(t.health_events.c.ts <= until)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(q)).mappings().all()
+        return [HealthEvent(r["ts"], r["target"], bool(r["healthy"]), r["detail"]) for r in rows]
+
+    # -- incidents ------------------------------------------------------------------
+    async def save_incident(self, doc: dict[str, Any], *, now: float | None = None) -> None:
+        """Insert or replace an incident's snapshot (and its anomalies)."""
+        now = now if now is not None else time.time()
+        values = dict(state=doc["state"], onset=doc["onset"], opened_at=doc["opened_at"],
+                      paged_at=doc["paged_at"], resolved_at=doc["resolved_at"], services=doc["services"],
+                      doc=doc, updated_at=now)
+        async with self.engine.begin() as conn:
+            stmt = self._insert(t.incidents).values(id=doc["id"], **values)
+            await conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
+            for a in doc.get("anomalies", []):
+                series = a.get("series") or f"{a['service']}/{a['signal']}"
+                row = dict(series=series, service=a["service"], signal=a["signal"], onset=a["onset"],
+                           detected_at=a["detected_at"], direction=a["direction"], before=a["before"],
+                           after=a["after"], confidence=a["confidence"], recovered_at=a.get("recovered_at"),
+                           incident_id=doc["id"])
+                stmt = self._insert(t.anomalies).values(**row)
+                await conn.execute(stmt.on_conflict_do_update(
+                    index_elements=["series", "onset"],
+                    set_={"recovered_at": row["recovered_at"], "incident_id": doc["id"]}))
+
+    async def get_incident(self, incident_id: str) -> dict[str, Any] | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(t.incidents.c.doc).where(t.incidents.c.id == incident_id))).first()
+        return dict(row[0]) if row else None
+
+    async def list_incidents(self, *, state: str | None = None, service: str | None = None,
+                             since: float | None = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        """Newest first; open incidents before resolved ones when no state is given."""
+        q = sa.select(t.incidents.c.doc, t.incidents.c.services)
+        if state:
+            q = q.where(t.incidents.c.state == state)
+        if since is not None:
+            q = q.where(t.incidents.c.onset >= since)
+        q = q.order_by((t.incidents.c.state == "open").desc(), t.incidents.c.onset.desc(), t.incidents.c.id)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(q)).all()
+        docs = [dict(r[0]) for r in rows if not service or service in (r[1] or [])]
+        return docs[offset: offset + limit]
+
+    # -- outbox -----------------------------------------------------------------
+    async def enqueue(self, *, key: str, incident_id: str, receiver: str, action: str, dedup_key: str,
+                      payload: dict[str, Any], now: float) -> bool:
+        """Write a notification before it is sent; idempotent on ``key``. True if new."""
+        async with self.engine.begin() as conn:
+            res = await conn.execute(self._insert(t.notifications).values(
+                key=key, incident_id=incident_id, receiver=receiver, action=action, dedup_key=dedup_key,
+                payload=payload, status="pending", attempts=0, next_attempt_at=now, created_at=now,
+            ).on_conflict_do_nothing(index_elements=["key"]))
+            return bool(res.rowcount == 1)
+
+    @staticmethod
+    def _notification(r: Any) -> Notification:
+        return Notification(r["id"], r["key"], r["incident_id"], r["receiver"], r["action"], r["dedup_key"],
+                            r["payload"], r["status"], r["attempts"], r["next_attempt_at"], r["last_error"],
+                            r["created_at"], r["sent_at"])
+
+    async def due_notifications(self, now: float, limit: int = 50) -> list[Notification]:
+        """Pending notifications whose time has come, oldest first."""
+        q = (sa.select(t.notifications).where(t.notifications.c.status == "pending")
+             .where(t.notifications.c.next_attempt_at <= now)
+             .order_by(t.notifications.c.id).limit(limit))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(q)).mappings().all()
+        return [self._notification(r) for r in rows]
+
+    async def list_notifications(self, incident_id: str | None = None, status: str | None = None,
+                                 limit: int = 200) -> list[Notification]:
+        q = sa.select(t.notifications).order_by(t.notifications.c.id).limit(limit)
+        if incident_id:
+            q = q.where(t.notifications.c.incident_id == incident_id)
+        if status:
+            q = q.where(t.notifications.c.status == status)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(q)).mappings().all()
+        return [self._notification(r) for r in rows]
+
+    async def mark_sent(self, notification_id: int, now: float) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(sa.update(t.notifications).where(t.notifications.c.id == notification_id).values(
+                status="sent", sent_at=now, attempts=t.notifications.c.attempts + 1, last_error=None))
+
+    async def mark_retry(self, notification_id: int, error: str, next_attempt_at: float) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(sa.update(t.notifications).where(t.notifications.c.id == notification_id).values(
+                attempts=t.notifications.c.attempts + 1, last_error=error[:2000], next_attempt_at=next_attempt_at))
+
+    async def mark_failed(self, notification_id: int, error: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(sa.update(t.notifications).where(t.notifications.c.id == notification_id).values(
+                status="failed", attempts=t.notifications.c.attempts + 1, last_error=error[:2000]))
+
+    async def outbox_depth(self) -> int:
+        async with self.engine.connect() as conn:
+            n = (await conn.execute(sa.select(sa.func.count()).select_from(t.notifications)
+                                    .where(t.notifications.c.status == "pending"))).scalar_one()
+        return int(n)
+
+    # -- feedback ----------------------------------------------------------------
+    async def add_feedback(self, incident_id: str, cause: dict[str, Any], note: str, actor: str,
+                           now: float) -> int:
+        async with self.engine.begin() as conn:
+            res = await conn.execute(sa.insert(t.feedback).values(
+                incident_id=incident_id, cause=cause, note=note, actor=actor, created_at=now))
+            return int(res.inserted_primary_key[0])
+
+    async def list_feedback(self, incident_id: str | None = None) -> list[dict[str, Any]]:
+        q = sa.select(t.feedback).order_by(t.feedback.c.id)
+        if incident_id:
+            q = q.where(t.feedback.c.incident_id == incident_id)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(q)).mappings().all()
+        return [dict(r) for r in rows]
+
+    # -- checkpoints and cursors ------------------------------------------------------
+    async def save_checkpoint(self, key: str, state: dict[str, Any], now: float | None = None) -> None:
+        now = now if now is not None else time.time()
+        async with self.engine.begin() as conn:
+            stmt = self._insert(t.checkpoints).values(key=key, state=state, updated_at=now)
+            await conn.execute(stmt.on_conflict_do_update(index_elements=["key"],
+                                                          set_={"state": state, "updated_at": now}))
+
+    async def load_checkpoint(self, key: str) -> dict[str, Any] | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(t.checkpoints.c.state).where(t.checkpoints.c.key == key))).first()
+        return dict(row[0]) if row else None
+
+    async def save_cursor(self, source: str, value: str, now: float | None = None) -> None:
+        now = now if now is not None else time.time()
+        async with self.engine.begin() as conn:
+            stmt = self._insert(t.cursors).values(source=source, value=value, updated_at=now)
+            await conn.execute(stmt.on_conflict_do_update(index_elements=["source"],
+                                                          set_={"value": value, "updated_at": now}))
+
+    async def load_cursor(self, source: str) -> str | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(t.cursors.c.value).where(t.cursors.c.source == source))).first()
+        return str(row[0]) if row else None
+
+    # -- retention --------------------------------------------------------------------
+    async def prune(self, before: float) -> dict[str, int]:
+        """Delete what is older than ``before`` (resolved incidents only; pending pages are never pruned)."""
+        counts: dict[str, int] = {}
+        async with self.engine.begin() as conn:
+            for name, stmt in (
+                ("changes", sa.delete(t.changes).where(t.changes.c.ts < before)),
+                ("health_events", sa.delete(t.health_events).where(t.health_events.c.ts < before)),
+                ("anomalies", sa.delete(t.anomalies).where(t.anomalies.c.onset < before)
+                 .where(t.anomalies.c.recovered_at.is_not(None))),
+                ("incidents", sa.delete(t.incidents).where(t.incidents.c.onset < before)
+                 .where(t.incidents.c.state == "resolved")),
+                ("notifications", sa.delete(t.notifications).where(t.notifications.c.created_at < before)
+                 .where(t.notifications.c.status != "pending")),
+            ):
+                counts[name] = (await conn.execute(stmt)).rowcount or 0
+        return counts

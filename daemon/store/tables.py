@@ -1,0 +1,107 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations create and evolve it."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = [
+    "metadata", "changes", "health_events", "anomalies", "incidents", "notifications", "feedback",
+    "checkpoints", "cursors",
+]
+
+metadata = sa.MetaData()
+
+changes = sa.Table(
+    "changes", metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("ts", sa.Float, nullable=False, index=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("service", sa.String(253), nullable=False, index=True),
+    sa.Column("namespace", sa.String(253), nullable=False, server_default=""),
+    sa.Column("summary", sa.Text, nullable=False, server_default=""),
+    sa.Column("actor", sa.String(253), nullable=False, server_default=""),
+    sa.Column("attributes", sa.JSON, nullable=False),
+    sa.Column("source", sa.String(64), nullable=False, server_default="api"),
+    sa.Column("received_at", sa.Float, nullable=False),
+)
+
+health_events = sa.Table(
+    "health_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ts", sa.Float, nullable=False, index=True),
+    sa.Column("target", sa.String(253), nullable=False),
+    sa.Column("healthy", sa.Boolean, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False, server_default=""),
+    sa.UniqueConstraint("target", "ts", "healthy", name="uq_health_target_ts"),
+)
+
+anomalies = sa.Table(
+    "anomalies", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("series", sa.String(512), nullable=False),
+    sa.Column("service", sa.String(253), nullable=False, index=True),
+    sa.Column("signal", sa.String(253), nullable=False),
+    sa.Column("onset", sa.Float, nullable=False, index=True),
+    sa.Column("detected_at", sa.Float, nullable=False),
+    sa.Column("direction", sa.String(8), nullable=False),
+    sa.Column("before", sa.Float, nullable=False),
+    sa.Column("after", sa.Float, nullable=False),
+    sa.Column("confidence", sa.Float, nullable=False),
+    sa.Column("recovered_at", sa.Float, nullable=True),
+    sa.Column("incident_id", sa.String(64), nullable=True, index=True),
+    sa.UniqueConstraint("series", "onset", name="uq_anomaly_series_onset"),
+)
+
+incidents = sa.Table(
+    "incidents", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("onset", sa.Float, nullable=False, index=True),
+    sa.Column("opened_at", sa.Float, nullable=False),
+    sa.Column("paged_at", sa.Float, nullable=True),
+    sa.Column("resolved_at", sa.Float, nullable=True),
+    sa.Column("services", sa.JSON, nullable=False),
+    sa.Column("doc", sa.JSON, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+notifications = sa.Table(
+    "notifications", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(300), nullable=False, unique=True),
+    sa.Column("incident_id", sa.String(64), nullable=False, index=True),
+    sa.Column("receiver", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("dedup_key", sa.String(128), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.Float, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("sent_at", sa.Float, nullable=True),
+)
+
+feedback = sa.Table(
+    "feedback", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", sa.String(64), nullable=False, index=True),
+    sa.Column("cause", sa.JSON, nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("actor", sa.String(253), nullable=False, server_default=""),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+checkpoints = sa.Table(
+    "checkpoints", metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("state", sa.JSON, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+cursors = sa.Table(
+    "cursors", metadata,
+    sa.Column("source", sa.String(200), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
