@@ -163,13 +163,18 @@ class _Shape:
         return self.slow_only - self.errors
 
 
+def _rises(t: Anomaly) -> bool:
+    """A request-rate shift that went up, by its levels (a detector's direction flag can disagree)."""
+    return t.after > t.before
+
+
 def _shape(incident: Incident) -> _Shape:
     by_service: dict[str, set[SignalRole]] = {}
     for a in incident.anomalies:
         by_service.setdefault(a.service, set()).add(role_of(a.signal))
     n = max(len(by_service), 1)
     errors = sum(SignalRole.ERRORS in r for r in by_service.values()) / n
-    rising = frozenset(t.service for t in incident.traffic if t.direction == "up")
+    rising = frozenset(t.service for t in incident.traffic if _rises(t))
     return _Shape(errors, 1.0 - errors if by_service else 0.0, rising)
 
 
@@ -358,7 +363,7 @@ def _traffic_candidates(incident: Incident, view: _View, policy: RankingPolicy) 
     topology, affected, shape = view.topology, view.affected, view.shape
     out: list[Scored] = []
     seen: set[str] = set()
-    rising = [t for t in incident.traffic if t.direction == "up"]
+    rising = [t for t in incident.traffic if _rises(t)]
     for t in sorted(rising, key=lambda a: (a.onset, a.service)):
         if t.service in seen or topology.callers(t.service) & shape.rising:
             continue

@@ -46,8 +46,8 @@ class TrafficWindow:
         buf.append((ts, value))
 
     def shifts(self, onset: float, tolerance: float, now: float) -> list[Anomaly]:
-        """Series whose level around the onset (``onset ± tolerance``, up to 3 tolerances after) is
-        ``min_ratio`` times its level before.
+        """Series whose level around the onset (the upper quartile of ``onset - tolerance`` to
+        ``onset + 3 * tolerance``) is ``min_ratio`` times their level before (a median).
 
         Each comes back as an up ``Anomaly`` dated at its first sample above the midpoint of the
         two levels, so that traffic candidates can be timed against the onset like any cause.
@@ -59,7 +59,10 @@ class TrafficWindow:
             if len(before) < 3 or not after:
                 continue
             base = statistics.median(before)
-            level = statistics.median(v for _, v in after)
+            # Upper quartile: a surge shorter than the window (or already over) still counts,
+            # a lone glitch does not.
+            values = sorted(v for _, v in after)
+            level = values[(3 * len(values)) // 4]
             if base <= 0 or level < self.min_ratio * base:
                 continue
             mid = (base + level) / 2.0

@@ -194,7 +194,7 @@ class Engine:
     def _with_measured_traffic(self, inc: Incident, ts: float) -> Incident:
         """The incident as ranking sees it: its traffic anomalies plus request-rate rises measured
         across its onset at services whose detector has not (or not yet) reported one."""
-        seen = {t.service for t in inc.traffic if t.direction == "up"}
+        seen = {t.service for t in inc.traffic if t.after > t.before}
         tol = self.ranking_policy.tolerance
         measured = [a for a in self._traffic.shifts(inc.estimated_onset, tol, ts) if a.service not in seen]
         return replace(inc, traffic=inc.traffic + measured) if measured else inc
