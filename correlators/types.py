@@ -223,6 +223,7 @@ class Candidate:
             "rank": self.rank, "cause": self.cause.to_json(), "score": round(self.score, 4),
             "title": self.title, "hypothesis": self.hypothesis, "test": self.test,
             "evidence": list(self.evidence),
+            "features": {k: round(v, 4) for k, v in sorted(self.features.items())},
         }
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from correlators.incidents import GroupingPolicy, Incident, PageAction
+from correlators.learning import OnlineWeights
 from correlators.types import Cause, Change, Topology
 
 from .config import Config, ConfigError, load_config
@@ -38,6 +39,7 @@ __all__ = ["Daemon", "add_parsers", "serve"]
 log = logging.getLogger("whatchanged.daemon")
 
 ENGINE_CHECKPOINT = "engine"
+LEARNING_CHECKPOINT = "learning"
 
 
 class Daemon:
@@ -63,7 +65,9 @@ class Daemon:
         self.store = store
         self.clock = clock
         self.metrics = metrics or Metrics()
-        self.engine = Engine(topology, grouping=grouping or pol.grouping, ranking=pol.ranking)
+        self.learner = OnlineWeights()  # evidence weights, updated by responders' feedback
+        self.engine = Engine(topology, grouping=grouping or pol.grouping, ranking=pol.ranking,
+                             weights=self.learner.weights)
         self.sources = list(sources)
         self.statuses = {s.name: s for s in statuses}
         self.outbox = Outbox(store, notifiers, clock=clock, metrics=self.metrics)
@@ -84,6 +88,13 @@ class Daemon:
                 log.info("resumed %d series from checkpoint", self.engine.series_count)
             except (ValueError, KeyError, TypeError) as e:
                 log.warning("ignoring unusable checkpoint (%s); detectors warm up again", e)
+        learned = await self.store.load_checkpoint(LEARNING_CHECKPOINT)
+        if learned:
+            try:
+                self.learner.load_state(learned)
+                log.info("resumed ranking weights learned from %d answers", self.learner.updates)
+            except (ValueError, KeyError, TypeError) as e:
+                log.warning("ignoring unusable learned weights (%s); ranking starts from its priors", e)
         for doc in await self.store.list_incidents(state="open", limit=500):
             self.engine.tracker.restore(Incident.from_json(doc))
         now = self.clock()
@@ -231,7 +242,16 @@ class Daemon:
         return inserted
 
     async def record_feedback(self, incident_id: str, cause: Cause, note: str, actor: str) -> int:
-        return await self.store.add_feedback(incident_id, cause.to_json(), note, actor, self.clock())
+        """Store the answer, then learn from it: the evidence of the true cause against the rest
+        of what was shown. The learned weights are checkpointed at once, so they survive restarts."""
+        fid = await self.store.add_feedback(incident_id, cause.to_json(), note, actor, self.clock())
+        doc = await self.store.get_incident(incident_id)
+        shown = [(Cause.from_json(c["cause"]), c.get("features") or {}) for c in (doc or {}).get("candidates", [])]
+        if self.learner.update(shown, cause):
+            await self.store.save_checkpoint(LEARNING_CHECKPOINT, self.learner.state_dict(), now=self.clock())
+            log.info("learned from feedback on %s (%d answers so far)", incident_id, self.learner.updates,
+                     extra={"incident_id": incident_id})
+        return fid
 
     async def readiness(self) -> tuple[bool, list[str]]:
         reasons = []
