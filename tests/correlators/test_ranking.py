@@ -58,7 +58,15 @@ def test_callee_deploy_surfacing_only_at_its_callers(topo: Topology) -> None:
     r = rank(inc, [change("payments-deploy", "payments", -120), change("search-deploy", "search", -60)], [], topo)
     assert ids(r)[0] == "payments-deploy"
     assert r.candidates[0].features["callee"] == 1.0
+    assert r.candidates[0].score > 0.8  # explaining every caller through the call graph is strong evidence
     assert any("no anomaly of its own" in e for e in r.candidates[0].evidence)
+
+
+def test_callee_deploy_beats_an_old_release_of_the_only_anomalous_caller(topo: Topology) -> None:
+    inc = incident([errors("frontend")])
+    r = rank(inc, [change("payments-deploy", "payments", -180), change("old-frontend", "frontend", -54 * 60)],
+             [], topo)
+    assert ids(r)[:2] == ["payments-deploy", "old-frontend"]
 
 
 def test_shared_dependency_down_beats_a_change_that_explains_half(topo: Topology) -> None:
@@ -67,6 +75,7 @@ def test_shared_dependency_down_beats_a_change_that_explains_half(topo: Topology
     assert ids(r)[0] == "inventory-db"
     assert r.candidates[0].features["shared"] == 1.0
     assert r.candidates[0].cause == Cause(CauseType.DEPENDENCY, "inventory-db")
+    assert r.candidates[0].score > 0.9
 
 
 def test_unrelated_service_is_a_dead_end(topo: Topology) -> None:
@@ -99,6 +108,15 @@ def test_coverage_and_differential(topo: Topology) -> None:
     assert any("cannot reach checkout" in e for e in by_id["srch"].evidence)
 
 
+def test_differential_the_dependency_whose_other_users_stay_healthy_ranks_lower(topo: Topology) -> None:
+    # Both dependencies fail at once and each reaches two of the three anomalous services; but
+    # catalog also uses inventory-db and is fine, while every user of payments-gateway is hit.
+    inc = incident([errors("payments"), errors("inventory"), errors("checkout", at=30)])
+    r = rank(inc, [], [down("payments-gateway", -60), down("inventory-db", -60)], topo)
+    order = ids(r)
+    assert order.index("payments-gateway") < order.index("inventory-db")
+
+
 def test_dependency_with_quiet_users_is_weaker(topo: Topology) -> None:
     # inventory-db is used by inventory and catalog; only inventory's side is anomalous.
     inc = incident([errors("inventory"), errors("checkout", at=30)])
@@ -116,6 +134,16 @@ def test_shape_latency_up_with_traffic_up_and_errors_flat_is_load(topo: Topology
     r = rank(inc, [change("chk", "checkout", -60)], [], topo)
     assert r.candidates[0].cause == Cause(CauseType.TRAFFIC, "frontend")
     assert r.candidates[0].features["load_shape"] == 1.0
+
+
+def test_shape_decides_how_sure_the_load_hypothesis_is(topo: Topology) -> None:
+    traffic = [surge("frontend"), surge("checkout"), surge("search")]
+    chs = [change("chk", "checkout", -60)]
+    load = rank(incident([slow("frontend"), slow("checkout")], traffic), chs, [], topo)
+    faulty = rank(incident([errors("frontend"), errors("checkout")], traffic), chs, [], topo)
+    assert load.candidates[0].cause.type is CauseType.TRAFFIC and load.candidates[0].score > 0.8
+    assert faulty.candidates[0].cause.ref == "chk"
+    assert next(c.score for c in faulty.candidates if c.cause.type is CauseType.TRAFFIC) < 0.5
 
 
 def test_shape_errors_with_the_same_traffic_point_to_the_change(topo: Topology) -> None:
