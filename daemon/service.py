@@ -81,20 +81,11 @@ class Daemon:
     # -- lifecycle ----------------------------------------------------------------
     async def restore(self) -> None:
         """Resume from the last checkpoint: detectors warm, open incidents and their pages known."""
-        state = await self.store.load_checkpoint(ENGINE_CHECKPOINT)
-        if state:
-            try:
-                self.engine.load_state(state)
-                log.info("resumed %d series from checkpoint", self.engine.series_count)
-            except (ValueError, KeyError, TypeError) as e:
-                log.warning("ignoring unusable checkpoint (%s); detectors warm up again", e)
-        learned = await self.store.load_checkpoint(LEARNING_CHECKPOINT)
-        if learned:
-            try:
-                self.learner.load_state(learned)
-                log.info("resumed ranking weights learned from %d answers", self.learner.updates)
-            except (ValueError, KeyError, TypeError) as e:
-                log.warning("ignoring unusable learned weights (%s); ranking starts from its priors", e)
+        if await self._resume(ENGINE_CHECKPOINT, self.engine.load_state, "checkpoint", "detectors warm up again"):
+            log.info("resumed %d series from checkpoint", self.engine.series_count)
+        if await self._resume(LEARNING_CHECKPOINT, self.learner.load_state, "learned weights",
+                              "ranking starts from its priors"):
+            log.info("resumed ranking weights learned from %d answers", self.learner.updates)
         for doc in await self.store.list_incidents(state="open", limit=500):
             self.engine.tracker.restore(Incident.from_json(doc))
         now = self.clock()
@@ -102,6 +93,18 @@ class Daemon:
             self.engine.add_change(ch)
         for h in reversed(await self.store.list_health(since=now - self.engine.change_retention, limit=10_000)):
             self.engine.add_health(h)
+
+    async def _resume(self, key: str, load: Callable[[dict[str, Any]], None], what: str, fallback: str) -> bool:
+        """Load one checkpoint into ``load``; an unusable one is logged and skipped, never fatal."""
+        state = await self.store.load_checkpoint(key)
+        if not state:
+            return False
+        try:
+            load(state)
+        except (ValueError, KeyError, TypeError) as e:
+            log.warning("ignoring unusable %s (%s); %s", what, e, fallback)
+            return False
+        return True
 
     async def checkpoint(self) -> None:
         await self.store.save_checkpoint(ENGINE_CHECKPOINT, self.engine.state_dict(), now=self.clock())
