@@ -25,7 +25,7 @@ behave like probabilities.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 
 from .hypotheses import describe_candidate, describe_dead_end
@@ -33,7 +33,16 @@ from .incidents import Incident, consensus_onset
 from .recommend import recommend
 from .signals import SignalRole, role_of
 from .types import (
-    Anomaly, Candidate, Cause, CauseType, Change, ChangeKind, DeadEnd, HealthEvent, Ranking, Topology,
+    Anomaly,
+    Candidate,
+    Cause,
+    CauseType,
+    Change,
+    ChangeKind,
+    DeadEnd,
+    HealthEvent,
+    Ranking,
+    Topology,
 )
 
 __all__ = ["RankingPolicy", "Weights", "DEFAULT_WEIGHTS", "FEATURES", "Scored", "rank", "features_of",
@@ -212,7 +221,7 @@ def _scope(radius: set[str], origin: set[str], view: _View) -> dict[str, float]:
     }
 
 
-def _scope_words(scope: Mapping[str, float], origin: str, affected: set[str], radius: set[str]) -> list[str]:
+def _scope_words(scope: Mapping[str, float], origin: str, affected: Set[str], radius: Set[str]) -> list[str]:
     ev: list[str] = []
     if scope.get("root"):
         ev.append(f"{origin} is anomalous and every other anomalous service calls it (directly or not)")
@@ -382,8 +391,8 @@ def _traffic_candidates(incident: Incident, view: _View, policy: RankingPolicy) 
                  "load_shape": shape.load, "surge": min(max(math.log2(max(ratio, 1e-9)), 0.0), 3.0),
                  "traffic_breadth": breadth, "coverage": scope["coverage"], "unexplained": scope["unexplained"]}
         ev = [f"request rate at {t.service} rose ×{ratio:.1f} ({t.before:.0f} → {t.after:.0f}/s) {_fmt_lag(lag)}",
-              f"{shape.slow_only:.0%} of the anomalous services are slower without more errors, "
-              f"{shape.errors:.0%} show errors",
+              (f"{shape.slow_only:.0%} of the anomalous services are slower without more errors, "
+               f"{shape.errors:.0%} show errors"),
               f"request rate rose at {breadth:.0%} of the anomalous services it feeds",
               f"traffic from {t.service} reaches {scope['coverage']:.0%} of the anomalous services"]
         out.append(Scored(cause, feats, ev))
@@ -415,7 +424,7 @@ def rank(
     z = sum(math.exp(s.logit - top_logit) for s in [*scored, none])
     ordered = sorted([*scored, none], key=lambda s: (-s.logit, s.cause.type is CauseType.NONE, s.cause))
     shown = [s for s in ordered if s.cause.type is not CauseType.NONE][: policy.max_candidates]
-    kept = set(id(s) for s in shown) | {id(none)}
+    kept = {id(s) for s in shown} | {id(none)}
     candidates: list[Candidate] = []
     for s in ordered:
         if id(s) in kept:

@@ -13,7 +13,12 @@ from pathlib import Path
 import pytest
 
 from tests.benchmarks.evaluate import (
-    ScenarioScore, find_scenario_set, load_truth, naive_rank_of, score_scenario, summarise,
+    ScenarioScore,
+    find_scenario_set,
+    load_truth,
+    naive_rank_of,
+    score_scenario,
+    summarise,
 )
 
 DEV = find_scenario_set("dev")
