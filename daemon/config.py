@@ -20,7 +20,8 @@ from pydantic import (
 __all__ = [
     "ConfigError", "Config", "load_config", "parse_config", "parse_duration", "Duration", "SecretRef",
     "PrometheusConfig", "SignalConfig", "ServiceConfig", "ProbeConfig", "StoreConfig",
-    "ConsoleNotifierConfig", "WebhookNotifierConfig", "NotifierConfig",
+    "ConsoleNotifierConfig", "WebhookNotifierConfig", "NotifierConfig", "ApiConfig", "WebhooksConfig", "TemplateConfig",
+    "HealthQueryConfig", "KubernetesConfig", "ClusterConfig", "LeaseConfig",
 ]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -124,6 +125,24 @@ class SignalConfig(_Model):
     bad_direction: Literal["up", "down", "both"] = "up"
 
 
+class TemplateConfig(_Model):
+    """Error ratio, latency quantile and request rate per service from common instrumentation, no PromQL."""
+
+    template: Literal["http", "spring", "istio", "ingress_nginx", "grpc"]
+    service_label: str | None = Field(default=None, pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+    services: list[str] = []
+    selector: str = ""
+    quantile: float = Field(default=0.99, gt=0.0, lt=1.0)
+    window: Duration | None = None
+
+    def signals(self, step: float) -> list[SignalConfig]:
+        from .sources.templates import expand
+        window = self.window or max(4 * step, 60.0)
+        return [SignalConfig(name=s.name, query=s.query, service_label=s.service_label)
+                for s in expand(self.template, window=window, services=self.services,
+                                service_label=self.service_label, selector=self.selector, quantile=self.quantile)]
+
+
 class ServiceConfig(_Model):
     name: str = Field(min_length=1)
     namespace: str = ""
@@ -137,6 +156,31 @@ class ProbeConfig(_Model):
     interval: Duration = 15.0
     timeout: Duration = 5.0
     expect_status: int = Field(default=200, ge=100, le=599)
+
+
+class HealthQueryConfig(_Model):
+    """Dependency health from PromQL: 1 is healthy (``up``, blackbox exporter's ``probe_success``)."""
+
+    query: str = Field(min_length=1)
+    target_label: str = "instance"
+
+
+KubernetesResource = Literal["deployments", "statefulsets", "daemonsets", "configmaps", "hpas", "nodes", "pods",
+                             "events", "secrets"]
+
+
+class KubernetesConfig(_Model):
+    """Watch a cluster for rollouts, config, scaling, node and pod trouble; all namespaces when none given."""
+
+    namespaces: list[str] = []
+    kubeconfig: Path | None = None
+    context: str | None = None
+    in_cluster: bool | None = None  # None: in-cluster when the service account is mounted, else kubeconfig
+    watch: list[KubernetesResource] = ["deployments", "statefulsets", "daemonsets", "configmaps", "hpas", "nodes",
+                                       "pods", "events"]
+    service_labels: list[str] = ["app.kubernetes.io/name", "app"]
+    watch_timeout: Duration = 300.0
+    stale_after: Duration = 900.0
 
 
 class StoreConfig(_Model):
@@ -160,9 +204,95 @@ class WebhookNotifierConfig(_Model):
 NotifierConfig = Annotated[ConsoleNotifierConfig | WebhookNotifierConfig, Field(discriminator="type")]
 
 
+class WebhooksConfig(_Model):
+    """Inbound webhooks (``/api/v1/webhooks/...``): who may call them and how large a body may be.
+
+    With no ``bearer_tokens`` and no ``hmac_secrets`` the webhooks are open (for a trusted network only).
+    """
+
+    bearer_tokens: list[SecretRef] = []
+    hmac_secrets: list[SecretRef] = []
+    max_body: int = Field(default=256 * 1024, ge=1024, le=1024 * 1024)
+    alert_service_labels: list[str] = Field(default=["service", "app", "app_kubernetes_io_name", "job"],
+                                            min_length=1)
+
+
 class DetectionConfig(_Model):
     page_min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
     group_window: Duration = 900.0
+
+
+class ApiConfig(_Model):
+    """Who may use the HTTP API: no tokens at all leaves it open (the demo); say so in the logs."""
+
+    read_tokens: list[SecretRef] = []
+    write_tokens: list[SecretRef] = []
+class LeaseConfig(_Model):
+    """The Kubernetes Lease the replicas compete for (``leader: kubernetes``)."""
+
+    name: str = Field(default="whatchanged-leader", pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    namespace: str | None = None
+    namespace_env: str = "POD_NAMESPACE"
+    identity_env: str = "POD_NAME"
+    duration: Duration = 15.0
+    renew_deadline: Duration = 10.0
+    retry_period: Duration = 2.0
+
+    @model_validator(mode="after")
+    def _timing(self) -> LeaseConfig:
+        if not self.duration > self.renew_deadline > 1.2 * self.retry_period:
+            raise ValueError("expected duration > renew_deadline > 1.2 * retry_period")
+        if self.retry_period < 1:
+            raise ValueError("retry_period must be at least 1s")
+        return self
+
+
+class ClusterConfig(_Model):
+    """Scale-out: ``replicas`` share the series, one elected leader groups, ranks and pages.
+
+    The replica's ordinal is ``index``, or the trailing number of the environment
+    variable ``index_from_env`` (a StatefulSet pod name such as ``whatchanged-2``),
+    read when the daemon starts.
+    """
+
+    replicas: int = Field(default=1, ge=1, le=1000)
+    index: int | None = Field(default=None, ge=0)
+    index_from_env: str | None = None
+    leader: Literal["postgres", "kubernetes"] = "postgres"
+    heartbeat: Duration = 2.0
+    member_ttl: Duration = 10.0
+    checkpoint: Duration = 30.0
+    lease: LeaseConfig = LeaseConfig()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ClusterConfig:
+        if self.index is not None and self.index_from_env is not None:
+            raise ValueError("give index or index_from_env, not both")
+        if self.index is not None and self.index >= self.replicas:
+            raise ValueError(f"index {self.index} is not below replicas ({self.replicas})")
+        if self.member_ttl <= 2 * self.heartbeat:
+            raise ValueError("member_ttl must exceed twice the heartbeat")
+        return self
+
+    def resolve_index(self) -> int:
+        """This replica's ordinal; reads ``index_from_env`` (call at start, not at import)."""
+        if self.index is not None:
+            return self.index
+        if self.index_from_env is None:
+            if self.replicas == 1:
+                return 0
+            raise ValueError("set index or index_from_env for more than one replica")
+        raw = os.environ.get(self.index_from_env)
+        if raw is None:
+            raise ValueError(f"environment variable {self.index_from_env} is not set")
+        m = re.search(r"(\d+)$", raw)
+        if m is None:
+            raise ValueError(f"{self.index_from_env}={raw!r} does not end in a replica ordinal")
+        index = int(m.group(1))
+        if index >= self.replicas:
+            raise ValueError(f"{self.index_from_env}={raw!r}: ordinal {index} is not below replicas "
+                             f"({self.replicas})")
+        return index
 
 
 class Config(_Model):
@@ -171,11 +301,18 @@ class Config(_Model):
     store: StoreConfig = StoreConfig()
     prometheus: PrometheusConfig | None = None
     signals: list[SignalConfig] = []
+    templates: list[TemplateConfig] = []
     services: list[ServiceConfig] = []
     dependencies: list[str] = []
     probes: list[ProbeConfig] = []
+    probe_concurrency: int = Field(default=16, ge=1, le=1000)
+    health_queries: list[HealthQueryConfig] = []
+    kubernetes: KubernetesConfig | None = None
     notifiers: list[NotifierConfig] = [ConsoleNotifierConfig(type="console")]
     detection: DetectionConfig = DetectionConfig()
+    api: ApiConfig = ApiConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
+    cluster: ClusterConfig | None = None
 
     @field_validator("listen")
     @classmethod
@@ -187,13 +324,23 @@ class Config(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> Config:
-        if self.signals and self.prometheus is None:
-            raise ValueError("signals need a prometheus section (url of the Prometheus-compatible API)")
+        if (self.signals or self.templates or self.health_queries) and self.prometheus is None:
+            raise ValueError("signals, templates and health_queries need a prometheus section "
+                             "(url of the Prometheus-compatible API)")
         names = [n.name for n in self.notifiers]
+        if self.cluster is not None and self.cluster.replicas > 1 and self.store.url.startswith("sqlite"):
+            raise ValueError("cluster: more than one replica needs a shared PostgreSQL store (store.url)")
+        if self.cluster is not None and self.cluster.leader == "postgres" and self.store.url.startswith("sqlite"):
+            raise ValueError("cluster: leader postgres needs a PostgreSQL store (store.url)")
         dupes = {n for n in names if names.count(n) > 1}
         if dupes:
             raise ValueError(f"notifier names must be unique; repeated: {', '.join(sorted(dupes))}")
         return self
+
+    def all_signals(self) -> list[SignalConfig]:
+        """Custom ``signals`` followed by every template's expansion."""
+        step = self.prometheus.step if self.prometheus else 30.0
+        return list(self.signals) + [s for t in self.templates for s in t.signals(step)]
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -253,6 +400,13 @@ def _resolve_secrets(cfg: Config, path: str) -> None:
         secret = getattr(n, "secret", None)
         if isinstance(secret, SecretRef):
             refs.append((f"notifiers.{i}.secret", secret))
+    for kind in ("read_tokens", "write_tokens"):
+        for i, tok in enumerate(getattr(cfg.api, kind)):
+            refs.append((f"api.{kind}.{i}", tok))
+    for i, ref in enumerate(cfg.webhooks.bearer_tokens):
+        refs.append((f"webhooks.bearer_tokens.{i}", ref))
+    for i, ref in enumerate(cfg.webhooks.hmac_secrets):
+        refs.append((f"webhooks.hmac_secrets.{i}", ref))
     for field, ref in refs:
         try:
             ref.resolve()

@@ -17,9 +17,9 @@ from correlators.ranking import DEFAULT_WEIGHTS, RankingPolicy, Weights, rank
 from correlators.signals import SignalRole, role_of
 from correlators.traffic import TrafficWindow
 from correlators.types import Anomaly, Change, HealthEvent, IncidentState, Topology
-from detectors import Detection, Detector, EventKind, RobustCusum
+from detectors import Detection, Detector, Direction, EventKind, RobustCusum
 
-from .events import Event, ProbeResult, Sample
+from .events import AlertEvent, Event, ProbeResult, Sample
 
 __all__ = ["Engine", "EngineOutput", "DetectorFactory", "default_detector_factory"]
 
@@ -95,6 +95,8 @@ class Engine:
             out.extend(self._on_sample(event))
         elif isinstance(event, ProbeResult):
             out.extend(self._on_probe(event))
+        elif isinstance(event, AlertEvent):
+            out.extend(self._on_alert(event))
         else:
             out.extend(self.add_change(event))
         return out
@@ -116,6 +118,14 @@ class Engine:
         return out
 
     def _on_sample(self, s: Sample) -> EngineOutput:
+        found = self.detect(s)
+        if found is None:
+            return EngineOutput()
+        return self.add_detection(s.service, s.signal, s.key, found)
+
+    def detect(self, s: Sample) -> Detection | None:
+        """Advance the sample's detector only: no grouping (a replica that does not lead uses this)."""
+        self.now = max(self.now, s.ts)
         if role_of(s.signal) is SignalRole.TRAFFIC:
             self._traffic.observe(s.service, s.signal, s.ts, s.value)
         key = s.key
@@ -123,13 +133,10 @@ class Engine:
         if det is None:
             det = self._detectors[key] = self.detector_factory(s.signal)
             self._signals[key] = s.signal
-        found = det.update(s.ts, s.value)
-        if found is None:
-            return EngineOutput()
-        return self.add_detection(s.service, s.signal, key, found)
+        return det.update(s.ts, s.value)
 
     def add_detection(self, service: str, signal: str, series: str, d: Detection) -> EngineOutput:
-        """Take a detection (from a detector here, or an external alert) into the incidents."""
+        """Take a detection (from a detector here, another replica, or an external alert) into the incidents."""
         self.now = max(self.now, d.detected_at)
         out = EngineOutput()
         if d.kind is EventKind.RECOVERY:
@@ -148,6 +155,20 @@ class Engine:
             out.pages += self._rerank(inc, d.detected_at)
             out.incidents[inc.id] = inc
         return out
+
+    def _on_alert(self, a: AlertEvent) -> EngineOutput:
+        """A firing alert is an anomaly (once, however often it is re-sent); resolved recovers it."""
+        active = any(an.key == a.series and an.recovered_at is None
+                     for inc in self.tracker.open_incidents() for an in inc.anomalies)
+        if a.firing:
+            if active:
+                return EngineOutput()
+            d = Detection(EventKind.SHIFT, a.ts, a.ts, Direction.UP, 0.0, 1.0, a.confidence)
+        else:
+            if not active:
+                return EngineOutput()
+            d = Detection(EventKind.RECOVERY, a.ts, a.ts, Direction.DOWN, 1.0, 0.0, a.confidence)
+        return self.add_detection(a.service, a.signal, a.series, d)
 
     def _on_probe(self, p: ProbeResult) -> EngineOutput:
         h = self.health_tracker.observe(p.ts, p.target, p.healthy)
@@ -223,6 +244,26 @@ class Engine:
     @property
     def series_count(self) -> int:
         return len(self._detectors)
+
+    def series_keys(self) -> list[str]:
+        """The series that have a detector here."""
+        return list(self._detectors)
+
+    def series_state(self, key: str) -> tuple[str, dict[str, Any]]:
+        """``(signal, detector state)`` of one series, for a per-series checkpoint."""
+        return self._signals[key], self._detectors[key].state_dict()
+
+    def load_series(self, key: str, signal: str, state: dict[str, Any]) -> None:
+        """Resume one series' detector from its checkpoint (a shard taken over stays warm)."""
+        det = self.detector_factory(signal)
+        det.load_state(state)
+        self._detectors[key] = det
+        self._signals[key] = signal
+
+    def drop_series(self, key: str) -> None:
+        """Forget a series (its shard moved to another replica)."""
+        self._detectors.pop(key, None)
+        self._signals.pop(key, None)
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore detectors and health from a checkpoint; incidents come back from the store."""

@@ -23,16 +23,20 @@ from correlators.incidents import GroupingPolicy, Incident, PageAction
 from correlators.learning import OnlineWeights
 from correlators.types import Cause, Change, Topology
 
+from .api.auth import ApiTokens
+from .cluster.node import ClusterNode
 from .config import Config, ConfigError, load_config
 from .engine import Engine, EngineOutput
-from .events import Event
+from .events import AlertEvent, Event, Sample
 from .metrics import Metrics
 from .notify.outbox import Outbox
 from .notify.render import render_text, render_title
 from .notify.types import Notifier, Page
 from .replay import policies_for_step
+from .series_buffer import SeriesBuffer
 from .sources.base import Source, SourceStatus
 from .store import Store, StoreError
+from .workspace.service import Workspace
 
 __all__ = ["Daemon", "add_parsers", "serve"]
 
@@ -60,6 +64,11 @@ class Daemon:
         checkpoint_every: float = 60.0,
         retention: float = 30 * 86400.0,
         metrics: Metrics | None = None,
+        api_tokens: ApiTokens | None = None,
+        series_horizon: float = 6 * 3600.0,
+        max_series: int = 20_000,
+        webhooks: Any = None,
+        cluster: ClusterNode | None = None,
     ) -> None:
         pol = policies_for_step(step)
         self.store = store
@@ -77,16 +86,28 @@ class Daemon:
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=100_000)
         self._stop = asyncio.Event()
         self._store_ok = True
+        self.api_tokens = api_tokens or ApiTokens()
+        self.workspace = Workspace(self, SeriesBuffer(horizon=series_horizon, step=step, max_series=max_series))
+        self.webhooks = webhooks  # api.webhooks.WebhookSettings; None: open webhooks
+        self.cluster = cluster
+        self._ticked = 0.0
+        if cluster is not None:
+            cluster.attach(self.engine)
 
     # -- lifecycle ----------------------------------------------------------------
     async def restore(self) -> None:
-        """Resume from the last checkpoint: detectors warm, open incidents and their pages known."""
-        if await self._resume(ENGINE_CHECKPOINT, self.engine.load_state, "checkpoint", "detectors warm up again"):
+        """Resume from the last checkpoint: detectors warm, open incidents and their pages known.
+
+        A replica of a cluster takes its shard's detectors instead; incidents are the leader's.
+        """
+        if self.cluster is not None:
+            await self.cluster.join()
+        elif await self._resume(ENGINE_CHECKPOINT, self.engine.load_state, "checkpoint", "detectors warm up again"):
             log.info("resumed %d series from checkpoint", self.engine.series_count)
         if await self._resume(LEARNING_CHECKPOINT, self.learner.load_state, "learned weights",
                               "ranking starts from its priors"):
             log.info("resumed ranking weights learned from %d answers", self.learner.updates)
-        for doc in await self.store.list_incidents(state="open", limit=500):
+        for doc in await self.store.list_incidents(state="open", limit=500) if self.cluster is None else []:
             self.engine.tracker.restore(Incident.from_json(doc))
         now = self.clock()
         for ch in await self.store.list_changes(since=now - self.engine.change_retention, limit=10_000):
@@ -107,7 +128,11 @@ class Daemon:
         return True
 
     async def checkpoint(self) -> None:
+        if self.cluster is not None:
+            await self.cluster.checkpoint()
+            return
         await self.store.save_checkpoint(ENGINE_CHECKPOINT, self.engine.state_dict(), now=self.clock())
+        await self.workspace.snapshot_open()
 
     def stop(self) -> None:
         self._stop.set()
@@ -122,6 +147,9 @@ class Daemon:
             await runner.setup()
             await web.TCPSite(runner, host, port).start()
             log.info("listening on http://%s:%d", host, port)
+            if self.api_tokens.open:
+                log.warning("no api tokens configured: the API and pages are open to anyone who can reach "
+                            "http://%s:%d (set api.read_tokens and api.write_tokens)", host, port)
         if ready is not None:
             ready.set()
         try:
@@ -129,6 +157,8 @@ class Daemon:
                 workers = [tg.create_task(self._pump(s), name=f"source:{s.name}") for s in self.sources]
                 deliverer = tg.create_task(self.outbox.run(), name="outbox")
                 workers.append(tg.create_task(self._checkpoints(), name="checkpoints"))
+                if self.cluster is not None:
+                    workers.append(tg.create_task(self.cluster.run(), name="cluster"))
                 analysis = tg.create_task(self._analysis(), name="analysis")
                 await self._stop.wait()
                 log.info("stopping: intake closed, draining %d queued events", self.queue.qsize())
@@ -144,7 +174,7 @@ class Daemon:
                     deliverer.cancel()
         finally:
             with contextlib.suppress(Exception):
-                await self.checkpoint()
+                await (self.checkpoint() if self.cluster is None else self.cluster.leave())
             if runner is not None:
                 await runner.cleanup()
             log.info("stopped")
@@ -154,7 +184,10 @@ class Daemon:
         while True:
             try:
                 async for ev in source.events():
-                    await self.queue.put(ev)
+                    if isinstance(ev, Change):  # a source's changes are kept like the API's: stored, then fed
+                        await self.submit_changes([ev], source=source.name)
+                    else:
+                        await self.queue.put(ev)
                     delay = 1.0
                 log.warning("source %s ended; restarting", source.name)
             except asyncio.CancelledError:
@@ -177,6 +210,8 @@ class Daemon:
                     ev = await asyncio.wait_for(self.queue.get(), timeout=0.25)
                 except asyncio.TimeoutError:
                     await self.flush()  # a quiet moment: the batch is complete, decide first pages
+                    if self.cluster is not None:
+                        await self._cluster_tick()
                     continue
             try:
                 await self.handle(ev)
@@ -184,6 +219,16 @@ class Daemon:
                 log.exception("failed to process event %r", ev)
             finally:
                 self.queue.task_done()
+            if self.cluster is not None and time.monotonic() - self._ticked > 1.0:  # a busy stream: lead anyway
+                await self._cluster_tick()
+
+    async def _cluster_tick(self) -> None:
+        assert self.cluster is not None
+        self._ticked = time.monotonic()
+        try:
+            await self.cluster.tick(self.persist)
+        except Exception:
+            log.exception("cluster tick failed; retrying")
 
     async def flush(self) -> None:
         out = self.engine.flush()
@@ -196,6 +241,7 @@ class Daemon:
             try:
                 await self.checkpoint()
                 await self.store.prune(self.clock() - self.retention)
+                await self.workspace.db.prune(self.clock() - self.retention)
                 self._store_ok = True
             except (StoreError, OSError, Exception) as e:  # noqa: BLE001 - keep running; readiness shows it
                 self._store_ok = False
@@ -204,10 +250,17 @@ class Daemon:
     # -- the core, one event at a time -----------------------------------------------
     async def handle(self, ev: Event) -> EngineOutput:
         started = time.perf_counter()
+        if self.cluster is not None and isinstance(ev, Sample):  # detect this shard; the leader groups
+            if await self.cluster.on_sample(ev):
+                self.metrics.samples.inc()
+            self.metrics.detect_seconds.observe(time.perf_counter() - started)
+            return EngineOutput()
         out = self.engine.ingest(ev)
         self.metrics.detect_seconds.observe(time.perf_counter() - started)
-        if not isinstance(ev, Change):
+        if not isinstance(ev, (Change, AlertEvent)):
             self.metrics.samples.inc()
+        if isinstance(ev, Sample):
+            self.workspace.record_sample(ev)
         await self.persist(out)
         return out
 
@@ -216,9 +269,13 @@ class Daemon:
             self.metrics.anomalies.labels(a.signal).inc()
         if out.health:
             await self.store.add_health(out.health)
+        if out.changes:  # changes from streams (watchers, the demo); API changes are already stored: idempotent
+            await self.store.add_changes(out.changes, source="stream", received_at=self.clock())
         now = self.clock()
         for inc in out.incidents.values():
-            await self.store.save_incident(inc.to_json(), now=now)
+            doc = inc.to_json()
+            await self.store.save_incident(doc, now=now)
+            await self.workspace.snapshot(doc, self.engine.now)
         for action in out.pages:
             await self._page(action)
 
@@ -229,7 +286,14 @@ class Daemon:
                     render_text(doc), doc, url)
 
     async def _page(self, action: PageAction) -> None:
+        if self.cluster is not None and not self.cluster.may_page():
+            log.warning("not leading: page %s for %s dropped", action.kind.value, action.incident_id)
+            return
         page = self.page_for(action)
+        if await self.workspace.silenced(page.incident.get("services", []), action.ts):
+            log.info("page %s for %s not sent: its services are silenced", action.kind.value, action.incident_id,
+                     extra={"incident_id": action.incident_id})
+            return
         new = await self.outbox.enqueue(page)
         log.info("page %s for %s queued (%d new): %s", action.kind.value, action.incident_id, new, page.title,
                  extra={"incident_id": action.incident_id})
@@ -238,11 +302,17 @@ class Daemon:
     async def submit_changes(self, changes: Sequence[Change], source: str) -> list[bool]:
         """Store first (durable), then feed the core through the queue."""
         inserted = await self.store.add_changes(changes, source=source, received_at=self.clock())
-        for ch, new in zip(changes, inserted):
+        for ch, new in zip(changes, inserted, strict=True):
             if new:
                 self.metrics.changes.labels(source).inc()
                 await self.queue.put(ch)
         return inserted
+
+    async def submit_alerts(self, alerts: Sequence[AlertEvent]) -> None:
+        """External alerts (Alertmanager) into the core, through the queue like every event."""
+        for a in alerts:
+            self.metrics.alerts.labels("firing" if a.firing else "resolved").inc()
+            await self.queue.put(a)
 
     async def record_feedback(self, incident_id: str, cause: Cause, note: str, actor: str) -> int:
         """Store the answer, then learn from it: the evidence of the true cause against the rest
@@ -268,6 +338,9 @@ class Daemon:
 
     async def refresh_gauges(self) -> None:
         self.metrics.series.set(self.engine.series_count)
+        leading = self.cluster is None or self.cluster.may_page()
+        self.metrics.cluster_leader.set(1.0 if leading else 0.0)
+        self.metrics.cluster_members.set(len(self.cluster.shard.members) if self.cluster is not None else 1)
         self.metrics.incidents_open.set(len(list(self.engine.tracker.open_incidents())))
         now = self.clock()
         for st in self.statuses.values():
@@ -293,6 +366,11 @@ def build_notifiers(cfg: Config) -> dict[str, Notifier]:
     return out
 
 
+def api_tokens_of(cfg: Config) -> ApiTokens:
+    return ApiTokens.of([t.resolve().get_secret_value() for t in cfg.api.read_tokens],
+                        [t.resolve().get_secret_value() for t in cfg.api.write_tokens])
+
+
 def topology_of(cfg: Config) -> Topology:
     from correlators.types import ServiceInfo
     return Topology.from_services([ServiceInfo(s.name, s.namespace, tuple(s.calls), tuple(s.dependencies))
@@ -313,6 +391,7 @@ async def serve(daemon: Daemon, host: str, port: int) -> int:
 
 
 async def _run_from_config(cfg: Config) -> int:
+    from .api.webhooks import WebhookSettings
     from .sources.factory import build_sources
     try:
         store = await Store.open(cfg.store.url)
@@ -320,13 +399,23 @@ async def _run_from_config(cfg: Config) -> int:
         log.error("%s (check store.url)", e)
         return 1
     try:
-        sources, statuses = build_sources(cfg)
+        sources, statuses = build_sources(cfg, store)
         step = cfg.prometheus.step if cfg.prometheus else 30.0
-        daemon = Daemon(store=store, topology=topology_of(cfg), sources=sources, notifiers=build_notifiers(cfg),
+        cluster = None
+        if cfg.cluster is not None:
+            from .cluster.build import build_node
+            try:
+                cluster = build_node(cfg.cluster, cfg.store, store, address=cfg.listen)
+            except ValueError as e:
+                log.error("bad cluster settings: %s", e)
+                return 2
+        daemon = Daemon(cluster=cluster, store=store, topology=topology_of(cfg), sources=sources, notifiers=build_notifiers(cfg),
                         statuses=statuses, step=step, base_url=cfg.base_url or f"http://{cfg.listen}",
                         grouping=GroupingPolicy(window=cfg.detection.group_window,
                                                 min_confidence=cfg.detection.page_min_confidence),
-                        retention=cfg.store.retention)
+                        retention=cfg.store.retention, api_tokens=api_tokens_of(cfg),
+                        webhooks=WebhookSettings.from_config(cfg.webhooks),
+                        checkpoint_every=cfg.cluster.checkpoint if cfg.cluster is not None else 60.0)
         host, port = cfg.host_port
         return await serve(daemon, host, port)
     finally:
@@ -350,7 +439,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"whatchanged: bad config: {e}", file=sys.stderr)
         return 2
-    print(f"{args.config}: ok ({len(cfg.signals)} signals, {len(cfg.services)} services, "
+    print(f"{args.config}: ok ({len(cfg.all_signals())} signals, {len(cfg.services)} services, "
           f"{len(cfg.probes)} probes, {len(cfg.notifiers)} notifiers)")
     return 0
 

@@ -19,10 +19,13 @@ def _daemon(store: Store, rec: RecordingNotifier, events: list) -> Daemon:  # ty
 
 
 async def _run_until_drained(d: Daemon, expected_pages: int, rec: RecordingNotifier) -> None:
+    """Run until every event of the (single) list source was processed and the outbox is empty."""
+    last = max(ev.ts for s in d.sources for ev in s._events)  # type: ignore[attr-defined]
     task = asyncio.create_task(d.run())
-    for _ in range(400):
+    for _ in range(1000):
         await asyncio.sleep(0.02)
-        if d.queue.empty() and len(rec.pages) >= expected_pages and await d.store.outbox_depth() == 0:
+        if (d.engine.now >= last and d.queue.empty() and len(rec.pages) >= expected_pages
+                and await d.store.outbox_depth() == 0):
             break
     d.stop()
     await asyncio.wait_for(task, 10)
@@ -75,3 +78,13 @@ async def test_receiver_failures_are_retried_not_lost(store: Store) -> None:
     sent = await store.list_notifications()
     assert sent[0].status == "sent" and sent[0].attempts == 3
 
+
+
+async def test_changes_from_streams_are_stored(store: Store) -> None:
+    from correlators.types import Change, ChangeKind
+    rec = RecordingNotifier()
+    ch = Change("chg-stream-1", T0 + 60, ChangeKind.DEPLOY, "checkout", "shop", "checkout rollout 3 -> 4", "k8s",
+                {"from_revision": "3", "to_revision": "4"})
+    d = _daemon(store, rec, [ch, *shop_events(T0, 10)])
+    await _run_until_drained(d, 0, rec)
+    assert [c.id for c in await store.list_changes()] == ["chg-stream-1"]
