@@ -109,7 +109,7 @@ class Incident:
 
         cands = doc.get("candidates") or []
         return cls(
-            id=doc["id"], onset=float(doc["onset"]), opened_at=float(doc["opened_at"]),
+            id=doc["id"], onset=float(doc.get("first_onset", doc["onset"])), opened_at=float(doc["opened_at"]),
             anomalies=[anomaly(a) for a in doc.get("anomalies", [])],
             traffic=[anomaly(a) for a in doc.get("traffic", [])],
             state=IncidentState(doc.get("state", "open")), paged_at=doc.get("paged_at"),
