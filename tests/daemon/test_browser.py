@@ -66,7 +66,7 @@ def _browse(base: str, incident_id: str, shots: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     driver = _driver()
     try:
-        wait = WebDriverWait(driver, 15)
+        wait = WebDriverWait(driver, 45)  # generous: CI machines can be loaded
         driver.get(f"{base}/incidents")
         rows = driver.find_elements(By.CSS_SELECTOR, "#incidents tbody tr")
         out["rows"] = len(rows)
