@@ -56,7 +56,9 @@ def _change_test(ch: Change, topology: Topology) -> str:
     return f"Check {ch.service}'s pod events and node conditions around {ch.ts:.0f} (`kubectl get events -n {ns}`)."
 
 
-def describe_candidate(rank: int, s: Scored, p: float, incident: Incident, topology: Topology) -> Candidate:
+def describe_candidate(rank: int, s: Scored, p: float, incident: Incident, topology: Topology, *,
+                       low_confidence: bool = False) -> Candidate:
+    """The candidate a responder reads; a weak one says so first, plainly."""
     what = symptom(incident)
     cause = s.cause
     if cause.type is CauseType.CHANGE and s.change is not None:
@@ -82,6 +84,8 @@ def describe_candidate(rank: int, s: Scored, p: float, incident: Incident, topol
                f"unrecorded (a manual change, an external provider, a data problem).")
         test = ("Look for unrecorded changes (kubectl get events, cloud provider status, manual edits) and "
                 "compare the failing requests' routes, tenants and error messages.")
+    if low_confidence and hyp.startswith("I think "):
+        hyp = f"I think, with low confidence ({p:.0%}), {hyp[len('I think '):]}"
     return Candidate(rank, cause, p, hyp, test, tuple(s.evidence), title, dict(s.features))
 
 

@@ -7,14 +7,46 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .signals import SignalRole, is_bad_direction, role_of
 from .types import Anomaly, Cause, IncidentState, Ranking, Topology
 
-__all__ = ["Incident", "IncidentTracker", "PageKind", "PageAction", "GroupingPolicy"]
+__all__ = ["Incident", "IncidentTracker", "PageKind", "PageAction", "GroupingPolicy", "consensus_onset"]
+
+
+def _strength(a: Anomaly) -> float:
+    """How sharp a shift is: big relative moves have well-placed change points, small ones drift."""
+    lo, hi = sorted((abs(a.before), abs(a.after)))
+    ratio = hi / lo if lo > 0 else 16.0
+    return min(max(math.log(max(ratio, 1.0)), 0.05), 3.0) * max(a.confidence, 0.05)
+
+
+def consensus_onset(anomalies: Sequence[Anomaly]) -> float | None:
+    """The onset the anomalies agree on: their onsets' lower median weighted by shift strength.
+
+    Onsets are estimates, poorer for small shifts and coarse steps; one stray early estimate must
+    not move the incident's onset (nor make a cause look late).
+
+    >>> def a(on, before, after): return Anomaly("s", "error_ratio", on, on + 60, "up", before, after, 1.0)
+    >>> consensus_onset([a(0, 0.0048, 0.023), a(0, 0.0087, 0.049), a(900, 0.0086, 0.064), a(1200, 0.0068, 0.16)])
+    900
+    >>> consensus_onset([a(0, 0.005, 0.08), a(60, 0.005, 0.08), a(1200, 0.005, 0.006)])
+    60
+    """
+    if not anomalies:
+        return None
+    ranked = sorted(anomalies, key=lambda a: a.onset)
+    weights = [_strength(a) for a in ranked]
+    half, acc = sum(weights) / 2.0, 0.0
+    for a, w in zip(ranked, weights):
+        acc += w
+        if acc >= half:
+            return a.onset
+    return ranked[-1].onset
 
 
 class PageKind(str, enum.Enum):
@@ -46,6 +78,7 @@ class Incident:
     ranking: Ranking | None = None
     paged_top: Cause | None = None
     reopened: int = 0
+    merged_into: str | None = None
 
     @property
     def services(self) -> list[str]:
@@ -54,6 +87,12 @@ class Incident:
         for a in self.anomalies:
             seen[a.service] = min(seen.get(a.service, a.onset), a.onset)
         return sorted(seen, key=lambda s: (seen[s], s))
+
+    @property
+    def estimated_onset(self) -> float:
+        """Best estimate of when the outage began (``onset`` is the earliest anomaly's estimate)."""
+        est = consensus_onset(self.anomalies)
+        return self.onset if est is None else est
 
     @property
     def active(self) -> list[Anomaly]:
@@ -70,13 +109,13 @@ class Incident:
 
         cands = doc.get("candidates") or []
         return cls(
-            id=doc["id"], onset=float(doc["onset"]), opened_at=float(doc["opened_at"]),
+            id=doc["id"], onset=float(doc.get("first_onset", doc["onset"])), opened_at=float(doc["opened_at"]),
             anomalies=[anomaly(a) for a in doc.get("anomalies", [])],
             traffic=[anomaly(a) for a in doc.get("traffic", [])],
             state=IncidentState(doc.get("state", "open")), paged_at=doc.get("paged_at"),
             resolved_at=doc.get("resolved_at"),
             paged_top=Cause.from_json(cands[0]["cause"]) if cands and doc.get("paged_at") is not None else None,
-            reopened=int(doc.get("reopened", 0)),
+            reopened=int(doc.get("reopened", 0)), merged_into=doc.get("merged_into"),
         )
 
     def to_json(self) -> dict[str, object]:
@@ -84,7 +123,8 @@ class Incident:
         return {
             "id": self.id,
             "state": self.state.value,
-            "onset": self.onset,
+            "onset": self.estimated_onset,
+            "first_onset": self.onset,
             "opened_at": self.opened_at,
             "paged_at": self.paged_at,
             "resolved_at": self.resolved_at,
@@ -96,6 +136,7 @@ class Incident:
             "recommendation": ranking.recommendation.to_json() if ranking else None,
             "low_confidence": ranking.low_confidence if ranking else False,
             "reopened": self.reopened,
+            "merged_into": self.merged_into,
         }
 
 
@@ -106,20 +147,51 @@ class GroupingPolicy:
     Parameters
     ----------
     window
-        Anomalies whose onsets are within this many seconds of an open incident's
-        (and connected to it in the topology) join it.
+        An anomaly whose onset is within this many seconds of the onset of one of an open
+        incident's anomalies (and connected to it in the topology) joins it.
     reopen_within
         A relapse this soon after resolution re-opens the same incident (flapping): no new page.
     traffic_memory
         Traffic shifts are kept this long to be attached to an incident that opens later.
     min_confidence
-        An incident pages once it holds an anomaly at least this confident, or two anomalies.
+        An incident pages once it holds a material anomaly at least this confident, or material
+        anomalies on two services.
+    min_error_delta
+        An error-ratio rise is material (worth waking someone) when it adds at least this much
+        (0.005 = half a percentage point) ...
+    min_error_ratio
+        ... or when it multiplies the ratio at least this much while adding ``min_error_delta / 2``.
+        Smaller rises (0.13% → 0.26%) still join incidents as evidence but never page alone.
+    min_relative_change
+        Latency and unknown signals are material when they move the bad way by at least this fraction.
+    min_services
+        Anomalies on this many services page even when none is material on its own.
     """
 
-    window: float = 900.0
+    window: float = 600.0
     reopen_within: float = 600.0
     traffic_memory: float = 1800.0
     min_confidence: float = 0.5
+    min_error_delta: float = 0.005
+    min_error_ratio: float = 3.0
+    min_relative_change: float = 0.15
+    min_services: int = 3
+
+    def is_material(self, a: Anomaly) -> bool:
+        """Is this anomaly large enough to page for (not just to count as evidence)?
+
+        >>> p = GroupingPolicy()
+        >>> def err(b, a): return Anomaly("s", "error_ratio", 0, 0, "up", b, a, 1.0)
+        >>> p.is_material(err(0.0013, 0.0026)), p.is_material(err(0.008, 0.1)), p.is_material(err(0.0005, 0.004))
+        (False, True, True)
+        """
+        delta = (a.after - a.before) if a.direction == "up" else (a.before - a.after)
+        if role_of(a.signal) is SignalRole.ERRORS and a.after <= 1.0:
+            if delta >= self.min_error_delta:
+                return True
+            return delta >= self.min_error_delta / 2 and a.after >= self.min_error_ratio * max(a.before, 1e-9)
+        base = abs(a.before)
+        return delta > 0 and (base == 0.0 or delta / base >= self.min_relative_change)
 
 
 def _incident_id(anomaly: Anomaly) -> str:
@@ -138,58 +210,99 @@ class IncidentTracker:
     def _reset(self) -> None:
         self.incidents: dict[str, Incident] = {}
         self._traffic: list[Anomaly] = []
+        self._reach_cache: dict[str, tuple[set[str], set[str], set[str]]] = {}
 
     # -- grouping ---------------------------------------------------------------
+    def _reach(self, service: str) -> tuple[set[str], set[str], set[str]]:
+        """(callers and callees, transitive callees, dependencies of those) of a known service."""
+        got = self._reach_cache.get(service)
+        if got is None:
+            topo = self.topology
+            down = topo.downstream_of(service)
+            deps = {d for s in down if s in topo.services for d in topo.services[s].dependencies}
+            got = self._reach_cache[service] = (topo.blast_radius_of_service(service) | down, down, deps)
+        return got
+
     def _connected(self, service: str, incident: Incident) -> bool:
+        """Could one fault show at both? Call paths either way, a shared callee or a shared dependency
+        (a callee's fault surfaces at callers that do not call each other)."""
         topo = self.topology
         if service not in topo.services:
             return True  # unknown topology: group by time alone
-        mine = topo.blast_radius_of_service(service) | topo.downstream_of(service)
-        deps = set(topo.services[service].dependencies)
+        mine, down, deps = self._reach(service)
         for other in incident.services + [t.service for t in incident.traffic]:
             if other == service or other in mine or other not in topo.services:
                 return True
-            if deps & set(topo.services[other].dependencies):
+            _, other_down, other_deps = self._reach(other)
+            if down & other_down or deps & other_deps:
                 return True
         return False
 
-    def _find(self, anomaly: Anomaly) -> Incident | None:
-        best: Incident | None = None
-        for inc in self.incidents.values():
-            if inc.state is IncidentState.OPEN:
-                near = abs(anomaly.onset - inc.onset) <= self.policy.window
-            else:
-                assert inc.resolved_at is not None
-                near = anomaly.onset - inc.resolved_at <= self.policy.reopen_within and anomaly.onset >= inc.onset
-            if near and self._connected(anomaly.service, inc):
-                if best is None or inc.opened_at > best.opened_at:
-                    best = inc
-        return best
+    def _near(self, anomaly: Anomaly, inc: Incident) -> bool:
+        """Close in time: its onset near another anomaly's onset, or the same series flapping while open."""
+        if inc.state is IncidentState.OPEN:
+            if any(abs(anomaly.onset - a.onset) <= self.policy.window for a in inc.anomalies):
+                return True
+            last = max([a.recovered_at or a.detected_at for a in inc.anomalies] + [inc.opened_at])
+            same = any(a.key == anomaly.key for a in inc.anomalies)
+            return same and anomaly.onset - last <= self.policy.reopen_within
+        if inc.state is IncidentState.RESOLVED:
+            assert inc.resolved_at is not None
+            return anomaly.onset - inc.resolved_at <= self.policy.reopen_within and anomaly.onset >= inc.onset
+        return False
+
+    def _matches(self, anomaly: Anomaly) -> list[Incident]:
+        """Incidents the anomaly belongs to, the one to keep first (paged first, then opened first)."""
+        found = [inc for inc in self.incidents.values()
+                 if self._near(anomaly, inc) and self._connected(anomaly.service, inc)]
+        open_ = [i for i in found if i.state is IncidentState.OPEN]
+        if open_:
+            found = open_  # a fresh anomaly joins what is open before it re-opens what was resolved
+        return sorted(found, key=lambda i: (i.paged_at is None, i.paged_at or 0.0, i.opened_at, i.id))
+
+    def _merge(self, keep: Incident, others: list[Incident], ts: float) -> list[PageAction]:
+        """An anomaly bridged several open incidents: they are one outage, so one incident and one page."""
+        actions: list[PageAction] = []
+        for other in others:
+            keep.anomalies += other.anomalies
+            known = {t.key + f"@{t.onset}" for t in keep.traffic}
+            keep.traffic += [t for t in other.traffic if t.key + f"@{t.onset}" not in known]
+            keep.opened_at = min(keep.opened_at, other.opened_at)
+            other.state = IncidentState.MERGED
+            other.merged_into = keep.id
+            other.resolved_at = ts
+            if other.paged_at is not None:
+                actions.append(PageAction(PageKind.RESOLVE, other.id, ts, f"merged into {keep.id}"))
+        keep.onset = self.onset_of(keep.anomalies)
+        return actions
 
     def add_anomaly(self, anomaly: Anomaly) -> tuple[Incident | None, list[PageAction]]:
         """Take a new anomaly; return the incident it joined or opened (None if it only was remembered)."""
         if role_of(anomaly.signal) is SignalRole.TRAFFIC or not is_bad_direction(anomaly.signal, anomaly.direction):
             self._traffic = [t for t in self._traffic if anomaly.onset - t.onset <= self.policy.traffic_memory]
             self._traffic.append(anomaly)
-            inc = self._find(anomaly)
-            if inc is not None and inc.state is IncidentState.OPEN:
-                inc.traffic.append(anomaly)
-                return inc, []
+            found = [i for i in self._matches(anomaly) if i.state is IncidentState.OPEN]
+            if found:
+                found[0].traffic.append(anomaly)
+                return found[0], self._merge(found[0], found[1:], anomaly.detected_at)
             return None, []
-        inc = self._find(anomaly)
+        found = self._matches(anomaly)
         actions: list[PageAction] = []
-        if inc is None:
+        if not found:
             inc = Incident(_incident_id(anomaly), anomaly.onset, anomaly.detected_at)
             inc.traffic = [t for t in self._traffic if abs(t.onset - anomaly.onset) <= self.policy.window]
             self.incidents[inc.id] = inc
-        elif inc.state is IncidentState.RESOLVED:
-            inc.state = IncidentState.OPEN
-            inc.resolved_at = None
-            inc.reopened += 1
-            if inc.paged_at is not None:
-                # Flapping: the same incident and the same page, updated in place (the outbox holds
-                # resolves back for a while, so a quick relapse never reaches the phone as a new page).
-                actions.append(PageAction(PageKind.UPDATE, inc.id, anomaly.detected_at, "relapsed: re-opened"))
+        else:
+            inc = found[0]
+            if inc.state is IncidentState.RESOLVED:
+                inc.state = IncidentState.OPEN
+                inc.resolved_at = None
+                inc.reopened += 1
+                if inc.paged_at is not None:
+                    # Flapping: the same incident and the same page, updated in place (the outbox holds
+                    # resolves back for a while, so a quick relapse never reaches the phone as a new page).
+                    actions.append(PageAction(PageKind.UPDATE, inc.id, anomaly.detected_at, "relapsed: re-opened"))
+            actions += self._merge(inc, [i for i in found[1:] if i.state is IncidentState.OPEN], anomaly.detected_at)
         inc.anomalies.append(anomaly)
         inc.onset = self.onset_of(inc.anomalies)
         return inc, actions
@@ -229,10 +342,19 @@ class IncidentTracker:
 
     # -- paging -----------------------------------------------------------------
     def should_page(self, inc: Incident) -> bool:
+        """Page once the incident holds a material anomaly that is confident, material ones on two
+        services, or anomalies of any size on ``min_services`` connected services.
+
+        A small move at one service (an error ratio going from 0.13% to 0.26%) is kept as evidence
+        but never pages alone; the same small move at several connected services at once is an
+        outage in its early stage (a slow creep), not noise.
+        """
         if inc.paged_at is not None or inc.state is not IncidentState.OPEN:
             return False
-        confident = any(a.confidence >= self.policy.min_confidence for a in inc.anomalies)
-        return confident or len(inc.anomalies) >= 2
+        material = [a for a in inc.anomalies if self.policy.is_material(a)]
+        confident = any(a.confidence >= self.policy.min_confidence for a in material)
+        return (confident or len({a.service for a in material}) >= 2
+                or len({a.service for a in inc.anomalies}) >= self.policy.min_services)
 
     def set_ranking(self, inc: Incident, ranking: Ranking, ts: float) -> list[PageAction]:
         """Attach a new ranking; update the page when the top cause changed since it was paged."""

@@ -1,50 +1,88 @@
-"""Rank candidate root causes of an incident: changes, dependency health, traffic.
+"""Rank candidate root causes of an incident: changes, dependency health, traffic, or none of these.
 
-Pure and deterministic. Each candidate gets features (timing, scope, coverage,
-differential, signal shape, kind prior), a log-linear score, and a softmax over
-all candidates plus "none of these", so scores behave like probabilities.
+Pure and deterministic. Each candidate gets features, each one a piece of evidence:
+
+- timing: ``log_timing`` is the log-likelihood of the lag between the cause and the onset of the
+  anomalies it would explain (most changes bite within minutes, some creep for an hour; a cause
+  dated after the onset beyond the estimate's tolerance is a dead end, within it ``after_onset``);
+- scope through the topology: ``same_service`` (the changed service is itself anomalous),
+  ``root`` (every anomalous service reaches it: the others are propagation), ``callee`` (not
+  anomalous itself but called by every anomalous service: a callee's fault surfacing at its
+  callers), ``shared`` (a dependency used, directly or through callees, by all of them);
+- coverage and the differential: ``coverage`` is the share of anomalous services the cause can
+  reach, ``unexplained`` the share it cannot (anomalous too, so something else is going on), and
+  ``quiet_users`` the share of the services it hits directly that stay healthy;
+- signal shape: ``load_shape`` (latency up while errors stay flat), ``surge`` (log2 of the request
+  rate ratio) and ``traffic_breadth`` (share of anomalous services whose request rate rose too) for
+  traffic; ``load_pattern`` counts against the other candidates when the incident looks like load;
+- priors: one indicator per kind of cause (``kind_deploy`` ... ``kind_traffic``).
+
+The logit is linear in the features (weights are learnable: see :mod:`correlators.learning`),
+and a softmax over every candidate plus "none of these" (logit 0) turns logits into scores that
+behave like probabilities.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 
 from .hypotheses import describe_candidate, describe_dead_end
-from .incidents import Incident
+from .incidents import Incident, consensus_onset
 from .recommend import recommend
 from .signals import SignalRole, role_of
 from .types import (
-    Candidate, Cause, CauseType, Change, ChangeKind, DeadEnd, HealthEvent, Ranking, Topology,
+    Anomaly,
+    Candidate,
+    Cause,
+    CauseType,
+    Change,
+    ChangeKind,
+    DeadEnd,
+    HealthEvent,
+    Ranking,
+    Topology,
 )
 
-__all__ = ["RankingPolicy", "Weights", "DEFAULT_WEIGHTS", "Scored", "rank", "features_of"]
+__all__ = ["RankingPolicy", "Weights", "DEFAULT_WEIGHTS", "FEATURES", "Scored", "rank", "features_of",
+           "logit", "kind_feature"]
 
 Weights = Mapping[str, float]
 
 DEFAULT_WEIGHTS: Weights = {
-    "bias": -1.0,
-    "timing": 3.0,
+    "bias": -3.0,
+    "log_timing": 1.0,
+    "after_onset": -1.0,
     "coverage": 3.0,
-    "unexplained": -2.5,
-    "origin_anomalous": 1.5,
-    "origin_is_root": 1.5,
-    "after_onset": -2.0,
-    "prior": 1.0,
-    "shape_load": 2.5,
-    "shape_errors": 0.5,
-    "health_down": 3.0,
+    "unexplained": -3.0,
+    "same_service": 1.5,
+    "root": 1.5,
+    "callee": 2.0,
+    "shared": 1.0,
+    "quiet_users": -1.0,
+    "load_shape": 1.5,
+    "surge": 0.75,
+    "traffic_breadth": 1.5,
+    "load_pattern": -2.5,
+    "kind_deploy": 0.6,
+    "kind_config": 0.5,
+    "kind_feature_flag": 0.5,
+    "kind_rollback": -0.3,
+    "kind_infra": 0.2,
+    "kind_scale": -0.6,
+    "kind_dependency": 0.5,
+    "kind_traffic": -0.5,
 }
+FEATURES: tuple[str, ...] = tuple(DEFAULT_WEIGHTS)
+"""Every feature a candidate may carry (``bias`` is 1 for every real candidate)."""
 
-_KIND_PRIOR: dict[ChangeKind, float] = {
-    ChangeKind.DEPLOY: 0.6,
-    ChangeKind.CONFIG: 0.5,
-    ChangeKind.FEATURE_FLAG: 0.5,
-    ChangeKind.ROLLBACK: -0.3,
-    ChangeKind.INFRA: 0.2,
-    ChangeKind.SCALE: -0.6,
-}
+
+def kind_feature(cause: Cause, change: Change | None = None) -> str:
+    """The prior's feature name of a cause: ``kind_deploy``, ``kind_dependency``, ``kind_traffic`` ..."""
+    if cause.type is CauseType.CHANGE:
+        return f"kind_{change.kind.value}" if change is not None else "kind_deploy"
+    return f"kind_{cause.type.value}"
 
 
 @dataclass(frozen=True)
@@ -54,15 +92,21 @@ class RankingPolicy:
     lookback: changes and health transitions this long before the onset are considered.
     tolerance: a cause dated this long after the estimated onset is still plausible
         (the onset is an estimate: one or two steps of error).
-    lag_scale: how fast plausibility decays with the change-to-onset lag.
+    lag_scale: most causes bite within about this long (deploy rollout, config reload).
+    slow_lag_scale: the tail of slow causes (leaks, creeping load, caches draining).
+    slow_share: the share of causes that are slow.
     none_logit: the score of "no candidate explains this".
+    low_confidence: a top score below this is said to be low confidence.
     """
 
     lookback: float = 7200.0
     tolerance: float = 90.0
-    lag_scale: float = 900.0
+    lag_scale: float = 600.0
+    slow_lag_scale: float = 3600.0
+    slow_share: float = 0.15
     none_logit: float = 0.0
     max_candidates: int = 5
+    low_confidence: float = 0.5
 
 
 @dataclass
@@ -74,11 +118,34 @@ class Scored:
     logit: float = 0.0
 
 
-def _timing(lag: float, policy: RankingPolicy) -> float:
-    """Plausibility in [0, 1] of a cause ``lag`` seconds before the onset (negative: after)."""
-    if lag < -policy.tolerance:
-        return 0.0
-    return math.exp(-max(lag, 0.0) / policy.lag_scale)
+# -- evidence -------------------------------------------------------------------------------
+
+def _log_timing(lag: float, policy: RankingPolicy) -> float:
+    """Log-likelihood of a cause ``lag`` seconds before the onset (1.0 → 0 at lag 0).
+
+    >>> p = RankingPolicy()
+    >>> round(_log_timing(0, p), 2), round(_log_timing(600, p), 2), round(_log_timing(5400, p), 2)
+    (0.0, -0.82, -3.39)
+    >>> _log_timing(-60, p) < 0 < 1
+    True
+    """
+    if lag < 0:
+        return -1.5 * (lag / max(policy.tolerance, 1.0)) ** 2
+    fast = (1.0 - policy.slow_share) * math.exp(-lag / policy.lag_scale)
+    slow = policy.slow_share * math.exp(-lag / policy.slow_lag_scale)
+    return max(math.log(fast + slow), -12.0)
+
+
+def _after(lag: float, policy: RankingPolicy) -> float:
+    """How far after the estimated onset, as a share of the tolerance (0 when before)."""
+    return min(max(-lag / max(policy.tolerance, 1.0), 0.0), 1.0)
+
+
+def _log_timing_traffic(lag: float, policy: RankingPolicy) -> float:
+    """Traffic and the latency it causes move together; both onsets are estimates."""
+    if lag < 0:
+        return -0.5 * (lag / max(policy.tolerance, 1.0)) ** 2
+    return math.log(math.exp(-lag / policy.lag_scale) * 0.9 + 0.1 * math.exp(-lag / policy.slow_lag_scale))
 
 
 def _fmt_lag(lag: float) -> str:
@@ -89,30 +156,105 @@ def _fmt_lag(lag: float) -> str:
     return f"{minutes:.0f} min {when} onset"
 
 
-def _shape(incident: Incident) -> dict[str, float]:
-    roles = [role_of(a.signal) for a in incident.anomalies]
-    n = max(len(roles), 1)
+def _onset_of(anomalies: Sequence[Anomaly], services: set[str]) -> float | None:
+    """Onset of the anomalies a cause would explain (their consensus, robust to a stray estimate)."""
+    return consensus_onset([a for a in anomalies if a.service in services])
+
+
+@dataclass(frozen=True)
+class _Shape:
+    errors: float  # share of anomalous services with an error anomaly
+    slow_only: float  # share with latency (or other) anomalies and no error anomaly
+    rising: frozenset[str]  # services whose request rate rose
+
+    @property
+    def load(self) -> float:
+        return self.slow_only - self.errors
+
+
+def _rises(t: Anomaly) -> bool:
+    """A request-rate shift that went up, by its levels (a detector's direction flag can disagree)."""
+    return t.after > t.before
+
+
+def _shape(incident: Incident) -> _Shape:
+    by_service: dict[str, set[SignalRole]] = {}
+    for a in incident.anomalies:
+        by_service.setdefault(a.service, set()).add(role_of(a.signal))
+    n = max(len(by_service), 1)
+    errors = sum(SignalRole.ERRORS in r for r in by_service.values()) / n
+    rising = frozenset(t.service for t in incident.traffic if _rises(t))
+    return _Shape(errors, 1.0 - errors if by_service else 0.0, rising)
+
+
+@dataclass(frozen=True)
+class _View:
+    """What every candidate is measured against, computed once per ranking."""
+
+    affected: frozenset[str]
+    roots: frozenset[str]  # anomalous services every other anomalous service reaches (the origin of propagation)
+    shape: _Shape
+    topology: Topology
+
+    @classmethod
+    def of(cls, incident: Incident, topology: Topology) -> _View:
+        affected = frozenset(incident.services)
+        roots = frozenset(s for s in affected if affected <= topology.blast_radius_of_service(s))
+        return cls(affected, roots, _shape(incident), topology)
+
+
+def _scope(radius: set[str], origin: set[str], view: _View) -> dict[str, float]:
+    """Where the cause sits relative to the anomalous services."""
+    affected, topology, roots = view.affected, view.topology, view.roots
+    if not affected:
+        return {"coverage": 0.0, "unexplained": 0.0}
+    coverage = len(affected & radius) / len(affected)
+    same = bool(origin & affected)
+    callee = not same and bool(origin) and all(
+        any(topology.distance(s, o) for o in origin) for s in affected)
     return {
-        "errors": sum(r is SignalRole.ERRORS for r in roles) / n,
-        "latency": sum(r is SignalRole.LATENCY for r in roles) / n,
+        "coverage": coverage,
+        "unexplained": 1.0 - coverage,
+        "same_service": 1.0 if same else 0.0,
+        "root": 1.0 if origin & roots else 0.0,
+        "callee": 1.0 if callee else 0.0,
     }
 
 
-def _scope(
-    origin_radius: set[str], origin: set[str], affected: set[str], topology: Topology,
-) -> dict[str, float]:
-    covered = affected & origin_radius
-    coverage = len(covered) / len(affected) if affected else 0.0
-    unexplained = len(affected - origin_radius) / len(affected) if affected else 0.0
-    origin_anomalous = 1.0 if origin & affected else 0.0
-    # The root is the affected service deepest in the call graph: every other
-    # affected service reaches it. A cause there explains the others as propagation.
-    roots = {s for s in affected if affected <= topology.blast_radius_of_service(s)}
-    origin_is_root = 1.0 if origin & roots else 0.0
-    return {
-        "coverage": coverage, "unexplained": unexplained,
-        "origin_anomalous": origin_anomalous, "origin_is_root": origin_is_root,
-    }
+def _scope_words(scope: Mapping[str, float], origin: str, affected: Set[str], radius: Set[str]) -> list[str]:
+    ev: list[str] = []
+    if scope.get("root"):
+        ev.append(f"{origin} is anomalous and every other anomalous service calls it (directly or not)")
+    elif scope.get("same_service"):
+        ev.append(f"{origin} itself is anomalous")
+    elif scope.get("callee"):
+        ev.append(f"{origin} shows no anomaly of its own, but every anomalous service calls it")
+    elif scope.get("shared"):
+        ev.append(f"{origin} is a dependency shared by every anomalous service")
+    ev.append(f"explains {scope['coverage']:.0%} of the anomalous services through the call graph")
+    if scope["unexplained"] > 0:
+        ev.append(f"cannot reach {', '.join(sorted(affected - radius))}, which are anomalous too")
+    return ev
+
+
+@dataclass(frozen=True)
+class _Outage:
+    target: str
+    down: float
+    up: float | None
+    detail: str
+
+
+def _outages(health: Sequence[HealthEvent]) -> dict[str, list[_Outage]]:
+    out: dict[str, list[_Outage]] = {}
+    for h in sorted(health, key=lambda e: e.ts):
+        spans = out.setdefault(h.target, [])
+        if not h.healthy:
+            if not spans or spans[-1].up is not None:
+                spans.append(_Outage(h.target, h.ts, None, h.detail))
+        elif spans and spans[-1].up is None:
+            spans[-1] = _Outage(h.target, spans[-1].down, h.ts, spans[-1].detail)
+    return out
 
 
 def features_of(
@@ -120,96 +262,146 @@ def features_of(
     policy: RankingPolicy,
 ) -> tuple[list[Scored], list[DeadEnd]]:
     """Build every candidate with its features and evidence; rule out the impossible ones."""
-    onset = incident.onset
-    affected = set(incident.services)
-    shape = _shape(incident)
-    scored: list[Scored] = []
+    view = _View.of(incident, topology)
     dead: list[DeadEnd] = []
+    # Traffic first: how much the incident looks like load bears on every other candidate.
+    traffic = _traffic_candidates(incident, view, policy)
+    load_pattern = max((s.features["traffic_breadth"] * max(s.features["load_shape"], 0.0) for s in traffic),
+                       default=0.0)
+    scored = _change_candidates(incident, changes, view, policy, load_pattern, dead)
+    scored += _dependency_candidates(incident, health, view, policy, load_pattern, dead)
+    return scored + traffic, dead
 
+
+def _change_candidates(
+    incident: Incident, changes: Sequence[Change], view: _View, policy: RankingPolicy, load_pattern: float,
+    dead: list[DeadEnd],
+) -> list[Scored]:
+    topology, affected = view.topology, view.affected
+    deps = {d for s in topology.services.values() for d in s.dependencies}
+    out: list[Scored] = []
     for ch in changes:
+        cause = Cause(CauseType.CHANGE, ch.id)
+        if ch.service in topology.services or ch.service in affected:
+            origin = {ch.service}
+            radius = topology.blast_radius_of_service(ch.service) if ch.service in topology.services else origin
+        elif ch.service in deps:  # a change to an external dependency (a database upgrade, a DNS change)
+            origin = topology.users_of(ch.service)
+            radius = topology.blast_radius_of_dependency(ch.service)
+        elif ch.kind is ChangeKind.INFRA:  # cluster-wide: nodes, network, mesh
+            origin, radius = set(), set(topology.services) | affected
+        else:
+            origin = radius = {ch.service}
+        onset = _onset_of(incident.anomalies, radius)
+        if onset is None:
+            if 0.0 <= incident.onset - ch.ts <= policy.lookback:
+                dead.append(describe_dead_end(
+                    cause, f"{ch.service} is not on any call path to the anomalous services "
+                           f"({', '.join(sorted(affected))})", ch))
+            continue
         lag = onset - ch.ts
         if lag > policy.lookback:
             continue
-        cause = Cause(CauseType.CHANGE, ch.id)
         if lag < -policy.tolerance:
-            dead.append(describe_dead_end(cause, f"{ch.summary or ch.kind.value} came {_fmt_lag(lag)}, "
-                                                 "after the anomaly had begun", ch))
+            if lag > -policy.lookback:
+                dead.append(describe_dead_end(
+                    cause, f"{ch.summary or ch.kind.value} came {_fmt_lag(lag)}, after the anomaly had begun", ch))
             continue
-        radius = topology.blast_radius_of_service(ch.service) if ch.service in topology.services else {ch.service}
-        scope = _scope(radius, {ch.service}, affected, topology)
-        if scope["coverage"] == 0.0:
-            dead.append(describe_dead_end(
-                cause, f"{ch.service} is not on any call path to the affected services "
-                       f"({', '.join(sorted(affected))})", ch))
-            continue
-        feats = {
-            "timing": _timing(lag, policy), "after_onset": 1.0 if lag < 0 else 0.0,
-            "prior": _KIND_PRIOR.get(ch.kind, 0.0), **scope,
-        }
-        ev = [f"{ch.kind.value} of {ch.service} at {_fmt_lag(lag)}"]
-        if scope["origin_anomalous"]:
-            ev.append(f"{ch.service} itself is anomalous")
-        elif ch.service in topology.services:
-            ev.append(f"{ch.service} shows no anomaly of its own; its callers do")
-        ev.append(f"explains {scope['coverage']:.0%} of the affected services through the call graph")
-        if scope["unexplained"]:
-            ev.append(f"cannot reach {', '.join(sorted(affected - radius))}")
-        scored.append(Scored(cause, feats, ev, change=ch))
+        scope = _scope(radius, origin, view)
+        if ch.service in deps:
+            scope["shared"] = 1.0 if affected <= radius else 0.0
+        feats = {"bias": 1.0, "log_timing": _log_timing(lag, policy), "after_onset": _after(lag, policy),
+                 kind_feature(cause, ch): 1.0, "load_pattern": load_pattern, **scope}
+        ev = [f"{ch.kind.value} of {ch.service} {_fmt_lag(lag)}"]
+        ev += _scope_words(scope, ch.service, affected, radius)
+        if load_pattern > 0.3:
+            ev.append("the incident looks like load (request rates up, latency up, errors flat), "
+                      "which a change does not explain")
+        out.append(Scored(cause, feats, ev, change=ch))
+    return out
 
-    # Dependencies: transitions near the onset, and those healthy throughout.
-    down_at: dict[str, HealthEvent] = {}
-    for ev_h in sorted(health, key=lambda e: e.ts):
-        lag = onset - ev_h.ts
-        if lag > policy.lookback or lag < -policy.tolerance * 2:
-            continue
-        if not ev_h.healthy and ev_h.target not in down_at:
-            down_at[ev_h.target] = ev_h
-    all_deps = {d for s in topology.services.values() for d in s.dependencies} | set(down_at)
-    for dep in sorted(all_deps):
+
+def _dependency_candidates(
+    incident: Incident, health: Sequence[HealthEvent], view: _View, policy: RankingPolicy, load_pattern: float,
+    dead: list[DeadEnd],
+) -> list[Scored]:
+    """Dependencies down at the onset of what they would explain; recovered or healthy ones are dead ends."""
+    topology, affected = view.topology, view.affected
+    outages = _outages(health)
+    out: list[Scored] = []
+    for dep in sorted({d for s in topology.services.values() for d in s.dependencies} | set(outages)):
         cause = Cause(CauseType.DEPENDENCY, dep)
         users = topology.users_of(dep)
-        if dep not in down_at:
-            if users & affected:
-                dead.append(describe_dead_end(cause, f"{dep} stayed healthy throughout; "
+        radius = topology.blast_radius_of_dependency(dep) or set(affected)
+        onset = _onset_of(incident.anomalies, radius)
+        if onset is None:
+            continue
+        known = [o for o in outages.get(dep, []) if onset - o.down <= policy.lookback]
+        spans = [o for o in known if o.down <= onset + policy.tolerance]
+        if not spans:
+            if known:
+                dead.append(describe_dead_end(cause, f"{dep} became unhealthy only {_fmt_lag(onset - known[0].down)}"))
+            elif users & affected:
+                dead.append(describe_dead_end(cause, f"{dep} stayed healthy around the onset; "
                                                      f"used by {', '.join(sorted(users & affected))}"))
             continue
-        h = down_at[dep]
-        lag = onset - h.ts
-        radius = topology.blast_radius_of_dependency(dep) or set(affected)
-        scope = _scope(radius, users or set(affected), affected, topology)
-        feats = {"timing": _timing(lag, policy), "after_onset": 1.0 if lag < 0 else 0.0,
-                 "health_down": 1.0, **scope}
-        ev = [f"{dep} became unhealthy {_fmt_lag(lag)} ({h.detail or 'probes failed'})",
-              f"used by {', '.join(sorted(users)) or 'unknown services'}",
-              f"explains {scope['coverage']:.0%} of the affected services"]
-        scored.append(Scored(cause, feats, ev))
+        o = spans[-1]
+        if o.up is not None and o.up < onset - policy.tolerance:
+            dead.append(describe_dead_end(
+                cause, f"{dep} was unhealthy {_fmt_lag(onset - o.down)} but recovered {_fmt_lag(onset - o.up)}, "
+                       "before the anomaly began"))
+            continue
+        lag = onset - o.down
+        scope = _scope(radius, users & affected or users, view)
+        scope["shared"] = 1.0 if affected <= radius and len(affected) > 1 else 0.0
+        scope["quiet_users"] = len(users - affected) / len(users) if users else 0.0
+        feats = {"bias": 1.0, "log_timing": _log_timing(lag, policy), "after_onset": _after(lag, policy),
+                 "kind_dependency": 1.0, "load_pattern": load_pattern, **scope}
+        state = "still unhealthy" if o.up is None else f"healthy again {_fmt_lag(onset - o.up)}"
+        ev = [f"{dep} became unhealthy {_fmt_lag(lag)} ({o.detail or 'probes failed'}); {state}",
+              f"used by {', '.join(sorted(users)) or 'unknown services'}"]
+        ev += _scope_words({**scope, "root": 0.0, "same_service": 0.0, "callee": 0.0}, dep, affected, radius)
+        if users and scope["quiet_users"]:
+            ev.append(f"{', '.join(sorted(users - affected))} also use {dep} and look healthy")
+        out.append(Scored(cause, feats, ev))
+    return out
 
-    # Traffic: request-rate rises upstream of the affected services.
-    seen_traffic: set[str] = set()
-    for t in sorted(incident.traffic, key=lambda a: a.onset):
-        if t.direction != "up" or t.service in seen_traffic:
+
+def _traffic_candidates(incident: Incident, view: _View, policy: RankingPolicy) -> list[Scored]:
+    """Request-rate rises at the most upstream rising services: traffic flows to callees."""
+    topology, affected, shape = view.topology, view.affected, view.shape
+    out: list[Scored] = []
+    seen: set[str] = set()
+    rising = [t for t in incident.traffic if _rises(t)]
+    for t in sorted(rising, key=lambda a: (a.onset, a.service)):
+        if t.service in seen or topology.callers(t.service) & shape.rising:
             continue
-        # Count only the most upstream rising service: traffic flows to callees.
-        if any(o.service in topology.callers(t.service) for o in incident.traffic if o.direction == "up"):
-            continue
-        seen_traffic.add(t.service)
+        seen.add(t.service)
         cause = Cause(CauseType.TRAFFIC, t.service)
-        lag = onset - t.onset
         radius = topology.downstream_of(t.service) if t.service in topology.services else set(affected)
-        scope = _scope(radius, {t.service}, affected, topology)
-        ratio = t.after / t.before if t.before > 0 else float("inf")
-        feats = {"timing": _timing(lag, policy), "after_onset": 1.0 if lag < 0 else 0.0,
-                 "shape_load": shape["latency"] - shape["errors"], "shape_errors": -shape["errors"],
-                 "coverage": scope["coverage"], "unexplained": scope["unexplained"]}
+        onset = _onset_of(incident.anomalies, radius)
+        if onset is None:
+            continue
+        lag = onset - t.onset
+        scope = _scope(radius, {t.service}, view)
+        ratio = t.after / t.before if t.before > 0 else 8.0
+        reached = affected & radius
+        breadth = len(reached & shape.rising) / len(reached) if reached else 0.0
+        feats = {"bias": 1.0, "log_timing": _log_timing_traffic(lag, policy), "kind_traffic": 1.0,
+                 "load_shape": shape.load, "surge": min(max(math.log2(max(ratio, 1e-9)), 0.0), 3.0),
+                 "traffic_breadth": breadth, "coverage": scope["coverage"], "unexplained": scope["unexplained"]}
         ev = [f"request rate at {t.service} rose ×{ratio:.1f} ({t.before:.0f} → {t.after:.0f}/s) {_fmt_lag(lag)}",
-              f"{shape['latency']:.0%} of the anomalous signals are latency, {shape['errors']:.0%} errors",
-              f"traffic from {t.service} reaches {scope['coverage']:.0%} of the affected services"]
-        scored.append(Scored(cause, feats, ev))
-    return scored, dead
+              (f"{shape.slow_only:.0%} of the anomalous services are slower without more errors, "
+               f"{shape.errors:.0%} show errors"),
+              f"request rate rose at {breadth:.0%} of the anomalous services it feeds",
+              f"traffic from {t.service} reaches {scope['coverage']:.0%} of the anomalous services"]
+        out.append(Scored(cause, feats, ev))
+    return out
 
 
-def _logit(features: Mapping[str, float], weights: Weights) -> float:
-    return weights.get("bias", 0.0) + sum(weights.get(k, 0.0) * v for k, v in features.items())
+def logit(features: Mapping[str, float], weights: Weights) -> float:
+    """The candidate's log-odds against "none of these": a weighted sum of its evidence."""
+    return sum(weights.get(k, 0.0) * v for k, v in features.items())
 
 
 def rank(
@@ -226,27 +418,24 @@ def rank(
     weights = weights or DEFAULT_WEIGHTS
     scored, dead = features_of(incident, changes, health, topology, policy)
     for s in scored:
-        s.logit = _logit(s.features, weights)
-    top_logit = max([s.logit for s in scored] + [policy.none_logit])
-    z = math.exp(policy.none_logit - top_logit) + sum(math.exp(s.logit - top_logit) for s in scored)
-    scored.sort(key=lambda s: (-s.logit, s.cause))
+        s.logit = logit(s.features, weights)
+    none = Scored(Cause(CauseType.NONE), {}, logit=policy.none_logit)
+    top_logit = max([s.logit for s in scored] + [none.logit])
+    z = sum(math.exp(s.logit - top_logit) for s in [*scored, none])
+    ordered = sorted([*scored, none], key=lambda s: (-s.logit, s.cause.type is CauseType.NONE, s.cause))
+    shown = [s for s in ordered if s.cause.type is not CauseType.NONE][: policy.max_candidates]
+    kept = {id(s) for s in shown} | {id(none)}
     candidates: list[Candidate] = []
-    for s in scored[: policy.max_candidates]:
-        p = math.exp(s.logit - top_logit) / z
-        candidates.append(describe_candidate(len(candidates) + 1, s, p, incident, topology))
-    for s in scored[policy.max_candidates:]:
-        dead.append(DeadEnd(s.cause, f"ranked below the top {policy.max_candidates} "
-                                     f"(score {math.exp(s.logit - top_logit) / z:.2f})"))
-    p_none = math.exp(policy.none_logit - top_logit) / z
-    low = not candidates or candidates[0].score < 0.5
-    none_cand = describe_candidate(len(candidates) + 1, Scored(Cause(CauseType.NONE), {}), p_none, incident, topology)
-    if not candidates or p_none > candidates[0].score:
-        candidates.insert(0, none_cand)
-        candidates = [_renumber(c, i + 1) for i, c in enumerate(candidates)]
+    for s in ordered:
+        if id(s) in kept:
+            p = math.exp(s.logit - top_logit) / z
+            candidates.append(describe_candidate(len(candidates) + 1, s, p, incident, topology,
+                                                 low_confidence=p < policy.low_confidence))
+        else:
+            dead.append(describe_dead_end(s.cause, f"ranked below the top {policy.max_candidates} (score "
+                                                   f"{math.exp(s.logit - top_logit) / z:.2f})", s.change))
+    top = candidates[0]
+    low = top.cause.type is CauseType.NONE or top.score < policy.low_confidence
     changes_by_id = {c.id: c for c in changes}
     rec = recommend(candidates, changes_by_id, topology, incident)
     return Ranking(tuple(candidates), tuple(dead), rec, low_confidence=low)
-
-
-def _renumber(c: Candidate, rank_: int) -> Candidate:
-    return Candidate(rank_, c.cause, c.score, c.hypothesis, c.test, c.evidence, c.title, c.features)

@@ -223,6 +223,7 @@ class Candidate:
             "rank": self.rank, "cause": self.cause.to_json(), "score": round(self.score, 4),
             "title": self.title, "hypothesis": self.hypothesis, "test": self.test,
             "evidence": list(self.evidence),
+            "features": {k: round(v, 4) for k, v in sorted(self.features.items())},
         }
 
 
@@ -269,3 +270,5 @@ class Ranking:
 class IncidentState(str, enum.Enum):
     OPEN = "open"
     RESOLVED = "resolved"
+    MERGED = "merged"
+    """Joined into another incident (``merged_into``): one outage across services, one page."""

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from correlators.health import HealthTracker
 from correlators.incidents import GroupingPolicy, Incident, IncidentTracker, PageAction
 from correlators.ranking import DEFAULT_WEIGHTS, RankingPolicy, Weights, rank
+from correlators.signals import SignalRole, role_of
+from correlators.traffic import TrafficWindow
 from correlators.types import Anomaly, Change, HealthEvent, IncidentState, Topology
 from detectors import Detection, Detector, Direction, EventKind, RobustCusum
 
@@ -78,6 +80,7 @@ class Engine:
         self._changes: list[Change] = []  # sorted by ts
         self._change_ids: set[str] = set()
         self._health: list[HealthEvent] = []
+        self._traffic = TrafficWindow()
         self.now = float("-inf")
 
     # -- ingestion ----------------------------------------------------------------
@@ -123,6 +126,8 @@ class Engine:
     def detect(self, s: Sample) -> Detection | None:
         """Advance the sample's detector only: no grouping (a replica that does not lead uses this)."""
         self.now = max(self.now, s.ts)
+        if role_of(s.signal) is SignalRole.TRAFFIC:
+            self._traffic.observe(s.service, s.signal, s.ts, s.value)
         key = s.key
         det = self._detectors.get(key)
         if det is None:
@@ -203,9 +208,17 @@ class Engine:
             out.incidents[inc.id] = inc
 
     def _rerank(self, inc: Incident, ts: float) -> list[PageAction]:
-        ranking = rank(inc, self.changes_known_at(ts), self._health, self.topology,
-                       policy=self.ranking_policy, weights=self.weights())
+        ranking = rank(self._with_measured_traffic(inc, ts), self.changes_known_at(ts), self._health,
+                       self.topology, policy=self.ranking_policy, weights=self.weights())
         return self.tracker.set_ranking(inc, ranking, ts)
+
+    def _with_measured_traffic(self, inc: Incident, ts: float) -> Incident:
+        """The incident as ranking sees it: its traffic anomalies plus request-rate rises measured
+        across its onset at services whose detector has not (or not yet) reported one."""
+        seen = {t.service for t in inc.traffic if t.after > t.before}
+        tol = self.ranking_policy.tolerance
+        measured = [a for a in self._traffic.shifts(inc.estimated_onset, tol, ts) if a.service not in seen]
+        return replace(inc, traffic=inc.traffic + measured) if measured else inc
 
     def changes_known_at(self, ts: float) -> list[Change]:
         """Changes recorded so far (their own ts may be later than ``ts`` for late webhooks)."""

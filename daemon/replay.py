@@ -33,10 +33,10 @@ class Policies:
 def policies_for_step(step: float) -> Policies:
     """Time windows scale with the sampling step (15 s to 5 min between sets)."""
     return Policies(
-        grouping=GroupingPolicy(window=max(900.0, 10 * step), reopen_within=max(600.0, 6 * step),
+        grouping=GroupingPolicy(window=max(600.0, 6 * step), reopen_within=max(600.0, 6 * step),
                                 traffic_memory=max(1800.0, 20 * step)),
-        ranking=RankingPolicy(tolerance=max(90.0, 3 * step), lag_scale=max(900.0, 10 * step),
-                              lookback=max(7200.0, 40 * step)),
+        ranking=RankingPolicy(tolerance=max(90.0, 3 * step), lag_scale=max(600.0, 4 * step),
+                              slow_lag_scale=max(3600.0, 12 * step), lookback=max(7200.0, 40 * step)),
     )
 
 
@@ -66,6 +66,8 @@ def replay(scenario: Replayable, engine: Engine | None = None) -> dict[str, Any]
         log.info("page %s %s at %.0f: %s", page.kind.value, page.incident_id, page.ts, page.reason)
     incidents = []
     for inc in sorted(engine.incidents.values(), key=lambda i: (i.onset, i.id)):
+        if inc.merged_into is not None and inc.paged_at is None:
+            continue  # a fragment joined into another incident before it paged: not an incident of its own
         doc = inc.to_json()
         incidents.append(doc)
     log.info("replayed %s: %d events, %d incidents, %d paged", scenario.name, events, len(incidents),

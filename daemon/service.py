@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from correlators.incidents import GroupingPolicy, Incident, PageAction
+from correlators.learning import OnlineWeights
 from correlators.types import Cause, Change, Topology
 
 from .api.auth import ApiTokens
@@ -45,6 +46,7 @@ __all__ = ["Daemon", "add_parsers", "serve"]
 log = logging.getLogger("whatchanged.daemon")
 
 ENGINE_CHECKPOINT = "engine"
+LEARNING_CHECKPOINT = "learning"
 
 
 class Daemon:
@@ -77,7 +79,9 @@ class Daemon:
         self.store = store
         self.clock = clock
         self.metrics = metrics or Metrics()
-        self.engine = Engine(topology, grouping=grouping or pol.grouping, ranking=pol.ranking)
+        self.learner = OnlineWeights()  # evidence weights, updated by responders' feedback
+        self.engine = Engine(topology, grouping=grouping or pol.grouping, ranking=pol.ranking,
+                             weights=self.learner.weights)
         self.sources = list(sources)
         self.statuses = {s.name: s for s in statuses}
         dc = delivery or DeliveryConfig(resolve_hold=0.0)
@@ -105,15 +109,13 @@ class Daemon:
 
         A replica of a cluster takes its shard's detectors instead; incidents are the leader's.
         """
-        state = None if self.cluster is not None else await self.store.load_checkpoint(ENGINE_CHECKPOINT)
         if self.cluster is not None:
             await self.cluster.join()
-        if state:
-            try:
-                self.engine.load_state(state)
-                log.info("resumed %d series from checkpoint", self.engine.series_count)
-            except (ValueError, KeyError, TypeError) as e:
-                log.warning("ignoring unusable checkpoint (%s); detectors warm up again", e)
+        elif await self._resume(ENGINE_CHECKPOINT, self.engine.load_state, "checkpoint", "detectors warm up again"):
+            log.info("resumed %d series from checkpoint", self.engine.series_count)
+        if await self._resume(LEARNING_CHECKPOINT, self.learner.load_state, "learned weights",
+                              "ranking starts from its priors"):
+            log.info("resumed ranking weights learned from %d answers", self.learner.updates)
         for doc in await self.store.list_incidents(state="open", limit=500) if self.cluster is None else []:
             self.engine.tracker.restore(Incident.from_json(doc))
         now = self.clock()
@@ -121,6 +123,18 @@ class Daemon:
             self.engine.add_change(ch)
         for h in reversed(await self.store.list_health(since=now - self.engine.change_retention, limit=10_000)):
             self.engine.add_health(h)
+
+    async def _resume(self, key: str, load: Callable[[dict[str, Any]], None], what: str, fallback: str) -> bool:
+        """Load one checkpoint into ``load``; an unusable one is logged and skipped, never fatal."""
+        state = await self.store.load_checkpoint(key)
+        if not state:
+            return False
+        try:
+            load(state)
+        except (ValueError, KeyError, TypeError) as e:
+            log.warning("ignoring unusable %s (%s); %s", what, e, fallback)
+            return False
+        return True
 
     async def checkpoint(self) -> None:
         if self.cluster is not None:
@@ -344,7 +358,16 @@ class Daemon:
             await self.queue.put(a)
 
     async def record_feedback(self, incident_id: str, cause: Cause, note: str, actor: str) -> int:
-        return await self.store.add_feedback(incident_id, cause.to_json(), note, actor, self.clock())
+        """Store the answer, then learn from it: the evidence of the true cause against the rest
+        of what was shown. The learned weights are checkpointed at once, so they survive restarts."""
+        fid = await self.store.add_feedback(incident_id, cause.to_json(), note, actor, self.clock())
+        doc = await self.store.get_incident(incident_id)
+        shown = [(Cause.from_json(c["cause"]), c.get("features") or {}) for c in (doc or {}).get("candidates", [])]
+        if self.learner.update(shown, cause):
+            await self.store.save_checkpoint(LEARNING_CHECKPOINT, self.learner.state_dict(), now=self.clock())
+            log.info("learned from feedback on %s (%d answers so far)", incident_id, self.learner.updates,
+                     extra={"incident_id": incident_id})
+        return fid
 
     async def readiness(self) -> tuple[bool, list[str]]:
         reasons = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,18 @@ class ScenarioScore:
     false_pages: int = 0
     ranks: list[int | None] = field(default_factory=list)
     time_to_page: list[float] = field(default_factory=list)
+
+
+def find_scenario_set(name: str = "dev") -> Path | None:
+    """``shared/scenarios/<name>`` beside a checkout (main or a worktree), or $WHATCHANGED_SCENARIOS/<name>."""
+    env = os.environ.get("WHATCHANGED_SCENARIOS")
+    if env and (Path(env) / name).is_dir():
+        return Path(env) / name
+    for parent in Path(__file__).resolve().parents:
+        cand = parent / "shared" / "scenarios" / name
+        if cand.is_dir():
+            return cand
+    return None
 
 
 def load_truth(path: Path) -> list[Doc]:

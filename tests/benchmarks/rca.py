@@ -15,11 +15,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from daemon.replay import replay  # noqa: E402
-from daemon.scenario import load_scenario  # noqa: E402
-from tests.benchmarks.evaluate import load_truth, naive_rank_of, score_scenario, summarise  # noqa: E402
+from daemon.replay import replay
+from daemon.scenario import load_scenario
+from tests.benchmarks.evaluate import (
+    find_scenario_set,
+    load_truth,
+    naive_rank_of,
+    score_scenario,
+    summarise,
+)
 
-DEFAULT_SET = Path(__file__).resolve().parents[3] / "shared" / "scenarios" / "dev"
+DEFAULT_SET = find_scenario_set("dev") or Path("../shared/scenarios/dev")
 
 
 def main(argv: list[str] | None = None) -> int:
