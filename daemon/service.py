@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from correlators.incidents import GroupingPolicy, Incident, PageAction
 from correlators.types import Cause, Change, Topology
@@ -171,7 +172,7 @@ class Daemon:
     async def flush(self) -> None:
         out = self.engine.flush()
         if out.pages or out.incidents:
-            await self.persist(out)
+            await self.persist_reliably(out)
 
     async def _checkpoints(self) -> None:
         while True:
@@ -191,8 +192,31 @@ class Daemon:
         self.metrics.detect_seconds.observe(time.perf_counter() - started)
         if not isinstance(ev, Change):
             self.metrics.samples.inc()
-        await self.persist(out)
+        await self.persist_reliably(out)
         return out
+
+    async def persist_reliably(self, out: EngineOutput, *, give_up_after_stop: float = 10.0) -> None:
+        """Persist, retrying while the store is down or full: the engine has already decided these
+        pages, so dropping the write would lose them. Writes are idempotent (upserts, outbox keys).
+        Once stopping, give up after ``give_up_after_stop`` seconds rather than hang the shutdown."""
+        delay = 0.2
+        stop_seen: float | None = None
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await self.persist(out)
+                self._store_ok = True
+                return
+            except (SQLAlchemyError, StoreError, OSError, asyncio.TimeoutError) as e:
+                self._store_ok = False
+                if self._stop.is_set():
+                    stop_seen = stop_seen if stop_seen is not None else loop.time()
+                    if loop.time() - stop_seen > give_up_after_stop:
+                        log.error("store still failing at shutdown; %d pages not written: %s", len(out.pages), e)
+                        raise
+                log.warning("store write failed (%s); retrying in %.1fs", e, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     async def persist(self, out: EngineOutput) -> None:
         for a in out.anomalies:

@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import SQLAlchemyError
 
 from correlators.types import Cause, CauseType
 
 from ..schema import InputError, parse_changes
+from ..store import StoreError
 
 if TYPE_CHECKING:
     from ..service import Daemon
@@ -81,6 +83,11 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
         resp = _error(413, "body", f"request body larger than {MAX_BODY} bytes")
     except web.HTTPException as e:
         resp = e if e.status < 400 else _error(e.status, "", e.reason)
+    except (SQLAlchemyError, StoreError, OSError) as e:
+        # the store is down, restarting or full: nothing was taken (each write is one transaction)
+        log.warning("store unavailable on %s %s: %s", request.method, request.path, type(e).__name__)
+        resp = _error(503, "", "store unavailable; nothing was stored, retry later")
+        resp.headers["Retry-After"] = "5"
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         resp = _error(500, "", "internal error (logged)")
