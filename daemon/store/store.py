@@ -245,10 +245,16 @@ class Store:
                             r["created_at"], r["sent_at"])
 
     async def due_notifications(self, now: float, limit: int = 50) -> list[Notification]:
-        """Pending notifications whose time has come, oldest first."""
-        q = (sa.select(t.notifications).where(t.notifications.c.status == "pending")
-             .where(t.notifications.c.next_attempt_at <= now)
-             .order_by(t.notifications.c.id).limit(limit))
+        """Pending notifications whose time has come, oldest first.
+
+        Per incident and receiver only the oldest pending one is due: a resolve never overtakes
+        its trigger while the trigger waits for a retry (the receiver would open an incident
+        that nothing resolves)."""
+        n, earlier = t.notifications, t.notifications.alias("earlier")
+        blocked = sa.exists().where(earlier.c.incident_id == n.c.incident_id, earlier.c.receiver == n.c.receiver,
+                                    earlier.c.status == "pending", earlier.c.id < n.c.id)
+        q = (sa.select(n).where(n.c.status == "pending").where(n.c.next_attempt_at <= now).where(~blocked)
+             .order_by(n.c.id).limit(limit))
         async with self.engine.connect() as conn:
             rows = (await conn.execute(q)).mappings().all()
         return [self._notification(r) for r in rows]
