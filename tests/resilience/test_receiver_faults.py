@@ -47,9 +47,16 @@ async def _drive(d: Daemon, clock: FakeClock, done: object, budget: float = 20.0
     ["500", "500", "500"],
     ["429", "429"],
     ["hang"],
-    ["500", "429", "hang", "500"],
-], ids=["500s", "429s", "hang", "mixed"])
-async def test_receiver_faults_lose_nothing_double_nothing(store: Store, script: list[str]) -> None:
+], ids=["500s", "429s", "hang"])
+async def test_receiver_faults_lose_nothing_double_nothing(sqlite_store: Store, script: list[str]) -> None:
+    await _faults(sqlite_store, script)
+
+
+async def test_mixed_receiver_faults_on_both_stores(store: Store) -> None:
+    await _faults(store, ["500", "429", "hang", "500"])
+
+
+async def _faults(store: Store, script: list[str]) -> None:
     clock = FakeClock(T0 + 10_000)
     async with Receiver(script) as rx:
         d = _daemon(store, rx.url, clock, shop_events(T0, 160, bad_from=80, bad_until=120))
