@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
@@ -23,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import replay, service
     service.add_parsers(sub)
     replay.add_parser(sub)
-    for optional in ("daemon.detect", "daemon.demo.simulate"):
+    for optional in ("daemon.detect", "daemon.demo.simulate", "daemon.cli_views"):
         try:
             module = __import__(optional, fromlist=["add_parser"])
         except ImportError:

@@ -20,7 +20,7 @@ from pydantic import (
 __all__ = [
     "ConfigError", "Config", "load_config", "parse_config", "parse_duration", "Duration", "SecretRef",
     "PrometheusConfig", "SignalConfig", "ServiceConfig", "ProbeConfig", "StoreConfig",
-    "ConsoleNotifierConfig", "WebhookNotifierConfig", "NotifierConfig",
+    "ConsoleNotifierConfig", "WebhookNotifierConfig", "NotifierConfig", "ApiConfig",
 ]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -165,6 +165,13 @@ class DetectionConfig(_Model):
     group_window: Duration = 900.0
 
 
+class ApiConfig(_Model):
+    """Who may use the HTTP API: no tokens at all leaves it open (the demo); say so in the logs."""
+
+    read_tokens: list[SecretRef] = []
+    write_tokens: list[SecretRef] = []
+
+
 class Config(_Model):
     listen: str = "127.0.0.1:8080"
     base_url: str = ""
@@ -176,6 +183,7 @@ class Config(_Model):
     probes: list[ProbeConfig] = []
     notifiers: list[NotifierConfig] = [ConsoleNotifierConfig(type="console")]
     detection: DetectionConfig = DetectionConfig()
+    api: ApiConfig = ApiConfig()
 
     @field_validator("listen")
     @classmethod
@@ -255,6 +263,9 @@ def _resolve_secrets(cfg: Config, path: str) -> None:
         secret = getattr(n, "secret", None)
         if isinstance(secret, SecretRef):
             refs.append((f"notifiers.{i}.secret", secret))
+    for kind in ("read_tokens", "write_tokens"):
+        for i, tok in enumerate(getattr(cfg.api, kind)):
+            refs.append((f"api.{kind}.{i}", tok))
     for field, ref in refs:
         try:
             ref.resolve()

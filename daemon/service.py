@@ -23,16 +23,19 @@ from sqlalchemy.exc import SQLAlchemyError
 from correlators.incidents import GroupingPolicy, Incident, PageAction
 from correlators.types import Cause, Change, Topology
 
+from .api.auth import ApiTokens
 from .config import Config, ConfigError, load_config
 from .engine import Engine, EngineOutput
-from .events import Event
+from .events import Event, Sample
 from .metrics import Metrics
 from .notify.outbox import Outbox
 from .notify.render import render_text, render_title
 from .notify.types import Notifier, Page
 from .replay import policies_for_step
+from .series_buffer import SeriesBuffer
 from .sources.base import Source, SourceStatus
 from .store import Store, StoreError
+from .workspace.service import Workspace
 
 __all__ = ["Daemon", "add_parsers", "serve"]
 
@@ -59,6 +62,9 @@ class Daemon:
         checkpoint_every: float = 60.0,
         retention: float = 30 * 86400.0,
         metrics: Metrics | None = None,
+        api_tokens: ApiTokens | None = None,
+        series_horizon: float = 6 * 3600.0,
+        max_series: int = 20_000,
     ) -> None:
         pol = policies_for_step(step)
         self.store = store
@@ -74,6 +80,8 @@ class Daemon:
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=100_000)
         self._stop = asyncio.Event()
         self._store_ok = True
+        self.api_tokens = api_tokens or ApiTokens()
+        self.workspace = Workspace(self, SeriesBuffer(horizon=series_horizon, step=step, max_series=max_series))
 
     # -- lifecycle ----------------------------------------------------------------
     async def restore(self) -> None:
@@ -95,6 +103,7 @@ class Daemon:
 
     async def checkpoint(self) -> None:
         await self.store.save_checkpoint(ENGINE_CHECKPOINT, self.engine.state_dict(), now=self.clock())
+        await self.workspace.snapshot_open()
 
     def stop(self) -> None:
         self._stop.set()
@@ -109,6 +118,9 @@ class Daemon:
             await runner.setup()
             await web.TCPSite(runner, host, port).start()
             log.info("listening on http://%s:%d", host, port)
+            if self.api_tokens.open:
+                log.warning("no api tokens configured: the API and pages are open to anyone who can reach "
+                            "http://%s:%d (set api.read_tokens and api.write_tokens)", host, port)
         if ready is not None:
             ready.set()
         try:
@@ -158,10 +170,13 @@ class Daemon:
     async def _analysis(self) -> None:
         while True:
             try:
-                ev = await asyncio.wait_for(self.queue.get(), timeout=0.25)
-            except asyncio.TimeoutError:
-                await self.flush()  # a quiet moment: the batch is complete, decide first pages
-                continue
+                ev = self.queue.get_nowait()
+            except asyncio.QueueEmpty:
+                try:
+                    ev = await asyncio.wait_for(self.queue.get(), timeout=0.25)
+                except asyncio.TimeoutError:
+                    await self.flush()  # a quiet moment: the batch is complete, decide first pages
+                    continue
             try:
                 await self.handle(ev)
             except Exception:
@@ -180,6 +195,7 @@ class Daemon:
             try:
                 await self.checkpoint()
                 await self.store.prune(self.clock() - self.retention)
+                await self.workspace.db.prune(self.clock() - self.retention)
                 self._store_ok = True
             except (StoreError, OSError, Exception) as e:  # noqa: BLE001 - keep running; readiness shows it
                 self._store_ok = False
@@ -192,6 +208,8 @@ class Daemon:
         self.metrics.detect_seconds.observe(time.perf_counter() - started)
         if not isinstance(ev, Change):
             self.metrics.samples.inc()
+        if isinstance(ev, Sample):
+            self.workspace.record_sample(ev)
         await self.persist_reliably(out)
         return out
 
@@ -225,7 +243,9 @@ class Daemon:
             await self.store.add_health(out.health)
         now = self.clock()
         for inc in out.incidents.values():
-            await self.store.save_incident(inc.to_json(), now=now)
+            doc = inc.to_json()
+            await self.store.save_incident(doc, now=now)
+            await self.workspace.snapshot(doc, self.engine.now)
         for action in out.pages:
             await self._page(action)
 
@@ -237,6 +257,10 @@ class Daemon:
 
     async def _page(self, action: PageAction) -> None:
         page = self.page_for(action)
+        if await self.workspace.silenced(page.incident.get("services", []), action.ts):
+            log.info("page %s for %s not sent: its services are silenced", action.kind.value, action.incident_id,
+                     extra={"incident_id": action.incident_id})
+            return
         new = await self.outbox.enqueue(page)
         log.info("page %s for %s queued (%d new): %s", action.kind.value, action.incident_id, new, page.title,
                  extra={"incident_id": action.incident_id})
@@ -245,7 +269,7 @@ class Daemon:
     async def submit_changes(self, changes: Sequence[Change], source: str) -> list[bool]:
         """Store first (durable), then feed the core through the queue."""
         inserted = await self.store.add_changes(changes, source=source, received_at=self.clock())
-        for ch, new in zip(changes, inserted):
+        for ch, new in zip(changes, inserted, strict=True):
             if new:
                 self.metrics.changes.labels(source).inc()
                 await self.queue.put(ch)
@@ -291,6 +315,11 @@ def build_notifiers(cfg: Config) -> dict[str, Notifier]:
     return out
 
 
+def api_tokens_of(cfg: Config) -> ApiTokens:
+    return ApiTokens.of([t.resolve().get_secret_value() for t in cfg.api.read_tokens],
+                        [t.resolve().get_secret_value() for t in cfg.api.write_tokens])
+
+
 def topology_of(cfg: Config) -> Topology:
     from correlators.types import ServiceInfo
     return Topology.from_services([ServiceInfo(s.name, s.namespace, tuple(s.calls), tuple(s.dependencies))
@@ -324,7 +353,7 @@ async def _run_from_config(cfg: Config) -> int:
                         statuses=statuses, step=step, base_url=cfg.base_url or f"http://{cfg.listen}",
                         grouping=GroupingPolicy(window=cfg.detection.group_window,
                                                 min_confidence=cfg.detection.page_min_confidence),
-                        retention=cfg.store.retention)
+                        retention=cfg.store.retention, api_tokens=api_tokens_of(cfg))
         host, port = cfg.host_port
         return await serve(daemon, host, port)
     finally:

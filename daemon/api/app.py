@@ -10,10 +10,11 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
-from correlators.types import Cause, CauseType
-
 from ..schema import InputError, parse_changes
 from ..store import StoreError
+from .auth import auth_middleware
+from .incidents import add_routes as add_workspace_routes
+from .incidents import get_incident, parse_cause, text_field
 
 if TYPE_CHECKING:
     from ..service import Daemon
@@ -86,7 +87,11 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
     except web.HTTPRequestEntityTooLarge:
         resp = _error(413, "body", f"request body larger than {MAX_BODY} bytes")
     except web.HTTPException as e:
-        resp = e if e.status < 400 else _error(e.status, "", e.reason)
+        if e.status < 400:
+            if daemon is not None:
+                daemon.metrics.http_requests.labels(route, str(e.status)).inc()
+            raise  # redirects pass through (returning them is deprecated in aiohttp)
+        resp = _error(e.status, "", e.reason)
     except (SQLAlchemyError, StoreError, OSError) as e:
         # the store is down, restarting or full: nothing was taken (each write is one transaction)
         log.warning("store unavailable on %s %s: %s", request.method, request.path, type(e).__name__)
@@ -126,20 +131,6 @@ async def list_incidents(request: web.Request) -> web.Response:
     return web.json_response({"incidents": docs})
 
 
-async def get_incident(request: web.Request) -> web.Response:
-    d = _daemon(request)
-    doc = await d.store.get_incident(request.match_info["id"])
-    if doc is None:
-        return _error(404, "id", "no such incident")
-    notes = await d.store.list_notifications(incident_id=doc["id"])
-    doc["notifications"] = [{"receiver": n.receiver, "action": n.action, "status": n.status,
-                             "attempts": n.attempts, "last_error": n.last_error, "sent_at": n.sent_at}
-                            for n in notes]
-    doc["feedback"] = [{k: v for k, v in f.items() if k != "id"}
-                       for f in await d.store.list_feedback(doc["id"])]
-    return web.json_response(doc)
-
-
 async def post_changes(request: web.Request) -> web.Response:
     body = await _json_body(request)
     changes = parse_changes(body)
@@ -165,29 +156,16 @@ async def post_feedback(request: web.Request) -> web.Response:
     body = await _json_body(request)
     if not isinstance(body, dict):
         raise InputError("body", "expected a JSON object")
-    raw = body.get("cause")
-    if not isinstance(raw, dict):
-        raise InputError("cause", 'expected an object such as {"type": "change", "id": "chg-1"} or {"type": "none"}')
-    try:
-        cause = Cause.from_json(raw)
-    except ValueError:
-        raise InputError("cause.type", "expected change, dependency, traffic or none") from None
-    except KeyError as e:
-        raise InputError(f"cause.{e.args[0]}", "required for this cause type") from None
-    if cause.type is not CauseType.NONE and not cause.ref:
-        raise InputError("cause", "the cause needs its id, target or service")
-    note = body.get("note", "")
-    if not isinstance(note, str) or len(note) > 5000:
-        raise InputError("note", "expected text up to 5000 characters")
-    actor = body.get("actor", "")
-    if not isinstance(actor, str) or len(actor) > 253:
-        raise InputError("actor", "expected text up to 253 characters")
+    cause = parse_cause(body.get("cause"))
+    note = text_field(body, "note", 5000)
+    actor = text_field(body, "actor", 253)
     fid = await d.record_feedback(incident_id, cause, note, actor)
     return web.json_response({"id": fid, "incident_id": incident_id, "cause": cause.to_json()}, status=201)
 
 
 def create_app(daemon: Daemon) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[errors_middleware, auth_middleware(lambda r: r.app[DAEMON_KEY].api_tokens)],
+                          client_max_size=MAX_BODY)
     app[DAEMON_KEY] = daemon
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -197,4 +175,7 @@ def create_app(daemon: Daemon) -> web.Application:
     app.router.add_post("/api/v1/incidents/{id}/feedback", post_feedback)
     app.router.add_post("/api/v1/changes", post_changes)
     app.router.add_get("/api/v1/changes", list_changes)
+    add_workspace_routes(app)
+    from ..web.pages import add_routes as add_pages
+    add_pages(app)
     return app

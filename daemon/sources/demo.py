@@ -53,9 +53,20 @@ class DemoSource:
             self._next += step
 
 
+def demo_shop(now: float, *, seed: int, step: float, every: float, first_after: float,
+              backfill: float = 3600.0) -> Any:
+    """The demo's shop: it starts ``backfill`` seconds ago (warm detectors) and breaks ``first_after`` from now."""
+    from ..demo.shop import AutoSchedule, DemoShop, NoiseSettings
+
+    start = math.floor((now - backfill) / step) * step
+    return DemoShop(seed, start, step, cycle_period=1800.0, changes_per_hour=12.0,
+                    schedule=AutoSchedule(first_after=(now - start) + first_after, every=every,
+                                          duration=min(180.0, every / 2)),
+                    noise=NoiseSettings(cycle_amplitude=0.25))
+
+
 async def run_demo(*, listen: str, db: str, seed: int, step: float, every: float, first_after: float,
                    backfill: float = 3600.0) -> int:
-    from ..demo.shop import AutoSchedule, DemoShop, NoiseSettings
     from ..notify.console import ConsoleNotifier
     from ..service import Daemon, serve
     from ..store import Store
@@ -64,12 +75,7 @@ async def run_demo(*, listen: str, db: str, seed: int, step: float, every: float
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     log.info("demo: fresh SQLite store at %s", path)
-    now = time.time()
-    start = math.floor((now - backfill) / step) * step
-    shop = DemoShop(seed, start, step, cycle_period=1800.0, changes_per_hour=12.0,
-                    schedule=AutoSchedule(first_after=(now - start) + first_after, every=every,
-                                          duration=min(180.0, every / 2)),
-                    noise=NoiseSettings(cycle_amplitude=0.25))
+    shop = demo_shop(time.time(), seed=seed, step=step, every=every, first_after=first_after, backfill=backfill)
     topology = Topology.from_services(shop.topology())
     store = await Store.open(f"sqlite+aiosqlite:///{path}")
     host, _, port = listen.rpartition(":")

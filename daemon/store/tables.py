@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 __all__ = [
     "metadata", "changes", "health_events", "anomalies", "incidents", "notifications", "feedback",
-    "checkpoints", "cursors",
+    "checkpoints", "cursors", "series_snapshots", "hypotheses", "silences",
 ]
 
 metadata = sa.MetaData()
@@ -104,4 +104,38 @@ cursors = sa.Table(
     sa.Column("source", sa.String(200), primary_key=True),
     sa.Column("value", sa.String(200), nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+# -- the incident workspace (migration 0002_workspace) ----------------------------------
+series_snapshots = sa.Table(
+    "series_snapshots", metadata,
+    sa.Column("incident_id", sa.String(64), primary_key=True),
+    sa.Column("series", sa.String(512), primary_key=True),
+    sa.Column("service", sa.String(253), nullable=False),
+    sa.Column("signal", sa.String(253), nullable=False),
+    sa.Column("points", sa.JSON, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+hypotheses = sa.Table(
+    "hypotheses", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", sa.String(64), nullable=False, index=True),
+    sa.Column("cause", sa.JSON, nullable=False),
+    sa.Column("cause_key", sa.String(300), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("actor", sa.String(253), nullable=False, server_default=""),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+silences = sa.Table(
+    "silences", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("service", sa.String(253), nullable=False),
+    sa.Column("starts_at", sa.Float, nullable=False),
+    sa.Column("ends_at", sa.Float, nullable=False, index=True),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("actor", sa.String(253), nullable=False, server_default=""),
+    sa.Column("created_at", sa.Float, nullable=False),
 )

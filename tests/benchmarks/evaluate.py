@@ -46,14 +46,12 @@ def score_scenario(name: str, truth: Sequence[Doc], incidents: Sequence[Doc],
         return None
 
     rank_of = rank_of or default_rank
-    used: set[int] = set()
     for t in truth:
         best: Doc | None = None
-        for i, inc in enumerate(incidents):
+        for inc in incidents:
             if abs(inc["onset"] - t["onset"]) <= MATCH_WINDOW and set(inc["services"]) & set(t["services"]):
                 if best is None or (inc["paged_at"] is not None and best["paged_at"] is None):
                     best = inc
-                    used.add(i)
         if best is None:
             s.ranks.append(None)
             continue
@@ -61,7 +59,7 @@ def score_scenario(name: str, truth: Sequence[Doc], incidents: Sequence[Doc],
         s.ranks.append(rank_of(best, t))
         if best["paged_at"] is not None:
             s.time_to_page.append(best["paged_at"] - t["onset"])
-    for i, inc in enumerate(incidents):
+    for inc in incidents:
         if inc["paged_at"] is None:
             continue
         matches = any(abs(inc["onset"] - t["onset"]) <= MATCH_WINDOW and set(inc["services"]) & set(t["services"])

@@ -1,0 +1,140 @@
+"""HTML pages: the incident list and the incident workspace, rendered with Jinja2 (autoescaped).
+
+Pages embed their data as JSON in a ``<script type="application/json">`` element
+(escaped by ``tojson``) and load one script from ``/static/``; a strict
+Content-Security-Policy forbids inline scripts and styles, and every text from
+changes, labels or notes reaches the DOM escaped or through ``textContent``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+from aiohttp import web
+
+from ..api.auth import COOKIE, Access
+from ..notify.render import render_title
+from ..workspace.hypotheses import cause_key
+
+if TYPE_CHECKING:
+    from ..service import Daemon
+
+__all__ = ["CSP", "add_routes", "security_headers"]
+
+HERE = Path(__file__).resolve().parent
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+ENV_KEY: web.AppKey[jinja2.Environment] = web.AppKey("jinja", jinja2.Environment)
+PAGE_SIZE = 50
+
+
+def _utc(ts: float | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    return time.strftime(fmt, time.gmtime(ts)) + " UTC" if ts is not None else "—"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    s = int(max(0.0, seconds))
+    return f"{s // 3600}h {s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m {s % 60:02d}s"
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["utc"] = _utc
+    env.filters["duration"] = _duration
+    env.globals["title_of"] = render_title
+    env.globals["cause_key"] = cause_key
+    for name in ("list.html", "incident.html", "login.html"):
+        env.get_template(name)  # load and compile now, not on the event loop later
+    return env
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if response.content_type == "text/html":
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Cache-Control"] = "no-store"
+
+
+def _daemon(request: web.Request) -> Daemon:
+    from ..api.app import DAEMON_KEY
+    return request.app[DAEMON_KEY]
+
+
+def _render(request: web.Request, name: str, status: int = 200, **ctx: Any) -> web.Response:
+    d = _daemon(request)
+    html = request.app[ENV_KEY].get_template(name).render(
+        auth_open=d.api_tokens.open, writes_need_token=not d.api_tokens.open, **ctx)
+    return web.Response(text=html, content_type="text/html", charset="utf-8", status=status)
+
+
+async def index(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/incidents")
+
+
+async def incident_list(request: web.Request) -> web.Response:
+    d = _daemon(request)
+    state = request.query.get("state") or None
+    if state not in (None, "open", "resolved"):
+        state = None
+    service = request.query.get("service") or None
+    try:
+        offset = max(0, int(request.query.get("offset", "0")))
+    except ValueError:
+        offset = 0
+    docs = await d.store.list_incidents(state=state, service=service, limit=PAGE_SIZE + 1, offset=offset)
+    services = sorted(set(d.engine.topology.services) | {s for doc in docs for s in doc.get("services", [])})
+    return _render(request, "list.html", incidents=docs[:PAGE_SIZE], more=len(docs) > PAGE_SIZE, offset=offset,
+                   page_size=PAGE_SIZE, state=state or "", service=service or "", services=services)
+
+
+async def incident_page(request: web.Request) -> web.Response:
+    d = _daemon(request)
+    view = await d.workspace.view(request.match_info["id"])
+    if view is None:
+        return _render(request, "list.html", status=404, incidents=[], more=False, offset=0, page_size=PAGE_SIZE,
+                       state="", service="", services=[], missing=request.match_info["id"])
+    tested = {h["cause_key"] for h in view["hypotheses"]}
+    untested = [c for c in view["candidates"] if cause_key(c["cause"]) not in tested]
+    return _render(request, "incident.html", inc=view, title=render_title(view),
+                   next_candidate=untested[0] if untested else None,
+                   postmortem_url=f"/api/v1/incidents/{view['id']}/postmortem.md")
+
+
+async def login_form(request: web.Request) -> web.Response:
+    return _render(request, "login.html", error="")
+
+
+async def login(request: web.Request) -> web.Response:
+    form = await request.post()
+    token = str(form.get("token", ""))
+    d = _daemon(request)
+    if d.api_tokens.access(token) < Access.READ:
+        return _render(request, "login.html", status=403, error="That token is not valid.")
+    resp = web.HTTPFound("/incidents")
+    resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=request.secure, path="/")
+    raise resp
+
+
+async def favicon(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(HERE / "static" / "favicon.svg", headers={"Content-Type": "image/svg+xml"})
+
+
+def add_routes(app: web.Application) -> None:
+    app[ENV_KEY] = _environment()
+    app.on_response_prepare.append(security_headers)
+    r = app.router
+    r.add_get("/", index)
+    r.add_get("/incidents", incident_list)
+    r.add_get("/incidents/{id}", incident_page)
+    r.add_get("/favicon.ico", favicon)
+    r.add_get("/login", login_form)
+    r.add_post("/login", login)
+    r.add_static("/static/", HERE / "static", append_version=False)

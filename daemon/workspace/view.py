@@ -1,0 +1,103 @@
+"""Assemble an incident's full view: the document, its plots, timeline, changes, health and hypotheses.
+
+Pure: the caller fetches from the store and the series buffer; this module shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .hypotheses import apply_states, cause_key, investigation
+
+__all__ = ["AFTER", "BEFORE", "acknowledged_at", "build_view", "timeline", "window_of"]
+
+BEFORE = 3 * 3600.0   # plots and the change list start this long before the onset
+AFTER = 3600.0        # and end this long after resolution (or now, while open)
+
+
+def window_of(doc: Mapping[str, Any], now: float) -> tuple[float, float]:
+    """``(start, end)`` of the incident's surroundings.
+
+    >>> window_of({"onset": 10_000.0, "resolved_at": None}, now=12_000.0)
+    (-800.0, 12000.0)
+    """
+    start = float(doc["onset"]) - BEFORE
+    resolved = doc.get("resolved_at")
+    end = min(now, float(resolved) + AFTER) if resolved is not None else now
+    return start, max(end, float(doc["onset"]))
+
+
+def acknowledged_at(feedback: Sequence[Mapping[str, Any]], hypotheses: Sequence[Mapping[str, Any]]) -> float | None:
+    """The first responder action on the incident (a hypothesis marked or feedback given)."""
+    times = [float(f["created_at"]) for f in feedback] + [float(h["created_at"]) for h in hypotheses]
+    return min(times) if times else None
+
+
+def _sent_at(notifications: Sequence[Mapping[str, Any]], action: str) -> float | None:
+    times = [float(n["sent_at"]) for n in notifications if n.get("action") == action and n.get("sent_at")]
+    return min(times) if times else None
+
+
+def timeline(doc: Mapping[str, Any], *, changes: Sequence[Mapping[str, Any]], health: Sequence[Mapping[str, Any]],
+             notifications: Sequence[Mapping[str, Any]], feedback: Sequence[Mapping[str, Any]],
+             hypotheses: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Everything that happened, oldest first: ``{"ts", "kind", "text"}``."""
+    out: list[dict[str, Any]] = []
+    for c in changes:
+        out.append({"ts": c["ts"], "kind": "change", "text": f"{c['kind']} {c['service']}: {c.get('summary') or c['id']}",
+                    "ref": c["id"]})
+    for h in health:
+        state = "healthy" if h["healthy"] else "unhealthy"
+        out.append({"ts": h["ts"], "kind": "health", "text": f"{h['target']} became {state}"
+                    + (f" ({h['detail']})" if h.get("detail") else ""), "ref": h["target"]})
+    out.append({"ts": doc["onset"], "kind": "onset", "text": "onset of the anomaly (estimated change point)"})
+    out.append({"ts": doc["opened_at"], "kind": "detection", "text": "detected; incident opened"})
+    if doc.get("paged_at") is not None:
+        sent = _sent_at(notifications, "trigger")
+        extra = "" if sent is None else f" (receiver accepted after {max(0.0, sent - doc['paged_at']):.0f}s)"
+        out.append({"ts": doc["paged_at"], "kind": "page", "text": "paged" + extra})
+    ack = acknowledged_at(feedback, hypotheses)
+    if ack is not None:
+        out.append({"ts": ack, "kind": "acknowledgement", "text": "acknowledged (first responder action)"})
+    for h in hypotheses:
+        who = f" by {h['actor']}" if h.get("actor") else ""
+        note = f": {h['note']}" if h.get("note") else ""
+        out.append({"ts": h["created_at"], "kind": "hypothesis",
+                    "text": f"{h['state']} {h['cause_key']}{who}{note}", "ref": h["cause_key"]})
+    for f in feedback:
+        who = f" by {f['actor']}" if f.get("actor") else ""
+        out.append({"ts": f["created_at"], "kind": "feedback",
+                    "text": f"feedback{who}: the cause was {cause_key(f['cause'])}" + (f" ({f['note']})" if f.get("note") else "")})
+    if doc.get("resolved_at") is not None:
+        out.append({"ts": doc["resolved_at"], "kind": "resolution", "text": "resolved: all anomalies recovered"})
+    order = {"change": 0, "health": 1, "onset": 2, "detection": 3, "page": 4, "acknowledgement": 5,
+             "hypothesis": 6, "feedback": 7, "resolution": 8}
+    return sorted(out, key=lambda e: (float(e["ts"]), order[e["kind"]]))
+
+
+def build_view(doc: Mapping[str, Any], *, now: float, series: Sequence[Mapping[str, Any]],
+               changes: Sequence[Mapping[str, Any]], health: Sequence[Mapping[str, Any]],
+               notifications: Sequence[Mapping[str, Any]], feedback: Sequence[Mapping[str, Any]],
+               hypotheses: Sequence[Mapping[str, Any]],
+               silences: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """The incident with hypothesis states applied, plus everything the workspace page shows."""
+    view = apply_states(doc, hypotheses)
+    start, end = window_of(doc, now)
+    view.update({
+        "now": now,
+        "window": {"start": start, "end": end},
+        "series": [dict(s) for s in series],
+        "changes": [dict(c) for c in changes],
+        "health": [dict(h) for h in health],
+        "notifications": [dict(n) for n in notifications],
+        "feedback": [dict(f) for f in feedback],
+        "hypotheses": [dict(h) for h in hypotheses],
+        "silences": [dict(s) for s in silences],
+        "acknowledged_at": acknowledged_at(feedback, hypotheses),
+        "investigation": investigation(view["candidates"], hypotheses, now)
+        if doc.get("state") == "open" else None,
+        "timeline": timeline(doc, changes=changes, health=health, notifications=notifications,
+                             feedback=feedback, hypotheses=hypotheses),
+    })
+    return view
