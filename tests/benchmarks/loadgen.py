@@ -1,0 +1,79 @@
+"""A bounded HTTP load generator (second process, loopback only): POSTs JSON bodies and reports
+requests per second and latency percentiles as one JSON line on stdout.
+
+Usage: python loadgen.py URL --requests N --concurrency C [--timeout S] [--token T]
+Each request posts one change with a unique id (``chg-load-<i>``), so the receiver's store
+can be checked for exactly N rows afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from collections import Counter
+
+import aiohttp
+
+
+def body(i: int, t0: float) -> bytes:
+    return json.dumps({"id": f"chg-load-{i}", "ts": t0 + i * 0.001, "kind": "deploy",
+                       "service": f"svc{i % 50}", "summary": f"load change {i}", "actor": "loadgen",
+                       "attributes": {"n": str(i)}}).encode()
+
+
+async def run(url: str, n: int, concurrency: int, timeout: float, token: str | None) -> dict[str, object]:
+    latencies: list[float] = []
+    statuses: Counter[str] = Counter()
+    next_i = 0
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    t0 = 1_790_000_000.0
+    deadline = time.monotonic() + timeout
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal next_i
+        while next_i < n and time.monotonic() < deadline:
+            i = next_i
+            next_i += 1
+            start = time.perf_counter()
+            try:
+                async with session.post(url, data=body(i, t0), headers=headers) as r:
+                    await r.read()
+                    statuses[str(r.status)] += 1
+            except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+                statuses[type(e).__name__] += 1
+            latencies.append(time.perf_counter() - start)
+
+    conn = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=30)) as session:
+        began = time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+        took = time.perf_counter() - began
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] if latencies else float("nan")
+
+    return {"requests": len(latencies), "seconds": took, "rps": len(latencies) / took if took else 0.0,
+            "p50_ms": pct(0.50) * 1000, "p99_ms": pct(0.99) * 1000, "max_ms": (latencies[-1] * 1000) if latencies else 0,
+            "statuses": dict(statuses)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("url")
+    ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--timeout", type=float, default=120.0, help="stop sending after this many seconds")
+    ap.add_argument("--token", default=None)
+    a = ap.parse_args()
+    if not a.url.startswith(("http://127.", "http://localhost")):
+        raise SystemExit("loadgen: loopback URLs only")
+    print(json.dumps(asyncio.run(run(a.url, a.requests, a.concurrency, a.timeout, a.token))))
+
+
+if __name__ == "__main__":
+    main()

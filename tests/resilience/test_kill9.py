@@ -1,0 +1,76 @@
+"""kill -9 mid-delivery: the daemon dies while the receiver holds the page's request open.
+
+The page was written to the outbox before the send, so the next process finds it pending
+and delivers it with the same key; the receiver accepts it exactly once. The restarted
+process re-reads the same source window (a catch-up overlap) and decides nothing new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import sys
+from pathlib import Path
+
+from .receiver import Receiver
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def _spawn(db: Path, url: str, steps: int) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.resilience.child_daemon", str(db), url, str(steps), cwd=str(ROOT),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+async def _until(cond: object, budget: float) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + budget
+    while loop.time() < deadline:
+        if cond():  # type: ignore[operator]
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+def _rows(db: Path) -> list[tuple[str, str, int]]:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("SELECT key, status, attempts FROM notifications ORDER BY id").fetchall()
+    finally:
+        con.close()
+
+
+async def test_kill_9_mid_delivery_then_restart(tmp_path: Path) -> None:
+    db = tmp_path / "store.db"
+    async with Receiver(["hang"]) as rx:
+        first = await _spawn(db, rx.url, 100)
+        try:
+            assert await _until(lambda: rx.attempts, 60), "the first process never tried to page"
+            first.send_signal(signal.SIGKILL)  # mid-delivery: the receiver holds the request
+            assert await first.wait() == -signal.SIGKILL
+        finally:
+            if first.returncode is None:
+                first.kill()
+        assert rx.accepted == []
+        rows = _rows(db)
+        assert len(rows) == 1 and rows[0][1] == "pending", rows  # durable: written before the send
+        key = rows[0][0]
+
+        second = await _spawn(db, rx.url, 100)
+        try:
+            assert await _until(lambda: rx.accepted, 60), "the page was lost after kill -9"
+            await asyncio.sleep(1.0)  # time for a wrongful second send to show up
+            second.send_signal(signal.SIGTERM)
+            _, err = await asyncio.wait_for(second.communicate(), 30)
+        finally:
+            if second.returncode is None:
+                second.kill()
+        assert second.returncode == 0, err.decode()[-2000:]
+        assert "Traceback" not in err.decode()
+    assert rx.accepted == [key] and rx.doubled() == {}  # same key, accepted once
+    assert set(rx.attempts) == {key}
+    assert _rows(db) == [(key, "sent", 1)]
