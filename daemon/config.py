@@ -20,7 +20,8 @@ from pydantic import (
 __all__ = [
     "ConfigError", "Config", "load_config", "parse_config", "parse_duration", "Duration", "SecretRef",
     "PrometheusConfig", "SignalConfig", "ServiceConfig", "ProbeConfig", "StoreConfig",
-    "ConsoleNotifierConfig", "WebhookNotifierConfig", "NotifierConfig", "ApiConfig",
+    "ConsoleNotifierConfig", "WebhookNotifierConfig", "NotifierConfig", "ApiConfig", "WebhooksConfig", "TemplateConfig",
+    "HealthQueryConfig", "KubernetesConfig",
 ]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -124,6 +125,24 @@ class SignalConfig(_Model):
     bad_direction: Literal["up", "down", "both"] = "up"
 
 
+class TemplateConfig(_Model):
+    """Error ratio, latency quantile and request rate per service from common instrumentation, no PromQL."""
+
+    template: Literal["http", "spring", "istio", "ingress_nginx", "grpc"]
+    service_label: str | None = Field(default=None, pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+    services: list[str] = []
+    selector: str = ""
+    quantile: float = Field(default=0.99, gt=0.0, lt=1.0)
+    window: Duration | None = None
+
+    def signals(self, step: float) -> list[SignalConfig]:
+        from .sources.templates import expand
+        window = self.window or max(4 * step, 60.0)
+        return [SignalConfig(name=s.name, query=s.query, service_label=s.service_label)
+                for s in expand(self.template, window=window, services=self.services,
+                                service_label=self.service_label, selector=self.selector, quantile=self.quantile)]
+
+
 class ServiceConfig(_Model):
     name: str = Field(min_length=1)
     namespace: str = ""
@@ -137,6 +156,31 @@ class ProbeConfig(_Model):
     interval: Duration = 15.0
     timeout: Duration = 5.0
     expect_status: int = Field(default=200, ge=100, le=599)
+
+
+class HealthQueryConfig(_Model):
+    """Dependency health from PromQL: 1 is healthy (``up``, blackbox exporter's ``probe_success``)."""
+
+    query: str = Field(min_length=1)
+    target_label: str = "instance"
+
+
+KubernetesResource = Literal["deployments", "statefulsets", "daemonsets", "configmaps", "hpas", "nodes", "pods",
+                             "events", "secrets"]
+
+
+class KubernetesConfig(_Model):
+    """Watch a cluster for rollouts, config, scaling, node and pod trouble; all namespaces when none given."""
+
+    namespaces: list[str] = []
+    kubeconfig: Path | None = None
+    context: str | None = None
+    in_cluster: bool | None = None  # None: in-cluster when the service account is mounted, else kubeconfig
+    watch: list[KubernetesResource] = ["deployments", "statefulsets", "daemonsets", "configmaps", "hpas", "nodes",
+                                       "pods", "events"]
+    service_labels: list[str] = ["app.kubernetes.io/name", "app"]
+    watch_timeout: Duration = 300.0
+    stale_after: Duration = 900.0
 
 
 class StoreConfig(_Model):
@@ -160,6 +204,19 @@ class WebhookNotifierConfig(_Model):
 NotifierConfig = Annotated[ConsoleNotifierConfig | WebhookNotifierConfig, Field(discriminator="type")]
 
 
+class WebhooksConfig(_Model):
+    """Inbound webhooks (``/api/v1/webhooks/...``): who may call them and how large a body may be.
+
+    With no ``bearer_tokens`` and no ``hmac_secrets`` the webhooks are open (for a trusted network only).
+    """
+
+    bearer_tokens: list[SecretRef] = []
+    hmac_secrets: list[SecretRef] = []
+    max_body: int = Field(default=256 * 1024, ge=1024, le=1024 * 1024)
+    alert_service_labels: list[str] = Field(default=["service", "app", "app_kubernetes_io_name", "job"],
+                                            min_length=1)
+
+
 class DetectionConfig(_Model):
     page_min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
     group_window: Duration = 900.0
@@ -178,12 +235,17 @@ class Config(_Model):
     store: StoreConfig = StoreConfig()
     prometheus: PrometheusConfig | None = None
     signals: list[SignalConfig] = []
+    templates: list[TemplateConfig] = []
     services: list[ServiceConfig] = []
     dependencies: list[str] = []
     probes: list[ProbeConfig] = []
+    probe_concurrency: int = Field(default=16, ge=1, le=1000)
+    health_queries: list[HealthQueryConfig] = []
+    kubernetes: KubernetesConfig | None = None
     notifiers: list[NotifierConfig] = [ConsoleNotifierConfig(type="console")]
     detection: DetectionConfig = DetectionConfig()
     api: ApiConfig = ApiConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
 
     @field_validator("listen")
     @classmethod
@@ -195,13 +257,19 @@ class Config(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> Config:
-        if self.signals and self.prometheus is None:
-            raise ValueError("signals need a prometheus section (url of the Prometheus-compatible API)")
+        if (self.signals or self.templates or self.health_queries) and self.prometheus is None:
+            raise ValueError("signals, templates and health_queries need a prometheus section "
+                             "(url of the Prometheus-compatible API)")
         names = [n.name for n in self.notifiers]
         dupes = {n for n in names if names.count(n) > 1}
         if dupes:
             raise ValueError(f"notifier names must be unique; repeated: {', '.join(sorted(dupes))}")
         return self
+
+    def all_signals(self) -> list[SignalConfig]:
+        """Custom ``signals`` followed by every template's expansion."""
+        step = self.prometheus.step if self.prometheus else 30.0
+        return list(self.signals) + [s for t in self.templates for s in t.signals(step)]
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -266,6 +334,10 @@ def _resolve_secrets(cfg: Config, path: str) -> None:
     for kind in ("read_tokens", "write_tokens"):
         for i, tok in enumerate(getattr(cfg.api, kind)):
             refs.append((f"api.{kind}.{i}", tok))
+    for i, ref in enumerate(cfg.webhooks.bearer_tokens):
+        refs.append((f"webhooks.bearer_tokens.{i}", ref))
+    for i, ref in enumerate(cfg.webhooks.hmac_secrets):
+        refs.append((f"webhooks.hmac_secrets.{i}", ref))
     for field, ref in refs:
         try:
             ref.resolve()

@@ -15,9 +15,9 @@ from correlators.health import HealthTracker
 from correlators.incidents import GroupingPolicy, Incident, IncidentTracker, PageAction
 from correlators.ranking import DEFAULT_WEIGHTS, RankingPolicy, Weights, rank
 from correlators.types import Anomaly, Change, HealthEvent, IncidentState, Topology
-from detectors import Detection, Detector, EventKind, RobustCusum
+from detectors import Detection, Detector, Direction, EventKind, RobustCusum
 
-from .events import Event, ProbeResult, Sample
+from .events import AlertEvent, Event, ProbeResult, Sample
 
 __all__ = ["Engine", "EngineOutput", "DetectorFactory", "default_detector_factory"]
 
@@ -92,6 +92,8 @@ class Engine:
             out.extend(self._on_sample(event))
         elif isinstance(event, ProbeResult):
             out.extend(self._on_probe(event))
+        elif isinstance(event, AlertEvent):
+            out.extend(self._on_alert(event))
         else:
             out.extend(self.add_change(event))
         return out
@@ -142,6 +144,20 @@ class Engine:
             out.pages += self._rerank(inc, d.detected_at)
             out.incidents[inc.id] = inc
         return out
+
+    def _on_alert(self, a: AlertEvent) -> EngineOutput:
+        """A firing alert is an anomaly (once, however often it is re-sent); resolved recovers it."""
+        active = any(an.key == a.series and an.recovered_at is None
+                     for inc in self.tracker.open_incidents() for an in inc.anomalies)
+        if a.firing:
+            if active:
+                return EngineOutput()
+            d = Detection(EventKind.SHIFT, a.ts, a.ts, Direction.UP, 0.0, 1.0, a.confidence)
+        else:
+            if not active:
+                return EngineOutput()
+            d = Detection(EventKind.RECOVERY, a.ts, a.ts, Direction.DOWN, 1.0, 0.0, a.confidence)
+        return self.add_detection(a.service, a.signal, a.series, d)
 
     def _on_probe(self, p: ProbeResult) -> EngineOutput:
         h = self.health_tracker.observe(p.ts, p.target, p.healthy)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from correlators.types import Change
 
-__all__ = ["Sample", "ProbeResult", "Event", "event_ts"]
+__all__ = ["Sample", "ProbeResult", "AlertEvent", "Event", "event_ts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,24 @@ class ProbeResult:
     detail: str = ""
 
 
-Event = Sample | ProbeResult | Change
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """An external alert (Alertmanager) firing or resolved, taken as an anomaly of ``service``.
+
+    ``ts`` is when it started firing (``firing``) or ended (resolved); ``series`` identifies
+    the alert (its fingerprint) so a re-sent firing alert is not counted twice.
+    """
+
+    ts: float
+    service: str
+    signal: str
+    series: str
+    firing: bool
+    confidence: float = 0.8
+    summary: str = ""
+
+
+Event = Sample | ProbeResult | Change | AlertEvent
 
 
 def event_ts(event: Event) -> float:

@@ -26,5 +26,6 @@ class Metrics:
                                registry=r)
         self.source_lag = Gauge("whatchanged_source_lag_seconds", "Age of the newest data from a source",
                                 ["source"], registry=r)
+        self.alerts = Counter("whatchanged_alerts_total", "External alerts received", ["status"], registry=r)
         self.http_requests = Counter("whatchanged_http_requests_total", "API requests", ["route", "status"],
                                      registry=r)

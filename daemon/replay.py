@@ -7,14 +7,17 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from correlators.incidents import GroupingPolicy
 from correlators.ranking import RankingPolicy
+from correlators.types import Topology
 
 from .engine import Engine
-from .scenario import Scenario, ScenarioError, load_scenario
+from .events import Event
+from .scenario import ScenarioError, load_scenario
 
 __all__ = ["replay", "policies_for_step", "add_parser", "run"]
 
@@ -37,7 +40,19 @@ def policies_for_step(step: float) -> Policies:
     )
 
 
-def replay(scenario: Scenario, engine: Engine | None = None) -> dict[str, Any]:
+class Replayable(Protocol):
+    """A scenario folder, or a window of history (:mod:`daemon.backtest`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def step(self) -> float: ...
+    @property
+    def topology(self) -> Topology: ...
+    def events(self) -> Iterator[Event]: ...
+
+
+def replay(scenario: Replayable, engine: Engine | None = None) -> dict[str, Any]:
     """Feed every event of ``scenario`` to an engine; return the replay document."""
     pol = policies_for_step(scenario.step)
     engine = engine or Engine(scenario.topology, grouping=pol.grouping, ranking=pol.ranking)
@@ -64,13 +79,57 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Read a scenario folder (scenario.json, metrics.csv, health.csv, changes.jsonl) and print "
                     "the incidents the daemon would have opened and paged, as one JSON document on stdout. "
                     "Logs go to stderr.")
-    p.add_argument("--scenario", required=True, action="append", metavar="DIR",
+    p.add_argument("--scenario", action="append", metavar="DIR",
                    help="scenario folder (repeat for several; one JSON document per line then)")
+    p.add_argument("--prometheus", metavar="URL",
+                   help="backtest instead: fetch the config's signals from this Prometheus-compatible API over "
+                        "--from..--to and replay them with the stored change log (needs --config)")
+    p.add_argument("--from", dest="start", metavar="TIME", help="backtest start (RFC 3339 or Unix seconds)")
+    p.add_argument("--to", dest="end", metavar="TIME", help="backtest end (RFC 3339 or Unix seconds)")
+    p.add_argument("--config", metavar="FILE", help="the daemon's YAML config (signals, services, store)")
     p.add_argument("--indent", type=int, default=None, help="pretty-print the JSON with this indent")
     p.set_defaults(func=run)
 
 
+def _run_backtest(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .backtest import backtest
+    from .config import ConfigError, load_config
+    from .schema import parse_ts
+    from .sources.prometheus import PrometheusError
+    missing = [o for o, v in (("--config", args.config), ("--from", args.start), ("--to", args.end)) if not v]
+    if missing:
+        print(f"whatchanged replay: --prometheus needs {', '.join(missing)}", file=sys.stderr)
+        return 2
+    try:
+        start, end = parse_ts(args.start), parse_ts(args.end)
+    except ValueError as e:
+        print(f"whatchanged replay: --from/--to: {e}", file=sys.stderr)
+        return 2
+    if end <= start:
+        print("whatchanged replay: --to must be after --from", file=sys.stderr)
+        return 2
+    try:
+        cfg = load_config(args.config)
+        doc = asyncio.run(backtest(cfg, start, end, url=args.prometheus))
+    except ConfigError as e:
+        print(f"whatchanged replay: bad config: {e}", file=sys.stderr)
+        return 2
+    except (PrometheusError, ValueError) as e:
+        print(f"whatchanged replay: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps({"incidents": doc["incidents"]}, indent=args.indent))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.prometheus:
+        return _run_backtest(args)
+    if not args.scenario:
+        print("whatchanged replay: give --scenario DIR, or --prometheus URL --from T1 --to T2 --config FILE",
+              file=sys.stderr)
+        return 2
     dirs: list[str] = args.scenario
     show_progress = sys.stderr.isatty() and len(dirs) > 1
     for i, d in enumerate(dirs, 1):

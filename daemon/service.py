@@ -26,7 +26,7 @@ from correlators.types import Cause, Change, Topology
 from .api.auth import ApiTokens
 from .config import Config, ConfigError, load_config
 from .engine import Engine, EngineOutput
-from .events import Event, Sample
+from .events import AlertEvent, Event, Sample
 from .metrics import Metrics
 from .notify.outbox import Outbox
 from .notify.render import render_text, render_title
@@ -65,6 +65,7 @@ class Daemon:
         api_tokens: ApiTokens | None = None,
         series_horizon: float = 6 * 3600.0,
         max_series: int = 20_000,
+        webhooks: Any = None,
     ) -> None:
         pol = policies_for_step(step)
         self.store = store
@@ -82,6 +83,7 @@ class Daemon:
         self._store_ok = True
         self.api_tokens = api_tokens or ApiTokens()
         self.workspace = Workspace(self, SeriesBuffer(horizon=series_horizon, step=step, max_series=max_series))
+        self.webhooks = webhooks  # api.webhooks.WebhookSettings; None: open webhooks
 
     # -- lifecycle ----------------------------------------------------------------
     async def restore(self) -> None:
@@ -153,7 +155,10 @@ class Daemon:
         while True:
             try:
                 async for ev in source.events():
-                    await self.queue.put(ev)
+                    if isinstance(ev, Change):  # a source's changes are kept like the API's: stored, then fed
+                        await self.submit_changes([ev], source=source.name)
+                    else:
+                        await self.queue.put(ev)
                     delay = 1.0
                 log.warning("source %s ended; restarting", source.name)
             except asyncio.CancelledError:
@@ -206,7 +211,7 @@ class Daemon:
         started = time.perf_counter()
         out = self.engine.ingest(ev)
         self.metrics.detect_seconds.observe(time.perf_counter() - started)
-        if not isinstance(ev, Change):
+        if not isinstance(ev, (Change, AlertEvent)):
             self.metrics.samples.inc()
         if isinstance(ev, Sample):
             self.workspace.record_sample(ev)
@@ -241,6 +246,8 @@ class Daemon:
             self.metrics.anomalies.labels(a.signal).inc()
         if out.health:
             await self.store.add_health(out.health)
+        if out.changes:  # changes from streams (watchers, the demo); API changes are already stored: idempotent
+            await self.store.add_changes(out.changes, source="stream", received_at=self.clock())
         now = self.clock()
         for inc in out.incidents.values():
             doc = inc.to_json()
@@ -274,6 +281,12 @@ class Daemon:
                 self.metrics.changes.labels(source).inc()
                 await self.queue.put(ch)
         return inserted
+
+    async def submit_alerts(self, alerts: Sequence[AlertEvent]) -> None:
+        """External alerts (Alertmanager) into the core, through the queue like every event."""
+        for a in alerts:
+            self.metrics.alerts.labels("firing" if a.firing else "resolved").inc()
+            await self.queue.put(a)
 
     async def record_feedback(self, incident_id: str, cause: Cause, note: str, actor: str) -> int:
         return await self.store.add_feedback(incident_id, cause.to_json(), note, actor, self.clock())
@@ -340,6 +353,7 @@ async def serve(daemon: Daemon, host: str, port: int) -> int:
 
 
 async def _run_from_config(cfg: Config) -> int:
+    from .api.webhooks import WebhookSettings
     from .sources.factory import build_sources
     try:
         store = await Store.open(cfg.store.url)
@@ -347,13 +361,14 @@ async def _run_from_config(cfg: Config) -> int:
         log.error("%s (check store.url)", e)
         return 1
     try:
-        sources, statuses = build_sources(cfg)
+        sources, statuses = build_sources(cfg, store)
         step = cfg.prometheus.step if cfg.prometheus else 30.0
         daemon = Daemon(store=store, topology=topology_of(cfg), sources=sources, notifiers=build_notifiers(cfg),
                         statuses=statuses, step=step, base_url=cfg.base_url or f"http://{cfg.listen}",
                         grouping=GroupingPolicy(window=cfg.detection.group_window,
                                                 min_confidence=cfg.detection.page_min_confidence),
-                        retention=cfg.store.retention, api_tokens=api_tokens_of(cfg))
+                        retention=cfg.store.retention, api_tokens=api_tokens_of(cfg),
+                        webhooks=WebhookSettings.from_config(cfg.webhooks))
         host, port = cfg.host_port
         return await serve(daemon, host, port)
     finally:
@@ -377,7 +392,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"whatchanged: bad config: {e}", file=sys.stderr)
         return 2
-    print(f"{args.config}: ok ({len(cfg.signals)} signals, {len(cfg.services)} services, "
+    print(f"{args.config}: ok ({len(cfg.all_signals())} signals, {len(cfg.services)} services, "
           f"{len(cfg.probes)} probes, {len(cfg.notifiers)} notifiers)")
     return 0
 

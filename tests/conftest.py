@@ -13,7 +13,7 @@ import pytest
 from daemon.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+SHARED = Path(os.environ.get("WHATCHANGED_SHARED", ROOT.parent / "shared"))  # scenarios, datasets
 DEV_SCENARIOS = SHARED / "scenarios" / "dev"
 PG_URL = os.environ.get("WHATCHANGED_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -178,4 +178,6 @@ def create_app(daemon: Daemon) -> web.Application:
     add_workspace_routes(app)
     from ..web.pages import add_routes as add_pages
     add_pages(app)
+    from . import webhooks
+    webhooks.add_routes(app)
     return app

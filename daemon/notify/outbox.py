@@ -111,13 +111,13 @@ class Outbox:
 
     async def run(self, poll: float = 1.0) -> None:
         """Deliver until stopped; wakes at once on new pages, else polls for retries."""
-        self._stopping = False
         while True:
             try:
                 await self.deliver_due()
             except Exception:  # the store may be down: keep the loop alive, pages stay in the outbox
                 log.exception("outbox delivery round failed; will retry")
             if self._stopping:
+                self._stopping = False  # ready for a later run
                 break
             self._wake.clear()
             try:

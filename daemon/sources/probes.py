@@ -32,7 +32,7 @@ class ProbeSource:
                                        allow_redirects=False) as resp:
                     ok = resp.status == p.expect_status
                     return ProbeResult(ts, p.target, ok, f"HTTP {resp.status}")
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+            except (TimeoutError, aiohttp.ClientError, OSError) as e:
                 return ProbeResult(ts, p.target, False, type(e).__name__)
 
     async def events(self) -> AsyncIterator[Event]:
@@ -46,7 +46,8 @@ class ProbeSource:
                 todo = [p for p in self.probes if due[p.target] <= now]
                 for p in todo:
                     due[p.target] = now + p.interval
-                for result in await asyncio.gather(*(self._probe(session, p) for p in todo)):
+                results = await asyncio.gather(*(self._probe(session, p) for p in todo))
+                self.status.ok(self.clock())  # the prober works; the targets' health is in the results
+                for result in results:
                     yield result
-                self.status.ok(self.clock())
                 await asyncio.sleep(interval)

@@ -1,6 +1,12 @@
 """Poll a Prometheus-compatible API (Prometheus, Thanos, Mimir, VictoriaMetrics) for each signal.
 
 prometheus-api-client is synchronous: every call runs in a worker thread, never on the event loop.
+On start the source catches up from its stored cursor (at most ``lookback`` back) with
+``query_range`` split to respect the 11,000-points-per-series limit, then polls every step,
+aligned to step boundaries. A window is taken whole or not at all: when any query fails the
+cursor stays, the source is marked in error (stale on /readyz and /metrics after
+``stale_after``) and the window is fetched again after a backoff, so an outage never becomes a
+gap in the data, let alone an anomaly.
 """
 
 from __future__ import annotations
@@ -8,20 +14,79 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import random
+import re
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import datetime, timezone
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
-from ..config import PrometheusConfig, SignalConfig
-from ..events import Event, Sample
+from ..config import HealthQueryConfig, PrometheusConfig, SignalConfig
+from ..events import Event, ProbeResult, Sample
 from .base import SourceStatus
 
-__all__ = ["PrometheusSource", "samples_from_matrix", "MAX_POINTS"]
+__all__ = [
+    "MAX_POINTS",
+    "CursorStore",
+    "PrometheusError",
+    "PrometheusSource",
+    "connect",
+    "probes_from_matrix",
+    "samples_from_matrix",
+]
 
 log = logging.getLogger("whatchanged.prometheus")
 
 MAX_POINTS = 11_000  # Prometheus refuses query_range answers of more points per series
+
+
+class CursorStore(Protocol):
+    """Where a source keeps how far it has read (the daemon's :class:`~daemon.store.Store`)."""
+
+    async def load_cursor(self, source: str) -> str | None: ...
+
+    async def save_cursor(self, source: str, value: str, now: float | None = None) -> None: ...
+
+
+class PrometheusError(Exception):
+    """A failed query; ``retryable`` is False for answers that will not change (bad PromQL, auth)."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+_STATUS = re.compile(r"HTTP Status Code (\d{3})")
+
+
+def classify(e: BaseException) -> PrometheusError:
+    """Map a client exception to a retryable or permanent :class:`PrometheusError`.
+
+    >>> classify(Exception("HTTP Status Code 400 (b'bad_data: parse error')")).retryable
+    False
+    >>> classify(Exception("HTTP Status Code 503 (b'')")).retryable, classify(TimeoutError()).retryable
+    (True, True)
+    """
+    if isinstance(e, PrometheusError):
+        return e
+    text = f"{type(e).__name__}: {e}"[:300]
+    m = _STATUS.search(str(e))
+    if m is not None:
+        status = int(m.group(1))
+        permanent = status in (400, 401, 403, 404, 422)
+        return PrometheusError(text, retryable=not permanent)
+    return PrometheusError(text, retryable=True)
+
+
+def _series_labels(series: dict[str, Any]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (series.get("metric", {}) or {}).items()}
+
+
+def _value(raw: Any) -> float:
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def samples_from_matrix(result: Sequence[dict[str, Any]], signal: str, service_label: str) -> list[Sample]:
@@ -32,7 +97,7 @@ def samples_from_matrix(result: Sequence[dict[str, Any]], signal: str, service_l
     """
     out: list[Sample] = []
     for series in result:
-        labels = series.get("metric", {}) or {}
+        labels = _series_labels(series)
         service = labels.get(service_label)
         extra = {k: v for k, v in labels.items() if k not in (service_label, "__name__")}
         if service is None:
@@ -41,82 +106,167 @@ def samples_from_matrix(result: Sequence[dict[str, Any]], signal: str, service_l
         if extra:
             key = f"{service}/{signal}{{{','.join(f'{k}={v}' for k, v in sorted(extra.items()))}}}"
         for ts, raw in series.get("values", []):
-            try:
-                value = float(raw)
-            except (TypeError, ValueError):
-                value = math.nan
-            out.append(Sample(float(ts), str(service), signal, value, key))
+            out.append(Sample(float(ts), str(service), signal, _value(raw), key))
     return out
 
 
+def probes_from_matrix(result: Sequence[dict[str, Any]], target_label: str) -> list[ProbeResult]:
+    """``up`` / ``probe_success`` style series (1 healthy, else unhealthy) as probe results.
+
+    >>> probes_from_matrix([{"metric": {"instance": "db:5432"}, "values": [[10, "1"], [20, "0"]]}], "instance")
+    [ProbeResult(ts=10.0, target='db:5432', healthy=True, detail='promql'), ProbeResult(ts=20.0, target='db:5432', healthy=False, detail='promql')]
+    """
+    out: list[ProbeResult] = []
+    for series in result:
+        labels = _series_labels(series)
+        target = labels.get(target_label) or ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        for ts, raw in series.get("values", []):
+            v = _value(raw)
+            if math.isfinite(v):
+                out.append(ProbeResult(float(ts), target, v >= 0.5, "promql"))
+    return out
+
+
+def connect(cfg: PrometheusConfig) -> Any:
+    """A ``PrometheusConnect`` with the configured auth and TLS (blocking client: use from a thread)."""
+    import requests
+    from prometheus_api_client import PrometheusConnect
+    from urllib3.util.retry import Retry
+
+    session = requests.Session()
+    session.verify = False if cfg.tls.insecure_skip_verify else (str(cfg.tls.ca_file) if cfg.tls.ca_file else True)
+    if cfg.tls.cert_file is not None:
+        session.cert = (str(cfg.tls.cert_file), str(cfg.tls.key_file)) if cfg.tls.key_file else str(cfg.tls.cert_file)
+    headers = dict(cfg.headers)
+    if cfg.bearer_token is not None:
+        headers["Authorization"] = f"Bearer {cfg.bearer_token.resolve().get_secret_value()}"
+    auth = None
+    if cfg.basic_auth is not None:
+        auth = (cfg.basic_auth.username, cfg.basic_auth.password.resolve().get_secret_value())
+    # our own backoff decides retries; the client's would block the worker thread
+    options: dict[str, Any] = {"headers": headers or None, "auth": auth, "timeout": cfg.timeout}
+    return PrometheusConnect(url=cfg.url, session=session, retry=Retry(total=0, raise_on_status=False), **options)
+
+
 class PrometheusSource:
-    """Catch up from ``lookback`` on start, then poll every step aligned to step boundaries."""
+    """Catch up from the stored cursor (at most ``lookback``), then poll every step on step boundaries."""
 
     def __init__(self, cfg: PrometheusConfig, signals: Sequence[SignalConfig], status: SourceStatus,
-                 *, clock: Callable[[], float] = time.time, client: Any = None) -> None:
-        self.name = "prometheus"
+                 *, health: Sequence[HealthQueryConfig] = (), clock: Callable[[], float] = time.time,
+                 client: Any = None, cursor: CursorStore | None = None,
+                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep, name: str = "prometheus") -> None:
+        self.name = name
         self.cfg = cfg
         self.signals = list(signals)
+        self.health = list(health)
         self.status = status
         self.clock = clock
+        self.sleep = sleep
+        self.cursor = cursor
         self._client = client
+        self.settle = min(cfg.step, 15.0)  # the newest step may not be scraped yet everywhere
 
     def _connect(self) -> Any:
         if self._client is None:
-            from prometheus_api_client import PrometheusConnect
-            headers = dict(self.cfg.headers)
-            if self.cfg.bearer_token is not None:
-                headers["Authorization"] = f"Bearer {self.cfg.bearer_token.resolve().get_secret_value()}"
-            auth = None
-            if self.cfg.basic_auth is not None:
-                auth = (self.cfg.basic_auth.username, self.cfg.basic_auth.password.resolve().get_secret_value())
-            self._client = PrometheusConnect(url=self.cfg.url, headers=headers or None,
-                                             disable_ssl=self.cfg.tls.insecure_skip_verify, auth=auth)
+            self._client = connect(self.cfg)
         return self._client
 
-    def _query(self, query: str, start: float, end: float) -> list[dict[str, Any]]:
+    def _query_range(self, query: str, start: float, end: float) -> list[dict[str, Any]]:
+        """Blocking: ``query_range`` in chunks of at most ``MAX_POINTS`` steps, series merged."""
         client = self._connect()
         step = self.cfg.step
-        out: list[dict[str, Any]] = []
+        merged: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
         chunk = step * (MAX_POINTS - 1)
         t = start
         while t <= end:
             t_end = min(end, t + chunk)
-            out.extend(client.custom_query_range(
-                query, start_time=datetime.fromtimestamp(t, timezone.utc),
-                end_time=datetime.fromtimestamp(t_end, timezone.utc), step=f"{step:g}s",
-                params={"timeout": f"{self.cfg.timeout:g}s"}))
+            try:
+                part = client.custom_query_range(
+                    query, start_time=datetime.fromtimestamp(t, UTC),
+                    end_time=datetime.fromtimestamp(t_end, UTC), step=f"{step:g}s",
+                    params={"timeout": f"{self.cfg.timeout:g}s"})
+            except Exception as e:
+                raise classify(e) from e
+            for series in part:
+                key = tuple(sorted(_series_labels(series).items()))
+                entry = merged.setdefault(key, {"metric": series.get("metric", {}), "values": []})
+                entry["values"].extend(series.get("values", []))
             t = t_end + step
-        return out
+        return list(merged.values())
 
-    async def _poll(self, start: float, end: float) -> list[Sample]:
-        samples: list[Sample] = []
+    async def _range(self, query: str, start: float, end: float) -> list[dict[str, Any]]:
+        n_chunks = 1 + int((end - start) / (self.cfg.step * (MAX_POINTS - 1)))
+        return await asyncio.wait_for(asyncio.to_thread(self._query_range, query, start, end),
+                                      timeout=self.cfg.timeout * 2 * n_chunks + 5)
+
+    async def fetch(self, start: float, end: float) -> list[Event]:
+        """Every signal and health query over ``[start, end]``, in timestamp order; all or an exception."""
+        events: list[Event] = []
         for sig in self.signals:
-            result = await asyncio.wait_for(asyncio.to_thread(self._query, sig.query, start, end),
-                                            timeout=self.cfg.timeout * 3)
-            samples.extend(samples_from_matrix(result, sig.name, sig.service_label))
-        samples.sort(key=lambda s: s.ts)
-        return samples
+            try:
+                result = await self._range(sig.query, start, end)
+            except PrometheusError as e:
+                raise PrometheusError(f"signal {sig.name}: {e}", retryable=e.retryable) from e
+            except TimeoutError:
+                raise PrometheusError(f"signal {sig.name}: timed out", retryable=True) from None
+            events.extend(samples_from_matrix(result, sig.name, sig.service_label))
+        for h in self.health:
+            try:
+                result = await self._range(h.query, start, end)
+            except (TimeoutError, PrometheusError) as e:
+                raise PrometheusError(f"health {h.query!r}: {e}", retryable=getattr(e, "retryable", True)) from e
+            events.extend(probes_from_matrix(result, h.target_label))
+        events.sort(key=lambda ev: ev.ts)
+        return events
+
+    def _aligned(self, now: float) -> float:
+        step = self.cfg.step
+        return math.floor((now - self.settle) / step) * step
+
+    async def _start_cursor(self) -> float:
+        """The last step already read: the stored cursor, but never older than ``lookback``."""
+        step = self.cfg.step
+        floor = self._aligned(self.clock()) - math.ceil(self.cfg.lookback / step) * step
+        if self.cursor is not None:
+            try:
+                stored = await self.cursor.load_cursor(self.name)
+            except Exception as e:  # noqa: BLE001 - a store hiccup costs a longer catch-up, not the source
+                log.warning("cannot load the %s cursor (%s); catching up %.0fs", self.name, e, self.cfg.lookback)
+                stored = None
+            if stored is not None:
+                try:
+                    return max(floor, float(stored))
+                except ValueError:
+                    log.warning("ignoring unusable %s cursor %r", self.name, stored)
+        return floor
 
     async def events(self) -> AsyncIterator[Event]:
         step = self.cfg.step
-        cursor = math.floor((self.clock() - self.cfg.lookback) / step) * step
+        cursor = await self._start_cursor()
         backoff = step
         while True:
-            now = self.clock()
-            end = math.floor(now / step) * step
+            end = self._aligned(self.clock())
             if end > cursor:
                 try:
-                    samples = await self._poll(cursor + step, end)
-                except Exception as e:  # noqa: BLE001 - any failure: stale, back off, never a gap-anomaly
-                    self.status.error(f"{type(e).__name__}: {e}")
-                    log.warning("prometheus poll failed (%s); retrying in %.0fs", e, backoff)
-                    await asyncio.sleep(backoff)
+                    batch = await self.fetch(cursor + step, end)
+                except PrometheusError as e:
+                    self.status.error(str(e))
+                    delay = min(backoff, 300.0) * random.uniform(0.8, 1.2)
+                    (log.warning if e.retryable else log.error)(
+                        "prometheus %s failed (%s%s); retrying in %.0fs", self.cfg.url, e,
+                        "" if e.retryable else ", will not succeed until fixed", delay)
+                    await self.sleep(delay)
                     backoff = min(backoff * 2, 300.0)
                     continue
                 backoff = step
-                self.status.ok(self.clock(), samples[-1].ts if samples else None)
-                for s in samples:
-                    yield s
+                newest = max((ev.ts for ev in batch), default=None)
+                self.status.ok(self.clock(), newest)
+                for ev in batch:
+                    yield ev
                 cursor = end
-            await asyncio.sleep(max(0.5, end + step - self.clock() + 1.0))
+                if self.cursor is not None:
+                    try:
+                        await self.cursor.save_cursor(self.name, f"{cursor:.3f}", now=self.clock())
+                    except Exception as e:  # noqa: BLE001 - next save will catch up
+                        log.warning("cannot save the %s cursor: %s", self.name, e)
+            await self.sleep(max(0.5, end + step + self.settle - self.clock()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable
 
 from correlators.types import ServiceInfo, Topology
@@ -63,5 +64,7 @@ class ListSource:
         self._events = list(events)
 
     async def events(self) -> AsyncIterator[Event]:
+        """Yield the events once, then wait like a live source with nothing new."""
         for ev in self._events:
             yield ev
+        await asyncio.Event().wait()

@@ -75,3 +75,13 @@ async def test_receiver_failures_are_retried_not_lost(store: Store) -> None:
     sent = await store.list_notifications()
     assert sent[0].status == "sent" and sent[0].attempts == 3
 
+
+
+async def test_changes_from_streams_are_stored(store: Store) -> None:
+    from correlators.types import Change, ChangeKind
+    rec = RecordingNotifier()
+    ch = Change("chg-stream-1", T0 + 60, ChangeKind.DEPLOY, "checkout", "shop", "checkout rollout 3 -> 4", "k8s",
+                {"from_revision": "3", "to_revision": "4"})
+    d = _daemon(store, rec, [ch, *shop_events(T0, 10)])
+    await _run_until_drained(d, 0, rec)
+    assert [c.id for c in await store.list_changes()] == ["chg-stream-1"]

@@ -1,0 +1,236 @@
+"""Watch a Kubernetes cluster through ``kubernetes.aio`` and yield what changed.
+
+One list-then-watch loop per resource (and namespace, or cluster-wide): resume from the last
+resourceVersion, follow bookmarks, re-list on 410 Gone (diffing the list against what was
+seen, so nothing that changed meanwhile is missed), back off on errors. The differ's snapshot
+and the resourceVersions are checkpointed to the store, so a restart resumes the diff.
+Auth: in-cluster service account, or a kubeconfig (file and context from the config).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from correlators.types import Change
+
+from ..config import KubernetesConfig
+from ..events import Event
+from .base import SourceStatus
+from .kube_changes import KubeDiffer
+
+__all__ = ["RESOURCES", "CheckpointStore", "KubernetesSource", "Resource"]
+
+log = logging.getLogger("whatchanged.kubernetes")
+
+SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+CHECKPOINT = "source:kubernetes"
+
+
+class CheckpointStore(Protocol):
+    async def load_checkpoint(self, key: str) -> dict[str, Any] | None: ...
+
+    async def save_checkpoint(self, key: str, state: dict[str, Any], now: float | None = None) -> None: ...
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A watched resource: its kind, API class, and list functions (namespaced, cluster-wide)."""
+
+    name: str
+    kind: str
+    api: str
+    namespaced: str | None
+    cluster: str
+
+
+RESOURCES: dict[str, Resource] = {r.name: r for r in (
+    Resource("deployments", "Deployment", "AppsV1Api", "list_namespaced_deployment",
+             "list_deployment_for_all_namespaces"),
+    Resource("statefulsets", "StatefulSet", "AppsV1Api", "list_namespaced_stateful_set",
+             "list_stateful_set_for_all_namespaces"),
+    Resource("daemonsets", "DaemonSet", "AppsV1Api", "list_namespaced_daemon_set",
+             "list_daemon_set_for_all_namespaces"),
+    Resource("configmaps", "ConfigMap", "CoreV1Api", "list_namespaced_config_map", "list_config_map_for_all_namespaces"),
+    Resource("secrets", "Secret", "CoreV1Api", "list_namespaced_secret", "list_secret_for_all_namespaces"),
+    Resource("hpas", "HorizontalPodAutoscaler", "AutoscalingV2Api", "list_namespaced_horizontal_pod_autoscaler",
+             "list_horizontal_pod_autoscaler_for_all_namespaces"),
+    Resource("nodes", "Node", "CoreV1Api", None, "list_node"),
+    Resource("pods", "Pod", "CoreV1Api", "list_namespaced_pod", "list_pod_for_all_namespaces"),
+    Resource("events", "Event", "CoreV1Api", "list_namespaced_event", "list_event_for_all_namespaces"),
+)}
+
+
+class _Gone(Exception):
+    """410: the resourceVersion is too old; list again."""
+
+
+async def api_client_from(cfg: KubernetesConfig) -> Any:
+    """An ``ApiClient`` configured in-cluster or from a kubeconfig."""
+    from kubernetes.aio import client, config
+
+    conf = client.Configuration()
+    in_cluster = cfg.in_cluster if cfg.in_cluster is not None else os.path.exists(SERVICE_ACCOUNT_TOKEN)
+    if in_cluster:
+        config.load_incluster_config(client_configuration=conf)  # type: ignore[no-untyped-call]
+    else:
+        path = str(cfg.kubeconfig) if cfg.kubeconfig else None
+        load: Any = config.load_kube_config
+        await load(config_file=path, context=cfg.context, client_configuration=conf, persist_config=False)
+    return client.ApiClient(configuration=conf)
+
+
+class KubernetesSource:
+    """Yields :class:`Change` records for rollouts, rollbacks, config, scaling, node and pod trouble."""
+
+    def __init__(self, cfg: KubernetesConfig, status: SourceStatus, *, cursor: CheckpointStore | None = None,
+                 api_client: Callable[[], Awaitable[Any]] | None = None, clock: Callable[[], float] = time.time,
+                 checkpoint_every: float = 5.0) -> None:
+        self.name = "kubernetes"
+        self.cfg = cfg
+        self.status = status
+        self.store = cursor
+        self.clock = clock
+        self._make_client = api_client or (lambda: api_client_from(cfg))
+        self.checkpoint_every = checkpoint_every
+        self.differ = KubeDiffer(cfg.service_labels)
+        self.versions: dict[str, str] = {}
+        self._dirty = False
+
+    # -- checkpoints ---------------------------------------------------------------------
+    async def _restore(self) -> None:
+        if self.store is None:
+            return
+        try:
+            state = await self.store.load_checkpoint(CHECKPOINT)
+        except Exception as e:  # noqa: BLE001 - without it we list and diff from scratch
+            log.warning("cannot load the kubernetes checkpoint (%s); starting from a fresh list", e)
+            return
+        if state:
+            self.differ = KubeDiffer.from_state(state.get("differ"), self.cfg.service_labels)
+            self.versions = {str(k): str(v) for k, v in (state.get("versions") or {}).items()}
+
+    async def save(self) -> None:
+        if self.store is None or not self._dirty:
+            return
+        self._dirty = False
+        try:
+            await self.store.save_checkpoint(CHECKPOINT, {"differ": self.differ.state_dict(),
+                                                          "versions": dict(self.versions)}, now=self.clock())
+        except Exception as e:  # noqa: BLE001 - retried at the next interval
+            self._dirty = True
+            log.warning("cannot save the kubernetes checkpoint: %s", e)
+
+    # -- one resource -------------------------------------------------------------------
+    def _functions(self, client: Any, res: Resource, namespace: str) -> tuple[Any, dict[str, Any]]:
+        from kubernetes.aio import client as k8s
+        api = getattr(k8s, res.api)(client)
+        if namespace and res.namespaced:
+            return getattr(api, res.namespaced), {"namespace": namespace}
+        return getattr(api, res.cluster), {}
+
+    async def _list(self, client: Any, res: Resource, namespace: str) -> tuple[list[dict[str, Any]], str]:
+        fn, kwargs = self._functions(client, res, namespace)
+        raw = getattr(fn.__self__, f"{fn.__name__}_without_preload_content")
+        items: list[dict[str, Any]] = []
+        cont: str | None = None
+        while True:
+            resp = await raw(**kwargs, limit=500, _continue=cont, _request_timeout=self.cfg.watch_timeout)
+            body = await resp.read()
+            if resp.status == 410:
+                raise _Gone()
+            if resp.status != 200:
+                from kubernetes.aio.client.exceptions import ApiException
+                raise ApiException(status=resp.status, reason=f"list {res.name}: {body[:200]!r}")
+            doc = json.loads(body)
+            items += doc.get("items") or []
+            cont = (doc.get("metadata") or {}).get("continue") or None
+            if not cont:
+                return items, str((doc.get("metadata") or {}).get("resourceVersion", ""))
+
+    async def _stream(self, client: Any, res: Resource, namespace: str, out: asyncio.Queue[Change]) -> None:
+        from kubernetes.aio import watch
+        from kubernetes.aio.client.exceptions import ApiException
+        key = f"{res.name}/{namespace or '*'}"
+        backoff = 1.0
+        while True:
+            try:
+                rv = self.versions.get(key)
+                if not rv:
+                    items, rv = await self._list(client, res, namespace)
+                    for ch in self.differ.sync(res.kind, items, self.clock(), namespace):
+                        await out.put(ch)
+                    self.versions[key] = rv
+                    self._dirty = True
+                    self.status.ok(self.clock())
+                fn, kwargs = self._functions(client, res, namespace)
+                w = watch.Watch(return_type="object")  # type: ignore[no-untyped-call]
+                async with w:
+                    open_stream: Any = w.stream
+                    stream = open_stream(fn, **kwargs, resource_version=rv, allow_watch_bookmarks=True,
+                                         timeout_seconds=int(self.cfg.watch_timeout),
+                                         _request_timeout=self.cfg.watch_timeout + 30)
+                    async for ev in stream:
+                        kind = ev["type"]
+                        if kind != "BOOKMARK":
+                            for ch in self.differ.observe(res.kind, kind, ev["raw_object"], self.clock()):
+                                await out.put(ch)
+                        if w.resource_version:
+                            self.versions[key] = str(w.resource_version)
+                        self._dirty = True
+                        self.status.ok(self.clock())
+                self.status.ok(self.clock())  # a watch that ended by its timeout: watch again from rv
+                backoff = 1.0
+            except asyncio.CancelledError:
+                raise
+            except (_Gone, ApiException) as e:
+                if isinstance(e, _Gone) or getattr(e, "status", None) == 410:
+                    log.info("kubernetes %s: resourceVersion expired (410 Gone); listing again", key)
+                    self.versions.pop(key, None)
+                    continue
+                await self._failed(key, f"HTTP {e.status}: {e.reason}", backoff)
+                backoff = min(backoff * 2, 60.0)
+            except Exception as e:  # noqa: BLE001 - network, TLS, decoding: back off and retry
+                await self._failed(key, f"{type(e).__name__}: {e}", backoff)
+                backoff = min(backoff * 2, 60.0)
+
+    async def _failed(self, key: str, message: str, backoff: float) -> None:
+        self.status.error(f"{key}: {message}"[:300])
+        delay = backoff * random.uniform(0.8, 1.2)
+        log.warning("kubernetes %s failed (%s); retrying in %.1fs", key, message[:200], delay)
+        await asyncio.sleep(delay)
+
+    # -- the source ------------------------------------------------------------------------
+    async def events(self) -> AsyncIterator[Event]:
+        await self._restore()
+        client = await self._make_client()
+        out: asyncio.Queue[Change] = asyncio.Queue(maxsize=10_000)
+        namespaces = self.cfg.namespaces or [""]
+        tasks = [asyncio.create_task(self._stream(client, RESOURCES[r], ns if RESOURCES[r].namespaced else "", out),
+                                     name=f"kubernetes:{r}/{ns or '*'}")
+                 for r in self.cfg.watch for ns in (namespaces if RESOURCES[r].namespaced else [""])]
+        last_save = self.clock()
+        try:
+            while True:
+                try:
+                    ch = await asyncio.wait_for(out.get(), timeout=self.checkpoint_every)
+                except TimeoutError:
+                    ch = None
+                if ch is not None:
+                    yield ch
+                if self.clock() - last_save >= self.checkpoint_every or ch is None:
+                    await self.save()
+                    last_save = self.clock()
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.save()
+            await client.close()
