@@ -88,10 +88,11 @@ class _Api:
         self.client = TestClient(TestServer(create_app(self.daemon)), loop=self.loop)
         self.loop.run_until_complete(self.client.start_server())
 
-    def post(self, body: bytes, content_type: str = "application/json") -> tuple[int, str, int]:
+    def post(self, body: bytes, content_type: str = "application/json",
+             path: str = "/api/v1/changes") -> tuple[int, str, int]:
         async def go() -> tuple[int, str, int]:
             before = len(await self.store.list_changes(limit=100_000))
-            r = await self.client.post("/api/v1/changes", data=body, headers={"Content-Type": content_type})
+            r = await self.client.post(path, data=body, headers={"Content-Type": content_type})
             text = await r.text()
             after = len(await self.store.list_changes(limit=100_000))
             return r.status, text, after - before
@@ -110,12 +111,12 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Any:
     a.close()
 
 
-def _check_response(status: int, text: str, stored: int) -> None:
-    assert status in (202, 400, 413), (status, text)
+def _check_response(status: int, text: str, stored: int, changes: bool = True) -> None:
+    assert status in (200, 202, 400, 413), (status, text)
     assert "Traceback" not in text and 'File "' not in text
     doc = json.loads(text)
-    if status == 202:
-        assert stored == doc["accepted"]
+    if status in (200, 202):
+        assert not changes or stored == doc.get("accepted", 0)
     else:
         assert stored == 0  # refused: nothing of it stored
         assert "field" in doc and doc["message"]
@@ -140,6 +141,47 @@ def test_changes_endpoint_deep_nesting_and_huge_numbers(api: _Api) -> None:
                  json.dumps({**VALID_CHANGE, "attributes": {"a": "\u0000\ud7ff"}}).encode(),
                  b'{"ts": NaN, "kind": "deploy", "service": "a"}', b"\xff\xfe\x00"):
         _check_response(*api.post(body))
+
+
+# -- webhooks: Alertmanager and the change adapters ------------------------------------------------
+ALERT = {"version": "4", "status": "firing", "receiver": "whatchanged", "groupKey": "{}:{}",
+         "alerts": [{"status": "firing", "labels": {"alertname": "HighErrorRate", "service": "checkout"},
+                     "annotations": {"summary": "<b>errors</b>"}, "startsAt": "2026-11-29T03:02:00Z",
+                     "endsAt": "0001-01-01T00:00:00Z", "fingerprint": "abc"}]}
+
+
+@st.composite
+def mutated_alert(draw: st.DrawFn) -> Any:
+    doc = copy.deepcopy(ALERT)
+    alert = doc["alerts"][0]
+    where = draw(st.sampled_from(["top", "alert", "labels"]))
+    target = doc if where == "top" else alert if where == "alert" else alert["labels"]
+    key = draw(st.sampled_from(sorted(target) + ["extra"]))
+    if draw(st.booleans()):
+        target.pop(key, None)
+    else:
+        target[key] = draw(json_values)
+    return doc
+
+
+@FUZZ
+@given(st.one_of(json_values, mutated_alert()))
+def test_alertmanager_webhook(api: _Api, data: Any) -> None:
+    status, text, stored = api.post(json.dumps(data).encode(), path="/api/v1/webhooks/alertmanager")
+    _check_response(status, text, stored, changes=False)
+    assert stored == 0  # alerts are not changes
+
+
+@FUZZ
+@given(st.sampled_from(["github", "argocd", "flags", "launchdarkly", "unleash"]), json_values)
+def test_change_webhook_adapters(api: _Api, adapter: str, data: Any) -> None:
+    _check_response(*api.post(json.dumps(data).encode(), path=f"/api/v1/webhooks/{adapter}"))
+
+
+def test_webhooks_deep_nesting_and_bad_bytes(api: _Api) -> None:
+    for path in ("/api/v1/webhooks/alertmanager", "/api/v1/webhooks/github"):
+        for body in (b"[" * 100_000 + b"]" * 100_000, b"\xff\xfe", b'{"a": 1' + b"0" * 5000 + b"}"):
+            _check_response(*api.post(body, path=path), changes=False)
 
 
 # -- config files ----------------------------------------------------------------------------
