@@ -135,6 +135,12 @@ class Daemon:
                 log.info("stopping: intake closed, draining %d queued events", self.queue.qsize())
                 for w in workers:
                     w.cancel()
+                # Python 3.11's wait_for can swallow a cancellation when the awaited call finishes at
+                # the same moment (CPython gh-86296): a source would then run on and the shutdown hang.
+                while pending := [w for w in workers if not w.done()]:
+                    await asyncio.wait(pending, timeout=1.0)
+                    for w in pending:
+                        w.cancel()
                 await self.queue.join()
                 analysis.cancel()
                 await self.flush()

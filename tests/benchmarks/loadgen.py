@@ -2,8 +2,8 @@
 requests per second and latency percentiles as one JSON line on stdout.
 
 Usage: python loadgen.py URL --requests N --concurrency C [--timeout S] [--token T]
-Each request posts one change with a unique id (``chg-load-<i>``), so the receiver's store
-can be checked for exactly N rows afterwards.
+Each request posts one change with a unique id (``chg-load-<i>``), or with ``--kind alertmanager``
+one firing alert in an Alertmanager webhook payload, so the receiver can be checked for exactly N.
 """
 
 from __future__ import annotations
@@ -17,13 +17,24 @@ from collections import Counter
 import aiohttp
 
 
+def alert_body(i: int, t0: float) -> bytes:
+    from datetime import datetime, timezone
+    starts = datetime.fromtimestamp(t0 + i, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return json.dumps({"version": "4", "status": "firing", "receiver": "whatchanged", "alerts": [{
+        "status": "firing", "labels": {"alertname": "HighErrorRate", "service": f"svc{i % 50}", "n": str(i)},
+        "annotations": {"summary": f"alert {i}"}, "startsAt": starts, "endsAt": "0001-01-01T00:00:00Z",
+        "fingerprint": f"fp{i:08x}"}]}).encode()
+
+
 def body(i: int, t0: float) -> bytes:
     return json.dumps({"id": f"chg-load-{i}", "ts": t0 + i * 0.001, "kind": "deploy",
                        "service": f"svc{i % 50}", "summary": f"load change {i}", "actor": "loadgen",
                        "attributes": {"n": str(i)}}).encode()
 
 
-async def run(url: str, n: int, concurrency: int, timeout: float, token: str | None) -> dict[str, object]:
+async def run(url: str, n: int, concurrency: int, timeout: float, token: str | None,
+              kind: str = "changes") -> dict[str, object]:
+    make = alert_body if kind == "alertmanager" else body
     latencies: list[float] = []
     statuses: Counter[str] = Counter()
     next_i = 0
@@ -40,7 +51,7 @@ async def run(url: str, n: int, concurrency: int, timeout: float, token: str | N
             next_i += 1
             start = time.perf_counter()
             try:
-                async with session.post(url, data=body(i, t0), headers=headers) as r:
+                async with session.post(url, data=make(i, t0), headers=headers) as r:
                     await r.read()
                     statuses[str(r.status)] += 1
             except (aiohttp.ClientError, asyncio.TimeoutError) as e:
@@ -69,10 +80,11 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--timeout", type=float, default=120.0, help="stop sending after this many seconds")
     ap.add_argument("--token", default=None)
+    ap.add_argument("--kind", choices=["changes", "alertmanager"], default="changes")
     a = ap.parse_args()
     if not a.url.startswith(("http://127.", "http://localhost")):
         raise SystemExit("loadgen: loopback URLs only")
-    print(json.dumps(asyncio.run(run(a.url, a.requests, a.concurrency, a.timeout, a.token))))
+    print(json.dumps(asyncio.run(run(a.url, a.requests, a.concurrency, a.timeout, a.token, a.kind))))
 
 
 if __name__ == "__main__":
