@@ -2,6 +2,7 @@
 clear error naming the field; never a 500, never a traceback to the client, never half a record.
 
 Property-based (hypothesis): arbitrary JSON, and valid documents with one field mutated.
+60 examples per property in ``make test``; ``FUZZ_EXAMPLES=2000`` for a longer fuzzing run.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import asyncio
 import copy
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ from daemon.store import Store
 from tests.daemon.helpers import SHOP, FakeClock, RecordingNotifier
 
 ROOT = Path(__file__).resolve().parents[2]
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=list(HealthCheck))
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70),
                     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=40))

@@ -44,8 +44,8 @@ async def _drive(d: Daemon, clock: FakeClock, done: object, budget: float = 20.0
 
 
 @pytest.mark.parametrize("script", [
-    ["500", "500", "500"],
-    ["429", "429"],
+    pytest.param(["500", "500", "500"], marks=pytest.mark.slow),
+    pytest.param(["429", "429"], marks=pytest.mark.slow),
     ["hang"],
 ], ids=["500s", "429s", "hang"])
 async def test_receiver_faults_lose_nothing_double_nothing(sqlite_store: Store, script: list[str]) -> None:
