@@ -24,11 +24,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from daemon.api.auth import ApiTokens  # noqa: E402
-from daemon.api.webhooks import WebhookSettings  # noqa: E402
-from daemon.service import Daemon  # noqa: E402
-from daemon.store import Store  # noqa: E402
-from tests.daemon.helpers import SHOP, RecordingNotifier  # noqa: E402
+from daemon.api.auth import ApiTokens
+from daemon.api.webhooks import WebhookSettings
+from daemon.service import Daemon
+from daemon.store import Store
+from tests.daemon.helpers import SHOP, RecordingNotifier
 
 HERE = Path(__file__).resolve().parent
 TOKEN = "bench-write-token"

@@ -23,14 +23,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from daemon.events import Sample  # noqa: E402
-from daemon.notify.webhook import WebhookNotifier  # noqa: E402
-from daemon.service import Daemon  # noqa: E402
-from daemon.store import Store  # noqa: E402
-from tests.benchmarks.scale import STEP, T0, value, warm_templates  # noqa: E402
-from tests.daemon.helpers import SHOP  # noqa: E402
-from tests.resilience.receiver import Receiver  # noqa: E402
-from tests.resilience.sources import QueueSource  # noqa: E402
+from daemon.events import Sample
+from daemon.notify.webhook import WebhookNotifier
+from daemon.service import Daemon
+from daemon.store import Store
+from tests.benchmarks.scale import STEP, T0, value, warm_templates
+from tests.daemon.helpers import SHOP
+from tests.resilience.harness import QueueSource
+from tests.resilience.receiver import Receiver
 
 SVCS = ("frontend", "checkout", "payments", "search")
 BAD_FROM = 3

@@ -13,13 +13,14 @@ import asyncio
 import json
 import time
 from collections import Counter
+from datetime import UTC
 
 import aiohttp
 
 
 def alert_body(i: int, t0: float) -> bytes:
-    from datetime import datetime, timezone
-    starts = datetime.fromtimestamp(t0 + i, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    from datetime import datetime
+    starts = datetime.fromtimestamp(t0 + i, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return json.dumps({"version": "4", "status": "firing", "receiver": "whatchanged", "alerts": [{
         "status": "firing", "labels": {"alertname": "HighErrorRate", "service": f"svc{i % 50}", "n": str(i)},
         "annotations": {"summary": f"alert {i}"}, "startsAt": starts, "endsAt": "0001-01-01T00:00:00Z",
@@ -54,7 +55,7 @@ async def run(url: str, n: int, concurrency: int, timeout: float, token: str | N
                 async with session.post(url, data=make(i, t0), headers=headers) as r:
                     await r.read()
                     statuses[str(r.status)] += 1
-            except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+            except (TimeoutError, aiohttp.ClientError) as e:
                 statuses[type(e).__name__] += 1
             latencies.append(time.perf_counter() - start)
 

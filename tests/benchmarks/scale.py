@@ -27,9 +27,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from correlators.types import ServiceInfo, Topology  # noqa: E402
-from daemon.engine import Engine, default_detector_factory  # noqa: E402
-from daemon.events import Sample  # noqa: E402
+from correlators.types import ServiceInfo, Topology
+from daemon.engine import Engine, default_detector_factory
+from daemon.events import Sample
 
 STEP = 15.0
 T0 = 1_790_000_000.0

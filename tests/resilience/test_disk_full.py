@@ -18,13 +18,11 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 
 from daemon.api.app import create_app
-from daemon.notify.webhook import WebhookNotifier
-from daemon.service import Daemon
 from daemon.store import Store
 from tests.daemon.helpers import SHOP, FakeClock, shop_events
 
+from .harness import QueueSource, until, webhook_daemon
 from .receiver import Receiver
-from .sources import QueueSource
 
 T0 = 1_790_000_000.0
 
@@ -61,16 +59,6 @@ def _free(db: Path) -> None:
     con.close()
 
 
-async def _until(cond: Any, budget: float = 20.0) -> bool:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + budget
-    while loop.time() < deadline:
-        if cond():
-            return True
-        await asyncio.sleep(0.05)
-    return False
-
-
 async def test_sqlite_disk_full_then_freed(tmp_path: Path) -> None:
     db = tmp_path / "store.db"
     store = await Store.open(f"sqlite+aiosqlite:///{db}")
@@ -88,13 +76,12 @@ async def test_sqlite_disk_full_then_freed(tmp_path: Path) -> None:
     events = shop_events(T0, 160, bad_from=80, bad_until=120)
     per_step = len(events) // 160
     async with Receiver() as rx:
-        d = Daemon(store=store, topology=SHOP, sources=[src], notifiers={"hook": WebhookNotifier("hook", rx.url)},
-                   clock=clock, step=30.0, checkpoint_every=3600)
+        d = webhook_daemon(store, SHOP, rx.url, clock, [src])
         task = asyncio.create_task(d.run())
         try:
             async with TestClient(TestServer(create_app(d))) as client:
                 src.feed(events[: 70 * per_step])
-                assert await _until(lambda: d.queue.empty() and src.q.empty())
+                assert await until(lambda: d.queue.empty() and src.q.empty())
                 await asyncio.sleep(0.3)
 
                 # the disk fills up: no page may be added to the database from now on
@@ -115,11 +102,11 @@ async def test_sqlite_disk_full_then_freed(tmp_path: Path) -> None:
                 limit["pages"] = None
                 await store.engine.dispose()
                 _free(db)
-                assert await _until(lambda: "trigger" in rx.actions(), 30), "page lost while the disk was full"
+                assert await until(lambda: "trigger" in rx.actions(), 30), "page lost while the disk was full"
                 r = await client.post("/api/v1/changes", json=_batch(50))
                 assert r.status == 202 and (await r.json())["accepted"] == 50
                 src.feed(events[100 * per_step:])
-                assert await _until(lambda: "resolve" in rx.actions(), 30)
+                assert await until(lambda: "resolve" in rx.actions(), 30)
         finally:
             d.stop()
             await asyncio.wait_for(task, 20)

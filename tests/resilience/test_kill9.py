@@ -14,6 +14,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
+from .harness import until
 from .receiver import Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,16 +25,6 @@ async def _spawn(db: Path, url: str, steps: int) -> asyncio.subprocess.Process:
         sys.executable, "-m", "tests.resilience.child_daemon", str(db), url, str(steps), cwd=str(ROOT),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
-
-
-async def _until(cond: object, budget: float) -> bool:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + budget
-    while loop.time() < deadline:
-        if cond():  # type: ignore[operator]
-            return True
-        await asyncio.sleep(0.05)
-    return False
 
 
 def _rows(db: Path) -> list[tuple[str, str, int]]:
@@ -49,7 +40,7 @@ async def test_kill_9_mid_delivery_then_restart(tmp_path: Path) -> None:
     async with Receiver(["hang"]) as rx:
         first = await _spawn(db, rx.url, 100)
         try:
-            assert await _until(lambda: rx.attempts, 60), "the first process never tried to page"
+            assert await until(lambda: rx.attempts, 60), "the first process never tried to page"
             first.send_signal(signal.SIGKILL)  # mid-delivery: the receiver holds the request
             assert await first.wait() == -signal.SIGKILL
         finally:
@@ -62,7 +53,7 @@ async def test_kill_9_mid_delivery_then_restart(tmp_path: Path) -> None:
 
         second = await _spawn(db, rx.url, 100)
         try:
-            assert await _until(lambda: rx.accepted, 60), "the page was lost after kill -9"
+            assert await until(lambda: rx.accepted, 60), "the page was lost after kill -9"
             await asyncio.sleep(1.0)  # time for a wrongful second send to show up
             second.send_signal(signal.SIGTERM)
             _, err = await asyncio.wait_for(second.communicate(), 30)

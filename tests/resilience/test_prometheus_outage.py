@@ -153,7 +153,7 @@ async def test_incident_during_outage_pages_once_after_catch_up(sqlite_store: St
 async def test_wall_clock_jumps_forward_and_back(sqlite_store: Store) -> None:
     # forward two hours at T0+15 min (catch-up of 2 h in one poll), back one hour at T0+2h40
     jumps = {T0 + 900: 7200.0, T0 + 9600: -3600.0}
-    src, rec, _, fp, _ = await _run(sqlite_store, until=T0 + 9600 + 1800,
+    src, rec, _, _, _ = await _run(sqlite_store, until=T0 + 9600 + 1800,
                                     down=lambda now: False, jumps=jumps)
     assert rec.pages == []  # neither jump makes an anomaly
     assert max(src.seen.values()) == 1  # the backward jump re-reads nothing

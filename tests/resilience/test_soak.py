@@ -19,14 +19,14 @@ import pytest
 import sqlalchemy as sa
 
 from daemon.events import Sample
+from daemon.schema import parse_changes
 from daemon.service import Daemon
 from daemon.store import Store
 from daemon.store import tables as t
-from daemon.schema import parse_changes
 from tests.daemon.helpers import SHOP, FakeClock
 
+from .harness import QueueSource
 from .receiver import Receiver
-from .sources import QueueSource
 
 T0 = 1_790_000_000.0
 SVCS = ("frontend", "checkout", "payments", "search")

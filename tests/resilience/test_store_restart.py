@@ -14,15 +14,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from daemon.api.app import create_app
-from daemon.notify.webhook import WebhookNotifier
-from daemon.service import Daemon
 from daemon.store import Store
 from tests.conftest import require_or_skip
 from tests.daemon.helpers import SHOP, FakeClock, shop_events
 
+from .harness import QueueSource, until, webhook_daemon
 from .pgcluster import PrivatePostgres, pg_bin_dir
 from .receiver import Receiver
-from .sources import QueueSource
 
 T0 = 1_790_000_000.0
 CHANGE = {"id": "chg-during-outage", "ts": T0 + 60 * 30, "kind": "deploy", "service": "checkout",
@@ -43,16 +41,6 @@ def private_pg() -> Iterator[PrivatePostgres]:
         pg.cleanup()
 
 
-async def _until(cond: object, budget: float = 20.0) -> bool:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + budget
-    while loop.time() < deadline:
-        if await cond() if asyncio.iscoroutinefunction(cond) else cond():  # type: ignore[operator]
-            return True
-        await asyncio.sleep(0.05)
-    return False
-
-
 async def test_store_restart_loses_and_doubles_nothing(private_pg: PrivatePostgres) -> None:
     events = shop_events(T0, 160, bad_from=80, bad_until=120)
     per_step = len(events) // 160
@@ -60,13 +48,12 @@ async def test_store_restart_loses_and_doubles_nothing(private_pg: PrivatePostgr
     clock = FakeClock(T0 + 10_000)
     src = QueueSource()
     async with Receiver() as rx:
-        d = Daemon(store=store, topology=SHOP, sources=[src], notifiers={"hook": WebhookNotifier("hook", rx.url)},
-                   clock=clock, step=30.0, checkpoint_every=3600)
+        d = webhook_daemon(store, SHOP, rx.url, clock, [src])
         task = asyncio.create_task(d.run())
         try:
             async with TestClient(TestServer(create_app(d))) as client:
                 src.feed(events[: 70 * per_step])  # quiet
-                assert await _until(lambda: d.queue.empty() and src.q.empty())
+                assert await until(lambda: d.queue.empty() and src.q.empty())
 
                 await asyncio.to_thread(private_pg.stop)
                 r = await client.get("/readyz")
@@ -79,11 +66,11 @@ async def test_store_restart_loses_and_doubles_nothing(private_pg: PrivatePostgr
                 assert rx.accepted == []  # nothing can be written, so nothing is sent yet
 
                 await asyncio.to_thread(private_pg.start)
-                assert await _until(lambda: "trigger" in rx.actions(), 30), "trigger page lost"
+                assert await until(lambda: "trigger" in rx.actions(), 30), "trigger page lost"
                 r = await client.post("/api/v1/changes", json=CHANGE)  # the client's retry
                 assert r.status == 202
                 src.feed(events[100 * per_step:])
-                assert await _until(lambda: "resolve" in rx.actions(), 30)
+                assert await until(lambda: "resolve" in rx.actions(), 30)
                 assert (await client.get("/readyz")).status == 200
         finally:
             d.stop()
