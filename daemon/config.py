@@ -21,7 +21,7 @@ __all__ = [
     "ConfigError", "Config", "load_config", "parse_config", "parse_duration", "Duration", "SecretRef",
     "PrometheusConfig", "SignalConfig", "ServiceConfig", "ProbeConfig", "StoreConfig",
     "ConsoleNotifierConfig", "WebhookNotifierConfig", "NotifierConfig", "ApiConfig", "WebhooksConfig", "TemplateConfig",
-    "HealthQueryConfig", "KubernetesConfig",
+    "HealthQueryConfig", "KubernetesConfig", "ClusterConfig", "LeaseConfig",
 ]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -227,6 +227,72 @@ class ApiConfig(_Model):
 
     read_tokens: list[SecretRef] = []
     write_tokens: list[SecretRef] = []
+class LeaseConfig(_Model):
+    """The Kubernetes Lease the replicas compete for (``leader: kubernetes``)."""
+
+    name: str = Field(default="whatchanged-leader", pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    namespace: str | None = None
+    namespace_env: str = "POD_NAMESPACE"
+    identity_env: str = "POD_NAME"
+    duration: Duration = 15.0
+    renew_deadline: Duration = 10.0
+    retry_period: Duration = 2.0
+
+    @model_validator(mode="after")
+    def _timing(self) -> LeaseConfig:
+        if not self.duration > self.renew_deadline > 1.2 * self.retry_period:
+            raise ValueError("expected duration > renew_deadline > 1.2 * retry_period")
+        if self.retry_period < 1:
+            raise ValueError("retry_period must be at least 1s")
+        return self
+
+
+class ClusterConfig(_Model):
+    """Scale-out: ``replicas`` share the series, one elected leader groups, ranks and pages.
+
+    The replica's ordinal is ``index``, or the trailing number of the environment
+    variable ``index_from_env`` (a StatefulSet pod name such as ``whatchanged-2``),
+    read when the daemon starts.
+    """
+
+    replicas: int = Field(default=1, ge=1, le=1000)
+    index: int | None = Field(default=None, ge=0)
+    index_from_env: str | None = None
+    leader: Literal["postgres", "kubernetes"] = "postgres"
+    heartbeat: Duration = 2.0
+    member_ttl: Duration = 10.0
+    checkpoint: Duration = 30.0
+    lease: LeaseConfig = LeaseConfig()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ClusterConfig:
+        if self.index is not None and self.index_from_env is not None:
+            raise ValueError("give index or index_from_env, not both")
+        if self.index is not None and self.index >= self.replicas:
+            raise ValueError(f"index {self.index} is not below replicas ({self.replicas})")
+        if self.member_ttl <= 2 * self.heartbeat:
+            raise ValueError("member_ttl must exceed twice the heartbeat")
+        return self
+
+    def resolve_index(self) -> int:
+        """This replica's ordinal; reads ``index_from_env`` (call at start, not at import)."""
+        if self.index is not None:
+            return self.index
+        if self.index_from_env is None:
+            if self.replicas == 1:
+                return 0
+            raise ValueError("set index or index_from_env for more than one replica")
+        raw = os.environ.get(self.index_from_env)
+        if raw is None:
+            raise ValueError(f"environment variable {self.index_from_env} is not set")
+        m = re.search(r"(\d+)$", raw)
+        if m is None:
+            raise ValueError(f"{self.index_from_env}={raw!r} does not end in a replica ordinal")
+        index = int(m.group(1))
+        if index >= self.replicas:
+            raise ValueError(f"{self.index_from_env}={raw!r}: ordinal {index} is not below replicas "
+                             f"({self.replicas})")
+        return index
 
 
 class Config(_Model):
@@ -246,6 +312,7 @@ class Config(_Model):
     detection: DetectionConfig = DetectionConfig()
     api: ApiConfig = ApiConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
+    cluster: ClusterConfig | None = None
 
     @field_validator("listen")
     @classmethod
@@ -261,6 +328,10 @@ class Config(_Model):
             raise ValueError("signals, templates and health_queries need a prometheus section "
                              "(url of the Prometheus-compatible API)")
         names = [n.name for n in self.notifiers]
+        if self.cluster is not None and self.cluster.replicas > 1 and self.store.url.startswith("sqlite"):
+            raise ValueError("cluster: more than one replica needs a shared PostgreSQL store (store.url)")
+        if self.cluster is not None and self.cluster.leader == "postgres" and self.store.url.startswith("sqlite"):
+            raise ValueError("cluster: leader postgres needs a PostgreSQL store (store.url)")
         dupes = {n for n in names if names.count(n) > 1}
         if dupes:
             raise ValueError(f"notifier names must be unique; repeated: {', '.join(sorted(dupes))}")

@@ -115,18 +115,24 @@ class Engine:
         return out
 
     def _on_sample(self, s: Sample) -> EngineOutput:
+        found = self.detect(s)
+        if found is None:
+            return EngineOutput()
+        return self.add_detection(s.service, s.signal, s.key, found)
+
+    def detect(self, s: Sample) -> Detection | None:
+        """Advance the sample's detector only: no grouping (a replica that does not lead uses this)."""
+        self.now = max(self.now, s.ts)
         key = s.key
         det = self._detectors.get(key)
         if det is None:
             det = self._detectors[key] = self.detector_factory(s.signal)
             self._signals[key] = s.signal
-        found = det.update(s.ts, s.value)
-        if found is None:
-            return EngineOutput()
-        return self.add_detection(s.service, s.signal, key, found)
+        return det.update(s.ts, s.value)
 
     def add_detection(self, service: str, signal: str, series: str, d: Detection) -> EngineOutput:
-        """Take a detection (from a detector here, or an external alert) into the incidents."""
+        """Take a detection (from a detector here, another replica, or an external alert) into the incidents."""
+        self.now = max(self.now, d.detected_at)
         out = EngineOutput()
         if d.kind is EventKind.RECOVERY:
             out.recoveries.append((series, d.detected_at))
@@ -225,6 +231,26 @@ class Engine:
     @property
     def series_count(self) -> int:
         return len(self._detectors)
+
+    def series_keys(self) -> list[str]:
+        """The series that have a detector here."""
+        return list(self._detectors)
+
+    def series_state(self, key: str) -> tuple[str, dict[str, Any]]:
+        """``(signal, detector state)`` of one series, for a per-series checkpoint."""
+        return self._signals[key], self._detectors[key].state_dict()
+
+    def load_series(self, key: str, signal: str, state: dict[str, Any]) -> None:
+        """Resume one series' detector from its checkpoint (a shard taken over stays warm)."""
+        det = self.detector_factory(signal)
+        det.load_state(state)
+        self._detectors[key] = det
+        self._signals[key] = signal
+
+    def drop_series(self, key: str) -> None:
+        """Forget a series (its shard moved to another replica)."""
+        self._detectors.pop(key, None)
+        self._signals.pop(key, None)
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore detectors and health from a checkpoint; incidents come back from the store."""

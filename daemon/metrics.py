@@ -27,5 +27,8 @@ class Metrics:
         self.source_lag = Gauge("whatchanged_source_lag_seconds", "Age of the newest data from a source",
                                 ["source"], registry=r)
         self.alerts = Counter("whatchanged_alerts_total", "External alerts received", ["status"], registry=r)
+        self.cluster_leader = Gauge("whatchanged_cluster_leader", "1 while this replica leads (groups, ranks, pages)",
+                                    registry=r)
+        self.cluster_members = Gauge("whatchanged_cluster_members", "Live replicas seen by this one", registry=r)
         self.http_requests = Counter("whatchanged_http_requests_total", "API requests", ["route", "status"],
                                      registry=r)

@@ -24,6 +24,7 @@ from correlators.incidents import GroupingPolicy, Incident, PageAction
 from correlators.types import Cause, Change, Topology
 
 from .api.auth import ApiTokens
+from .cluster.node import ClusterNode
 from .config import Config, ConfigError, load_config
 from .engine import Engine, EngineOutput
 from .events import AlertEvent, Event, Sample
@@ -66,6 +67,7 @@ class Daemon:
         series_horizon: float = 6 * 3600.0,
         max_series: int = 20_000,
         webhooks: Any = None,
+        cluster: ClusterNode | None = None,
     ) -> None:
         pol = policies_for_step(step)
         self.store = store
@@ -84,18 +86,27 @@ class Daemon:
         self.api_tokens = api_tokens or ApiTokens()
         self.workspace = Workspace(self, SeriesBuffer(horizon=series_horizon, step=step, max_series=max_series))
         self.webhooks = webhooks  # api.webhooks.WebhookSettings; None: open webhooks
+        self.cluster = cluster
+        self._ticked = 0.0
+        if cluster is not None:
+            cluster.attach(self.engine)
 
     # -- lifecycle ----------------------------------------------------------------
     async def restore(self) -> None:
-        """Resume from the last checkpoint: detectors warm, open incidents and their pages known."""
-        state = await self.store.load_checkpoint(ENGINE_CHECKPOINT)
+        """Resume from the last checkpoint: detectors warm, open incidents and their pages known.
+
+        A replica of a cluster takes its shard's detectors instead; incidents are the leader's.
+        """
+        state = None if self.cluster is not None else await self.store.load_checkpoint(ENGINE_CHECKPOINT)
+        if self.cluster is not None:
+            await self.cluster.join()
         if state:
             try:
                 self.engine.load_state(state)
                 log.info("resumed %d series from checkpoint", self.engine.series_count)
             except (ValueError, KeyError, TypeError) as e:
                 log.warning("ignoring unusable checkpoint (%s); detectors warm up again", e)
-        for doc in await self.store.list_incidents(state="open", limit=500):
+        for doc in await self.store.list_incidents(state="open", limit=500) if self.cluster is None else []:
             self.engine.tracker.restore(Incident.from_json(doc))
         now = self.clock()
         for ch in await self.store.list_changes(since=now - self.engine.change_retention, limit=10_000):
@@ -104,6 +115,9 @@ class Daemon:
             self.engine.add_health(h)
 
     async def checkpoint(self) -> None:
+        if self.cluster is not None:
+            await self.cluster.checkpoint()
+            return
         await self.store.save_checkpoint(ENGINE_CHECKPOINT, self.engine.state_dict(), now=self.clock())
         await self.workspace.snapshot_open()
 
@@ -130,6 +144,8 @@ class Daemon:
                 workers = [tg.create_task(self._pump(s), name=f"source:{s.name}") for s in self.sources]
                 deliverer = tg.create_task(self.outbox.run(), name="outbox")
                 workers.append(tg.create_task(self._checkpoints(), name="checkpoints"))
+                if self.cluster is not None:
+                    workers.append(tg.create_task(self.cluster.run(), name="cluster"))
                 analysis = tg.create_task(self._analysis(), name="analysis")
                 await self._stop.wait()
                 log.info("stopping: intake closed, draining %d queued events", self.queue.qsize())
@@ -151,7 +167,7 @@ class Daemon:
                     deliverer.cancel()
         finally:
             with contextlib.suppress(Exception):
-                await self.checkpoint()
+                await (self.checkpoint() if self.cluster is None else self.cluster.leave())
             if runner is not None:
                 await runner.cleanup()
             log.info("stopped")
@@ -187,6 +203,8 @@ class Daemon:
                     ev = await asyncio.wait_for(self.queue.get(), timeout=0.25)
                 except asyncio.TimeoutError:
                     await self.flush()  # a quiet moment: the batch is complete, decide first pages
+                    if self.cluster is not None:
+                        await self._cluster_tick()
                     continue
             try:
                 await self.handle(ev)
@@ -194,6 +212,16 @@ class Daemon:
                 log.exception("failed to process event %r", ev)
             finally:
                 self.queue.task_done()
+            if self.cluster is not None and time.monotonic() - self._ticked > 1.0:  # a busy stream: lead anyway
+                await self._cluster_tick()
+
+    async def _cluster_tick(self) -> None:
+        assert self.cluster is not None
+        self._ticked = time.monotonic()
+        try:
+            await self.cluster.tick(self.persist)
+        except Exception:
+            log.exception("cluster tick failed; retrying")
 
     async def flush(self) -> None:
         out = self.engine.flush()
@@ -215,6 +243,11 @@ class Daemon:
     # -- the core, one event at a time -----------------------------------------------
     async def handle(self, ev: Event) -> EngineOutput:
         started = time.perf_counter()
+        if self.cluster is not None and isinstance(ev, Sample):  # detect this shard; the leader groups
+            if await self.cluster.on_sample(ev):
+                self.metrics.samples.inc()
+            self.metrics.detect_seconds.observe(time.perf_counter() - started)
+            return EngineOutput()
         out = self.engine.ingest(ev)
         self.metrics.detect_seconds.observe(time.perf_counter() - started)
         if not isinstance(ev, (Change, AlertEvent)):
@@ -269,6 +302,9 @@ class Daemon:
                     render_text(doc), doc, url)
 
     async def _page(self, action: PageAction) -> None:
+        if self.cluster is not None and not self.cluster.may_page():
+            log.warning("not leading: page %s for %s dropped", action.kind.value, action.incident_id)
+            return
         page = self.page_for(action)
         if await self.workspace.silenced(page.incident.get("services", []), action.ts):
             log.info("page %s for %s not sent: its services are silenced", action.kind.value, action.incident_id,
@@ -309,6 +345,9 @@ class Daemon:
 
     async def refresh_gauges(self) -> None:
         self.metrics.series.set(self.engine.series_count)
+        leading = self.cluster is None or self.cluster.may_page()
+        self.metrics.cluster_leader.set(1.0 if leading else 0.0)
+        self.metrics.cluster_members.set(len(self.cluster.shard.members) if self.cluster is not None else 1)
         self.metrics.incidents_open.set(len(list(self.engine.tracker.open_incidents())))
         now = self.clock()
         for st in self.statuses.values():
@@ -369,12 +408,21 @@ async def _run_from_config(cfg: Config) -> int:
     try:
         sources, statuses = build_sources(cfg, store)
         step = cfg.prometheus.step if cfg.prometheus else 30.0
-        daemon = Daemon(store=store, topology=topology_of(cfg), sources=sources, notifiers=build_notifiers(cfg),
+        cluster = None
+        if cfg.cluster is not None:
+            from .cluster.build import build_node
+            try:
+                cluster = build_node(cfg.cluster, cfg.store, store, address=cfg.listen)
+            except ValueError as e:
+                log.error("bad cluster settings: %s", e)
+                return 2
+        daemon = Daemon(cluster=cluster, store=store, topology=topology_of(cfg), sources=sources, notifiers=build_notifiers(cfg),
                         statuses=statuses, step=step, base_url=cfg.base_url or f"http://{cfg.listen}",
                         grouping=GroupingPolicy(window=cfg.detection.group_window,
                                                 min_confidence=cfg.detection.page_min_confidence),
                         retention=cfg.store.retention, api_tokens=api_tokens_of(cfg),
-                        webhooks=WebhookSettings.from_config(cfg.webhooks))
+                        webhooks=WebhookSettings.from_config(cfg.webhooks),
+                        checkpoint_every=cfg.cluster.checkpoint if cfg.cluster is not None else 60.0)
         host, port = cfg.host_port
         return await serve(daemon, host, port)
     finally:

@@ -163,6 +163,14 @@ async def post_feedback(request: web.Request) -> web.Response:
     return web.json_response({"id": fid, "incident_id": incident_id, "cause": cause.to_json()}, status=201)
 
 
+async def cluster_status(request: web.Request) -> web.Response:
+    d = _daemon(request)
+    if d.cluster is None:
+        return web.json_response({"member": "0", "leader": True, "members": ["0"],
+                                  "series": sorted(d.engine.series_keys())})
+    return web.json_response(d.cluster.status())
+
+
 def create_app(daemon: Daemon) -> web.Application:
     app = web.Application(middlewares=[errors_middleware, auth_middleware(lambda r: r.app[DAEMON_KEY].api_tokens)],
                           client_max_size=MAX_BODY)
@@ -170,6 +178,7 @@ def create_app(daemon: Daemon) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/api/v1/cluster", cluster_status)
     app.router.add_get("/api/v1/incidents", list_incidents)
     app.router.add_get("/api/v1/incidents/{id}", get_incident)
     app.router.add_post("/api/v1/incidents/{id}/feedback", post_feedback)

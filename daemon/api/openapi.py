@@ -90,6 +90,24 @@ def openapi_document(base_url: str = "") -> dict[str, Any]:
                      "requestBody": {"required": True, "content": {"application/json": {"schema": {
                          "$ref": "#/components/schemas/Change"}}}},
                      "responses": {"202": {"description": "accepted"}, "400": _ERR, "401": _401, "403": _403}}},
+        "/api/v1/cluster": {"get": {
+            "summary": "this replica's view of the cluster: leadership, live members, the series it watches",
+            "security": read, "responses": {"200": {"description": "cluster status"}}}},
+        "/api/v1/webhooks/alertmanager": {"post": {
+            "summary": "Alertmanager webhook (payload version 4): firing alerts become anomalies, resolved ones "
+                       "recover them; authenticated by the webhooks section's bearer tokens or HMAC secrets",
+            "security": [], "requestBody": {"required": True, "content": {"application/json": {}}},
+            "responses": {"202": {"description": "accepted"}, "400": _ERR, "401": _401, "403": _403,
+                          "413": {"description": "body too large"}}}},
+        "/api/v1/webhooks/{adapter}": {"post": {
+            "summary": "change webhooks: github (deployment_status), argocd, flags (generic), launchdarkly, "
+                       "unleash; mapped to change events, idempotent on the sender's event id",
+            "security": [],
+            "parameters": [{"name": "adapter", "in": "path", "required": True,
+                            "schema": {"enum": ["github", "argocd", "flags", "launchdarkly", "unleash"]}}],
+            "requestBody": {"required": True, "content": {"application/json": {}}},
+            "responses": {"202": {"description": "accepted"}, "400": _ERR, "401": _401, "403": _403,
+                          "404": {"description": "unknown adapter"}, "413": {"description": "body too large"}}}},
         "/api/v1/health": {"get": {
             "summary": "dependency health transitions, newest first", "security": read,
             "parameters": [_q("since", "ts at or after", _TS), _q("until", "ts at or before", _TS),

@@ -68,7 +68,8 @@ class Outbox:
 
     async def deliver_due(self) -> int:
         """Try every due notification once; returns how many were accepted."""
-        due = await self.store.due_notifications(self.clock())
+        # Claimed, not just read: several replicas may deliver the same outbox.
+        due = await self.store.claim_due_notifications(self.clock(), lease=self.send_timeout + 30.0)
         results = await asyncio.gather(*(self._deliver(n) for n in due))
         self.metrics.outbox_depth.set(await self.store.outbox_depth())
         return sum(results)
@@ -110,7 +111,11 @@ class Outbox:
         self._wake.set()
 
     async def run(self, poll: float = 1.0) -> None:
-        """Deliver until stopped; wakes at once on new pages, else polls for retries."""
+        """Deliver until stopped; wakes at once on new pages, else polls for retries.
+
+        A :meth:`stop` that came before this task got to run still counts (no reset here):
+        a daemon stopped right after start must not wait for a deliverer that never ends.
+        """
         while True:
             try:
                 await self.deliver_due()

@@ -259,6 +259,27 @@ class Store:
             rows = (await conn.execute(q)).mappings().all()
         return [self._notification(r) for r in rows]
 
+    async def claim_due_notifications(self, now: float, limit: int = 50, lease: float = 60.0) -> list[Notification]:
+        """Take due notifications for delivery by this replica only, for ``lease`` seconds.
+
+        On PostgreSQL the rows are locked ``FOR UPDATE SKIP LOCKED`` and pushed ``lease``
+        seconds into the future in one transaction, so replicas delivering the same
+        outbox never send a row twice at once; a replica that dies mid-send leaves
+        the row to be retried by another once the lease has passed (same key: the
+        receiver dedupes). SQLite serialises writers, which gives the same guarantee.
+        """
+        n = t.notifications
+        pick = (sa.select(n.c.id).where(n.c.status == "pending").where(n.c.next_attempt_at <= now)
+                .order_by(n.c.id).limit(limit))
+        if self.dialect == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        # One statement: the pick and the push into the future are atomic on both databases.
+        claim = (sa.update(n).where(n.c.id.in_(pick.scalar_subquery())).values(next_attempt_at=now + lease)
+                 .returning(*n.c))
+        async with self.engine.begin() as conn:
+            rows = sorted((await conn.execute(claim)).mappings().all(), key=lambda r: r["id"])
+        return [self._notification(r) for r in rows]
+
     async def list_notifications(self, incident_id: str | None = None, status: str | None = None,
                                  limit: int = 200) -> list[Notification]:
         q = sa.select(t.notifications).order_by(t.notifications.c.id).limit(limit)
@@ -332,6 +353,61 @@ class Store:
             row = (await conn.execute(sa.select(t.cursors.c.value).where(t.cursors.c.source == source))).first()
         return str(row[0]) if row else None
 
+    # -- scale-out: members, the detections log, per-series detector states -------------
+    async def heartbeat(self, member: str, now: float, address: str = "") -> None:
+        """Say this replica is alive (insert or refresh its row)."""
+        m = t.members
+        async with self.engine.begin() as conn:
+            stmt = self._insert(m).values(member=member, address=address, started_at=now, heartbeat_at=now)
+            await conn.execute(stmt.on_conflict_do_update(index_elements=["member"],
+                                                          set_={"heartbeat_at": now, "address": address}))
+
+    async def leave(self, member: str) -> None:
+        """Remove this replica at once (a clean shutdown): the others take its series without waiting."""
+        async with self.engine.begin() as conn:
+            await conn.execute(sa.delete(t.members).where(t.members.c.member == member))
+
+    async def live_members(self, since: float) -> list[str]:
+        """Members whose last heartbeat is not older than ``since``, sorted."""
+        q = sa.select(t.members.c.member).where(t.members.c.heartbeat_at >= since).order_by(t.members.c.member)
+        async with self.engine.connect() as conn:
+            return [str(r[0]) for r in (await conn.execute(q)).all()]
+
+    async def append_detections(self, rows: Sequence[dict[str, Any]], *, member: str, now: float) -> None:
+        """Append detections (``series``, ``service``, ``signal``, ``detection``) for the leader to group."""
+        if not rows:
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(sa.insert(t.detections), [dict(r, member=member, created_at=now) for r in rows])
+
+    async def detections_after(self, after_id: int, limit: int = 1000) -> list[dict[str, Any]]:
+        """Detections with an id above ``after_id``, in id order."""
+        d = t.detections
+        q = sa.select(d).where(d.c.id > after_id).order_by(d.c.id).limit(limit)
+        async with self.engine.connect() as conn:
+            return [dict(r) for r in (await conn.execute(q)).mappings().all()]
+
+    async def save_series_states(self, states: dict[str, tuple[str, dict[str, Any]]], *, member: str,
+                                 now: float) -> None:
+        """Checkpoint detectors per series (``key -> (signal, state)``) so any replica can resume them."""
+        if not states:
+            return
+        st = t.series_states
+        async with self.engine.begin() as conn:
+            stmt = self._insert(st)
+            stmt = stmt.on_conflict_do_update(index_elements=["series"], set_={
+                "signal": stmt.excluded.signal, "state": stmt.excluded.state, "member": stmt.excluded.member,
+                "updated_at": stmt.excluded.updated_at})
+            await conn.execute(stmt, [dict(series=k, signal=sig, state=state, member=member, updated_at=now)
+                                      for k, (sig, state) in states.items()])
+
+    async def load_series_states(self) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Every series' checkpointed detector: ``key -> (signal, state)``."""
+        st = t.series_states
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(st.c.series, st.c.signal, st.c.state))).all()
+        return {str(r[0]): (str(r[1]), dict(r[2])) for r in rows}
+
     # -- retention --------------------------------------------------------------------
     async def prune(self, before: float) -> dict[str, int]:
         """Delete what is older than ``before`` (resolved incidents only; pending pages are never pruned)."""
@@ -346,6 +422,7 @@ class Store:
                  .where(t.incidents.c.state == "resolved")),
                 ("notifications", sa.delete(t.notifications).where(t.notifications.c.created_at < before)
                  .where(t.notifications.c.status != "pending")),
+                ("detections", sa.delete(t.detections).where(t.detections.c.created_at < before)),
             ):
                 counts[name] = (await conn.execute(stmt)).rowcount or 0
         return counts

@@ -6,7 +6,8 @@ import sqlalchemy as sa
 
 __all__ = [
     "metadata", "changes", "health_events", "anomalies", "incidents", "notifications", "feedback",
-    "checkpoints", "cursors", "series_snapshots", "hypotheses", "silences",
+    "checkpoints", "cursors", "series_snapshots", "hypotheses", "silences", "members", "detections",
+    "series_states",
 ]
 
 metadata = sa.MetaData()
@@ -138,4 +139,33 @@ silences = sa.Table(
     sa.Column("reason", sa.Text, nullable=False, server_default=""),
     sa.Column("actor", sa.String(253), nullable=False, server_default=""),
     sa.Column("created_at", sa.Float, nullable=False),
+)
+
+# -- scale-out (migration 0003_cluster) -----------------------------------------------------
+members = sa.Table(
+    "members", metadata,
+    sa.Column("member", sa.String(253), primary_key=True),
+    sa.Column("address", sa.String(253), nullable=False, server_default=""),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("heartbeat_at", sa.Float, nullable=False, index=True),
+)
+
+detections = sa.Table(
+    "detections", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("series", sa.String(512), nullable=False),
+    sa.Column("service", sa.String(253), nullable=False),
+    sa.Column("signal", sa.String(253), nullable=False),
+    sa.Column("detection", sa.JSON, nullable=False),
+    sa.Column("member", sa.String(253), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False, index=True),
+)
+
+series_states = sa.Table(
+    "series_states", metadata,
+    sa.Column("series", sa.String(512), primary_key=True),
+    sa.Column("signal", sa.String(253), nullable=False),
+    sa.Column("state", sa.JSON, nullable=False),
+    sa.Column("member", sa.String(253), nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
 )

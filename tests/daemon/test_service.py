@@ -19,10 +19,13 @@ def _daemon(store: Store, rec: RecordingNotifier, events: list) -> Daemon:  # ty
 
 
 async def _run_until_drained(d: Daemon, expected_pages: int, rec: RecordingNotifier) -> None:
+    """Run until every event of the (single) list source was processed and the outbox is empty."""
+    last = max(ev.ts for s in d.sources for ev in s._events)  # type: ignore[attr-defined]
     task = asyncio.create_task(d.run())
-    for _ in range(400):
+    for _ in range(1000):
         await asyncio.sleep(0.02)
-        if d.queue.empty() and len(rec.pages) >= expected_pages and await d.store.outbox_depth() == 0:
+        if (d.engine.now >= last and d.queue.empty() and len(rec.pages) >= expected_pages
+                and await d.store.outbox_depth() == 0):
             break
     d.stop()
     await asyncio.wait_for(task, 10)
