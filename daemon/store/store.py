@@ -70,6 +70,13 @@ def _upgrade(conn: Connection) -> None:
     command.upgrade(cfg, "head")
 
 
+def _earlier_pending() -> Any:
+    """An older notification for the same incident and receiver is still pending (it goes first)."""
+    n, earlier = t.notifications, t.notifications.alias("earlier")
+    return sa.exists().where(earlier.c.incident_id == n.c.incident_id, earlier.c.receiver == n.c.receiver,
+                             earlier.c.status == "pending", earlier.c.id < n.c.id)
+
+
 def normalise_url(url: str) -> str:
     """Accept plain ``sqlite:///`` and ``postgresql://`` URLs and pick the async drivers.
 
@@ -250,11 +257,9 @@ class Store:
         Per incident and receiver only the oldest pending one is due: a resolve never overtakes
         its trigger while the trigger waits for a retry (the receiver would open an incident
         that nothing resolves)."""
-        n, earlier = t.notifications, t.notifications.alias("earlier")
-        blocked = sa.exists().where(earlier.c.incident_id == n.c.incident_id, earlier.c.receiver == n.c.receiver,
-                                    earlier.c.status == "pending", earlier.c.id < n.c.id)
-        q = (sa.select(n).where(n.c.status == "pending").where(n.c.next_attempt_at <= now).where(~blocked)
-             .order_by(n.c.id).limit(limit))
+        n = t.notifications
+        q = (sa.select(n).where(n.c.status == "pending").where(n.c.next_attempt_at <= now)
+             .where(~_earlier_pending()).order_by(n.c.id).limit(limit))
         async with self.engine.connect() as conn:
             rows = (await conn.execute(q)).mappings().all()
         return [self._notification(r) for r in rows]
@@ -262,6 +267,7 @@ class Store:
     async def claim_due_notifications(self, now: float, limit: int = 50, lease: float = 60.0) -> list[Notification]:
         """Take due notifications for delivery by this replica only, for ``lease`` seconds.
 
+        As in :meth:`due_notifications`, only the oldest pending one per incident and receiver.
         On PostgreSQL the rows are locked ``FOR UPDATE SKIP LOCKED`` and pushed ``lease``
         seconds into the future in one transaction, so replicas delivering the same
         outbox never send a row twice at once; a replica that dies mid-send leaves
@@ -270,7 +276,7 @@ class Store:
         """
         n = t.notifications
         pick = (sa.select(n.c.id).where(n.c.status == "pending").where(n.c.next_attempt_at <= now)
-                .order_by(n.c.id).limit(limit))
+                .where(~_earlier_pending()).order_by(n.c.id).limit(limit))
         if self.dialect == "postgresql":
             pick = pick.with_for_update(skip_locked=True)
         # One statement: the pick and the push into the future are atomic on both databases.
