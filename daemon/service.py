@@ -195,7 +195,12 @@ class Daemon:
             delay = min(delay * 2, 60.0)
 
     async def _analysis(self) -> None:
+        yielded = time.monotonic()
         while True:
+            if time.monotonic() - yielded > 0.02:
+                # a long batch never awaits real I/O: let the outbox deliver pages and the API answer
+                await asyncio.sleep(0)
+                yielded = time.monotonic()
             try:
                 ev = self.queue.get_nowait()
             except asyncio.QueueEmpty:
