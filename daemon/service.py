@@ -274,7 +274,7 @@ class Daemon:
                 await self.persist(out)
                 self._store_ok = True
                 return
-            except (SQLAlchemyError, StoreError, OSError, asyncio.TimeoutError) as e:
+            except (SQLAlchemyError, StoreError, OSError, TimeoutError) as e:
                 self._store_ok = False
                 if self._stop.is_set():
                     stop_seen = stop_seen if stop_seen is not None else loop.time()
