@@ -187,7 +187,9 @@ class IncidentTracker:
             inc.resolved_at = None
             inc.reopened += 1
             if inc.paged_at is not None:
-                actions.append(PageAction(PageKind.TRIGGER, inc.id, anomaly.detected_at, "relapsed: re-opened"))
+                # Flapping: the same incident and the same page, updated in place (the outbox holds
+                # resolves back for a while, so a quick relapse never reaches the phone as a new page).
+                actions.append(PageAction(PageKind.UPDATE, inc.id, anomaly.detected_at, "relapsed: re-opened"))
         inc.anomalies.append(anomaly)
         inc.onset = self.onset_of(inc.anomalies)
         return inc, actions

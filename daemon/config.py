@@ -20,8 +20,10 @@ from pydantic import (
 __all__ = [
     "ConfigError", "Config", "load_config", "parse_config", "parse_duration", "Duration", "SecretRef",
     "PrometheusConfig", "SignalConfig", "ServiceConfig", "ProbeConfig", "StoreConfig",
-    "ConsoleNotifierConfig", "WebhookNotifierConfig", "NotifierConfig", "ApiConfig", "WebhooksConfig", "TemplateConfig",
-    "HealthQueryConfig", "KubernetesConfig", "ClusterConfig", "LeaseConfig",
+    "ConsoleNotifierConfig", "WebhookNotifierConfig", "NotifierConfig", "PagerDutyNotifierConfig",
+    "OpsgenieNotifierConfig", "SlackNotifierConfig", "AlertmanagerNotifierConfig", "RoutingConfig", "RouteConfig",
+    "DeliveryConfig", "ApiConfig", "WebhooksConfig", "TemplateConfig", "HealthQueryConfig", "KubernetesConfig",
+    "ClusterConfig", "LeaseConfig",
 ]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -148,6 +150,7 @@ class ServiceConfig(_Model):
     namespace: str = ""
     calls: list[str] = []
     dependencies: list[str] = []
+    runbook: str = Field(default="", pattern=r"^(https?://.*)?$")
 
 
 class ProbeConfig(_Model):
@@ -201,7 +204,106 @@ class WebhookNotifierConfig(_Model):
     timeout: Duration = 10.0
 
 
-NotifierConfig = Annotated[ConsoleNotifierConfig | WebhookNotifierConfig, Field(discriminator="type")]
+class PagerDutyNotifierConfig(_Model):
+    """PagerDuty Events API v2 (an integration's routing key)."""
+
+    type: Literal["pagerduty"]
+    name: str = "pagerduty"
+    routing_key: SecretRef
+    url: str = Field(default="https://events.pagerduty.com", pattern=r"^https?://")
+    source: str = ""
+    group: str = ""
+    change_events: bool = False  # also forward recorded changes to PagerDuty's Change Events API
+    timeout: Duration = 10.0
+
+
+class OpsgenieResponder(_Model):
+    type: Literal["team", "user", "escalation", "schedule"]
+    name: str = Field(min_length=1)
+
+
+class OpsgenieNotifierConfig(_Model):
+    """Opsgenie Alert API (an API integration's key); ``url`` is https://api.eu.opsgenie.com in the EU."""
+
+    type: Literal["opsgenie"]
+    name: str = "opsgenie"
+    api_key: SecretRef
+    url: str = Field(default="https://api.opsgenie.com", pattern=r"^https?://")
+    responders: list[OpsgenieResponder] = []
+    tags: list[str] = []
+    timeout: Duration = 10.0
+
+
+class SlackNotifierConfig(_Model):
+    """Slack: a bot ``token`` (chat:write) and ``channel``, updated in place; or an incoming ``webhook_url``."""
+
+    type: Literal["slack"]
+    name: str = "slack"
+    token: SecretRef | None = None
+    channel: str | None = None
+    webhook_url: SecretRef | None = None
+    base_url: str = Field(default="https://slack.com/api/", pattern=r"^https?://")
+    timeout: Duration = 10.0
+
+    @model_validator(mode="after")
+    def _mode(self) -> SlackNotifierConfig:
+        if (self.token is None) == (self.webhook_url is None):
+            raise ValueError("give either token (with channel) or webhook_url")
+        if self.token is not None and not self.channel:
+            raise ValueError("a bot token needs a channel (e.g. '#payments-oncall' or a channel id)")
+        return self
+
+
+class AlertmanagerNotifierConfig(_Model):
+    """Alertmanager API v2: alerts pushed there follow its routing, inhibition and silences."""
+
+    type: Literal["alertmanager"]
+    name: str = "alertmanager"
+    url: str = Field(pattern=r"^https?://")
+    labels: dict[str, str] = {}
+    hold: Duration = 86400.0
+    bearer_token: SecretRef | None = None
+    timeout: Duration = 10.0
+
+
+NotifierConfig = Annotated[
+    ConsoleNotifierConfig | WebhookNotifierConfig | PagerDutyNotifierConfig | OpsgenieNotifierConfig
+    | SlackNotifierConfig | AlertmanagerNotifierConfig,
+    Field(discriminator="type"),
+]
+_NOTIFIER_TYPES = ("console", "webhook", "pagerduty", "opsgenie", "slack", "alertmanager")
+
+
+class RouteConfig(_Model):
+    """Incidents touching one of ``services`` (any if empty) at one of ``severity`` (any if empty)."""
+
+    receivers: list[str] = Field(min_length=1)
+    services: list[str] = []
+    severity: list[Literal["critical", "error", "warning", "info"]] = []
+    team: str = ""
+    continue_: bool = Field(default=False, alias="continue")
+
+
+class RoutingConfig(_Model):
+    routes: list[RouteConfig] = []
+    default: list[str] | None = None  # None: every configured notifier
+
+
+class DeliveryConfig(_Model):
+    """How the outbox delivers: timeouts, retries, circuit breaker, flap damping of resolves."""
+
+    send_timeout: Duration = 30.0
+    max_attempts: int = Field(default=12, ge=1, le=100)
+    backoff_base: Duration = 2.0
+    backoff_cap: Duration = 300.0
+    breaker_threshold: int = Field(default=5, ge=1)
+    breaker_cool_down: Duration = 60.0
+    resolve_hold: float = Field(default=600.0, ge=0.0)
+
+    @field_validator("resolve_hold", mode="before")
+    @classmethod
+    def _hold(cls, v: Any) -> float:
+        return 0.0 if v in (0, "0", "0s") else parse_duration(v)
 
 
 class WebhooksConfig(_Model):
@@ -310,6 +412,8 @@ class Config(_Model):
     kubernetes: KubernetesConfig | None = None
     notifiers: list[NotifierConfig] = [ConsoleNotifierConfig(type="console")]
     detection: DetectionConfig = DetectionConfig()
+    routing: RoutingConfig = RoutingConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
     api: ApiConfig = ApiConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
     cluster: ClusterConfig | None = None
@@ -349,7 +453,7 @@ class Config(_Model):
 
 
 def _field(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if not (isinstance(p, str) and p in ("console", "webhook") and loc[0] == "notifiers")]
+    parts = [str(p) for p in loc if not (isinstance(p, str) and p in _NOTIFIER_TYPES and loc[0] == "notifiers")]
     return ".".join(parts)
 
 
@@ -359,7 +463,7 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
     if not isinstance(data, dict):
         raise ConfigError(path, "", "expected a YAML mapping at the top level")
     try:
-        return Config.model_validate(data)
+        cfg = Config.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
         msg = str(err["msg"]).removeprefix("Value error, ")
@@ -370,6 +474,8 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
         elif err["type"] == "union_tag_invalid":
             msg = "unknown type; expected one of " + str(err.get("ctx", {}).get("expected_tags", ""))
         raise ConfigError(path, _field(tuple(err["loc"])), msg) from None
+    _check_routing(cfg, path)
+    return cfg
 
 
 def load_config(path: str | Path) -> Config:
@@ -391,6 +497,19 @@ def load_config(path: str | Path) -> Config:
     return cfg
 
 
+def _check_routing(cfg: Config, path: str) -> None:
+    """Every receiver a route names must be a configured notifier."""
+    names = {n.name for n in cfg.notifiers}
+    lists = [(f"routing.routes.{i}.receivers", r.receivers) for i, r in enumerate(cfg.routing.routes)]
+    if cfg.routing.default is not None:
+        lists.append(("routing.default", cfg.routing.default))
+    for field, receivers in lists:
+        unknown = [r for r in receivers if r not in names]
+        if unknown:
+            raise ConfigError(path, field, f"no notifier named {', '.join(unknown)} "
+                                           f"(configured: {', '.join(sorted(names))})")
+
+
 def _resolve_secrets(cfg: Config, path: str) -> None:
     """Fail at start, not at 3 AM, when a secret's variable or file is missing."""
     refs: list[tuple[str, SecretRef]] = []
@@ -399,9 +518,10 @@ def _resolve_secrets(cfg: Config, path: str) -> None:
     if cfg.prometheus and cfg.prometheus.basic_auth:
         refs.append(("prometheus.basic_auth.password", cfg.prometheus.basic_auth.password))
     for i, n in enumerate(cfg.notifiers):
-        secret = getattr(n, "secret", None)
-        if isinstance(secret, SecretRef):
-            refs.append((f"notifiers.{i}.secret", secret))
+        for fname in type(n).model_fields:
+            secret = getattr(n, fname)
+            if isinstance(secret, SecretRef):
+                refs.append((f"notifiers.{i}.{fname}", secret))
     for kind in ("read_tokens", "write_tokens"):
         for i, tok in enumerate(getattr(cfg.api, kind)):
             refs.append((f"api.{kind}.{i}", tok))

@@ -20,6 +20,9 @@ class Metrics:
         self.changes = Counter("whatchanged_changes_total", "Changes recorded", ["source"], registry=r)
         self.notifications = Counter("whatchanged_notifications_total", "Notification attempts by outcome",
                                      ["receiver", "outcome"], registry=r)
+        self.circuit_open = Gauge("whatchanged_notifier_circuit_open",
+                                  "1 while a receiver's circuit breaker holds its pages back", ["receiver"],
+                                  registry=r)
         self.outbox_depth = Gauge("whatchanged_outbox_depth", "Notifications waiting to be delivered", registry=r)
         self.source_errors = Counter("whatchanged_source_errors_total", "Errors of sources", ["source"], registry=r)
         self.source_up = Gauge("whatchanged_source_up", "1 if the source's last poll succeeded", ["source"],

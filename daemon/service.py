@@ -25,12 +25,15 @@ from correlators.types import Cause, Change, Topology
 
 from .api.auth import ApiTokens
 from .cluster.node import ClusterNode
-from .config import Config, ConfigError, load_config
+from .config import Config, ConfigError, DeliveryConfig, load_config
 from .engine import Engine, EngineOutput
 from .events import AlertEvent, Event, Sample
 from .metrics import Metrics
+from .notify.dispatch import Dispatcher
+from .notify.factory import build_retry, build_router
 from .notify.outbox import Outbox
 from .notify.render import render_text, render_title
+from .notify.routing import Router, severity_of
 from .notify.types import Notifier, Page
 from .replay import policies_for_step
 from .series_buffer import SeriesBuffer
@@ -68,6 +71,8 @@ class Daemon:
         max_series: int = 20_000,
         webhooks: Any = None,
         cluster: ClusterNode | None = None,
+        router: Router | None = None,
+        delivery: DeliveryConfig | None = None,
     ) -> None:
         pol = policies_for_step(step)
         self.store = store
@@ -76,7 +81,10 @@ class Daemon:
         self.engine = Engine(topology, grouping=grouping or pol.grouping, ranking=pol.ranking)
         self.sources = list(sources)
         self.statuses = {s.name: s for s in statuses}
-        self.outbox = Outbox(store, notifiers, clock=clock, metrics=self.metrics)
+        dc = delivery or DeliveryConfig(resolve_hold=0.0)
+        self.outbox = Outbox(store, notifiers, clock=clock, metrics=self.metrics, retry=build_retry(dc),
+                             send_timeout=dc.send_timeout, breaker_threshold=dc.breaker_threshold,
+                             breaker_cool_down=dc.breaker_cool_down, resolve_hold=dc.resolve_hold)
         self.base_url = base_url.rstrip("/")
         self.checkpoint_every = checkpoint_every
         self.retention = retention
@@ -85,6 +93,7 @@ class Daemon:
         self._store_ok = True
         self.api_tokens = api_tokens or ApiTokens()
         self.workspace = Workspace(self, SeriesBuffer(horizon=series_horizon, step=step, max_series=max_series))
+        self.dispatcher = Dispatcher(store, self.outbox, router, clock=clock, silenced=self.workspace.silenced)
         self.webhooks = webhooks  # api.webhooks.WebhookSettings; None: open webhooks
         self.cluster = cluster
         self._ticked = 0.0
@@ -299,25 +308,58 @@ class Daemon:
             await self.workspace.snapshot(doc, self.engine.now)
         for action in out.pages:
             await self._page(action)
+        for ch in out.changes:
+            await self._forward_change(ch)
+
+    async def _forward_change(self, ch: Change) -> None:
+        """Forward a newly recorded change to receivers that take change events (PagerDuty's Change Events)."""
+        receivers = [name for name, n in self.outbox.notifiers.items() if getattr(n, "change_events", False)]
+        if not receivers:
+            return
+        title = ch.summary or f"{ch.kind.value} {ch.service}"
+        page = Page("change", ch.id[:64], ch.id[:128], ch.ts, title, "", {"change": ch.to_json()},
+                    f"{self.base_url}/api/v1/changes?service={ch.service}" if self.base_url else "",
+                    severity="info", service=ch.service, reason="change")
+        await self.outbox.enqueue(page, receivers)
 
     def page_for(self, action: PageAction) -> Page:
         doc = self.engine.incidents[action.incident_id].to_json()
-        url = f"{self.base_url}/incidents/{action.incident_id}" if self.base_url else ""
-        return Page(action.kind.value, action.incident_id, action.incident_id, action.ts, render_title(doc),
-                    render_text(doc), doc, url)
+        return self.page_of_doc(doc, action.kind.value, action.ts, render_text(doc), action.reason)
+
+    def page_of_doc(self, doc: dict[str, Any], action: str, ts: float, text: str, reason: str) -> Page:
+        """The page for an incident document: title, link, severity, first service, runbook."""
+        url = f"{self.base_url}/incidents/{doc['id']}" if self.base_url else ""
+        services = list(doc.get("services") or [])
+        return Page(action, doc["id"], doc["id"], ts, render_title(doc), text, doc, url,
+                    severity=severity_of(doc), service=services[0] if services else "",
+                    runbook=self.dispatcher.router.runbook(services), reason=reason)
 
     async def _page(self, action: PageAction) -> None:
         if self.cluster is not None and not self.cluster.may_page():
             log.warning("not leading: page %s for %s dropped", action.kind.value, action.incident_id)
             return
         page = self.page_for(action)
-        if await self.workspace.silenced(page.incident.get("services", []), action.ts):
-            log.info("page %s for %s not sent: its services are silenced", action.kind.value, action.incident_id,
-                     extra={"incident_id": action.incident_id})
-            return
-        new = await self.outbox.enqueue(page)
+        new = await self.dispatcher.dispatch(page)  # routing, silences (the workspace's), outbox
         log.info("page %s for %s queued (%d new): %s", action.kind.value, action.incident_id, new, page.title,
                  extra={"incident_id": action.incident_id})
+
+    async def notify_incident(self, incident_id: str, text: str, *, action: str = "note", actor: str = "") -> int:
+        """Send a note (or ``acknowledge``) about an incident to the receivers paged about it.
+
+        The entry point for people and the hypothesis loop: it goes through the same
+        routing, silences and outbox as the pages. Idempotent per incident, action,
+        second and text. Returns how many notifications were queued; raises KeyError
+        for an unknown incident and ValueError for an unknown action.
+        """
+        if action not in ("note", "acknowledge", "update"):
+            raise ValueError(f"action: expected note, acknowledge or update, not {action!r}")
+        inc = self.engine.incidents.get(incident_id)
+        doc = inc.to_json() if inc is not None else await self.store.get_incident(incident_id)
+        if doc is None:
+            raise KeyError(incident_id)
+        note = f"{text}\n— {actor}" if actor else text
+        page = self.page_of_doc(doc, action, self.clock(), note, f"{action} by {actor}" if actor else action)
+        return await self.dispatcher.dispatch(page)
 
     # -- API entry points -----------------------------------------------------------
     async def submit_changes(self, changes: Sequence[Change], source: str) -> list[bool]:
@@ -326,6 +368,7 @@ class Daemon:
         for ch, new in zip(changes, inserted, strict=True):
             if new:
                 self.metrics.changes.labels(source).inc()
+                await self._forward_change(ch)  # idempotent on the change id: the core's output may repeat it
                 await self.queue.put(ch)
         return inserted
 
@@ -364,18 +407,10 @@ class Daemon:
 
 
 # -- building from config -------------------------------------------------------------
-def build_notifiers(cfg: Config) -> dict[str, Notifier]:
-    from .notify.console import ConsoleNotifier
-    from .notify.webhook import WebhookNotifier
-
-    out: dict[str, Notifier] = {}
-    for n in cfg.notifiers:
-        if n.type == "console":
-            out[n.name] = ConsoleNotifier(n.name)
-        elif n.type == "webhook":
-            secret = n.secret.resolve().get_secret_value().encode() if n.secret else None
-            out[n.name] = WebhookNotifier(n.name, n.url, secret=secret, timeout=n.timeout)
-    return out
+def build_notifiers(cfg: Config, store: Store | None = None) -> dict[str, Notifier]:
+    """The configured receivers (Slack in bot mode keeps its message refs in ``store``)."""
+    from .notify.factory import build_notifiers as _build
+    return _build(cfg, store)
 
 
 def api_tokens_of(cfg: Config) -> ApiTokens:
@@ -421,13 +456,15 @@ async def _run_from_config(cfg: Config) -> int:
             except ValueError as e:
                 log.error("bad cluster settings: %s", e)
                 return 2
-        daemon = Daemon(cluster=cluster, store=store, topology=topology_of(cfg), sources=sources, notifiers=build_notifiers(cfg),
-                        statuses=statuses, step=step, base_url=cfg.base_url or f"http://{cfg.listen}",
+        daemon = Daemon(cluster=cluster, store=store, topology=topology_of(cfg), sources=sources,
+                        notifiers=build_notifiers(cfg, store), statuses=statuses, step=step,
+                        base_url=cfg.base_url or f"http://{cfg.listen}",
                         grouping=GroupingPolicy(window=cfg.detection.group_window,
                                                 min_confidence=cfg.detection.page_min_confidence),
                         retention=cfg.store.retention, api_tokens=api_tokens_of(cfg),
                         webhooks=WebhookSettings.from_config(cfg.webhooks),
-                        checkpoint_every=cfg.cluster.checkpoint if cfg.cluster is not None else 60.0)
+                        checkpoint_every=cfg.cluster.checkpoint if cfg.cluster is not None else 60.0,
+                        router=build_router(cfg), delivery=cfg.delivery)
         host, port = cfg.host_port
         return await serve(daemon, host, port)
     finally:
@@ -498,3 +535,6 @@ def add_parsers(sub: Any) -> None:
     d.add_argument("--every", type=float, default=360.0, metavar="SECONDS",
                    help="then an incident this often (default 360)")
     d.set_defaults(func=_cmd_demo)
+
+    from .notify.drill import add_parser as add_drill
+    add_drill(sub)

@@ -1,110 +1,198 @@
 """The durable outbox: written before sending, marked after the receiver accepted.
 
-A crash between the two re-sends with the same key after restart; receivers
-dedupe on the incident's key. Retries back off exponentially with jitter and
-honour Retry-After; permanent errors are recorded and shown, never retried.
+Delivery is a pipeline of small stages, in the manner of Alertmanager's notify
+pipeline:
+
+- **dedup**: every notification has a stable key (:func:`notification_key`), unique in
+  the store, so deciding the same page twice (a restart re-reading its input) writes
+  it once; receivers get the key (PagerDuty ``dedup_key``, Opsgenie ``alias``,
+  ``Idempotency-Key``) and dedupe a re-send after a crash between send and mark.
+- **claim**: a round claims due rows with a lease (``FOR UPDATE SKIP LOCKED`` on
+  PostgreSQL), so any replica may deliver and none sends a row another is sending;
+  an incident's notifications reach a receiver in order (trigger before update).
+- **breaker**: a :class:`CircuitBreaker` per receiver holds pages back while it keeps failing.
+- **send**: the receiver, bounded by ``send_timeout``.
+- **retry**: :class:`Retryable` errors (timeouts, 5xx, 429 with Retry-After) back off with
+  jitter up to ``max_attempts``; :class:`Permanent` ones are never retried.
+- **record**: sent, retry or failed in the store (shown with the incident) and on /metrics.
+
+Resolves are held back ``resolve_hold`` seconds: a relapse in that time (flapping)
+withdraws the resolve and the page stays open: no second page.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
-import random
 from collections.abc import Callable, Mapping
 
 from ..metrics import Metrics
 from ..store import Notification, Store
-from .types import DeliveryError, Notifier, Page, Permanent, Retryable
+from .breaker import CircuitBreaker
+from .retry import RetryPolicy
+from .types import Notifier, Page, Permanent, Retryable
 
 __all__ = ["Outbox", "RetryPolicy", "notification_key"]
 
 log = logging.getLogger("whatchanged.outbox")
 
+#: Actions that, for an open incident, mean it is (again) open: they withdraw a held-back resolve.
+_OPENING = ("trigger", "update")
+
 
 def notification_key(page: Page, receiver: str) -> str:
-    """Stable across restarts: the same decision (same event time) gives the same key."""
-    return f"{page.dedup_key}/{page.action}/{page.ts:.0f}/{receiver}"
+    """Stable across restarts: the same decision (same event time) gives the same key.
 
+    Notes carry a digest of their text, so two different notes in one second are two notifications.
 
-class RetryPolicy:
-    def __init__(self, base: float = 2.0, factor: float = 2.0, cap: float = 300.0, max_attempts: int = 12,
-                 rng: random.Random | None = None) -> None:
-        self.base, self.factor, self.cap, self.max_attempts = base, factor, cap, max_attempts
-        self._rng = rng or random.Random()
-
-    def delay(self, attempts: int, retry_after: float | None) -> float:
-        """Full-jitter exponential backoff; never sooner than the receiver's Retry-After."""
-        backoff = min(self.cap, self.base * self.factor ** max(0, attempts))
-        wait = self._rng.uniform(backoff / 2, backoff)
-        if retry_after is not None:
-            wait = max(wait, min(retry_after, 3600.0))
-        return wait
+    >>> notification_key(Page("trigger", "inc-1", "inc-1", 1790000000.4, "t", ""), "pd")
+    'inc-1/trigger/1790000000/pd'
+    >>> notification_key(Page("note", "inc-1", "inc-1", 1790000000.4, "t", "rolled back"), "pd")
+    'inc-1/note/1790000000/pd/e557b043'
+    """
+    key = f"{page.dedup_key}/{page.action}/{page.ts:.0f}/{receiver}"
+    if page.action == "note":
+        key += "/" + hashlib.sha1(page.text.encode()).hexdigest()[:8]
+    return key
 
 
 class Outbox:
+    """Enqueue pages for receivers and deliver them, at least once, in order per incident.
+
+    Parameters
+    ----------
+    store
+        Where notifications live (the outbox table).
+    notifiers
+        Receivers by name.
+    clock
+        Wall-clock seconds (injected for tests).
+    retry
+        Backoff and attempt bound (:class:`RetryPolicy`).
+    send_timeout
+        Seconds one send may take; the claim lease is this plus a margin.
+    breaker_threshold, breaker_cool_down
+        Consecutive retryable failures that open a receiver's circuit, and for how long.
+    resolve_hold
+        Seconds a resolve waits before it is sent (flap damping); 0 sends at once.
+    """
+
     def __init__(self, store: Store, notifiers: Mapping[str, Notifier], *, clock: Callable[[], float],
                  metrics: Metrics | None = None, retry: RetryPolicy | None = None,
-                 send_timeout: float = 30.0) -> None:
+                 send_timeout: float = 30.0, breaker_threshold: int = 5, breaker_cool_down: float = 60.0,
+                 resolve_hold: float = 0.0) -> None:
         self.store = store
         self.notifiers = dict(notifiers)
         self.clock = clock
         self.metrics = metrics or Metrics()
         self.retry = retry or RetryPolicy()
         self.send_timeout = send_timeout
+        self.resolve_hold = resolve_hold
+        self.breakers = {name: CircuitBreaker(breaker_threshold, breaker_cool_down) for name in self.notifiers}
         self._wake = asyncio.Event()
         self._stopping = False
 
+    @property
+    def lease(self) -> float:
+        return self.send_timeout + 5.0
+
+    # -- dedup: write before sending -----------------------------------------------------
     async def enqueue(self, page: Page, receivers: list[str] | None = None) -> int:
-        """Record the page for each receiver; returns how many were new."""
+        """Record the page for each receiver (all when ``receivers`` is None); returns how many were new."""
         now = self.clock()
+        if page.action in _OPENING and page.incident.get("state", "open") == "open":
+            withdrawn = await self.store.supersede(page.dedup_key, "resolve", f"withdrawn: {page.reason or 'relapsed'}")
+            if withdrawn:
+                log.info("incident %s relapsed: held-back resolve withdrawn, the page stays open",
+                         page.incident_id, extra={"incident_id": page.incident_id})
+        due = now + self.resolve_hold if page.action == "resolve" and not page.drill else now
         new = 0
         for name in receivers if receivers is not None else list(self.notifiers):
             key = notification_key(page, name)
             if await self.store.enqueue(key=key, incident_id=page.incident_id, receiver=name, action=page.action,
-                                        dedup_key=page.dedup_key, payload=page.to_json(), now=now):
+                                        dedup_key=page.dedup_key, payload=page.to_json(), now=now,
+                                        next_attempt_at=due):
                 new += 1
         self._wake.set()
         return new
 
+    # -- a delivery round ----------------------------------------------------------------
     async def deliver_due(self) -> int:
-        """Try every due notification once; returns how many were accepted."""
+        """Try every due notification once (in order per incident and receiver); returns how many were accepted."""
         # Claimed, not just read: several replicas may deliver the same outbox.
-        due = await self.store.claim_due_notifications(self.clock(), lease=self.send_timeout + 30.0)
-        results = await asyncio.gather(*(self._deliver(n) for n in due))
+        claimed = await self.store.claim_due_notifications(self.clock(), lease=self.lease)
+        groups: dict[tuple[str, str], list[Notification]] = {}
+        for n in claimed:
+            groups.setdefault((n.receiver, n.dedup_key), []).append(n)
+        results = await asyncio.gather(*(self._deliver_in_order(g) for g in groups.values()))
         self.metrics.outbox_depth.set(await self.store.outbox_depth())
         return sum(results)
 
-    async def _deliver(self, n: Notification) -> bool:
+    async def _deliver_in_order(self, group: list[Notification]) -> int:
+        sent = 0
+        for i, n in enumerate(group):
+            if await self._deliver(n) != "sent":
+                for later in group[i + 1:]:  # release: they wait behind the earlier one, never overtake it
+                    await self.store.postpone(later.id, self.clock())
+                break
+            sent += 1
+        return sent
+
+    async def _deliver(self, n: Notification) -> str:
         notifier = self.notifiers.get(n.receiver)
         if notifier is None:
-            await self.store.mark_failed(n.id, f"receiver {n.receiver!r} is no longer configured")
-            self.metrics.notifications.labels(n.receiver, "failed").inc()
-            return False
-        page = Page.from_json(n.payload)
+            return await self._failed(n, f"receiver {n.receiver!r} is no longer configured")
+        try:
+            page = Page.from_json(n.payload)
+        except (KeyError, TypeError, ValueError) as e:
+            return await self._failed(n, f"unreadable stored page: {e!r}")
+        breaker = self.breakers.setdefault(n.receiver, CircuitBreaker())
+        now = self.clock()
+        if not breaker.allow(now):  # breaker stage: wait, no attempt counted
+            await self.store.postpone(n.id, max(breaker.retry_at, now + 1.0))
+            self.metrics.notifications.labels(n.receiver, "deferred").inc()
+            return "deferred"
         try:
             await asyncio.wait_for(notifier.send(page, key=n.key), timeout=self.send_timeout)
         except Permanent as e:
-            await self.store.mark_failed(n.id, str(e))
-            self.metrics.notifications.labels(n.receiver, "failed").inc()
-            log.error("page %s to %s failed permanently: %s", n.key, n.receiver, e,
-                      extra={"incident_id": n.incident_id, "receiver": n.receiver})
-            return False
-        except (Retryable, DeliveryError, asyncio.TimeoutError, OSError) as e:
-            retry_after = e.retry_after if isinstance(e, Retryable) else None
-            if n.attempts + 1 >= self.retry.max_attempts:
-                await self.store.mark_failed(n.id, f"gave up after {n.attempts + 1} attempts: {e}")
-                self.metrics.notifications.labels(n.receiver, "failed").inc()
-                log.error("page %s to %s: gave up after %d attempts: %s", n.key, n.receiver, n.attempts + 1, e)
-                return False
-            wait = self.retry.delay(n.attempts, retry_after)
-            await self.store.mark_retry(n.id, f"{type(e).__name__}: {e}", self.clock() + wait)
-            self.metrics.notifications.labels(n.receiver, "retry").inc()
-            log.warning("page %s to %s will be retried in %.0fs: %s", n.key, n.receiver, wait, e)
-            return False
+            breaker.release()
+            return await self._failed(n, str(e))
+        except Exception as e:  # Retryable, timeouts, network and unexpected errors: retried, bounded
+            if isinstance(e, asyncio.CancelledError):
+                raise
+            breaker.failure(self.clock())
+            self.metrics.circuit_open.labels(n.receiver).set(1.0 if breaker.state(self.clock()) != "closed" else 0.0)
+            return await self._retry(n, e)
+        breaker.success()
+        self.metrics.circuit_open.labels(n.receiver).set(0.0)
         await self.store.mark_sent(n.id, self.clock())
         self.metrics.notifications.labels(n.receiver, "sent").inc()
-        return True
+        log.info("page %s delivered to %s", n.key, n.receiver,
+                 extra={"incident_id": n.incident_id, "receiver": n.receiver, "key": n.key})
+        return "sent"
 
+    # -- record ------------------------------------------------------------------------
+    async def _failed(self, n: Notification, error: str) -> str:
+        await self.store.mark_failed(n.id, error)
+        self.metrics.notifications.labels(n.receiver, "failed").inc()
+        log.error("page %s to %s failed permanently: %s", n.key, n.receiver, error,
+                  extra={"incident_id": n.incident_id, "receiver": n.receiver, "key": n.key})
+        return "failed"
+
+    async def _retry(self, n: Notification, e: Exception) -> str:
+        what = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        if self.retry.gives_up(n.attempts + 1):
+            return await self._failed(n, f"gave up after {n.attempts + 1} attempts: {what}")
+        retry_after = e.retry_after if isinstance(e, Retryable) else None
+        wait = self.retry.delay(n.attempts, retry_after)
+        await self.store.mark_retry(n.id, what, self.clock() + wait)
+        self.metrics.notifications.labels(n.receiver, "retry").inc()
+        log.warning("page %s to %s will be retried in %.0fs: %s", n.key, n.receiver, wait, what,
+                    extra={"incident_id": n.incident_id, "receiver": n.receiver, "key": n.key})
+        return "retry"
+
+    # -- the deliverer task --------------------------------------------------------------
     def stop(self) -> None:
         """Finish the round in flight, then return from :meth:`run` (no send is cut in half)."""
         self._stopping = True
@@ -127,5 +215,5 @@ class Outbox:
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=poll)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Page", "Notifier", "DeliveryError", "Retryable", "Permanent"]
+__all__ = ["DeliveryError", "Notifier", "Page", "Permanent", "Retryable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,6 +14,11 @@ class Page:
 
     ``dedup_key`` is the incident's key at every receiver (PagerDuty ``dedup_key``,
     Opsgenie ``alias``): a re-send after a crash is deduplicated there.
+
+    ``action`` is ``trigger``, ``update``, ``resolve``, ``acknowledge`` or ``note``
+    (a responder's or the hypothesis loop's message about the incident). ``severity``
+    is ``critical``, ``error``, ``warning`` or ``info``; ``service`` the incident's
+    first service and ``runbook`` its runbook link from the config.
     """
 
     action: str
@@ -25,18 +30,29 @@ class Page:
     incident: dict[str, Any] = field(default_factory=dict)
     url: str = ""
     drill: bool = False
+    severity: str = "critical"
+    service: str = ""
+    runbook: str = ""
+    reason: str = ""
+
+    @property
+    def services(self) -> list[str]:
+        """Every service of the incident (the first service alone when the document has none)."""
+        return list(self.incident.get("services") or ([self.service] if self.service else []))
 
     def to_json(self) -> dict[str, Any]:
         return {
             "action": self.action, "incident_id": self.incident_id, "dedup_key": self.dedup_key, "ts": self.ts,
             "title": self.title, "text": self.text, "url": self.url, "drill": self.drill, "incident": self.incident,
+            "severity": self.severity, "service": self.service, "runbook": self.runbook, "reason": self.reason,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Page:
         return cls(str(data["action"]), str(data["incident_id"]), str(data["dedup_key"]), float(data["ts"]),
                    str(data["title"]), str(data["text"]), dict(data.get("incident") or {}),
-                   str(data.get("url", "")), bool(data.get("drill", False)))
+                   str(data.get("url", "")), bool(data.get("drill", False)), str(data.get("severity", "critical")),
+                   str(data.get("service", "")), str(data.get("runbook", "")), str(data.get("reason", "")))
 
 
 class DeliveryError(Exception):

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
-import json
 
 import aiohttp
 
-from .http import classify_response
-from .types import Page, Retryable
+from .http import encode_json as _encode
+from .http import post_json
+from .types import Page
 
 __all__ = ["WebhookNotifier", "sign"]
 
@@ -32,23 +31,13 @@ class WebhookNotifier:
         self.name = name
         self.url = url
         self._secret = secret
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout = timeout
         self._session = session
 
     async def send(self, page: Page, *, key: str) -> None:
-        body = json.dumps({"version": 1, "key": key, **page.to_json()}, separators=(",", ":")).encode()
-        headers = {"Content-Type": "application/json", "Idempotency-Key": key, "User-Agent": "whatchanged"}
+        body = {"version": 1, "key": key, **page.to_json()}
+        headers = {"Idempotency-Key": key}
         if self._secret is not None:
-            headers[SIGNATURE_HEADER] = sign(self._secret, body)
-        session = self._session or aiohttp.ClientSession()
-        try:
-            async with session.post(self.url, data=body, headers=headers, timeout=self._timeout) as resp:
-                text = await resp.text()
-                classify_response(resp.status, resp.headers.get("Retry-After"), text)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
-            raise Retryable(f"webhook {self.name}: {type(e).__name__}: {e}") from None
-        finally:
-            if self._session is None:
-                await session.close()
-
-
+            headers[SIGNATURE_HEADER] = sign(self._secret, _encode(body))
+        await post_json(self._session, self.url, body, what=f"webhook {self.name}", headers=headers,
+                        timeout=self._timeout)

@@ -236,14 +236,50 @@ class Store:
 
     # -- outbox -----------------------------------------------------------------
     async def enqueue(self, *, key: str, incident_id: str, receiver: str, action: str, dedup_key: str,
-                      payload: dict[str, Any], now: float) -> bool:
-        """Write a notification before it is sent; idempotent on ``key``. True if new."""
+                      payload: dict[str, Any], now: float, next_attempt_at: float | None = None) -> bool:
+        """Write a notification before it is sent; idempotent on ``key``. True if new.
+
+        It is delivered from ``next_attempt_at`` (default ``now``; later for a held-back resolve).
+        """
         async with self.engine.begin() as conn:
             res = await conn.execute(self._insert(t.notifications).values(
                 key=key, incident_id=incident_id, receiver=receiver, action=action, dedup_key=dedup_key,
-                payload=payload, status="pending", attempts=0, next_attempt_at=now, created_at=now,
+                payload=payload, status="pending", attempts=0,
+                next_attempt_at=now if next_attempt_at is None else next_attempt_at, created_at=now,
             ).on_conflict_do_nothing(index_elements=["key"]))
             return bool(res.rowcount == 1)
+
+    async def supersede(self, dedup_key: str, action: str, reason: str) -> int:
+        """Withdraw pending ``action`` notifications of an incident (a held resolve after a relapse)."""
+        n = t.notifications
+        async with self.engine.begin() as conn:
+            res = await conn.execute(sa.update(n).where(n.c.dedup_key == dedup_key).where(n.c.action == action)
+                                     .where(n.c.status == "pending").values(status="superseded",
+                                                                            last_error=reason[:2000]))
+        return int(res.rowcount or 0)
+
+    async def receivers_for(self, dedup_key: str) -> list[str]:
+        """Receivers that were paged (or are being paged) about an incident, in first-paged order."""
+        n = t.notifications
+        q = (sa.select(n.c.receiver, sa.func.min(n.c.id)).where(n.c.dedup_key == dedup_key)
+             .where(n.c.status.in_(("pending", "sent", "failed"))).group_by(n.c.receiver)
+             .order_by(sa.func.min(n.c.id)))
+        async with self.engine.connect() as conn:
+            return [r[0] for r in (await conn.execute(q)).all()]
+
+    async def get_ref(self, dedup_key: str, receiver: str) -> dict[str, Any] | None:
+        """What a receiver returned for an incident's first message (Slack: channel and ts)."""
+        r = t.receiver_refs
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(r.c.ref).where(r.c.dedup_key == dedup_key)
+                                      .where(r.c.receiver == receiver))).first()
+        return dict(row[0]) if row else None
+
+    async def save_ref(self, dedup_key: str, receiver: str, ref: dict[str, Any], now: float) -> None:
+        stmt = self._insert(t.receiver_refs).values(dedup_key=dedup_key, receiver=receiver, ref=ref, updated_at=now)
+        async with self.engine.begin() as conn:
+            await conn.execute(stmt.on_conflict_do_update(index_elements=["dedup_key", "receiver"],
+                                                          set_={"ref": ref, "updated_at": now}))
 
     @staticmethod
     def _notification(r: Any) -> Notification:
@@ -267,7 +303,6 @@ class Store:
     async def claim_due_notifications(self, now: float, limit: int = 50, lease: float = 60.0) -> list[Notification]:
         """Take due notifications for delivery by this replica only, for ``lease`` seconds.
 
-        As in :meth:`due_notifications`, only the oldest pending one per incident and receiver.
         On PostgreSQL the rows are locked ``FOR UPDATE SKIP LOCKED`` and pushed ``lease``
         seconds into the future in one transaction, so replicas delivering the same
         outbox never send a row twice at once; a replica that dies mid-send leaves
@@ -275,8 +310,14 @@ class Store:
         receiver dedupes). SQLite serialises writers, which gives the same guarantee.
         """
         n = t.notifications
+        # An incident's notifications reach a receiver in order: a row waits while an earlier one
+        # for the same incident and receiver is pending and not due (backing off, or claimed).
+        earlier = t.notifications.alias("earlier")
+        blocked = (sa.select(earlier.c.id).where(earlier.c.dedup_key == n.c.dedup_key)
+                   .where(earlier.c.receiver == n.c.receiver).where(earlier.c.status == "pending")
+                   .where(earlier.c.id < n.c.id).where(earlier.c.next_attempt_at > now))
         pick = (sa.select(n.c.id).where(n.c.status == "pending").where(n.c.next_attempt_at <= now)
-                .where(~_earlier_pending()).order_by(n.c.id).limit(limit))
+                .where(~sa.exists(blocked)).order_by(n.c.id).limit(limit))
         if self.dialect == "postgresql":
             pick = pick.with_for_update(skip_locked=True)
         # One statement: the pick and the push into the future are atomic on both databases.
@@ -297,10 +338,24 @@ class Store:
             rows = (await conn.execute(q)).mappings().all()
         return [self._notification(r) for r in rows]
 
+    async def list_notifications_by_key(self, dedup_key: str, limit: int = 200) -> list[Notification]:
+        """An incident's notifications at every receiver, oldest first (withdrawn ones included)."""
+        q = (sa.select(t.notifications).where(t.notifications.c.dedup_key == dedup_key)
+             .order_by(t.notifications.c.id).limit(limit))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(q)).mappings().all()
+        return [self._notification(r) for r in rows]
+
     async def mark_sent(self, notification_id: int, now: float) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(sa.update(t.notifications).where(t.notifications.c.id == notification_id).values(
                 status="sent", sent_at=now, attempts=t.notifications.c.attempts + 1, last_error=None))
+
+    async def postpone(self, notification_id: int, next_attempt_at: float) -> None:
+        """Move a notification's next attempt without counting an attempt (an open circuit breaker)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(sa.update(t.notifications).where(t.notifications.c.id == notification_id)
+                               .values(next_attempt_at=next_attempt_at))
 
     async def mark_retry(self, notification_id: int, error: str, next_attempt_at: float) -> None:
         async with self.engine.begin() as conn:
@@ -428,6 +483,7 @@ class Store:
                  .where(t.incidents.c.state == "resolved")),
                 ("notifications", sa.delete(t.notifications).where(t.notifications.c.created_at < before)
                  .where(t.notifications.c.status != "pending")),
+                ("receiver_refs", sa.delete(t.receiver_refs).where(t.receiver_refs.c.updated_at < before)),
                 ("detections", sa.delete(t.detections).where(t.detections.c.created_at < before)),
             ):
                 counts[name] = (await conn.execute(stmt)).rowcount or 0

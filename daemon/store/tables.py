@@ -7,7 +7,7 @@ import sqlalchemy as sa
 __all__ = [
     "metadata", "changes", "health_events", "anomalies", "incidents", "notifications", "feedback",
     "checkpoints", "cursors", "series_snapshots", "hypotheses", "silences", "members", "detections",
-    "series_states",
+    "series_states", "receiver_refs",
 ]
 
 metadata = sa.MetaData()
@@ -81,6 +81,8 @@ notifications = sa.Table(
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("sent_at", sa.Float, nullable=True),
+    sa.Index("ix_notifications_due", "status", "next_attempt_at"),
+    sa.Index("ix_notifications_dedup_key", "dedup_key"),
 )
 
 feedback = sa.Table(
@@ -167,5 +169,14 @@ series_states = sa.Table(
     sa.Column("signal", sa.String(253), nullable=False),
     sa.Column("state", sa.JSON, nullable=False),
     sa.Column("member", sa.String(253), nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+# -- paging (migration 0004_paging) -----------------------------------------------------------
+receiver_refs = sa.Table(
+    "receiver_refs", metadata,
+    sa.Column("dedup_key", sa.String(128), primary_key=True),
+    sa.Column("receiver", sa.String(128), primary_key=True),
+    sa.Column("ref", sa.JSON, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
 )

@@ -86,6 +86,7 @@ def _config(tmp: Path, i: int, pg_url: str, prom: str, hook: str) -> Path:
                      {"name": "checkout", "calls": ["payments"]}, {"name": "payments"}, {"name": "search"},
                      {"name": "catalog"}, {"name": "cart"}],
         "notifiers": [{"type": "webhook", "name": "hook", "url": hook}],
+        "delivery": {"resolve_hold": 0},  # resolve at once (no flap damping): the test waits for it
         "cluster": {"replicas": 3, "index": i, "leader": "postgres", "heartbeat": "1s", "member_ttl": "4s",
                     "checkpoint": "1s"},
     }

@@ -66,7 +66,7 @@ def _browse(base: str, incident_id: str, shots: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     driver = _driver()
     try:
-        wait = WebDriverWait(driver, 15)
+        wait = WebDriverWait(driver, 45)  # generous: CI machines can be loaded
         driver.get(f"{base}/incidents")
         rows = driver.find_elements(By.CSS_SELECTOR, "#incidents tbody tr")
         out["rows"] = len(rows)
@@ -166,7 +166,7 @@ async def test_incident_pages_in_headless_chromium(sqlite_store: Store, tmp_path
     assert [f["cause"] for f in feedback] == [{"type": "change", "id": DEPLOY.id}]
     hyps = await daemon.workspace.db.list_hypotheses(incident_id)
     assert [(h["state"], h["note"]) for h in hyps] == [("investigating", "pods of the new ReplicaSet only")]
-    updates = [n for n in await sqlite_store.list_notifications(incident_id=incident_id) if n.action == "update"]
+    updates = [n for n in await sqlite_store.list_notifications(incident_id=incident_id) if n.action == "note"]
     assert any("Hypothesis investigating" in n.payload["text"] for n in updates)
     for name in ("incident-list.png", "incident.png", "incident-investigating.png"):
         assert (shots / name).stat().st_size > 10_000

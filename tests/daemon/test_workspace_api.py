@@ -31,7 +31,7 @@ async def client(daemon: Daemon) -> AsyncIterator[TestClient]:
 
 async def _updates(daemon: Daemon, incident_id: str) -> list[str]:
     return [n.payload["text"] for n in await daemon.store.list_notifications(incident_id=incident_id)
-            if n.action == "update"]
+            if n.action == "note"]
 
 
 async def test_incident_view_has_series_timeline_and_changes(client: TestClient, daemon: Daemon) -> None:
