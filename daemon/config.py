@@ -484,6 +484,8 @@ def load_config(path: str | Path) -> Config:
         text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(str(p), "", f"cannot read: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(str(p), "", f"not UTF-8 text (byte {e.start})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:

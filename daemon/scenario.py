@@ -116,7 +116,11 @@ def load_scenario(path: str | Path) -> Scenario:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise ScenarioError(f"{meta_path}:{e.lineno}: not valid JSON ({e.msg})") from None
+    except UnicodeDecodeError as e:
+        raise ScenarioError(f"{meta_path}: not UTF-8 text (byte {e.start})") from None
     where = str(meta_path)
+    if not isinstance(meta, dict):
+        raise ScenarioError(f"{where}: expected a JSON object")
     services = []
     for i, s in enumerate(_require(meta, "services", list, where)):
         w = f"{where}: services.{i}"
@@ -124,15 +128,28 @@ def load_scenario(path: str | Path) -> Scenario:
             raise ScenarioError(f"{w}: expected an object")
         services.append(ServiceInfo(
             name=str(_require(s, "name", str, w)), namespace=str(s.get("namespace", "")),
-            calls=tuple(str(x) for x in s.get("calls", [])),
-            dependencies=tuple(str(x) for x in s.get("dependencies", [])),
+            calls=_names(s, "calls", w), dependencies=_names(s, "dependencies", w),
         ))
     step = _require(meta, "step_seconds", (int, float), where)
-    if step <= 0:
-        raise ScenarioError(f"{where}: field 'step_seconds' must be positive")
+    if isinstance(step, bool) or not math.isfinite(step) or step <= 0:
+        raise ScenarioError(f"{where}: field 'step_seconds' must be a positive number")
     return Scenario(
         path=root, name=str(meta.get("name", root.name)), step=float(step),
-        start=float(meta.get("start", 0)), end=float(meta.get("end", 0)),
+        start=_number(meta, "start", where), end=_number(meta, "end", where),
         topology=Topology.from_services(services),
-        dependencies=tuple(str(d) for d in meta.get("dependencies", [])),
+        dependencies=_names(meta, "dependencies", where),
     )
+
+
+def _names(data: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise ScenarioError(f"{where}: field {key!r} must be a list of names")
+    return tuple(value)
+
+
+def _number(data: dict[str, Any], key: str, where: str) -> float:
+    value = data.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ScenarioError(f"{where}: field {key!r} must be a number (Unix seconds)")
+    return float(value)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from correlators.incidents import GroupingPolicy, Incident, PageAction
 from correlators.learning import OnlineWeights
@@ -173,6 +174,12 @@ class Daemon:
                 log.info("stopping: intake closed, draining %d queued events", self.queue.qsize())
                 for w in workers:
                     w.cancel()
+                # Python 3.11's wait_for can swallow a cancellation when the awaited call finishes at
+                # the same moment (CPython gh-86296): a source would then run on and the shutdown hang.
+                while pending := [w for w in workers if not w.done()]:
+                    await asyncio.wait(pending, timeout=1.0)
+                    for w in pending:
+                        w.cancel()
                 await self.queue.join()
                 analysis.cancel()
                 await self.flush()
@@ -211,7 +218,12 @@ class Daemon:
             delay = min(delay * 2, 60.0)
 
     async def _analysis(self) -> None:
+        yielded = time.monotonic()
         while True:
+            if time.monotonic() - yielded > 0.02:
+                # a long batch never awaits real I/O: let the outbox deliver pages and the API answer
+                await asyncio.sleep(0)
+                yielded = time.monotonic()
             try:
                 ev = self.queue.get_nowait()
             except asyncio.QueueEmpty:
@@ -242,7 +254,7 @@ class Daemon:
     async def flush(self) -> None:
         out = self.engine.flush()
         if out.pages or out.incidents:
-            await self.persist(out)
+            await self.persist_reliably(out)
 
     async def _checkpoints(self) -> None:
         while True:
@@ -270,8 +282,31 @@ class Daemon:
             self.metrics.samples.inc()
         if isinstance(ev, Sample):
             self.workspace.record_sample(ev)
-        await self.persist(out)
+        await self.persist_reliably(out)
         return out
+
+    async def persist_reliably(self, out: EngineOutput, *, give_up_after_stop: float = 10.0) -> None:
+        """Persist, retrying while the store is down or full: the engine has already decided these
+        pages, so dropping the write would lose them. Writes are idempotent (upserts, outbox keys).
+        Once stopping, give up after ``give_up_after_stop`` seconds rather than hang the shutdown."""
+        delay = 0.2
+        stop_seen: float | None = None
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await self.persist(out)
+                self._store_ok = True
+                return
+            except (SQLAlchemyError, StoreError, OSError, TimeoutError) as e:
+                self._store_ok = False
+                if self._stop.is_set():
+                    stop_seen = stop_seen if stop_seen is not None else loop.time()
+                    if loop.time() - stop_seen > give_up_after_stop:
+                        log.error("store still failing at shutdown; %d pages not written: %s", len(out.pages), e)
+                        raise
+                log.warning("store write failed (%s); retrying in %.1fs", e, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     async def persist(self, out: EngineOutput) -> None:
         for a in out.anomalies:

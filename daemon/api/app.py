@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..schema import InputError, parse_changes
+from ..store import StoreError
 from .auth import auth_middleware
 from .incidents import add_routes as add_workspace_routes
 from .incidents import get_incident, parse_cause, text_field
@@ -68,6 +70,10 @@ async def _json_body(request: web.Request) -> Any:
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InputError("body", f"not valid JSON ({getattr(e, 'msg', 'bad encoding')})") from None
+    except RecursionError:
+        raise InputError("body", "JSON nested too deeply") from None
+    except ValueError:  # e.g. an integer of more digits than Python converts
+        raise InputError("body", "not valid JSON (a number is out of range)") from None
 
 
 @web.middleware
@@ -86,6 +92,11 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
                 daemon.metrics.http_requests.labels(route, str(e.status)).inc()
             raise  # redirects pass through (returning them is deprecated in aiohttp)
         resp = _error(e.status, "", e.reason)
+    except (SQLAlchemyError, StoreError, OSError) as e:
+        # the store is down, restarting or full: nothing was taken (each write is one transaction)
+        log.warning("store unavailable on %s %s: %s", request.method, request.path, type(e).__name__)
+        resp = _error(503, "", "store unavailable; nothing was stored, retry later")
+        resp.headers["Retry-After"] = "5"
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         resp = _error(500, "", "internal error (logged)")

@@ -132,6 +132,10 @@ async def _authenticated_json(request: web.Request, daemon: Daemon) -> tuple[Any
         return json.loads(raw), None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InputError("body", f"not valid JSON ({getattr(e, 'msg', 'bad encoding')})") from None
+    except RecursionError:
+        raise InputError("body", "JSON nested too deeply") from None
+    except ValueError:  # e.g. an integer of more digits than Python converts
+        raise InputError("body", "not valid JSON (a number is out of range)") from None
 
 
 def _daemon(request: web.Request) -> Daemon:

@@ -70,6 +70,13 @@ def _upgrade(conn: Connection) -> None:
     command.upgrade(cfg, "head")
 
 
+def _earlier_pending() -> Any:
+    """An older notification for the same incident and receiver is still pending (it goes first)."""
+    n, earlier = t.notifications, t.notifications.alias("earlier")
+    return sa.exists().where(earlier.c.incident_id == n.c.incident_id, earlier.c.receiver == n.c.receiver,
+                             earlier.c.status == "pending", earlier.c.id < n.c.id)
+
+
 def normalise_url(url: str) -> str:
     """Accept plain ``sqlite:///`` and ``postgresql://`` URLs and pick the async drivers.
 
@@ -281,10 +288,14 @@ class Store:
                             r["created_at"], r["sent_at"])
 
     async def due_notifications(self, now: float, limit: int = 50) -> list[Notification]:
-        """Pending notifications whose time has come, oldest first."""
-        q = (sa.select(t.notifications).where(t.notifications.c.status == "pending")
-             .where(t.notifications.c.next_attempt_at <= now)
-             .order_by(t.notifications.c.id).limit(limit))
+        """Pending notifications whose time has come, oldest first.
+
+        Per incident and receiver only the oldest pending one is due: a resolve never overtakes
+        its trigger while the trigger waits for a retry (the receiver would open an incident
+        that nothing resolves)."""
+        n = t.notifications
+        q = (sa.select(n).where(n.c.status == "pending").where(n.c.next_attempt_at <= now)
+             .where(~_earlier_pending()).order_by(n.c.id).limit(limit))
         async with self.engine.connect() as conn:
             rows = (await conn.execute(q)).mappings().all()
         return [self._notification(r) for r in rows]

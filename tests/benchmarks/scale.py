@@ -1,0 +1,141 @@
+"""Scale: one replica's Engine watching 1k / 10k / 100k series at a 15 s step.
+
+Usage: .venv/bin/python tests/benchmarks/scale.py [--series 1000 10000 100000] [--steps 5] [--json]
+
+For each size: the detectors are restored warm from a checkpoint (the restart path; a
+cold warm-up of 100k series would take minutes of the benchmark and measure nothing
+new), then full steps are pushed through ``Engine.ingest`` one sample at a time, on
+one core, timing CPU (``time.process_time``) per step. Memory per series is what
+tracemalloc sees allocated by restoring the detectors (Python objects, deques,
+dicts of the engine), beside the JSON size of one detector's state.
+
+Arrival-to-page latency is measured separately by ``latency.py`` (a Daemon and a receiver).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import random
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from correlators.types import ServiceInfo, Topology
+from daemon.engine import Engine, default_detector_factory
+from daemon.events import Sample
+
+STEP = 15.0
+T0 = 1_790_000_000.0
+SERVICES = [f"svc{i:03d}" for i in range(100)]
+
+
+def topology() -> Topology:
+    return Topology.from_services([ServiceInfo(s, "bench") for s in SERVICES])
+
+
+def series_of(n: int) -> list[tuple[str, str, str]]:
+    """(service, signal, series key): per-pod series spread over 100 services and two signals."""
+    out = []
+    for i in range(n):
+        svc, sig = SERVICES[i % 100], ("error_ratio", "request_rate")[(i // 100) % 2]
+        out.append((svc, sig, f"{svc}/{sig}{{pod=p{i // 200}}}"))
+    return out
+
+
+def value(rng: random.Random, sig: str) -> float:
+    return 100 * (1 + 0.05 * rng.uniform(-1, 1)) if sig == "request_rate" else 0.005 * (1 + 0.2 * rng.uniform(-1, 1))
+
+
+def warm_templates(k: int = 40, steps: int = 90) -> dict[str, list[dict[str, Any]]]:
+    """Detector states after ``steps`` quiet samples (full windows), per signal."""
+    rng = random.Random(1)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for sig in ("error_ratio", "request_rate"):
+        states = []
+        for _ in range(k):
+            d = default_detector_factory(sig)
+            for s in range(steps):
+                d.update(T0 - (steps - s) * STEP, value(rng, sig))
+            states.append(d.state_dict())
+        out[sig] = states
+    return out
+
+
+def measure(n: int, steps: int, templates: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    ser = series_of(n)
+    engine = Engine(topology())
+    checkpoint = {"version": 1, "now": T0 - STEP, "health": engine.health_tracker.state_dict(),
+                  "detectors": {key: {"signal": sig, "state": templates[sig][i % len(templates[sig])]}
+                                for i, (_, sig, key) in enumerate(ser)}}
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    engine.load_state(checkpoint)
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del checkpoint
+    gc.collect()
+    state_bytes = statistics.mean(len(json.dumps(s)) for ts in templates.values() for s in ts)
+    rng = random.Random(7)
+    cpu: list[float] = []
+    detect: list[float] = []
+    anomalies = 0
+    for k in range(steps):
+        ts = T0 + k * STEP
+        batch = [Sample(ts, svc, sig, value(rng, sig), key) for svc, sig, key in ser]
+        c0 = time.process_time()
+        for s in batch:
+            anomalies += len(engine.ingest(s).anomalies)
+        engine.flush()
+        cpu.append(time.process_time() - c0)
+        # the detectors alone, on the same values one step later (no engine bookkeeping)
+        dets = [engine._detectors[key] for _, _, key in ser]
+        vals = [value(rng, sig) for _, sig, _ in ser]
+        c0 = time.process_time()
+        for d, v in zip(dets, vals):
+            d.update(ts + STEP / 2, v)
+        detect.append(time.process_time() - c0)
+    per_series = (after - before) / n
+    return {
+        "series": n, "steps": steps, "detector": type(engine._detectors[ser[0][2]]).__name__,
+        "cpu_per_step_s": statistics.median(cpu), "cpu_per_step_max_s": max(cpu),
+        "step_fraction": statistics.median(cpu) / STEP,
+        "detector_only_per_step_s": statistics.median(detect),
+        "us_per_sample": statistics.median(cpu) / n * 1e6,
+        "bytes_per_series": per_series, "state_json_bytes": state_bytes,
+        "bytes_beyond_state": per_series - state_bytes, "anomalies_on_quiet_data": anomalies,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--series", type=int, nargs="+", default=[1000, 10000, 100000])
+    ap.add_argument("--steps", type=int, default=5, help="measured steps per size (default 5)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    templates = warm_templates()
+    rows = [measure(n, args.steps, templates) for n in args.series]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print("| series | detector | CPU per 15 s step (median) | share of step | detectors alone | µs/sample "
+          "| memory/series | state JSON/series | beyond state |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        print(f"| {r['series']:,} | {r['detector']} | {r['cpu_per_step_s']:.3f} s | {100 * r['step_fraction']:.1f}% "
+              f"| {r['detector_only_per_step_s']:.3f} s | {r['us_per_sample']:.1f} "
+              f"| {r['bytes_per_series'] / 1024:.2f} KiB | {r['state_json_bytes'] / 1024:.2f} KiB "
+              f"| {r['bytes_beyond_state'] / 1024:.2f} KiB |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
