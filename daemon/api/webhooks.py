@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from ..schema import InputError
 from ..sources.alertmanager import DEFAULT_SERVICE_LABELS, alerts_from_webhook
 from ..sources.change_hooks import ADAPTERS
 
@@ -128,14 +126,8 @@ async def _authenticated_json(request: web.Request, daemon: Daemon) -> tuple[Any
     if refused:
         daemon.metrics.http_requests.labels("webhook-auth", str(refused)).inc()
         return None, _refuse(refused)
-    try:
-        return json.loads(raw), None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError("body", f"not valid JSON ({getattr(e, 'msg', 'bad encoding')})") from None
-    except RecursionError:
-        raise InputError("body", "JSON nested too deeply") from None
-    except ValueError:  # e.g. an integer of more digits than Python converts
-        raise InputError("body", "not valid JSON (a number is out of range)") from None
+    from .app import decode_json
+    return decode_json(raw), None
 
 
 def _daemon(request: web.Request) -> Daemon:
