@@ -228,7 +228,8 @@ class Daemon:
                 ev = self.queue.get_nowait()
             except asyncio.QueueEmpty:
                 try:
-                    ev = await asyncio.wait_for(self.queue.get(), timeout=0.25)
+                    async with asyncio.timeout(0.25):  # not wait_for: it can swallow a cancel on 3.11
+                        ev = await self.queue.get()
                 except asyncio.TimeoutError:
                     await self.flush()  # a quiet moment: the batch is complete, decide first pages
                     if self.cluster is not None:

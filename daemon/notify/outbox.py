@@ -214,6 +214,7 @@ class Outbox:
                 break
             self._wake.clear()
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=poll)
+                async with asyncio.timeout(poll):
+                    await self._wake.wait()
             except TimeoutError:
                 pass

@@ -220,7 +220,8 @@ class KubernetesSource:
         try:
             while True:
                 try:
-                    ch = await asyncio.wait_for(out.get(), timeout=self.checkpoint_every)
+                    async with asyncio.timeout(self.checkpoint_every):
+                        ch = await out.get()
                 except TimeoutError:
                     ch = None
                 if ch is not None:

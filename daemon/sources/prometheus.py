@@ -196,8 +196,9 @@ class PrometheusSource:
 
     async def _range(self, query: str, start: float, end: float) -> list[dict[str, Any]]:
         n_chunks = 1 + int((end - start) / (self.cfg.step * (MAX_POINTS - 1)))
-        return await asyncio.wait_for(asyncio.to_thread(self._query_range, query, start, end),
-                                      timeout=self.cfg.timeout * 2 * n_chunks + 5)
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation (CPython gh-86296)
+        async with asyncio.timeout(self.cfg.timeout * 2 * n_chunks + 5):
+            return await asyncio.to_thread(self._query_range, query, start, end)
 
     async def fetch(self, start: float, end: float) -> list[Event]:
         """Every signal and health query over ``[start, end]``, in timestamp order; all or an exception."""

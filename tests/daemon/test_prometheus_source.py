@@ -188,6 +188,7 @@ async def test_status_is_stale_while_prometheus_is_down(fake: tuple[FakePromethe
     task = asyncio.create_task(drive())
     for _ in range(200):
         await asyncio.sleep(0.05)  # the client runs in a worker thread
+        clock.now += STEP / 2  # time goes on: new steps are due, and each fetch of them fails
         if status.last_error and status.stale(clock.now):
             break
     task.cancel()
