@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import require_or_skip
+from tests.daemon.servers import free_port
 
 pytestmark = pytest.mark.server
 
@@ -37,11 +37,6 @@ SERVICES = ["frontend", "checkout", "payments", "search", "catalog", "cart"]
 SIGNALS = {"error_ratio": "wc_error_ratio", "request_rate": "wc_request_rate"}
 BAD_FROM, BAD_FOR = 22, 30  # seconds after the scenario's t0
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _scenario(t0: int) -> str:
@@ -68,7 +63,7 @@ def _start_prometheus(tmp: Path, t0: int) -> tuple[subprocess.Popen[bytes], str]
     subprocess.run([PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(tmp / "scenario.om"), str(data)],
                    check=True, capture_output=True, timeout=60)
     (tmp / "prometheus.yml").write_text("global:\n  scrape_interval: 15s\n")
-    port = _free_port()
+    port = free_port()
     with open(tmp / "prometheus.log", "wb") as log:  # the child keeps its own descriptor
         proc = subprocess.Popen([PROMETHEUS, f"--config.file={tmp / 'prometheus.yml'}",
                                  f"--storage.tsdb.path={data}", f"--web.listen-address=127.0.0.1:{port}"],
@@ -78,7 +73,7 @@ def _start_prometheus(tmp: Path, t0: int) -> tuple[subprocess.Popen[bytes], str]
 
 def _config(tmp: Path, i: int, pg_url: str, prom: str, hook: str) -> Path:
     cfg = {
-        "listen": f"127.0.0.1:{_free_port()}",
+        "listen": f"127.0.0.1:{free_port()}",
         "store": {"url": pg_url},
         "prometheus": {"url": prom, "step": "1s", "lookback": "5m", "timeout": "5s"},
         "signals": [{"name": name, "query": metric} for name, metric in SIGNALS.items()],
@@ -131,7 +126,7 @@ async def test_three_replicas_leader_killed_mid_incident(pg_url: str, tmp_path: 
     app.router.add_post("/hook", hook.handle)
     runner = web.AppRunner(app)
     await runner.setup()
-    hook_port = _free_port()
+    hook_port = free_port()
     await web.TCPSite(runner, "127.0.0.1", hook_port).start()
     procs: dict[int, subprocess.Popen[bytes]] = {}
     listens: dict[int, str] = {}

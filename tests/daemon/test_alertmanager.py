@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -18,6 +17,7 @@ from aiohttp import web
 
 from daemon.notify.alertmanager import AlertmanagerNotifier
 from daemon.store import Store
+from tests.daemon.servers import free_port
 
 from ..conftest import require_or_skip
 from .helpers import FakeClock
@@ -25,11 +25,6 @@ from .test_receivers import deliver_all, incident_doc, outbox_for, page
 
 AM = "/usr/bin/prometheus-alertmanager"
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -45,7 +40,7 @@ async def webhook_sink() -> AsyncIterator[tuple[dict[str, list[dict[str, Any]]],
     app.router.add_post("/am/{route}", hook)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    port = _free_port()
+    port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     yield got, port
     await runner.cleanup()
@@ -72,7 +67,7 @@ receivers:
   - name: payments
     webhook_configs: [{{url: "http://127.0.0.1:{sink}/am/payments", send_resolved: true}}]
 """)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([AM, f"--config.file={cfg}", f"--storage.path={tmp_path / 'data'}",
                              f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
                              "--log.level=warn"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 from daemon.api.auth import ApiTokens
 from daemon.service import Daemon
 from daemon.store import Store
+from tests.daemon.servers import free_port
 
 from ..conftest import require_or_skip
 from .workspace_helpers import CONFIG, DEPLOY, feed_incident, make_daemon
@@ -25,11 +25,6 @@ from .workspace_helpers import CONFIG, DEPLOY, feed_incident, make_daemon
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _driver() -> Any:
@@ -136,7 +131,7 @@ async def test_incident_pages_in_headless_chromium(sqlite_store: Store, tmp_path
     shots.mkdir(parents=True, exist_ok=True)
     daemon: Daemon = make_daemon(sqlite_store, tokens=ApiTokens.of(write=["w-secret"]))
     incident_id = await feed_incident(daemon)
-    port = _free_port()
+    port = free_port()
     ready = asyncio.Event()
     task = asyncio.create_task(daemon.run(host="127.0.0.1", port=port, ready=ready))
     await asyncio.wait_for(ready.wait(), 10)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import pytest
 from aiohttp import web
@@ -12,14 +11,9 @@ from daemon.api.app import create_app
 from daemon.api.auth import ApiTokens
 from daemon.cli import main
 from daemon.store import Store
+from tests.daemon.servers import free_port
 
 from .workspace_helpers import DEPLOY, feed_incident, make_daemon
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_cli_views(sqlite_store: Store, capsys: pytest.CaptureFixture[str]) -> None:
@@ -27,7 +21,7 @@ async def test_cli_views(sqlite_store: Store, capsys: pytest.CaptureFixture[str]
     inc = await feed_incident(daemon)
     runner = web.AppRunner(create_app(daemon))
     await runner.setup()
-    port = _free_port()
+    port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     url = f"http://127.0.0.1:{port}"
     try:

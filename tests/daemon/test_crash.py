@@ -5,27 +5,21 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 from daemon.store import Store
+from tests.daemon.servers import free_port
 
 from ..conftest import ROOT
 from .receivers import serve_receivers
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start(store_url: str, hook: str, secret: str, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as f:
         return subprocess.Popen([sys.executable, "-m", "tests.daemon.crash_daemon", "--store", store_url,
-                                 "--hook", hook, "--secret", secret, "--port", str(_free_port())],
+                                 "--hook", hook, "--secret", secret, "--port", str(free_port())],
                                 cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
 

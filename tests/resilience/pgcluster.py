@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
+
+from tests.daemon.servers import free_port
 
 __all__ = ["PrivatePostgres", "pg_bin_dir"]
 
@@ -26,18 +27,13 @@ def pg_bin_dir() -> Path | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 class PrivatePostgres:
     def __init__(self, bin_dir: Path) -> None:
         self.bin = bin_dir
         self.dir = Path(tempfile.mkdtemp(prefix="wc-pg-"))
         self.data = self.dir / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self._running = False
         self._as_root = os.geteuid() == 0
         if self._as_root:
