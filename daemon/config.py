@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -508,6 +509,15 @@ def _check_routing(cfg: Config, path: str) -> None:
         if unknown:
             raise ConfigError(path, field, f"no notifier named {', '.join(unknown)} "
                                            f"(configured: {', '.join(sorted(names))})")
+
+
+def load_config_or_report(path: str | Path, prog: str = "whatchanged") -> Config | None:
+    """For commands: the config, or None after one line on stderr naming the file and the field."""
+    try:
+        return load_config(path)
+    except ConfigError as e:
+        print(f"{prog}: bad config: {e}", file=sys.stderr)
+        return None
 
 
 def _resolve_secrets(cfg: Config, path: str) -> None:

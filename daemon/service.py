@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -26,7 +25,7 @@ from correlators.types import Cause, Change, Topology
 
 from .api.auth import ApiTokens
 from .cluster.node import ClusterNode
-from .config import Config, ConfigError, DeliveryConfig, load_config
+from .config import Config, DeliveryConfig, load_config_or_report
 from .engine import Engine, EngineOutput
 from .events import AlertEvent, Event, Sample
 from .metrics import Metrics
@@ -496,10 +495,8 @@ async def _run_from_config(cfg: Config) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as e:
-        print(f"whatchanged: bad config: {e}", file=sys.stderr)
+    cfg = load_config_or_report(args.config)
+    if cfg is None:
         return 2
     if args.listen:
         cfg = cfg.model_copy(update={"listen": args.listen})
@@ -507,10 +504,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as e:
-        print(f"whatchanged: bad config: {e}", file=sys.stderr)
+    cfg = load_config_or_report(args.config)
+    if cfg is None:
         return 2
     print(f"{args.config}: ok ({len(cfg.all_signals())} signals, {len(cfg.services)} services, "
           f"{len(cfg.probes)} probes, {len(cfg.notifiers)} notifiers)")

@@ -87,12 +87,10 @@ async def run_drill(store: Store, notifiers: Mapping[str, Notifier], *, timeout:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    from ..config import ConfigError, load_config
+    from ..config import load_config_or_report
     from .factory import build_notifiers, build_retry
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as e:
-        print(f"whatchanged: bad config: {e}", file=sys.stderr)
+    cfg = load_config_or_report(args.config)
+    if cfg is None:
         return 2
     store = await Store.open(cfg.store.url)
     try:
