@@ -14,8 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from daemon.store import Store
-
-from .test_three_replicas import _free_port
+from tests.daemon.servers import free_port
 
 
 async def test_sigterm_finishes_the_delivery_in_flight(pg_url: str, tmp_path: Path) -> None:
@@ -32,7 +31,7 @@ async def test_sigterm_finishes_the_delivery_in_flight(pg_url: str, tmp_path: Pa
     app.router.add_post("/hook", slow_hook)
     runner = web.AppRunner(app)
     await runner.setup()
-    port = _free_port()
+    port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     store = await Store.open(pg_url)
     try:
@@ -40,7 +39,7 @@ async def test_sigterm_finishes_the_delivery_in_flight(pg_url: str, tmp_path: Pa
                 "text": "x", "url": "", "drill": False, "incident": {}}
         await store.enqueue(key="inc-1/trigger/1/hook", incident_id="inc-1", receiver="hook", action="trigger",
                             dedup_key="inc-1", payload=page, now=time.time() - 1)
-        cfg = {"listen": f"127.0.0.1:{_free_port()}", "store": {"url": pg_url},
+        cfg = {"listen": f"127.0.0.1:{free_port()}", "store": {"url": pg_url},
                "notifiers": [{"type": "webhook", "name": "hook", "url": f"http://127.0.0.1:{port}/hook"}],
                "cluster": {"replicas": 1, "index": 0, "leader": "postgres", "heartbeat": "1s", "member_ttl": "5s"}}
         path = tmp_path / "c.yaml"
