@@ -14,13 +14,14 @@ import math
 import os
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
 from detectors import Ensemble
 
-__all__ = ["DetectError", "add_parser", "main", "read_series", "run", "score_series"]
+__all__ = ["DetectError", "add_parser", "main", "read_series", "run", "score_file", "score_series"]
 
 
 class DetectError(Exception):
@@ -45,6 +46,26 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE.csv", help="input CSV with timestamp,value")
     parser.add_argument("--output-dir", type=Path, default=None, metavar="DIR",
                         help="write DIR/<input name>.csv for each input (required for several files)")
+    parser.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+                        help="files scored in parallel processes (default: one per available CPU); "
+                             "each file's scores are the same whatever N")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--jobs: {text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--jobs: must be at least 1, got {n}")
+    return n
+
+
+def _available_cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _parse_time(text: str, where: str) -> float:
@@ -112,6 +133,14 @@ def _write(out: TextIO, rows: list[list[str]], scores: list[float]) -> None:
         writer.writerow([ts, value, f"{score:.10g}"])
 
 
+def score_file(path: Path, out_path: Path) -> None:
+    """Score one file into ``out_path`` (the unit of work of a parallel run)."""
+    rows, stamps, values = read_series(path)
+    scores = score_series(stamps, values)
+    with open(out_path, "w", encoding="utf-8", newline="") as fh:
+        _write(fh, rows, scores)
+
+
 def run(args: argparse.Namespace) -> int:
     """Score every file; 0 on success, 2 on bad input (one line on stderr, no traceback)."""
     files: list[Path] = list(args.files)
@@ -119,20 +148,30 @@ def run(args: argparse.Namespace) -> int:
     if out_dir is None and len(files) > 1:
         print("whatchanged detect: several files need --output-dir DIR", file=sys.stderr)
         return 2
+    jobs = min(len(files), getattr(args, "jobs", None) or _available_cpus())
     progress = sys.stderr.isatty()
     try:
         if out_dir is not None:
             out_dir.mkdir(parents=True, exist_ok=True)
-        for n, path in enumerate(files, start=1):
-            if progress:
-                print(f"\r[{n}/{len(files)}] {path.name}", end="", file=sys.stderr, flush=True)
-            rows, stamps, values = read_series(path)
-            scores = score_series(stamps, values)
-            if out_dir is None:
-                _write(sys.stdout, rows, scores)
-            else:
-                with open(out_dir / path.name, "w", encoding="utf-8", newline="") as fh:
-                    _write(fh, rows, scores)
+        if out_dir is None:
+            rows, stamps, values = read_series(files[0])
+            _write(sys.stdout, rows, score_series(stamps, values))
+        elif jobs <= 1:
+            for n, path in enumerate(files, start=1):
+                if progress:
+                    print(f"\r[{n}/{len(files)}] {path.name}", end="", file=sys.stderr, flush=True)
+                score_file(path, out_dir / path.name)
+        else:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                futures = [pool.submit(score_file, path, out_dir / path.name) for path in files]
+                try:
+                    for n, (path, future) in enumerate(zip(files, futures), start=1):
+                        future.result()  # in input order, so the first bad file is the one reported
+                        if progress:
+                            print(f"\r[{n}/{len(files)}] {path.name}", end="", file=sys.stderr, flush=True)
+                finally:
+                    for future in futures:
+                        future.cancel()
     except DetectError as exc:
         if progress:
             print(file=sys.stderr)

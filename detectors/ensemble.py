@@ -9,6 +9,7 @@ from typing import Any
 from .anomaly_likelihood import AnomalyLikelihood
 from .range_exceedance import RangeExceedance
 from .robust_cusum import RobustCusum
+from .seasonal_residual import SeasonalResidual
 from .subsequence_discord import SubsequenceDiscord
 from .transition_novelty import TransitionNovelty
 from .types import Detection, EventKind, State
@@ -35,6 +36,8 @@ class Ensemble:
       never made before, even inside the usual range);
     - the :class:`AnomalyLikelihood` of :class:`SubsequenceDiscord` (a stretch of the
       series unlike any earlier one: a cycle that skips its peak, spikes twice as dense);
+    - the :class:`AnomalyLikelihood` of :class:`SeasonalResidual` (a value unusual for
+      its time of day: a day that stays flat, a peak at night);
 
     and then a sample keeps its score only if it is above every score of the previous
     ``suppress`` samples (else it is damped tenfold): one excursion counts once, whatever
@@ -61,9 +64,9 @@ class Ensemble:
         Weight of the level-move score (below 1: a raw extreme ranks first).
     shift_weight
         Weight of a SHIFT's confidence in the score.
-    transition, discord, likelihood
-        Settings of the :class:`TransitionNovelty`, :class:`SubsequenceDiscord` and (both)
-        :class:`AnomalyLikelihood` parts.
+    transition, discord, seasonal, likelihood
+        Settings of the :class:`TransitionNovelty`, :class:`SubsequenceDiscord`,
+        :class:`SeasonalResidual` and (all three) :class:`AnomalyLikelihood` parts.
     suppress
         Samples whose scores a sample must beat to keep its own.
 
@@ -83,13 +86,13 @@ class Ensemble:
     60
     """
 
-    VERSION = 3
+    VERSION = 4
 
     def __init__(
         self, cusum: dict[str, Any] | None = None, horizon: int = 5000, refractory: int = 10,
         level_window: int = 20, level_weight: float = 0.9, shift_weight: float = 0.5,
         transition: dict[str, Any] | None = None, discord: dict[str, Any] | None = None,
-        likelihood: dict[str, Any] | None = None, suppress: int = 50,
+        seasonal: dict[str, Any] | None = None, likelihood: dict[str, Any] | None = None, suppress: int = 50,
     ) -> None:
         self.cusum = dict(cusum or {})
         self.horizon = horizon
@@ -99,6 +102,7 @@ class Ensemble:
         self.shift_weight = shift_weight
         self.transition = dict(transition or {})
         self.discord = dict(discord or {})
+        self.seasonal = dict(seasonal or {})
         # A 30-sample moving mean of the raw scores: on NAB, 10 (HTM's) made twice the false alarms.
         self.likelihood = dict(likelihood if likelihood is not None else {"average": 30})
         self.suppress = suppress
@@ -116,6 +120,8 @@ class Ensemble:
         self._transition_lik = AnomalyLikelihood(**self.likelihood)
         self._discord = SubsequenceDiscord(**self.discord)
         self._discord_lik = AnomalyLikelihood(**self.likelihood)
+        self._seasonal = SeasonalResidual(**self.seasonal)
+        self._seasonal_lik = AnomalyLikelihood(**self.likelihood)
         self._recent: deque[float] = deque(maxlen=self.suppress)   # undamped scores of the last samples
         self._last_ts: float | None = None
         self.score = 0.0
@@ -143,6 +149,7 @@ class Ensemble:
                 score,
                 self._transition_lik.update(ts, self._transition.update(ts, value)),
                 self._discord_lik.update(ts, self._discord.update(ts, value)),
+                self._seasonal_lik.update(ts, self._seasonal.update(ts, value)),
             )
             beaten = bool(self._recent) and score <= max(self._recent)
             self._recent.append(score)
@@ -158,6 +165,7 @@ class Ensemble:
             "count": self._count, "quiet_until": self._quiet_until,
             "transition": self._transition.state_dict(), "transition_lik": self._transition_lik.state_dict(),
             "discord": self._discord.state_dict(), "discord_lik": self._discord_lik.state_dict(),
+            "seasonal": self._seasonal.state_dict(), "seasonal_lik": self._seasonal_lik.state_dict(),
             "recent": list(self._recent), "score": self.score,
         }
 
@@ -176,5 +184,7 @@ class Ensemble:
         self._transition_lik.load_state(state["transition_lik"])
         self._discord.load_state(state["discord"])
         self._discord_lik.load_state(state["discord_lik"])
+        self._seasonal.load_state(state["seasonal"])
+        self._seasonal_lik.load_state(state["seasonal_lik"])
         self._recent.extend(float(v) for v in state["recent"])
         self.score = float(state["score"])

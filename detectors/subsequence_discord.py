@@ -67,9 +67,16 @@ class SubsequenceDiscord:
 
     def _reset(self) -> None:
         self._offset: float | None = None
-        self._x = np.zeros(0)     # the last horizon + 2 * length values, less the offset
-        self._qt = np.zeros(0)    # dot products of the newest subsequence with each one in _x
-        self._ss = np.zeros(0)    # squared norm of each subsequence in _x
+        # The last horizon + 2 * length values (less the offset) and, aligned with them
+        # (index j = the subsequence starting at value j), the dot product of the newest
+        # subsequence with each and each one's squared norm. They live in buffers of twice
+        # that size, compacted when full, so a sample costs no reallocation.
+        self._cap = 2 * (self.horizon + 2 * self.length)
+        self._xb = np.zeros(self._cap)
+        self._qb = np.zeros(self._cap)
+        self._sb = np.zeros(self._cap)
+        self._start = 0
+        self._end = 0             # values in _xb[_start:_end]
         self._distances: deque[float] = deque(maxlen=self.median_window)
         self._median: float | None = None
         self._seen = 0            # distances computed
@@ -83,24 +90,28 @@ class SubsequenceDiscord:
         if self._offset is None:
             self._offset = value
         n_len = self.length
-        x = np.append(self._x, value - self._offset)
+        if self._end == self._cap:
+            self._compact()
+        self._xb[self._end] = value - self._offset
+        self._end += 1
+        s0 = self._start
+        x = self._xb[s0:self._end]
         m = len(x) - n_len + 1                       # subsequences in x; the newest is m - 1
         if m <= 0:
-            self._x = x
             return 0.0
+        qt, ss = self._qb[s0:s0 + m], self._sb[s0:s0 + m]
         newest = x[m - 1:]
         if m == 1:
-            qt = np.array([newest @ newest])
+            qt[0] = newest @ newest
         else:
             # STOMP: qt_new[j + 1] = qt_old[j] - x[m - 2] x[j] + x[m - 2 + L] x[j + L]
-            qt = np.empty(m)
-            qt[1:] = self._qt - x[m - 2] * x[:m - 1] + x[-1] * x[n_len:n_len + m - 1]
+            qt[1:] = qt[:m - 1] - x[m - 2] * x[:m - 1] + x[-1] * x[n_len:n_len + m - 1]
             qt[0] = newest @ x[:n_len]
-        ss = np.append(self._ss, newest @ newest)
+        ss[m - 1] = newest @ newest
         drop = max(0, m - (self.horizon + n_len))
         if drop:
+            self._start += drop
             x, qt, ss, m = x[drop:], qt[drop:], ss[drop:], m - drop
-        self._x, self._qt, self._ss = x, qt, ss
         last = m - 1 - n_len                          # the newest subsequence that does not overlap
         if last < 0:
             return 0.0
@@ -115,10 +126,21 @@ class SubsequenceDiscord:
         self._seen += 1
         return score
 
+    def _compact(self) -> None:
+        n = self._end - self._start
+        for buf in (self._xb, self._qb, self._sb):
+            buf[:n] = buf[self._start:self._end].copy()
+        self._start, self._end = 0, n
+
+    def _subsequences(self) -> int:
+        return max(0, self._end - self._start - self.length + 1)
+
     def state_dict(self) -> State:
         return {
-            "version": self.VERSION, "offset": self._offset, "x": self._x.tolist(), "qt": self._qt.tolist(),
-            "ss": self._ss.tolist(), "distances": list(self._distances), "median": self._median,
+            "version": self.VERSION, "offset": self._offset, "x": self._xb[self._start:self._end].tolist(),
+            "qt": self._qb[self._start:self._start + self._subsequences()].tolist(),
+            "ss": self._sb[self._start:self._start + self._subsequences()].tolist(),
+            "distances": list(self._distances), "median": self._median,
             "seen": self._seen, "last_ts": self._last_ts,
         }
 
@@ -127,9 +149,11 @@ class SubsequenceDiscord:
             raise ValueError(f"SubsequenceDiscord state version {state.get('version')!r}, expected {self.VERSION}")
         self._reset()
         self._offset = None if state["offset"] is None else float(state["offset"])
-        self._x = np.array(state["x"], dtype=float)
-        self._qt = np.array(state["qt"], dtype=float)
-        self._ss = np.array(state["ss"], dtype=float)
+        x, qt, ss = (np.array(state[k], dtype=float) for k in ("x", "qt", "ss"))
+        if len(x) > self._cap or len(qt) != len(ss) or len(qt) != max(0, len(x) - self.length + 1):
+            raise ValueError("SubsequenceDiscord state: 'x', 'qt' and 'ss' do not fit these settings")
+        self._xb[:len(x)], self._qb[:len(qt)], self._sb[:len(ss)] = x, qt, ss
+        self._end = len(x)
         self._distances.extend(float(v) for v in state["distances"])
         self._median = None if state["median"] is None else float(state["median"])
         self._seen = int(state["seen"])

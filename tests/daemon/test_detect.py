@@ -124,3 +124,32 @@ def test_main_runs_as_module(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     src = write_series(tmp_path / "s.csv", series(50))
     assert detect.main([str(src)]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 51
+
+
+def test_parallel_jobs_give_the_same_scores_as_one(tmp_path: Path) -> None:
+    files = [write_series(tmp_path / f"s{i}.csv", series(500, seed=i)) for i in range(4)]
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert detect.run(parse([*map(str, files), "--output-dir", str(one), "--jobs", "1"])) == 0
+    assert detect.run(parse([*map(str, files), "--output-dir", str(two), "--jobs", "2"])) == 0
+    for f in files:
+        assert (one / f.name).read_text() == (two / f.name).read_text()
+
+
+def test_parallel_run_reports_the_first_bad_file_in_input_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    good = write_series(tmp_path / "good.csv", series(300))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,value\n2014-04-01 00:00:00,abc\n")
+    assert detect.run(parse([str(good), str(bad), "--output-dir", str(tmp_path / "out"), "--jobs", "2"])) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.csv" in err and "field 'value'" in err and "Traceback" not in err
+    assert len(read_rows(tmp_path / "out" / "good.csv")) == 300
+
+
+@pytest.mark.parametrize("jobs", ["0", "-1", "two"])
+def test_bad_jobs_is_a_usage_error_naming_the_option(jobs: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        parse(["x.csv", "--jobs", jobs])
+    assert exc.value.code == 2
+    assert "--jobs" in capsys.readouterr().err

@@ -10,10 +10,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from detectors import AnomalyLikelihood, Ensemble, RangeExceedance, SubsequenceDiscord, TransitionNovelty
+from detectors import (
+    AnomalyLikelihood, Ensemble, RangeExceedance, SeasonalResidual, SubsequenceDiscord, TransitionNovelty,
+)
 
 T0 = 1_790_000_000.0
-STEP = 300.0
+STEP = 900.0                      # 96 samples a day
 
 
 class _EnsembleScore:
@@ -38,6 +40,7 @@ SCORERS: dict[str, Callable[[], Any]] = {
     "TransitionNovelty": lambda: TransitionNovelty(warmup=100),
     "SubsequenceDiscord": lambda: SubsequenceDiscord(length=16, horizon=300),
     "AnomalyLikelihood": lambda: AnomalyLikelihood(learning=100),
+    "SeasonalResidual": lambda: SeasonalResidual(buckets=24, warm_days=1.0),
     "Ensemble.score": _EnsembleScore,
 }
 
@@ -164,3 +167,15 @@ def test_ensemble_scores_a_flat_day_in_a_daily_cycle_and_nothing_before() -> Non
     # One threshold must separate them: the flat day scores above every sample of the normal days.
     assert max(scores[flat]) >= 0.5
     assert max(scores[flat]) > max(scores[settled:flat.start]) + 0.05
+
+
+def test_seasonal_residual_knows_the_time_of_day() -> None:
+    """Every value is usual somewhere in the day; the evening level at noon is not."""
+    values = daily(96 * 8, 7)
+    values[96 * 6 + 50] = 20.0            # the night level in the middle of the day
+    scores = feed(SeasonalResidual(), values)
+    assert scores[96 * 6 + 50] == 1.0
+    # A raw score: a few samples of the normal days score high too (a phase has seen only a
+    # handful of samples); AnomalyLikelihood is what turns this into a calibrated score.
+    assert np.mean(np.array(scores[96 * 3:96 * 6]) >= 0.9) < 0.05
+    assert feed(RangeExceedance(horizon=2000), values)[96 * 6 + 50] == 0.0
