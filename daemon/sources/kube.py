@@ -24,7 +24,7 @@ from correlators.types import Change
 from ..config import KubernetesConfig
 from ..events import Event
 from .base import SourceStatus
-from .kube_changes import KubeDiffer
+from .kube_changes import KubeDiffer, Observed
 
 __all__ = ["RESOURCES", "CheckpointStore", "KubernetesSource", "Resource"]
 
@@ -88,7 +88,8 @@ async def api_client_from(cfg: KubernetesConfig) -> Any:
 
 
 class KubernetesSource:
-    """Yields :class:`Change` records for rollouts, rollbacks, config, scaling, node and pod trouble."""
+    """Yields :class:`Change` records for rollouts, rollbacks, config, scaling, node and pod trouble,
+    and a :class:`~daemon.events.ChangeStatus` when a recorded rollout completes or fails."""
 
     def __init__(self, cfg: KubernetesConfig, status: SourceStatus, *, cursor: CheckpointStore | None = None,
                  api_client: Callable[[], Awaitable[Any]] | None = None, clock: Callable[[], float] = time.time,
@@ -155,7 +156,7 @@ class KubernetesSource:
             if not cont:
                 return items, str((doc.get("metadata") or {}).get("resourceVersion", ""))
 
-    async def _stream(self, client: Any, res: Resource, namespace: str, out: asyncio.Queue[Change]) -> None:
+    async def _stream(self, client: Any, res: Resource, namespace: str, out: asyncio.Queue[Observed]) -> None:
         from kubernetes.aio import watch
         from kubernetes.aio.client.exceptions import ApiException
         key = f"{res.name}/{namespace or '*'}"
@@ -211,7 +212,7 @@ class KubernetesSource:
     async def events(self) -> AsyncIterator[Event]:
         await self._restore()
         client = await self._make_client()
-        out: asyncio.Queue[Change] = asyncio.Queue(maxsize=10_000)
+        out: asyncio.Queue[Observed] = asyncio.Queue(maxsize=10_000)
         namespaces = self.cfg.namespaces or [""]
         tasks = [asyncio.create_task(self._stream(client, RESOURCES[r], ns if RESOURCES[r].namespaced else "", out),
                                      name=f"kubernetes:{r}/{ns or '*'}")
