@@ -59,6 +59,8 @@ def rollout_clause(ch: Change, onset: float) -> str:
     what = f"its rollout {verb}" + (f" ({reason})" if reason else "")
     if ch.completed_at is None:
         return what
+    if abs(onset - ch.completed_at) < 5:
+        return f"{what} at the onset"
     side = "before" if ch.completed_at <= onset else "after"
     return f"{what} {_span(onset - ch.completed_at)} {side} the onset"
 

@@ -80,20 +80,20 @@ async def test_bad_outcome_fields_get_400_naming_them(client: TestClient, extra:
 def test_hypothesis_says_when_the_rollout_finished() -> None:
     engine = Engine(SHOP)
     events = shop_events(T0, 100, bad_from=80)
-    finished = T0 + 79 * 30 - 120  # two minutes before the bad step 80... estimated onset is close to it
     engine.ingest_many(events[: 78 * 9])
     engine.ingest(DEPLOY)
-    assert engine.update_change(ChangeStatus(DEPLOY.ts + 10, "unknown-change", "complete", finished)).changes_updated == []
-    out = engine.ingest(ChangeStatus(DEPLOY.ts + 10, DEPLOY.id, "complete", DEPLOY.ts + 60, "NewReplicaSetAvailable"))
+    assert engine.update_change(ChangeStatus(DEPLOY.ts + 10, "unknown-change", "complete", DEPLOY.ts)).changes_updated == []
+    out = engine.ingest(ChangeStatus(DEPLOY.ts + 10, DEPLOY.id, "complete", DEPLOY.ts + 5, "NewReplicaSetAvailable"))
     assert [c.status for c in out.changes_updated] == ["complete"]
-    assert engine.ingest(ChangeStatus(DEPLOY.ts + 20, DEPLOY.id, "complete", DEPLOY.ts + 60)).changes_updated == []
+    assert engine.ingest(ChangeStatus(DEPLOY.ts + 20, DEPLOY.id, "complete", DEPLOY.ts + 5)).changes_updated == []
     engine.ingest_many(events[78 * 9:])
     engine.flush()
     [inc] = engine.incidents.values()
     top = inc.ranking.candidates[0] if inc.ranking else None
     assert top is not None and top.cause.type is CauseType.CHANGE and top.cause.ref == DEPLOY.id
     onset = inc.estimated_onset
-    gap = onset - (DEPLOY.ts + 60)
+    gap = onset - (DEPLOY.ts + 5)
+    assert gap >= 5, "the scenario puts the completion before the onset"
     expected = f"{gap:.0f} s" if gap < 90 else f"{gap / 60:.0f} min"
     assert f"its rollout finished {expected} before the onset" in top.hypothesis, top.hypothesis
 
