@@ -80,7 +80,8 @@ class FakeKubeAPI:
     def _handler(self, plural: str) -> Any:
         async def handle(request: web.Request) -> web.StreamResponse:
             self.requests.append((request.path, dict(request.query)))
-            if request.headers.get("Authorization") != f"Bearer {self.token}":
+            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or token != self.token:  # the scheme is case-insensitive, as the API server's
                 return web.json_response(_status(401, "Unauthorized", "Unauthorized"), status=401)
             if self.fail_next:
                 code = self.fail_next.pop(0)
