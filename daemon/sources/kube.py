@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from correlators.types import Change
-
 from ..config import KubernetesConfig
 from ..events import Event
 from .base import SourceStatus
@@ -130,10 +128,12 @@ async def connect(cfg: KubernetesConfig, access: ClusterAccess = ClusterAccess()
     if _in_cluster(cfg, access):
         sa = access.service_account_dir
         environ = dict(access.environ if access.environ is not None else os.environ)
-        loader: Any = InClusterConfigLoader(token_filename=str(sa / "token"), cert_filename=str(sa / "ca.crt"),
-                                            try_refresh_token=False, environ=environ)
+        make_loader: Any = InClusterConfigLoader
+        loader = make_loader(token_filename=str(sa / "token"), cert_filename=str(sa / "ca.crt"),
+                             try_refresh_token=False, environ=environ)
         loader.load_and_set(client_configuration=conf)
-        conf.refresh_api_key_hook = TokenFile(sa / "token")
+        hooks: Any = conf
+        hooks.refresh_api_key_hook = TokenFile(sa / "token")
         ns_file = sa / "namespace"
         namespace = ns_file.read_text().strip() if ns_file.is_file() else ""
         return client.ApiClient(configuration=conf), namespace

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -125,16 +125,19 @@ class KubeDiffer:
         """One watch event (ADDED, MODIFIED, DELETED) of ``kind``; returns the changes (and the
         outcomes of earlier rollouts) it shows."""
         if kind == "Pod":
-            return pod_changes(obj, self.service_labels) if event_type != "DELETED" else []
+            return list[Observed](pod_changes(obj, self.service_labels)) if event_type != "DELETED" else []
         if kind == "Event":
-            return event_changes(obj, now) if event_type != "DELETED" else []
+            return list[Observed](event_changes(obj, now)) if event_type != "DELETED" else []
         key = self.key(kind, obj)
         if event_type == "DELETED":
             self.snapshot.pop(key, None)
             return []
-        handler = {"Deployment": self._workload, "StatefulSet": self._workload, "DaemonSet": self._workload,
-                   "ConfigMap": self._configmap, "Secret": self._secret,
-                   "HorizontalPodAutoscaler": self._hpa, "Node": self._node}.get(kind)
+        handlers: dict[str, Callable[[str, Mapping[str, Any], dict[str, Any] | None, float],
+                                     tuple[dict[str, Any], Sequence[Observed]]]] = {
+            "Deployment": self._workload, "StatefulSet": self._workload, "DaemonSet": self._workload,
+            "ConfigMap": self._configmap, "Secret": self._secret,
+            "HorizontalPodAutoscaler": self._hpa, "Node": self._node}
+        handler = handlers.get(kind)
         if handler is None:
             return []
         prev = self.snapshot.get(key)

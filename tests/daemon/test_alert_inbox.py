@@ -38,9 +38,9 @@ async def test_inbox_is_idempotent_replayable_and_bounded(store: Store) -> None:
 
 
 async def _post_alert(port: int, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"http://127.0.0.1:{port}/api/v1/webhooks/alertmanager", json=body) as r:
-            return r.status, await r.json()
+    async with aiohttp.ClientSession() as http, \
+            http.post(f"http://127.0.0.1:{port}/api/v1/webhooks/alertmanager", json=body) as r:
+        return r.status, await r.json()
 
 
 async def _until(cond: Any, what: str, timeout: float = 20.0) -> None:

@@ -110,7 +110,7 @@ async def test_token_tls_and_the_service_account_namespace(tls_api: TlsApi, tmp_
     assert src.namespace == "shop"
     for ns in ("kube-system", "shop"):
         await fake.put("deployments", k.deployment("api", ns, "registry.example/api:2", 2, generation=2))
-    [change] = await run.until(lambda cs: len(cs) >= 1)
+    await run.until(lambda cs: len(cs) >= 1)
     await asyncio.sleep(0.3)
     assert [c.namespace for c in run.changes] == ["shop"]  # the token was accepted (the fake checks it)
     assert status.last_error is None

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from correlators.types import Change, ChangeKind, CauseType
+from correlators.types import CauseType, Change, ChangeKind
 from daemon.api.app import create_app
 from daemon.engine import Engine
 from daemon.events import ChangeStatus

@@ -3,9 +3,8 @@
 Revision ID: 0005_sources
 Revises: 0004_paging
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0005_sources'
 down_revision = '0004_paging'
