@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -116,3 +118,77 @@ async def test_a_source_outcome_is_stored_and_an_unknown_one_ignored(sqlite_stor
     held = daemon.engine.change(DEPLOY.id)
     assert held is not None and held.status == "complete"  # the core's copy too (hypotheses use it)
     assert await sqlite_store.get_change("k8s-never-seen") is None
+
+
+async def test_migration_0005_keeps_old_changes_and_downgrades(store_url: str) -> None:
+    """Changes written before 0005 read back unchanged (no status, no completed_at); 0005 goes down and up."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    from daemon.store.store import _alembic_config
+
+    def migrate(target: str, down: bool = False) -> Any:
+        def run(conn: Any) -> None:
+            cfg = _alembic_config()
+            cfg.attributes["connection"] = conn
+            (command.downgrade if down else command.upgrade)(cfg, target)
+        return run
+
+    store = await Store.open(store_url, migrate=False)
+    try:
+        async with store.engine.begin() as conn:
+            await conn.run_sync(migrate("0004_paging"))
+            await conn.execute(sa.text(
+                "INSERT INTO changes (id, ts, kind, service, namespace, summary, actor, attributes, source, "
+                "received_at) VALUES ('old-1', 100.0, 'deploy', 'checkout', 'shop', 'old deploy', 'ci', "
+                "'{\"to_revision\": \"2\"}', 'api', 101.0)"))
+        await store.migrate()
+        [old] = await store.list_changes()
+        assert (old.status, old.completed_at, dict(old.attributes)) == ("", None, {"to_revision": "2"})
+        assert set(old.to_json()) == {"id", "ts", "kind", "service", "namespace", "summary", "actor", "attributes"}
+        assert isinstance(await store.update_change_status(ChangeStatus(200.0, "old-1", "complete", 150.0)), Change)
+        async with store.engine.begin() as conn:
+            await conn.run_sync(migrate("0004_paging", down=True))
+        await store.migrate()
+        [again] = await store.list_changes()
+        assert again.id == "old-1" and again.status == ""  # the outcome went with the column, the change stayed
+    finally:
+        await store.close()
+
+
+def test_differ_keeps_a_pending_rollout_across_a_restart() -> None:
+    """The snapshot carries the rollout under way: a restarted differ still reports its completion once."""
+    from daemon.sources.kube_changes import KubeDiffer
+
+    from . import kube_api as k
+    differ = KubeDiffer(["app.kubernetes.io/name"])
+    differ.observe("Deployment", "ADDED", k.deployment("checkout", "shop", "img:14", 14), 1000.0)
+    new = k.deployment("checkout", "shop", "img:15", 14, generation=2)
+    [change] = differ.observe("Deployment", "MODIFIED", k.rollout_step(
+        new, revision=15, updated=1, available=3, total=4, reason="ReplicaSetUpdated",
+        when="2026-11-29T03:05:00Z"), 1_795_921_600.0)
+    assert isinstance(change, Change) and change.status == "progressing"
+    restarted = KubeDiffer.from_state(json.loads(json.dumps(differ.state_dict())), ["app.kubernetes.io/name"])
+    done = k.rollout_step(new, revision=15, updated=3, available=3, total=3, reason="NewReplicaSetAvailable",
+                          when="2026-11-29T03:07:00Z")
+    [outcome] = restarted.observe("Deployment", "MODIFIED", done, 1_795_921_700.0)
+    assert isinstance(outcome, ChangeStatus) and outcome.change_id == change.id and outcome.status == "complete"
+    assert restarted.observe("Deployment", "MODIFIED", done, 1_795_921_800.0) == []
+    assert restarted.sync("Deployment", [done], 1_795_921_900.0, "shop") == []  # a re-list after 410 Gone too
+
+
+def test_the_timeline_shows_when_a_rollout_finished_or_failed() -> None:
+    from daemon.workspace.view import timeline
+    doc = {"id": "inc-1", "onset": 400.0, "opened_at": 430.0, "paged_at": None, "state": "open",
+           "resolved_at": None}
+    changes = [
+        {**Change("c1", 100.0, ChangeKind.DEPLOY, "checkout", status="complete", completed_at=280.0).to_json()},
+        {**Change("c2", 150.0, ChangeKind.DEPLOY, "payments", status="failed", completed_at=700.0,
+                  attributes={"status_reason": "ProgressDeadlineExceeded"}).to_json()},
+        {**Change("c3", 160.0, ChangeKind.DEPLOY, "search", status="progressing").to_json()},
+    ]
+    rows = timeline(doc, changes=changes, health=[], notifications=[], feedback=[], hypotheses=[])
+    texts = [(r["ts"], r["text"]) for r in rows if r["kind"] == "change"]
+    assert (280.0, "deploy checkout: rollout finished") in texts
+    assert (700.0, "deploy payments: rollout failed (ProgressDeadlineExceeded)") in texts
+    assert any(t.endswith("(rollout in progress)") for _, t in texts)
