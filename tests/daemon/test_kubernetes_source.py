@@ -393,3 +393,51 @@ async def test_changes_from_a_source_are_stored_once_and_fed_once(sqlite_store: 
     [stored] = await sqlite_store.list_changes()
     assert stored.id == "k8s-1" and daemon.engine.change("k8s-1") is not None
     assert daemon.metrics.changes.labels("kubernetes")._value.get() == 1
+
+
+async def test_a_daemon_stores_the_rollout_and_then_its_completion(api: tuple[k.FakeKubeAPI, Path],
+                                                                   sqlite_store: Any) -> None:
+    """End to end: the watch, the daemon, the store and the API show the change, then its completion."""
+    from aiohttp.test_utils import TestClient
+    from aiohttp.test_utils import TestServer as Server
+
+    from daemon.api.app import create_app
+    from daemon.service import Daemon
+
+    from .helpers import SHOP
+    fake, kubeconfig = api
+    await fake.put("deployments", k.deployment("checkout", "shop", "registry.example/checkout:14", 14))
+    src, _ = _source(kubeconfig, watch=["deployments"])
+    daemon = Daemon(store=sqlite_store, topology=SHOP, sources=[src], notifiers={}, step=30.0)
+    task = asyncio.create_task(daemon.run())
+    try:
+        await _listed(fake)
+        new = k.deployment("checkout", "shop", "registry.example/checkout:15", 14, generation=2)
+        await fake.put("deployments", k.rollout_step(new, revision=15, updated=1, available=3, total=4,
+                                                     reason="ReplicaSetUpdated", when="2026-11-29T03:05:00Z"))
+
+        async def stored(status: str) -> Change:
+            for _ in range(200):
+                got = await sqlite_store.list_changes()
+                if got and got[0].status == status:
+                    return got[0]  # type: ignore[no-any-return]
+                await asyncio.sleep(0.05)
+            raise AssertionError(f"no {status} change stored: {got}")
+        progressing = await stored("progressing")
+        await fake.put("deployments", k.rollout_step(new, revision=15, updated=3, available=3, total=3,
+                                                     reason="NewReplicaSetAvailable", when="2026-11-29T03:07:00Z"))
+        done = await stored("complete")
+        assert done.id == progressing.id and done.completed_at == _utc("2026-11-29T03:07:00Z")
+        async with TestClient(Server(create_app(daemon))) as client:
+            [shown] = (await (await client.get("/api/v1/changes")).json())["changes"]
+        assert (shown["id"], shown["status"], shown["completed_at"]) == (done.id, "complete", done.completed_at)
+        assert shown["attributes"]["rollout_complete"] is True
+        for _ in range(100):
+            held = daemon.engine.change(done.id)
+            if held is not None and held.status == "complete":
+                break
+            await asyncio.sleep(0.05)
+        assert held is not None and held.status == "complete"
+    finally:
+        daemon.stop()
+        await asyncio.wait_for(task, timeout=30)
