@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from .incidents import Incident
     from .ranking import Scored
 
-__all__ = ["describe_candidate", "describe_dead_end", "symptom"]
+__all__ = ["describe_candidate", "describe_dead_end", "rollout_clause", "symptom"]
 
 
 def symptom(incident: Incident) -> str:
@@ -33,6 +33,36 @@ def symptom(incident: Incident) -> str:
 
 def _change_title(ch: Change) -> str:
     return ch.summary or f"{ch.kind.value} {ch.service}"
+
+
+def _span(seconds: float) -> str:
+    seconds = abs(seconds)
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+def rollout_clause(ch: Change, onset: float) -> str:
+    """What a responder wants to know of a rollout's outcome, relative to the onset ('' when unknown).
+
+    >>> done = Change("c", 100.0, ChangeKind.DEPLOY, "checkout", status="complete", completed_at=280.0)
+    >>> rollout_clause(done, 400.0)
+    'its rollout finished 2 min before the onset'
+    >>> rollout_clause(Change("c", 100.0, ChangeKind.DEPLOY, "checkout", status="failed", completed_at=700.0,
+    ...                       attributes={"status_reason": "ProgressDeadlineExceeded"}), 400.0)
+    'its rollout failed (ProgressDeadlineExceeded) 5 min after the onset'
+    """
+    if ch.kind not in (ChangeKind.DEPLOY, ChangeKind.ROLLBACK) or not ch.status:
+        return ""
+    if ch.status == "progressing":
+        return "its rollout had not completed when last seen"
+    verb = "finished" if ch.status == "complete" else "failed"
+    reason = ch.attributes.get("status_reason") if ch.status == "failed" else ""
+    what = f"its rollout {verb}" + (f" ({reason})" if reason else "")
+    if ch.completed_at is None:
+        return what
+    if abs(onset - ch.completed_at) < 5:
+        return f"{what} at the onset"
+    side = "before" if ch.completed_at <= onset else "after"
+    return f"{what} {_span(onset - ch.completed_at)} {side} the onset"
 
 
 def _change_test(ch: Change, topology: Topology) -> str:
@@ -65,7 +95,8 @@ def describe_candidate(rank: int, s: Scored, p: float, incident: Incident, topol
         ch = s.change
         title = _change_title(ch)
         why = "; ".join(s.evidence[:3])
-        hyp = f"I think {title} is causing {what} because {why}."
+        clause = rollout_clause(ch, incident.estimated_onset)
+        hyp = f"I think {title} is causing {what} because {why}" + (f"; {clause}." if clause else ".")
         test = _change_test(ch, topology)
     elif cause.type is CauseType.DEPENDENCY:
         title = f"{cause.ref} unhealthy"

@@ -72,7 +72,16 @@ class ChangeKind(str, enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """Something that changed: the schema of ``changes.jsonl`` and ``POST /api/v1/changes``."""
+    """Something that changed: the schema of ``changes.jsonl`` and ``POST /api/v1/changes``.
+
+    ``status`` and ``completed_at`` are optional: a rollout's outcome (``progressing``,
+    ``complete`` or ``failed``) and when it finished or failed, known later than the change
+    itself. They appear in the JSON only when set, so older readers see the same documents.
+
+    >>> ch = Change("chg-1", 100.0, ChangeKind.DEPLOY, "checkout", status="complete", completed_at=160.0)
+    >>> ch.to_json()["status"], ch.to_json()["completed_at"], "status" in Change("c", 1.0, ChangeKind.CONFIG, "a").to_json()
+    ('complete', 160.0, False)
+    """
 
     id: str
     ts: float
@@ -82,13 +91,20 @@ class Change:
     summary: str = ""
     actor: str = ""
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    status: str = ""
+    completed_at: float | None = None
 
     def to_json(self) -> JSON:
-        return {
+        out: JSON = {
             "id": self.id, "ts": self.ts, "kind": self.kind.value, "service": self.service,
             "namespace": self.namespace, "summary": self.summary, "actor": self.actor,
             "attributes": dict(self.attributes),
         }
+        if self.status:
+            out["status"] = self.status
+        if self.completed_at is not None:
+            out["completed_at"] = self.completed_at
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -177,6 +177,7 @@ class KubernetesConfig(_Model):
     """Watch a cluster for rollouts, config, scaling, node and pod trouble; all namespaces when none given."""
 
     namespaces: list[str] = []
+    own_namespace: bool = False  # no namespaces: watch the daemon's own (service account's, context's) only
     kubeconfig: Path | None = None
     context: str | None = None
     in_cluster: bool | None = None  # None: in-cluster when the service account is mounted, else kubeconfig

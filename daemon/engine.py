@@ -19,7 +19,7 @@ from correlators.traffic import TrafficWindow
 from correlators.types import Anomaly, Change, HealthEvent, IncidentState, Topology
 from detectors import Detection, Detector, Direction, EventKind, RobustCusum
 
-from .events import AlertEvent, Event, ProbeResult, Sample
+from .events import AlertEvent, ChangeStatus, Event, ProbeResult, Sample
 
 __all__ = ["Engine", "EngineOutput", "DetectorFactory", "default_detector_factory"]
 
@@ -42,6 +42,7 @@ class EngineOutput:
     recoveries: list[tuple[str, float]] = field(default_factory=list)
     health: list[HealthEvent] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
+    changes_updated: list[Change] = field(default_factory=list)
     pages: list[PageAction] = field(default_factory=list)
     incidents: dict[str, Incident] = field(default_factory=dict)
 
@@ -50,6 +51,7 @@ class EngineOutput:
         self.recoveries += other.recoveries
         self.health += other.health
         self.changes += other.changes
+        self.changes_updated += other.changes_updated
         self.pages += other.pages
         self.incidents.update(other.incidents)
 
@@ -97,6 +99,8 @@ class Engine:
             out.extend(self._on_probe(event))
         elif isinstance(event, AlertEvent):
             out.extend(self._on_alert(event))
+        elif isinstance(event, ChangeStatus):
+            out.extend(self.update_change(event))
         else:
             out.extend(self.add_change(event))
         return out
@@ -192,6 +196,21 @@ class Engine:
         self._expire(self.now)
         out = EngineOutput(changes=[ch])
         self._rerank_open(out, max(self.now, ch.ts))
+        return out
+
+    def update_change(self, st: ChangeStatus) -> EngineOutput:
+        """A recorded change's outcome (a rollout completed or failed): idempotent; the open
+        incidents are re-ranked so their hypotheses can say when it finished. An outcome for a
+        change this engine does not hold (unknown, or past retention) changes nothing here."""
+        i = next((i for i, c in enumerate(self._changes) if c.id == st.change_id), None)
+        if i is None:
+            return EngineOutput()
+        updated = st.applied_to(self._changes[i])
+        if updated is None:
+            return EngineOutput()
+        self._changes[i] = updated
+        out = EngineOutput(changes_updated=[updated])
+        self._rerank_open(out, max(self.now, st.ts))
         return out
 
     def _expire(self, now: float) -> None:

@@ -9,7 +9,7 @@ import hashlib
 import json
 import math
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -74,11 +74,18 @@ class ChangeIn(BaseModel):
     summary: str = Field(default="", max_length=MAX_TEXT)
     actor: str = Field(default="", max_length=253)
     attributes: dict[str, Any] = Field(default_factory=dict)
+    status: Literal["progressing", "complete", "failed"] | None = None
+    completed_at: float | None = None
 
     @field_validator("ts", mode="before")
     @classmethod
     def _ts(cls, v: Any) -> float:
         return parse_ts(v)
+
+    @field_validator("completed_at", mode="before")
+    @classmethod
+    def _completed_at(cls, v: Any) -> float | None:
+        return None if v is None else parse_ts(v)
 
     def to_change(self) -> Change:
         cid = self.id
@@ -86,8 +93,10 @@ class ChangeIn(BaseModel):
             body = json.dumps([self.ts, self.kind.value, self.service, self.namespace, self.summary,
                                self.attributes], sort_keys=True, default=str)
             cid = "chg-" + hashlib.sha256(body.encode()).hexdigest()[:12]
+        status = self.status or ("complete" if self.completed_at is not None else "")
+        completed = None if status == "progressing" else self.completed_at
         return Change(cid, self.ts, self.kind, self.service, self.namespace, self.summary, self.actor,
-                      dict(self.attributes))
+                      dict(self.attributes), status, completed)
 
 
 def format_validation_error(err: ValidationError, prefix: str = "") -> InputError:
@@ -97,6 +106,8 @@ def format_validation_error(err: ValidationError, prefix: str = "") -> InputErro
     msg = str(first["msg"])
     if first["type"] == "enum":
         msg = "expected one of " + ", ".join(k.value for k in ChangeKind)
+    elif first["type"] == "literal_error" and loc == "status":
+        msg = "expected one of progressing, complete, failed"
     return InputError(field, msg.removeprefix("Value error, "))
 
 

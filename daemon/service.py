@@ -27,7 +27,7 @@ from .api.auth import ApiTokens
 from .cluster.node import ClusterNode
 from .config import Config, DeliveryConfig, load_config_or_report
 from .engine import Engine, EngineOutput
-from .events import AlertEvent, Event, Sample
+from .events import AlertEvent, ChangeStatus, Event, Sample
 from .metrics import Metrics
 from .notify.dispatch import Dispatcher
 from .notify.factory import build_retry, build_router
@@ -123,6 +123,11 @@ class Daemon:
             self.engine.add_change(ch)
         for h in reversed(await self.store.list_health(since=now - self.engine.change_retention, limit=10_000)):
             self.engine.add_health(h)
+        replay = await self.store.unprocessed_alerts()
+        if replay:  # received and acknowledged before a crash, never taken by the core: take them now
+            log.info("feeding %d alert(s) received before the last stop to the core", len(replay))
+        for a in replay:
+            await self.queue.put(a)
 
     async def _resume(self, key: str, load: Callable[[dict[str, Any]], None], what: str, fallback: str) -> bool:
         """Load one checkpoint into ``load``; an unusable one is logged and skipped, never fatal."""
@@ -201,6 +206,8 @@ class Daemon:
                 async for ev in source.events():
                     if isinstance(ev, Change):  # a source's changes are kept like the API's: stored, then fed
                         await self.submit_changes([ev], source=source.name)
+                    elif isinstance(ev, ChangeStatus):  # so is a rollout's outcome
+                        await self.submit_change_status(ev, source=source.name)
                     else:
                         await self.queue.put(ev)
                     delay = 1.0
@@ -283,6 +290,8 @@ class Daemon:
         if isinstance(ev, Sample):
             self.workspace.record_sample(ev)
         await self.persist_reliably(out)
+        if isinstance(ev, AlertEvent):  # its consequences are stored: not fed again after a restart
+            await self.store.mark_alerts_processed([ev.key], self.clock())
         return out
 
     async def persist_reliably(self, out: EngineOutput, *, give_up_after_stop: float = 10.0) -> None:
@@ -384,13 +393,38 @@ class Daemon:
                 self.metrics.changes.labels(source).inc()
                 await self._forward_change(ch)  # idempotent on the change id: the core's output may repeat it
                 await self.queue.put(ch)
+            elif ch.status:  # a known change sent again with its outcome (a CI hook reporting completion)
+                await self.submit_change_status(ChangeStatus(self.clock(), ch.id, ch.status, ch.completed_at),
+                                                source=source)
         return inserted
 
-    async def submit_alerts(self, alerts: Sequence[AlertEvent]) -> None:
-        """External alerts (Alertmanager) into the core, through the queue like every event."""
-        for a in alerts:
+    async def submit_change_status(self, st: ChangeStatus, source: str) -> str:
+        """A change's outcome: stored on the change first, then fed to the core (re-ranks, hypotheses).
+
+        Returns ``updated``, ``unchanged`` (a repeat) or ``unknown`` (no change with that id:
+        logged and dropped, as an outcome means nothing without its change).
+        """
+        res = await self.store.update_change_status(st)
+        if res is False:
+            log.info("%s: outcome %s of unknown change %s ignored", source, st.status, st.change_id,
+                     extra={"change_ids": [st.change_id]})
+            return "unknown"
+        if res is None:
+            return "unchanged"
+        log.info("%s: change %s is %s", source, st.change_id, st.status, extra={"change_ids": [st.change_id]})
+        await self.queue.put(st)
+        return "updated"
+
+    async def submit_alerts(self, alerts: Sequence[AlertEvent]) -> list[bool]:
+        """External alerts (Alertmanager): stored first, so an answered webhook survives a crash,
+        then fed to the core through the queue. A re-sent alert (same fingerprint, startsAt and
+        status) is not fed twice. Returns, per alert, whether it was new."""
+        new = await self.store.add_alerts(alerts, self.clock())
+        for a, fresh in zip(alerts, new, strict=True):
             self.metrics.alerts.labels("firing" if a.firing else "resolved").inc()
-            await self.queue.put(a)
+            if fresh:
+                await self.queue.put(a)
+        return new
 
     async def record_feedback(self, incident_id: str, cause: Cause, note: str, actor: str) -> int:
         """Store the answer, then learn from it: the evidence of the true cause against the rest

@@ -147,7 +147,10 @@ def openapi_document(base_url: str = "") -> dict[str, Any]:
                     "id": {"type": "string"}, "ts": _TS,
                     "kind": {"enum": ["deploy", "rollback", "config", "feature_flag", "scale", "infra"]},
                     "service": {"type": "string"}, "namespace": {"type": "string"}, "summary": {"type": "string"},
-                    "actor": {"type": "string"}, "attributes": {"type": "object"}}},
+                    "actor": {"type": "string"}, "attributes": {"type": "object"},
+                    "status": {"enum": ["progressing", "complete", "failed"],
+                               "description": "optional: the rollout's outcome, known after the change"},
+                    "completed_at": {**_TS, "description": "optional: when it completed (or failed)"}}},
                 "Candidate": {"type": "object", "properties": {
                     "rank": {"type": "integer"}, "cause": _CAUSE, "score": {"type": "number"},
                     "title": {"type": "string"}, "hypothesis": {"type": "string"}, "test": {"type": "string"},

@@ -35,6 +35,16 @@ def _labels(raw: Any, field: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in raw.items()}
 
 
+def _optional_ts(raw: Any) -> float | None:
+    """A resolved alert's startsAt, part of its identity; absent or unreadable: None (endsAt stands in)."""
+    if not raw or raw == _ZERO_TIME:
+        return None
+    try:
+        return parse_ts(raw)
+    except ValueError:
+        return None
+
+
 def alerts_from_webhook(body: Any, service_labels: Sequence[str] = DEFAULT_SERVICE_LABELS,
                         *, default_confidence: float = 0.8) -> tuple[list[AlertEvent], int]:
     """The alert events of one webhook call, and how many alerts were skipped (no service label).
@@ -84,7 +94,9 @@ def alerts_from_webhook(body: Any, service_labels: Sequence[str] = DEFAULT_SERVI
             ts = parse_ts(raw_ts)
         except ValueError as e:
             raise InputError(when_field, str(e)) from None
+        starts_at = ts if firing else _optional_ts(alert.get("startsAt"))
         confidence = SEVERITY_CONFIDENCE.get(labels.get("severity", "").lower(), default_confidence)
         summary = annotations.get("summary") or annotations.get("description") or name
-        out.append(AlertEvent(ts, service, name, f"alert:{fingerprint}", firing, confidence, summary[:500]))
+        out.append(AlertEvent(ts, service, name, f"alert:{fingerprint}", firing, confidence, summary[:500],
+                              starts_at))
     return out, skipped

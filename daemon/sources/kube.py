@@ -4,7 +4,9 @@ One list-then-watch loop per resource (and namespace, or cluster-wide): resume f
 resourceVersion, follow bookmarks, re-list on 410 Gone (diffing the list against what was
 seen, so nothing that changed meanwhile is missed), back off on errors. The differ's snapshot
 and the resourceVersions are checkpointed to the store, so a restart resumes the diff.
-Auth: in-cluster service account, or a kubeconfig (file and context from the config).
+Auth: in-cluster service account (token, CA and namespace from its folder, API address from
+``KUBERNETES_SERVICE_HOST``/``PORT``; a rotated token is re-read when its file changes), or
+a kubeconfig (file and context from the config).
 """
 
 from __future__ import annotations
@@ -15,22 +17,22 @@ import logging
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
-
-from correlators.types import Change
 
 from ..config import KubernetesConfig
 from ..events import Event
 from .base import SourceStatus
-from .kube_changes import KubeDiffer
+from .kube_changes import KubeDiffer, Observed
 
-__all__ = ["RESOURCES", "CheckpointStore", "KubernetesSource", "Resource"]
+__all__ = ["RESOURCES", "CheckpointStore", "ClusterAccess", "KubernetesSource", "Resource", "TokenFile",
+           "connect"]
 
 log = logging.getLogger("whatchanged.kubernetes")
 
-SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 CHECKPOINT = "source:kubernetes"
 
 
@@ -72,33 +74,96 @@ class _Gone(Exception):
     """410: the resourceVersion is too old; list again."""
 
 
-async def api_client_from(cfg: KubernetesConfig) -> Any:
-    """An ``ApiClient`` configured in-cluster or from a kubeconfig."""
+@dataclass(frozen=True)
+class ClusterAccess:
+    """Where in-cluster auth looks: the service-account folder (``token``, ``ca.crt``,
+    ``namespace``) and the environment holding ``KUBERNETES_SERVICE_HOST``/``PORT``
+    (``None``: the process environment, read when connecting)."""
+
+    service_account_dir: Path = SERVICE_ACCOUNT_DIR
+    environ: Mapping[str, str] | None = None
+
+
+class TokenFile:
+    """A client's ``refresh_api_key_hook``: re-read the service-account token when kubelet rotates it.
+
+    Projected tokens are rotated by swapping the file; a changed inode, size or mtime means
+    a new token, read before the next request. A missing or empty file keeps the last token.
+    The check is one ``stat`` of a local file per request.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._seen: tuple[int, int, int] | None = None
+
+    def __call__(self, conf: Any) -> None:
+        try:
+            st = os.stat(self.path)
+            seen = (st.st_ino, st.st_mtime_ns, st.st_size)
+            if seen == self._seen:
+                return
+            token = self.path.read_text().strip()
+        except OSError as e:
+            log.warning("cannot read the service account token %s (%s); keeping the last one", self.path, e)
+            return
+        if token:
+            self._seen = seen
+            conf.api_key["BearerToken"] = "Bearer " + token
+            conf.api_key_prefix.pop("BearerToken", None)
+
+
+def _in_cluster(cfg: KubernetesConfig, access: ClusterAccess) -> bool:
+    if cfg.in_cluster is not None:
+        return cfg.in_cluster
+    return (access.service_account_dir / "token").exists()
+
+
+async def connect(cfg: KubernetesConfig, access: ClusterAccess = ClusterAccess()) -> tuple[Any, str]:
+    """An ``ApiClient`` configured in-cluster or from a kubeconfig, and the namespace it runs in:
+    the service account's ``namespace`` file in-cluster, else the kubeconfig context's (``""``: unknown)."""
     from kubernetes.aio import client, config
+    from kubernetes.aio.config.incluster_config import InClusterConfigLoader
 
     conf = client.Configuration()
-    in_cluster = cfg.in_cluster if cfg.in_cluster is not None else os.path.exists(SERVICE_ACCOUNT_TOKEN)
-    if in_cluster:
-        config.load_incluster_config(client_configuration=conf)  # type: ignore[no-untyped-call]
-    else:
-        path = str(cfg.kubeconfig) if cfg.kubeconfig else None
-        load: Any = config.load_kube_config
-        await load(config_file=path, context=cfg.context, client_configuration=conf, persist_config=False)
-    return client.ApiClient(configuration=conf)
+    if _in_cluster(cfg, access):
+        sa = access.service_account_dir
+        environ = dict(access.environ if access.environ is not None else os.environ)
+        make_loader: Any = InClusterConfigLoader
+        loader = make_loader(token_filename=str(sa / "token"), cert_filename=str(sa / "ca.crt"),
+                             try_refresh_token=False, environ=environ)
+        loader.load_and_set(client_configuration=conf)
+        hooks: Any = conf
+        hooks.refresh_api_key_hook = TokenFile(sa / "token")
+        ns_file = sa / "namespace"
+        namespace = ns_file.read_text().strip() if ns_file.is_file() else ""
+        return client.ApiClient(configuration=conf), namespace
+    path = str(cfg.kubeconfig) if cfg.kubeconfig else None
+    load: Any = config.load_kube_config
+    await load(config_file=path, context=cfg.context, client_configuration=conf, persist_config=False)
+    namespace = ""
+    if cfg.own_namespace:
+        listed: Any = config.list_kube_config_contexts
+        contexts, active = await asyncio.to_thread(listed, path)
+        chosen = next((c for c in contexts if c.get("name") == cfg.context), active) if cfg.context else active
+        namespace = str(((chosen or {}).get("context") or {}).get("namespace") or "default")
+    return client.ApiClient(configuration=conf), namespace
 
 
 class KubernetesSource:
-    """Yields :class:`Change` records for rollouts, rollbacks, config, scaling, node and pod trouble."""
+    """Yields :class:`Change` records for rollouts, rollbacks, config, scaling, node and pod trouble,
+    and a :class:`~daemon.events.ChangeStatus` when a recorded rollout completes or fails."""
 
     def __init__(self, cfg: KubernetesConfig, status: SourceStatus, *, cursor: CheckpointStore | None = None,
                  api_client: Callable[[], Awaitable[Any]] | None = None, clock: Callable[[], float] = time.time,
-                 checkpoint_every: float = 5.0) -> None:
+                 checkpoint_every: float = 5.0, access: ClusterAccess = ClusterAccess()) -> None:
         self.name = "kubernetes"
         self.cfg = cfg
         self.status = status
         self.store = cursor
         self.clock = clock
-        self._make_client = api_client or (lambda: api_client_from(cfg))
+        self._make_client = api_client
+        self.access = access
+        self.namespace = ""  # the namespace the daemon runs in, once connected
         self.checkpoint_every = checkpoint_every
         self.differ = KubeDiffer(cfg.service_labels)
         self.versions: dict[str, str] = {}
@@ -155,7 +220,7 @@ class KubernetesSource:
             if not cont:
                 return items, str((doc.get("metadata") or {}).get("resourceVersion", ""))
 
-    async def _stream(self, client: Any, res: Resource, namespace: str, out: asyncio.Queue[Change]) -> None:
+    async def _stream(self, client: Any, res: Resource, namespace: str, out: asyncio.Queue[Observed]) -> None:
         from kubernetes.aio import watch
         from kubernetes.aio.client.exceptions import ApiException
         key = f"{res.name}/{namespace or '*'}"
@@ -208,11 +273,29 @@ class KubernetesSource:
         await asyncio.sleep(delay)
 
     # -- the source ------------------------------------------------------------------------
+    def _namespaces(self) -> list[str]:
+        """The configured namespaces; else the daemon's own with ``own_namespace``; else all (``""``)."""
+        if self.cfg.namespaces:
+            return list(self.cfg.namespaces)
+        if not self.cfg.own_namespace:
+            return [""]
+        if not self.namespace:
+            raise ValueError("kubernetes.own_namespace: the namespace the daemon runs in is unknown (no "
+                             f"{self.access.service_account_dir / 'namespace'} file); set kubernetes.namespaces")
+        return [self.namespace]
+
     async def events(self) -> AsyncIterator[Event]:
         await self._restore()
-        client = await self._make_client()
-        out: asyncio.Queue[Change] = asyncio.Queue(maxsize=10_000)
-        namespaces = self.cfg.namespaces or [""]
+        if self._make_client is not None:
+            client = await self._make_client()
+        else:
+            client, self.namespace = await connect(self.cfg, self.access)
+        out: asyncio.Queue[Observed] = asyncio.Queue(maxsize=10_000)
+        try:
+            namespaces = self._namespaces()
+        except ValueError:
+            await client.close()
+            raise
         tasks = [asyncio.create_task(self._stream(client, RESOURCES[r], ns if RESOURCES[r].namespaced else "", out),
                                      name=f"kubernetes:{r}/{ns or '*'}")
                  for r in self.cfg.watch for ns in (namespaces if RESOURCES[r].namespaced else [""])]

@@ -2,7 +2,9 @@
 
 Workloads (Deployment, StatefulSet, DaemonSet) and HorizontalPodAutoscalers, ConfigMaps,
 Secrets (metadata only) and Nodes are diffed against the last state seen, kept in a small
-JSON-serialisable snapshot so a restart resumes the diff. Pods and Events map without state:
+JSON-serialisable snapshot so a restart resumes the diff. A rollout is recorded when its
+revision moves; when it later completes (or exceeds its progress deadline) a
+:class:`~daemon.events.ChangeStatus` for the same change id follows. Pods and Events map without state:
 their changes carry ids derived from the object (uid, container, restart count), so seeing
 the same trouble again after a re-list is recorded once.
 """
@@ -11,15 +13,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from correlators.types import Change, ChangeKind
 
+from ..events import ChangeStatus
 from .dig import dig
 
-__all__ = ["WORKLOADS", "KubeDiffer", "event_changes", "pod_changes", "service_of"]
+__all__ = ["WORKLOADS", "KubeDiffer", "event_changes", "pod_changes", "rollout_outcome", "service_of"]
+
+Observed = Change | ChangeStatus
 
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
@@ -116,40 +121,45 @@ class KubeDiffer:
         return f"{kind}/{dig(obj, 'metadata.namespace') or ''}/{dig(obj, 'metadata.name')}"
 
     # -- entry points -----------------------------------------------------------------------
-    def observe(self, kind: str, event_type: str, obj: Mapping[str, Any], now: float) -> list[Change]:
-        """One watch event (ADDED, MODIFIED, DELETED) of ``kind``; returns the changes it shows."""
+    def observe(self, kind: str, event_type: str, obj: Mapping[str, Any], now: float) -> list[Observed]:
+        """One watch event (ADDED, MODIFIED, DELETED) of ``kind``; returns the changes (and the
+        outcomes of earlier rollouts) it shows."""
         if kind == "Pod":
-            return pod_changes(obj, self.service_labels) if event_type != "DELETED" else []
+            return list[Observed](pod_changes(obj, self.service_labels)) if event_type != "DELETED" else []
         if kind == "Event":
-            return event_changes(obj, now) if event_type != "DELETED" else []
+            return list[Observed](event_changes(obj, now)) if event_type != "DELETED" else []
         key = self.key(kind, obj)
         if event_type == "DELETED":
             self.snapshot.pop(key, None)
             return []
-        handler = {"Deployment": self._workload, "StatefulSet": self._workload, "DaemonSet": self._workload,
-                   "ConfigMap": self._configmap, "Secret": self._secret,
-                   "HorizontalPodAutoscaler": self._hpa, "Node": self._node}.get(kind)
+        handlers: dict[str, Callable[[str, Mapping[str, Any], dict[str, Any] | None, float],
+                                     tuple[dict[str, Any], Sequence[Observed]]]] = {
+            "Deployment": self._workload, "StatefulSet": self._workload, "DaemonSet": self._workload,
+            "ConfigMap": self._configmap, "Secret": self._secret,
+            "HorizontalPodAutoscaler": self._hpa, "Node": self._node}
+        handler = handlers.get(kind)
         if handler is None:
             return []
         prev = self.snapshot.get(key)
         state, changes = handler(kind, obj, prev, now)
         self.snapshot[key] = state
-        return changes
+        return list(changes)
 
-    def sync(self, kind: str, objs: Sequence[Mapping[str, Any]], now: float, namespace: str = "") -> list[Change]:
+    def sync(self, kind: str, objs: Sequence[Mapping[str, Any]], now: float,
+             namespace: str = "") -> list[Observed]:
         """A full list of ``kind`` (after start or 410 Gone): diff each object, forget the vanished."""
         seen = {self.key(kind, o) for o in objs}
         prefix = f"{kind}/{namespace}/" if namespace else f"{kind}/"
         for key in [k for k in self.snapshot if k.startswith(prefix) and k not in seen]:
             del self.snapshot[key]
-        out: list[Change] = []
+        out: list[Observed] = []
         for o in objs:
             out += self.observe(kind, "MODIFIED", o, now)
         return out
 
     # -- workloads ----------------------------------------------------------------------------
     def _workload(self, kind: str, obj: Mapping[str, Any], prev: dict[str, Any] | None,
-                  now: float) -> tuple[dict[str, Any], list[Change]]:
+                  now: float) -> tuple[dict[str, Any], list[Observed]]:
         template = dig(obj, "spec.template") or {}
         tmpl = _hash(template)
         images = _images(template)
@@ -160,7 +170,7 @@ class KubeDiffer:
         else:
             revision = str(dig(obj, "metadata.generation") or "")
         history: dict[str, str] = dict(prev.get("history", {})) if prev else {}
-        state = {"revision": revision, "tmpl": tmpl, "images": images, "history": history}
+        state: dict[str, Any] = {"revision": revision, "tmpl": tmpl, "images": images, "history": history}
         if prev is None:
             if revision:
                 history[tmpl] = revision
@@ -172,7 +182,7 @@ class KubeDiffer:
         if not moved:
             if prev.get("tmpl") != tmpl and kind == "Deployment":
                 state["tmpl"], state["images"] = prev["tmpl"], prev.get("images", {})  # revision follows shortly
-            return state, []
+            return state, self._progress(kind, obj, prev.get("pending"), state, now)
         old_images = prev.get("images", {})
         changed = {c: [old_images.get(c), img] for c, img in images.items() if old_images.get(c) != img}
         rolled_back_to = history.get(tmpl) if tmpl != prev.get("tmpl") else None
@@ -201,27 +211,34 @@ class KubeDiffer:
             attrs["change_cause"] = str(cause)[:500]
         if rolled_back_to:
             attrs["rolled_back_to"] = rolled_back_to
-        complete = self._complete(kind, obj)
-        attrs["rollout_complete"] = complete
+        outcome = rollout_outcome(kind, obj, since=ts, now=now)
+        attrs["rollout_complete"] = outcome is not None and outcome[0] == "complete"
+        if outcome is not None and outcome[2]:
+            attrs["status_reason"] = outcome[2]
         kind_ = ChangeKind.ROLLBACK if rolled_back_to else ChangeKind.DEPLOY
         what = "rollback" if rolled_back_to else "rollout"
         imgs = ", ".join(f"{c} {o or '-'} -> {n}" for c, (o, n) in changed.items())
         summary = f"{service} {what} revision {from_rev or '?'} -> {revision}" + (f" ({imgs})" if imgs else "")
-        return state, [Change(_id(kind, ns, name, revision, tmpl), ts, kind_, service, ns, summary[:2000],
-                              _actor(obj), attrs)]
+        cid = _id(kind, ns, name, revision, tmpl)
+        status, completed = (outcome[0], outcome[1]) if outcome else ("progressing", None)
+        if status != "complete":  # watched until it completes (a failed one may still complete)
+            state["pending"] = {"id": cid, "ts": ts, "status": status}
+        return state, [Change(cid, ts, kind_, service, ns, summary[:2000], _actor(obj), attrs, status, completed)]
 
     @staticmethod
-    def _complete(kind: str, obj: Mapping[str, Any]) -> bool:
-        status = obj.get("status") or {}
-        if (status.get("observedGeneration") or 0) < (dig(obj, "metadata.generation") or 0):
-            return False
-        if kind == "DaemonSet":
-            want = status.get("desiredNumberScheduled", 0)
-            return bool(status.get("updatedNumberScheduled", 0) == want == status.get("numberAvailable", 0))
-        want = dig(obj, "spec.replicas")
-        want = 1 if want is None else want
-        return bool(status.get("updatedReplicas", 0) == want and status.get("availableReplicas", 0) >= want
-                    and status.get("replicas", 0) == want)
+    def _progress(kind: str, obj: Mapping[str, Any], pending: Mapping[str, Any] | None, state: dict[str, Any],
+                  now: float) -> list[Observed]:
+        """The outcome of the rollout under way, once it is known (and once per outcome)."""
+        if not pending:
+            return []
+        outcome = rollout_outcome(kind, obj, since=float(pending.get("ts") or 0.0), now=now)
+        if outcome is None or outcome[0] == pending.get("status"):
+            state["pending"] = dict(pending)
+            return []
+        status, at, reason = outcome
+        if status != "complete":
+            state["pending"] = {**pending, "status": status}
+        return [ChangeStatus(now, str(pending["id"]), status, at, reason)]
 
     # -- config ---------------------------------------------------------------------------------
     def _configmap(self, kind: str, obj: Mapping[str, Any], prev: dict[str, Any] | None,
@@ -292,6 +309,64 @@ class KubeDiffer:
         attrs = {"source": "kubernetes", "node": name, "ready": ready, "reason": reason}
         return state, [Change(_id(kind, name, ready, ts), ts, ChangeKind.INFRA, name, "",
                               f"node {name} {word}" + (f" ({reason})" if reason else ""), "", attrs)]
+
+
+def rollout_outcome(kind: str, obj: Mapping[str, Any], *, since: float,
+                    now: float) -> tuple[str, float, str] | None:
+    """``(status, when, reason)`` of a workload's current rollout once it has completed or failed, else None.
+
+    Only a status that has observed the current spec counts (``observedGeneration >=
+    generation``). Deployment: complete when ``updatedReplicas == availableReplicas ==
+    replicas == spec.replicas``, or the Progressing condition says NewReplicaSetAvailable
+    (``when`` is then its lastUpdateTime); failed when Progressing is False for
+    ProgressDeadlineExceeded. StatefulSet: ``updateRevision == currentRevision`` and
+    ``updatedReplicas == spec.replicas``. DaemonSet: ``updatedNumberScheduled ==
+    desiredNumberScheduled == numberAvailable``. ``when`` falls back to ``now`` and is kept
+    within ``[since, now]`` (a condition left from an older rollout does not date this one).
+
+    >>> dep = {"metadata": {"generation": 2}, "spec": {"replicas": 2},
+    ...        "status": {"observedGeneration": 2, "replicas": 2, "updatedReplicas": 2, "availableReplicas": 2,
+    ...                   "conditions": [{"type": "Progressing", "status": "True",
+    ...                                   "reason": "NewReplicaSetAvailable",
+    ...                                   "lastUpdateTime": "2026-11-29T03:02:00Z"}]}}
+    >>> rollout_outcome("Deployment", dep, since=0.0, now=1.9e9)
+    ('complete', 1795921320.0, 'NewReplicaSetAvailable')
+    >>> dep["status"]["observedGeneration"] = 1  # the controller has not seen the new spec yet
+    >>> rollout_outcome("Deployment", dep, since=0.0, now=1.9e9) is None
+    True
+    """
+    status = obj.get("status") or {}
+    if (status.get("observedGeneration") or 0) < (dig(obj, "metadata.generation") or 0):
+        return None
+
+    def when(text: Any) -> float:
+        t = _ts(text)
+        return now if t is None or t < since or t > now else t
+
+    want = dig(obj, "spec.replicas")
+    want = 1 if want is None else want
+    if kind == "Deployment":
+        progressing = next((c for c in status.get("conditions") or []
+                            if isinstance(c, Mapping) and c.get("type") == "Progressing"), {})
+        reason = str(progressing.get("reason") or "")
+        if progressing.get("status") == "False" and reason == "ProgressDeadlineExceeded":
+            return "failed", when(progressing.get("lastUpdateTime")), reason
+        if reason == "NewReplicaSetAvailable" and progressing.get("status") == "True":
+            return "complete", when(progressing.get("lastUpdateTime")), reason
+        if status.get("updatedReplicas", 0) == want == status.get("availableReplicas", 0) \
+                and status.get("replicas", 0) == want:
+            return "complete", now, ""
+        return None
+    if kind == "StatefulSet":
+        update, current = status.get("updateRevision"), status.get("currentRevision")
+        if update and update == current and status.get("updatedReplicas", 0) == want:
+            return "complete", now, ""
+        return None
+    if kind == "DaemonSet":
+        scheduled = status.get("desiredNumberScheduled", 0)
+        if status.get("updatedNumberScheduled", 0) == scheduled == status.get("numberAvailable", 0):
+            return "complete", now, ""
+    return None
 
 
 def _actor_time(obj: Mapping[str, Any]) -> str:

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from correlators.types import Change, ChangeKind, HealthEvent
 
+from ..events import AlertEvent, ChangeStatus
 from . import tables as t
 
 __all__ = ["Store", "StoreError", "Notification"]
@@ -75,6 +76,17 @@ def _earlier_pending() -> Any:
     n, earlier = t.notifications, t.notifications.alias("earlier")
     return sa.exists().where(earlier.c.incident_id == n.c.incident_id, earlier.c.receiver == n.c.receiver,
                              earlier.c.status == "pending", earlier.c.id < n.c.id)
+
+
+def _alert_json(a: AlertEvent) -> dict[str, Any]:
+    return {"ts": a.ts, "service": a.service, "signal": a.signal, "series": a.series, "firing": a.firing,
+            "confidence": a.confidence, "summary": a.summary, "starts_at": a.starts_at}
+
+
+def _alert_of(d: dict[str, Any]) -> AlertEvent:
+    return AlertEvent(float(d["ts"]), str(d["service"]), str(d["signal"]), str(d["series"]), bool(d["firing"]),
+                      float(d["confidence"]), str(d.get("summary", "")),
+                      None if d.get("starts_at") is None else float(d["starts_at"]))
 
 
 def normalise_url(url: str) -> str:
@@ -153,7 +165,7 @@ class Store:
                 stmt = self._insert(t.changes).values(
                     id=ch.id, ts=ch.ts, kind=ch.kind.value, service=ch.service, namespace=ch.namespace,
                     summary=ch.summary, actor=ch.actor, attributes=dict(ch.attributes), source=source,
-                    received_at=now,
+                    received_at=now, status=ch.status, completed_at=ch.completed_at,
                 ).on_conflict_do_nothing(index_elements=["id"])
                 res = await conn.execute(stmt)
                 inserted.append(res.rowcount == 1)
@@ -170,8 +182,69 @@ class Store:
             q = q.where(t.changes.c.service == service)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(q)).mappings().all()
-        return [Change(r["id"], r["ts"], ChangeKind(r["kind"]), r["service"], r["namespace"], r["summary"],
-                       r["actor"], r["attributes"] or {}) for r in rows]
+        return [self._change(r) for r in rows]
+
+    @staticmethod
+    def _change(r: Any) -> Change:
+        return Change(r["id"], r["ts"], ChangeKind(r["kind"]), r["service"], r["namespace"], r["summary"],
+                      r["actor"], r["attributes"] or {}, r["status"] or "", r["completed_at"])
+
+    async def get_change(self, change_id: str) -> Change | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(t.changes).where(t.changes.c.id == change_id))).mappings().first()
+        return self._change(row) if row else None
+
+    async def update_change_status(self, st: ChangeStatus) -> Change | None | bool:
+        """Record a change's outcome (a rollout completed or failed); idempotent and monotonic.
+
+        Returns the updated change, ``None`` when it added nothing (a repeat, or a step back
+        from complete), and ``False`` when no change has that id (the outcome is not kept).
+        """
+        c = t.changes
+        async with self.engine.begin() as conn:
+            q = sa.select(c).where(c.c.id == st.change_id)
+            if self.dialect == "postgresql":
+                q = q.with_for_update()
+            row = (await conn.execute(q)).mappings().first()
+            if row is None:
+                return False
+            updated = st.applied_to(self._change(row))
+            if updated is None:
+                return None
+            await conn.execute(sa.update(c).where(c.c.id == st.change_id).values(
+                status=updated.status, completed_at=updated.completed_at, attributes=dict(updated.attributes)))
+        return updated
+
+    # -- the Alertmanager inbox ----------------------------------------------------
+    async def add_alerts(self, alerts: Sequence[AlertEvent], now: float) -> list[bool]:
+        """Keep received alerts before the webhook answers; idempotent on :attr:`AlertEvent.key`
+        (fingerprint, startsAt, status). Returns, per alert, whether it was new. All or nothing."""
+        new: list[bool] = []
+        async with self.engine.begin() as conn:
+            for a in alerts:
+                res = await conn.execute(self._insert(t.alert_inbox).values(
+                    key=a.key[:600], alert=_alert_json(a), received_at=now, processed_at=None,
+                ).on_conflict_do_nothing(index_elements=["key"]))
+                new.append(res.rowcount == 1)
+        return new
+
+    async def mark_alerts_processed(self, keys: Sequence[str], now: float) -> int:
+        """The core has taken these alerts (and its output is stored): not replayed at the next start."""
+        if not keys:
+            return 0
+        a = t.alert_inbox
+        async with self.engine.begin() as conn:
+            res = await conn.execute(sa.update(a).where(a.c.key.in_([k[:600] for k in keys]))
+                                     .where(a.c.processed_at.is_(None)).values(processed_at=now))
+        return int(res.rowcount or 0)
+
+    async def unprocessed_alerts(self, limit: int = 10_000) -> list[AlertEvent]:
+        """Alerts received but not yet taken by the core (a crash came between), oldest first."""
+        a = t.alert_inbox
+        q = sa.select(a.c.alert).where(a.c.processed_at.is_(None)).order_by(a.c.id).limit(limit)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(q)).all()
+        return [_alert_of(r[0]) for r in rows]
 
     # -- health -----------------------------------------------------------------
     async def add_health(self, items: Sequence[HealthEvent]) -> None:
@@ -485,6 +558,7 @@ class Store:
                  .where(t.notifications.c.status != "pending")),
                 ("receiver_refs", sa.delete(t.receiver_refs).where(t.receiver_refs.c.updated_at < before)),
                 ("detections", sa.delete(t.detections).where(t.detections.c.created_at < before)),
+                ("alert_inbox", sa.delete(t.alert_inbox).where(t.alert_inbox.c.received_at < before)),
             ):
                 counts[name] = (await conn.execute(stmt)).rowcount or 0
         return counts

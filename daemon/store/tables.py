@@ -7,7 +7,7 @@ import sqlalchemy as sa
 __all__ = [
     "metadata", "changes", "health_events", "anomalies", "incidents", "notifications", "feedback",
     "checkpoints", "cursors", "series_snapshots", "hypotheses", "silences", "members", "detections",
-    "series_states", "receiver_refs",
+    "series_states", "receiver_refs", "alert_inbox",
 ]
 
 metadata = sa.MetaData()
@@ -24,6 +24,8 @@ changes = sa.Table(
     sa.Column("attributes", sa.JSON, nullable=False),
     sa.Column("source", sa.String(64), nullable=False, server_default="api"),
     sa.Column("received_at", sa.Float, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default=""),  # 0005_sources
+    sa.Column("completed_at", sa.Float, nullable=True),  # 0005_sources
 )
 
 health_events = sa.Table(
@@ -179,4 +181,17 @@ receiver_refs = sa.Table(
     sa.Column("receiver", sa.String(128), primary_key=True),
     sa.Column("ref", sa.JSON, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+# -- sources (migration 0005_sources) ----------------------------------------------------------
+alert_inbox = sa.Table(
+    "alert_inbox", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(600), nullable=False),
+    sa.Column("alert", sa.JSON, nullable=False),
+    sa.Column("received_at", sa.Float, nullable=False),
+    sa.Column("processed_at", sa.Float, nullable=True),
+    sa.UniqueConstraint("key", name="uq_alert_inbox_key"),
+    sa.Index("ix_alert_inbox_pending", "processed_at", "id"),
+    sa.Index("ix_alert_inbox_received_at", "received_at"),
 )

@@ -45,8 +45,14 @@ def timeline(doc: Mapping[str, Any], *, changes: Sequence[Mapping[str, Any]], he
     """Everything that happened, oldest first: ``{"ts", "kind", "text"}``."""
     out: list[dict[str, Any]] = []
     for c in changes:
-        out.append({"ts": c["ts"], "kind": "change", "text": f"{c['kind']} {c['service']}: {c.get('summary') or c['id']}",
-                    "ref": c["id"]})
+        progress = " (rollout in progress)" if c.get("status") == "progressing" else ""
+        out.append({"ts": c["ts"], "kind": "change",
+                    "text": f"{c['kind']} {c['service']}: {c.get('summary') or c['id']}{progress}", "ref": c["id"]})
+        if c.get("status") in ("complete", "failed") and c.get("completed_at") is not None:
+            verb = "finished" if c["status"] == "complete" else "failed"
+            reason = (c.get("attributes") or {}).get("status_reason") if c["status"] == "failed" else ""
+            out.append({"ts": c["completed_at"], "kind": "change", "ref": c["id"],
+                        "text": f"{c['kind']} {c['service']}: rollout {verb}" + (f" ({reason})" if reason else "")})
     for h in health:
         state = "healthy" if h["healthy"] else "unhealthy"
         out.append({"ts": h["ts"], "kind": "health", "text": f"{h['target']} became {state}"

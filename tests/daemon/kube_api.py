@@ -80,7 +80,8 @@ class FakeKubeAPI:
     def _handler(self, plural: str) -> Any:
         async def handle(request: web.Request) -> web.StreamResponse:
             self.requests.append((request.path, dict(request.query)))
-            if request.headers.get("Authorization") != f"Bearer {self.token}":
+            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or token != self.token:  # the scheme is case-insensitive, as the API server's
                 return web.json_response(_status(401, "Unauthorized", "Unauthorized"), status=401)
             if self.fail_next:
                 code = self.fail_next.pop(0)
@@ -247,3 +248,62 @@ def hpa(name: str, ns: str, desired: int, when: str) -> dict[str, Any]:
                      "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
                          "type": "Utilization", "averageUtilization": 70}}}]},
             "status": {"currentReplicas": desired, "desiredReplicas": desired, "lastScaleTime": when}}
+
+
+def rollout_step(dep: dict[str, Any], *, revision: int | None = None, observed: int | None = None,
+                 updated: int, available: int, total: int, reason: str, when: str,
+                 progressing: str = "True", message: str = "") -> dict[str, Any]:
+    """``dep`` as the deployment controller writes it during a rolling update: counts and the
+    Progressing condition (ReplicaSetUpdated, NewReplicaSetAvailable, ProgressDeadlineExceeded)."""
+    out = copy.deepcopy(dep)
+    if revision is not None:
+        out["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = str(revision)
+    gen = out["metadata"]["generation"]
+    want = out["spec"]["replicas"]
+    out["status"] = {
+        "observedGeneration": gen if observed is None else observed, "replicas": total,
+        "updatedReplicas": updated, "readyReplicas": available, "availableReplicas": available,
+        **({"unavailableReplicas": total - available} if total > available else {}),
+        "conditions": [
+            {"type": "Available", "status": "True" if available >= want - 1 else "False",
+             "reason": "MinimumReplicasAvailable", "message": "Deployment has minimum availability.",
+             "lastUpdateTime": "2026-11-29T02:00:00Z", "lastTransitionTime": "2026-11-29T02:00:00Z"},
+            {"type": "Progressing", "status": progressing, "reason": reason,
+             "message": message or f'ReplicaSet "{out["metadata"]["name"]}-7f9c6b8d4" is progressing.',
+             "lastUpdateTime": when, "lastTransitionTime": when}]}
+    return out
+
+
+def statefulset(name: str, ns: str, image: str, *, generation: int, update_rev: str, current_rev: str,
+                updated: int, ready: int, replicas: int = 3) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": name, "namespace": ns, "uid": f"uid-ss-{name}", "generation": generation,
+                     "labels": {"app.kubernetes.io/name": name}, "creationTimestamp": "2026-11-01T00:00:00Z"},
+        "spec": {"replicas": replicas, "serviceName": name, "podManagementPolicy": "OrderedReady",
+                 "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+                 "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+                 "template": {"metadata": {"labels": {"app.kubernetes.io/name": name}},
+                              "spec": {"containers": [{"name": "db", "image": image}]}}},
+        "status": {"observedGeneration": generation, "replicas": replicas, "readyReplicas": ready,
+                   "currentReplicas": replicas - updated if update_rev != current_rev else replicas,
+                   "updatedReplicas": updated, "availableReplicas": ready,
+                   "currentRevision": current_rev, "updateRevision": update_rev, "collisionCount": 0},
+    }
+
+
+def daemonset(name: str, ns: str, image: str, *, generation: int, desired: int, updated: int,
+              available: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": name, "namespace": ns, "uid": f"uid-ds-{name}", "generation": generation,
+                     "labels": {"app.kubernetes.io/name": name}, "creationTimestamp": "2026-11-01T00:00:00Z"},
+        "spec": {"selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+                 "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}},
+                 "template": {"metadata": {"labels": {"app.kubernetes.io/name": name}},
+                              "spec": {"containers": [{"name": "agent", "image": image}]}}},
+        "status": {"observedGeneration": generation, "currentNumberScheduled": desired, "numberMisscheduled": 0,
+                   "desiredNumberScheduled": desired, "numberReady": available, "numberAvailable": available,
+                   "updatedNumberScheduled": updated,
+                   **({"numberUnavailable": desired - available} if desired > available else {})},
+    }

@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestServer
 
 from correlators.types import Change, ChangeKind
 from daemon.config import KubernetesConfig
+from daemon.events import ChangeStatus
 from daemon.sources.base import SourceStatus
 from daemon.sources.kube import KubernetesSource
 
@@ -57,12 +58,23 @@ class Running:
     def __init__(self, src: KubernetesSource) -> None:
         self.src = src
         self.changes: list[Change] = []
+        self.outcomes: list[ChangeStatus] = []
         self.task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
         async for ev in self.src.events():
+            if isinstance(ev, ChangeStatus):
+                self.outcomes.append(ev)
+                continue
             assert isinstance(ev, Change)
             self.changes.append(ev)
+
+    async def until_outcomes(self, n: int, timeout: float = 10.0) -> list[ChangeStatus]:
+        for _ in range(int(timeout / 0.05)):
+            if len(self.outcomes) >= n:
+                return self.outcomes
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"timed out; got outcomes {self.outcomes}")
 
     async def until(self, pred: Callable[[list[Change]], bool], timeout: float = 10.0) -> list[Change]:
         for _ in range(int(timeout / 0.05)):
@@ -79,12 +91,13 @@ class Running:
             pass
 
 
-def _source(kubeconfig: Path, store: MemoryCheckpoints | None = None, **cfg: Any) -> tuple[KubernetesSource,
-                                                                                           SourceStatus]:
+def _source(kubeconfig: Path, store: MemoryCheckpoints | None = None, clock: Callable[[], float] | None = None,
+            **cfg: Any) -> tuple[KubernetesSource, SourceStatus]:
     conf = KubernetesConfig.model_validate({"kubeconfig": str(kubeconfig), "in_cluster": False,
                                             "namespaces": ["shop"], "watch_timeout": 5, **cfg})
     status = SourceStatus("kubernetes")
-    return KubernetesSource(conf, status, cursor=store, checkpoint_every=0.2), status
+    extra: dict[str, Any] = {"clock": clock} if clock is not None else {}
+    return KubernetesSource(conf, status, cursor=store, checkpoint_every=0.2, **extra), status
 
 
 async def _until_error(status: SourceStatus) -> None:
@@ -129,6 +142,87 @@ async def test_rollout_then_rollback(api: tuple[k.FakeKubeAPI, Path]) -> None:
     assert rollback.kind is ChangeKind.ROLLBACK and rollback.attributes["rolled_back_to"] == "14"
     assert rollback.summary.startswith("checkout rollback revision 15 -> 16")
     assert status.last_error is None and not status.stale(src.clock())
+    await run.stop()
+
+
+def _utc(text: str) -> float:
+    from datetime import datetime
+    return datetime.fromisoformat(text).timestamp()
+
+
+async def test_rollout_completion_and_failure_follow_the_change(api: tuple[k.FakeKubeAPI, Path]) -> None:
+    """Watch MODIFIED events as the controllers roll out: the change first (progressing), then
+    its completion with the time it completed, or the progress deadline exceeded."""
+    fake, kubeconfig = api
+    now = _utc("2026-11-29T04:00:00Z")
+    await fake.put("deployments", k.deployment("checkout", "shop", "registry.example/checkout:14", 14))
+    await fake.put("deployments", k.deployment("payments", "shop", "registry.example/payments:3", 3))
+    await fake.put("statefulsets", k.statefulset("ledger", "shop", "registry.example/ledger:1", generation=1,
+                                                 update_rev="ledger-5c9f7", current_rev="ledger-5c9f7",
+                                                 updated=3, ready=3))
+    await fake.put("daemonsets", k.daemonset("node-agent", "shop", "registry.example/agent:1", generation=1,
+                                             desired=3, updated=3, available=3))
+    src, _ = _source(kubeconfig, clock=lambda: now, watch=["deployments", "statefulsets", "daemonsets"])
+    run = Running(src)
+    await _listed(fake, 3)
+
+    # Deployment: kubectl set image, then the controller's status updates as the new ReplicaSet scales up
+    new = k.deployment("checkout", "shop", "registry.example/checkout:15", 14, generation=2)
+    await fake.put("deployments", k.rollout_step(new, observed=1, updated=3, available=3, total=3,
+                                                 reason="NewReplicaSetAvailable", when="2026-11-29T02:00:00Z"))
+    await fake.put("deployments", k.rollout_step(new, revision=15, updated=1, available=3, total=4,
+                                                 reason="ReplicaSetUpdated", when="2026-11-29T03:05:00Z"))
+    [deploy] = await run.until(lambda cs: len(cs) >= 1)
+    assert deploy.status == "progressing" and deploy.completed_at is None
+    assert deploy.ts == _utc("2026-11-29T03:05:00Z") and deploy.attributes["rollout_complete"] is False
+    await fake.put("deployments", k.rollout_step(new, revision=15, updated=2, available=3, total=4,
+                                                 reason="ReplicaSetUpdated", when="2026-11-29T03:05:40Z"))
+    done = k.rollout_step(new, revision=15, updated=3, available=3, total=3, reason="NewReplicaSetAvailable",
+                          when="2026-11-29T03:07:00Z")
+    await fake.put("deployments", done)
+    [finished] = await run.until_outcomes(1)
+    assert (finished.change_id, finished.status) == (deploy.id, "complete")
+    assert finished.completed_at == _utc("2026-11-29T03:07:00Z") and finished.reason == "NewReplicaSetAvailable"
+    await fake.put("deployments", done)  # a resync repeats the object: no second outcome
+
+    # a rollout that never becomes available: Progressing=False, ProgressDeadlineExceeded
+    stuck = k.deployment("payments", "shop", "registry.example/payments:4", 3, generation=2)
+    await fake.put("deployments", k.rollout_step(stuck, revision=4, updated=1, available=3, total=4,
+                                                 reason="ReplicaSetUpdated", when="2026-11-29T03:10:00Z"))
+    await fake.put("deployments", k.rollout_step(
+        stuck, revision=4, updated=1, available=3, total=4, reason="ProgressDeadlineExceeded",
+        progressing="False", when="2026-11-29T03:20:00Z",
+        message='ReplicaSet "payments-7f9c6b8d4" has timed out progressing.'))
+    outcomes = await run.until_outcomes(2)
+    pay = next(c for c in run.changes if c.service == "payments")
+    assert (outcomes[1].change_id, outcomes[1].status, outcomes[1].reason) == (pay.id, "failed",
+                                                                              "ProgressDeadlineExceeded")
+    assert outcomes[1].completed_at == _utc("2026-11-29T03:20:00Z")
+
+    # StatefulSet: a new updateRevision; complete once currentRevision caught up and all pods are updated
+    def ledger(updated: int, current: str) -> dict[str, Any]:
+        return k.statefulset("ledger", "shop", "registry.example/ledger:2", generation=2,
+                             update_rev="ledger-7d4b2", current_rev=current, updated=updated, ready=3)
+    await fake.put("statefulsets", ledger(0, "ledger-5c9f7"))
+    await run.until(lambda cs: any(c.service == "ledger" for c in cs))
+    await fake.put("statefulsets", ledger(2, "ledger-5c9f7"))
+    await fake.put("statefulsets", ledger(3, "ledger-7d4b2"))
+    # DaemonSet: complete when every scheduled pod is updated and available
+    await fake.put("daemonsets", k.daemonset("node-agent", "shop", "registry.example/agent:2", generation=2,
+                                             desired=3, updated=0, available=3))
+    await run.until(lambda cs: any(c.service == "node-agent" for c in cs))
+    await fake.put("daemonsets", k.daemonset("node-agent", "shop", "registry.example/agent:2", generation=2,
+                                             desired=3, updated=2, available=2))
+    await fake.put("daemonsets", k.daemonset("node-agent", "shop", "registry.example/agent:2", generation=2,
+                                             desired=3, updated=3, available=3))
+    outcomes = await run.until_outcomes(4)
+    by_service = {c.id: c.service for c in run.changes}
+    assert {by_service[o.change_id]: o.status for o in outcomes} == {
+        "checkout": "complete", "payments": "failed", "ledger": "complete", "node-agent": "complete"}
+    assert all(o.completed_at == now for o in outcomes[2:])  # no condition dates them: when seen
+    assert all(c.status == "progressing" for c in run.changes) and len(run.changes) == 4
+    await asyncio.sleep(0.3)
+    assert len(run.outcomes) == 4  # each outcome once
     await run.stop()
 
 
@@ -251,7 +345,13 @@ def test_fixtures_are_shaped_like_the_real_api() -> None:
                (k.pod("a-1-3", "shop", "a", unschedulable=True), "V1Pod"),
                (k.node("n", False, "2026-11-29T03:03:00Z"), "V1Node"),
                (k.hpa("a", "shop", 3, "2026-11-29T03:03:00Z"), "V2HorizontalPodAutoscaler"),
-               (k.secret("s", "shop", {"a": "Yg=="}, "2026-11-29T03:03:00Z"), "V1Secret")]
+               (k.secret("s", "shop", {"a": "Yg=="}, "2026-11-29T03:03:00Z"), "V1Secret"),
+               (k.rollout_step(k.deployment("a", "shop", "img:2", 1, generation=2), revision=2, updated=1,
+                               available=3, total=4, reason="ReplicaSetUpdated", when="2026-11-29T03:03:00Z"),
+                "V1Deployment"),
+               (k.statefulset("l", "shop", "img:1", generation=2, update_rev="l-2", current_rev="l-1", updated=1,
+                              ready=3), "V1StatefulSet"),
+               (k.daemonset("d", "shop", "img:1", generation=2, desired=3, updated=1, available=2), "V1DaemonSet")]
     for obj, model in samples:
         parsed = api.deserialize(json.dumps(obj), model, "application/json")
         back = api.sanitize_for_serialization(parsed)
@@ -293,3 +393,51 @@ async def test_changes_from_a_source_are_stored_once_and_fed_once(sqlite_store: 
     [stored] = await sqlite_store.list_changes()
     assert stored.id == "k8s-1" and daemon.engine.change("k8s-1") is not None
     assert daemon.metrics.changes.labels("kubernetes")._value.get() == 1
+
+
+async def test_a_daemon_stores_the_rollout_and_then_its_completion(api: tuple[k.FakeKubeAPI, Path],
+                                                                   sqlite_store: Any) -> None:
+    """End to end: the watch, the daemon, the store and the API show the change, then its completion."""
+    from aiohttp.test_utils import TestClient
+    from aiohttp.test_utils import TestServer as Server
+
+    from daemon.api.app import create_app
+    from daemon.service import Daemon
+
+    from .helpers import SHOP
+    fake, kubeconfig = api
+    await fake.put("deployments", k.deployment("checkout", "shop", "registry.example/checkout:14", 14))
+    src, _ = _source(kubeconfig, watch=["deployments"])
+    daemon = Daemon(store=sqlite_store, topology=SHOP, sources=[src], notifiers={}, step=30.0)
+    task = asyncio.create_task(daemon.run())
+    try:
+        await _listed(fake)
+        new = k.deployment("checkout", "shop", "registry.example/checkout:15", 14, generation=2)
+        await fake.put("deployments", k.rollout_step(new, revision=15, updated=1, available=3, total=4,
+                                                     reason="ReplicaSetUpdated", when="2026-11-29T03:05:00Z"))
+
+        async def stored(status: str) -> Change:
+            for _ in range(200):
+                got = await sqlite_store.list_changes()
+                if got and got[0].status == status:
+                    return got[0]  # type: ignore[no-any-return]
+                await asyncio.sleep(0.05)
+            raise AssertionError(f"no {status} change stored: {got}")
+        progressing = await stored("progressing")
+        await fake.put("deployments", k.rollout_step(new, revision=15, updated=3, available=3, total=3,
+                                                     reason="NewReplicaSetAvailable", when="2026-11-29T03:07:00Z"))
+        done = await stored("complete")
+        assert done.id == progressing.id and done.completed_at == _utc("2026-11-29T03:07:00Z")
+        async with TestClient(Server(create_app(daemon))) as client:
+            [shown] = (await (await client.get("/api/v1/changes")).json())["changes"]
+        assert (shown["id"], shown["status"], shown["completed_at"]) == (done.id, "complete", done.completed_at)
+        assert shown["attributes"]["rollout_complete"] is True
+        for _ in range(100):
+            held = daemon.engine.change(done.id)
+            if held is not None and held.status == "complete":
+                break
+            await asyncio.sleep(0.05)
+        assert held is not None and held.status == "complete"
+    finally:
+        daemon.stop()
+        await asyncio.wait_for(task, timeout=30)
