@@ -6,9 +6,10 @@ from .ensemble import Ensemble
 from .factory import make_detector
 from .range_exceedance import RangeExceedance
 from .robust_cusum import RobustCusum
+from .seasonal import SeasonalCusum
 from .types import Detection, Detector, Direction, EventKind, State
 
 __all__ = [
-    "Bocpd", "CusumBank", "Detection", "Detector", "Direction", "Ensemble", "EventKind", "EwmaCusum", "RangeExceedance", "RobustCusum", "State",
+    "Bocpd", "CusumBank", "Detection", "Detector", "Direction", "Ensemble", "EventKind", "EwmaCusum", "RangeExceedance", "RobustCusum", "SeasonalCusum", "State",
     "make_detector",
 ]

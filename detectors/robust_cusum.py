@@ -108,6 +108,28 @@ class RobustCusum:
         self._active: dict[str, Any] | None = None
         self._pending: dict[str, Any] | None = None
 
+    # -- read-only views (for wrappers such as SeasonalCusum) --------------------
+    @property
+    def in_shift(self) -> bool:
+        """Whether a reported shift is open (not yet recovered nor re-baselined)."""
+        return self._active is not None
+
+    @property
+    def settled(self) -> bool:
+        """Neither in a shift nor holding an absorbed one that may still recover."""
+        return self._active is None and self._pending is None
+
+    @property
+    def evidence(self) -> float:
+        """The larger CUSUM statistic as a fraction of the threshold (1 decides a shift)."""
+        return max(self._s_up, self._s_down) / self.threshold
+
+    def current_baseline(self) -> tuple[float, float] | None:
+        """The baseline ``(level, spread)`` the next sample is judged against; None while warming up."""
+        if self._active is not None or len(self._history) < self.min_history:
+            return None
+        return self._baseline()
+
     # -- baseline -------------------------------------------------------------
     def _baseline(self) -> tuple[float, float]:
         arr = np.fromiter(self._history, dtype=float, count=len(self._history))

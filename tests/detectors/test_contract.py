@@ -9,7 +9,9 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import pytest
 
-from detectors import Bocpd, Detection, Detector, Ensemble, EventKind, EwmaCusum, RobustCusum, make_detector
+from detectors import (
+    Bocpd, Detection, Detector, Ensemble, EventKind, EwmaCusum, RobustCusum, SeasonalCusum, make_detector,
+)
 
 FACTORIES: dict[str, Callable[[], Detector]] = {
     "RobustCusum": RobustCusum,
@@ -20,6 +22,12 @@ FACTORIES: dict[str, Callable[[], Detector]] = {
     "Ensemble": Ensemble,
     "EwmaCusum": EwmaCusum,
     "Bocpd": Bocpd,
+    "SeasonalCusum": SeasonalCusum,
+    # An hourly "day" of six knots (20 samples each; the real one has 120), so that the
+    # contract's streams (at most 17 hours) run with the learnt shape on; profile_days=18
+    # keeps the real per-sample learning rate (the real day is 24 times longer than this
+    # one and has 4 times as many knots).
+    "SeasonalCusum(period=1h)": lambda: SeasonalCusum(period=3600.0, buckets=6, profile_days=18.0),
 }
 SEEDS = range(5)
 STEP = 30.0
