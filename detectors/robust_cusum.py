@@ -124,6 +124,15 @@ class RobustCusum:
         """The larger CUSUM statistic as a fraction of the threshold (1 decides a shift)."""
         return max(self._s_up, self._s_down) / self.threshold
 
+    @property
+    def reference_level(self) -> float | None:
+        """The level samples are compared with: the baseline, or the pre-shift level during a shift."""
+        if self._active is not None:
+            return float(self._active["before"])
+        if len(self._history) < self.min_history:
+            return None
+        return self._baseline()[0]
+
     def current_baseline(self) -> tuple[float, float] | None:
         """The baseline ``(level, spread)`` the next sample is judged against; None while warming up."""
         if self._active is not None or len(self._history) < self.min_history:

@@ -7,7 +7,7 @@ from collections import deque
 from dataclasses import replace
 
 from .robust_cusum import RobustCusum
-from .types import Detection, State
+from .types import Detection, EventKind, State
 
 __all__ = ["SeasonalCusum"]
 
@@ -32,8 +32,11 @@ class SeasonalCusum:
     exactly a :class:`RobustCusum` (which may page on the cycle then). Meanwhile the
     knots learn raw values, skipping lone glitches (further than ``glitch_band`` from the
     median of the last five values). Once the shape is on, a knot learns ``value`` over
-    the inner detector's level (so a level shift does not bend the shape), and only
-    from samples the inner detector finds ordinary: no shift open, its CUSUM below
+    the inner detector's level (so a level shift does not bend the shape); for its first
+    ``young_visits`` days still from every sample but glitches (during a shift, held
+    until it recovers), so that an incident on the first day is outvoted by the next
+    days instead of paging every day at that hour, then
+    only from samples the inner detector finds ordinary: no shift open, its CUSUM below
     ``learn_evidence`` of the threshold (nothing building up, such as a slow creep), within
     ``learn_sigmas`` of its baseline. Incidents and glitches do not become the profile.
 
@@ -64,10 +67,16 @@ class SeasonalCusum:
     learn_evidence
         Once the shape is on, nothing is learnt while the inner CUSUM holds more than this
         fraction of its threshold (a change may be building up, e.g. a slow creep).
+    young_visits
+        A knot learnt on fewer days than this learns every sample but lone glitches
+        (see ``_reference``).
     glitch_band
         Before, samples further than this fraction from the median of the last five are not learnt.
     weekly
-        Learn and apply day-of-week level factors once a week has been seen.
+        Learn and apply day-of-week level factors once a week has been seen. Off by
+        default: on synthetic traffic they did not help (a smooth ±30% weekly swing gave
+        no SHIFT either way, the inner baseline follows it) and hurt with a sharp weekend
+        drop to 60% (19 SHIFTs against 11 over 5 seeds x 2 weeks; see docs/detectors.md).
     min_factor
         Floor of the shape, so that a near-zero night does not blow up the residual.
     window, min_history, threshold, min_relative_change, min_absolute_change, rebaseline_after
@@ -108,7 +117,8 @@ class SeasonalCusum:
         learn_sigmas: float = 3.0,
         glitch_band: float = 0.25,
         learn_evidence: float = 0.3,
-        weekly: bool = True,
+        young_visits: float = 3.5,
+        weekly: bool = False,
         min_factor: float = 0.05,
         window: int = 60,
         min_history: int = 20,
@@ -125,6 +135,7 @@ class SeasonalCusum:
         self.learn_sigmas = learn_sigmas
         self.glitch_band = glitch_band
         self.learn_evidence = learn_evidence
+        self.young_visits = young_visits
         self.weekly = weekly
         self.min_factor = min_factor
         self._inner_settings = {
@@ -145,6 +156,7 @@ class SeasonalCusum:
         self._profile = [0.0] * self.buckets
         self._weight = [0.0] * self.buckets
         self._seasonal_on = False
+        self._deferred: dict[str, list[float]] = {}  # knot -> [mass, mass * value] held during a shift
         # Weekly: the current day's running mean of the deseasonalised series, the last
         # seven whole days' means, and the day-of-week factors.
         self._day: int | None = None
@@ -191,23 +203,32 @@ class SeasonalCusum:
         return self._daily(ts) * (self._week_shape(ts) if self._weekly_on else 1.0)
 
     # -- learning -------------------------------------------------------------
-    def _reference(self, value: float, residual: float) -> float | None:
+    def _reference(self, ts: float, value: float, residual: float) -> float | None:
         """What ``value`` is learnt relative to, or None if it is not to be learnt.
 
         Before the shape is on, the profile holds raw values (reference 1) and the gate is
         the median of the last few raw values: a lone glitch is far from it (the inner
         detector sees the raw cycle then and may itself fire on it, so its judgement is no
         gate). Afterwards the profile holds the shape, ``value`` over the inner detector's
-        level, so a level shift does not bend the shape, and the gate is the inner
-        detector's own: no shift open, no change building up, within ``learn_sigmas`` of
-        its baseline.
+        level, so a level shift does not bend the shape. A knot learnt on fewer than
+        ``young_visits`` days keeps the glitch gate only, one day being no proof: during a
+        shift its samples are held (relative to the pre-shift level) and learnt only if
+        the shift recovers, since a young shape that is wrong for a few hours (learnt from
+        an incident on the first day) makes a shift that ends when those hours do, while
+        a level shift persists (and the profile is normalised: a level is no shape). An older knot takes the inner detector's own
+        gate: no shift open, no change building up, within ``learn_sigmas`` of its baseline.
         """
+        if len(self._recent) < 5:
+            return None
+        last = sorted(v for _, v in list(self._recent)[-5:])
+        glitch = abs(value - last[2]) > self.glitch_band * abs(last[2])
         if not self._seasonal_on:
-            if len(self._recent) < 5:
-                return None
-            last = sorted(v for _, v in list(self._recent)[-5:])
-            median = last[2]
-            return 1.0 if abs(value - median) <= self.glitch_band * abs(median) else None
+            return None if glitch else 1.0
+        i0, i1, frac = self._knots(ts)
+        knot = i0 if frac < 0.5 else i1
+        if self._weight[knot] < 1.0 - math.exp(-self.young_visits / self.profile_days):
+            level = self._inner.reference_level
+            return None if glitch or level is None or level <= 0.0 else level
         baseline = self._inner.current_baseline()
         if self._inner.evidence > self.learn_evidence:
             return None  # a change may be building up: its samples are no reference
@@ -220,11 +241,33 @@ class SeasonalCusum:
         mass = min(dt, bucket_width) / bucket_width
         i0, i1, frac = self._knots(ts)
         for index, share in ((i0, 1.0 - frac), (i1, frac)):
-            if share <= 0.0:
-                continue
-            keep = math.exp(-mass * share / self.profile_days)
-            self._weight[index] = keep * self._weight[index] + (1.0 - keep)
-            self._profile[index] += (1.0 - keep) / self._weight[index] * (value - self._profile[index])
+            if share > 0.0:
+                self._learn_knot(index, mass * share, value)
+
+    def _learn_knot(self, index: int, mass: float, value: float) -> None:
+        keep = math.exp(-mass / self.profile_days)
+        self._weight[index] = keep * self._weight[index] + (1.0 - keep)
+        self._profile[index] += (1.0 - keep) / self._weight[index] * (value - self._profile[index])
+
+    def _defer(self, ts: float, dt: float, value: float) -> None:
+        """Hold what a young knot would learn during a shift until the shift ends."""
+        bucket_width = self.period / self.buckets
+        mass = min(dt, bucket_width) / bucket_width
+        i0, i1, frac = self._knots(ts)
+        for index, share in ((i0, 1.0 - frac), (i1, frac)):
+            if share > 0.0:
+                held = self._deferred.setdefault(str(index), [0.0, 0.0])
+                held[0] += mass * share
+                held[1] += mass * share * value
+
+    def _settle_deferred(self, recovered: bool) -> None:
+        """A shift ended: learn what it held if it recovered (the young shape was wrong there,
+        e.g. learnt from an incident on the first day), forget it if it persisted (a level shift)."""
+        if recovered:
+            for index, (mass, total) in sorted(self._deferred.items(), key=lambda kv: int(kv[0])):
+                if mass > 0.0:
+                    self._learn_knot(int(index), mass, total / mass)
+        self._deferred = {}
 
     def _learn_week(self, ts: float, residual: float) -> None:
         day = math.floor(ts / _DAY)
@@ -292,13 +335,18 @@ class SeasonalCusum:
         self._maybe_switch(ts)
         factor = self._factor(ts)
         residual = value / factor
-        reference = self._reference(value, residual)
+        reference = self._reference(ts, value, residual)
         self._recent.append((ts, value))
+        in_shift = self._inner.in_shift
         event = self._inner.update(ts, residual)
-        if reference is not None:
+        if reference is not None and in_shift and self._seasonal_on:
+            self._defer(ts, dt, value / reference)
+        elif reference is not None:
             self._learn_profile(ts, dt, value / reference)
             if self.weekly:
                 self._learn_week(ts, value / self._daily(ts))
+        if in_shift and not self._inner.in_shift:
+            self._settle_deferred(event is not None and event.kind is EventKind.RECOVERY)
         if event is None:
             return None
         return replace(event, before=event.before * factor, after=event.after * factor)
@@ -314,6 +362,7 @@ class SeasonalCusum:
             "profile": list(self._profile),
             "weight": list(self._weight),
             "seasonal_on": self._seasonal_on,
+            "deferred": {k: list(v) for k, v in self._deferred.items()},
             "day": [self._day, self._day_sum, self._day_n, self._day_first, self._day_last],
             "days": [list(d) for d in self._days],
             "week": list(self._week),
@@ -334,6 +383,7 @@ class SeasonalCusum:
         self._profile = [float(v) for v in state["profile"]]
         self._weight = [float(v) for v in state["weight"]]
         self._seasonal_on = bool(state["seasonal_on"])
+        self._deferred = {str(k): [float(m), float(t)] for k, (m, t) in state["deferred"].items()}
         day, day_sum, day_n, day_first, day_last = state["day"]
         self._day, self._day_sum, self._day_n = day, float(day_sum), int(day_n)
         self._day_first, self._day_last = day_first, day_last

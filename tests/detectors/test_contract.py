@@ -26,8 +26,11 @@ FACTORIES: dict[str, Callable[[], Detector]] = {
     # An hourly "day" of six knots (20 samples each; the real one has 120), so that the
     # contract's streams (at most 17 hours) run with the learnt shape on; profile_days=18
     # keeps the real per-sample learning rate (the real day is 24 times longer than this
-    # one and has 4 times as many knots).
-    "SeasonalCusum(period=1h)": lambda: SeasonalCusum(period=3600.0, buckets=6, profile_days=18.0),
+    # one and has 4 times as many knots), young_visits=0.5 keeps the young phase short
+    # beside the contract's few-hour changes, as 3.5 real days are.
+    "SeasonalCusum(period=1h)": lambda: SeasonalCusum(
+        period=3600.0, buckets=6, profile_days=18.0, young_visits=0.5,
+    ),
 }
 SEEDS = range(5)
 STEP = 30.0
