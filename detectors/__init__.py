@@ -2,6 +2,7 @@
 
 from .bocpd import Bocpd
 from .bank import CusumBank, EwmaCusum
+from .counter_rate import CounterRate
 from .ensemble import Ensemble
 from .factory import make_detector
 from .range_exceedance import RangeExceedance
@@ -10,6 +11,6 @@ from .seasonal import SeasonalCusum
 from .types import Detection, Detector, Direction, EventKind, State
 
 __all__ = [
-    "Bocpd", "CusumBank", "Detection", "Detector", "Direction", "Ensemble", "EventKind", "EwmaCusum", "RangeExceedance", "RobustCusum", "SeasonalCusum", "State",
+    "Bocpd", "CounterRate", "CusumBank", "Detection", "Detector", "Direction", "Ensemble", "EventKind", "EwmaCusum", "RangeExceedance", "RobustCusum", "SeasonalCusum", "State",
     "make_detector",
 ]
