@@ -371,6 +371,13 @@ class SeasonalCusum:
         }
 
     def load_state(self, state: State) -> None:
+        """Restore a state of :meth:`state_dict`, or a :class:`RobustCusum` state (a checkpoint
+        from before the series was seasonal: it carries on, and the shape is learnt from now)."""
+        if "inner" not in state and "history" in state:
+            self._reset()
+            self._inner.load_state(state)
+            self._last_ts = self._first_ts = self._inner.state_dict()["last_ts"]
+            return
         if state.get("version") != self.VERSION:
             raise ValueError(f"SeasonalCusum state version {state.get('version')!r}, expected {self.VERSION}")
         if len(state["profile"]) != self.buckets or len(state["weight"]) != self.buckets:

@@ -178,3 +178,18 @@ def test_bad_settings_and_state_name_the_field() -> None:
     state["version"] = 99
     with pytest.raises(ValueError, match="version"):
         det.load_state(state)
+
+
+def test_resumes_from_a_plain_robust_cusum_checkpoint() -> None:
+    """A request-rate checkpoint from before the factory made it seasonal still loads."""
+    from detectors import RobustCusum
+
+    ts, values = traffic(1, days=3)
+    values[700:760] *= 0.4
+    plain = RobustCusum()
+    run(plain, ts[:100], values[:100])
+    det = SeasonalCusum()
+    det.load_state(json.loads(json.dumps(plain.state_dict())))
+    events = run(det, ts[100:], values[100:])
+    assert det.state_dict()["seasonal_on"]
+    assert [round((e.onset - T0) / STEP) for _, e in events if e.kind is EventKind.SHIFT and e.detected_at > ts[388]] == [700]
