@@ -1,5 +1,6 @@
 """Pure online change-point detectors: no I/O, no asyncio, no wall clock."""
 
+from .adwin import Adwin
 from .bocpd import Bocpd
 from .bank import CusumBank, EwmaCusum
 from .counter_rate import CounterRate
@@ -11,6 +12,6 @@ from .seasonal import SeasonalCusum
 from .types import Detection, Detector, Direction, EventKind, State
 
 __all__ = [
-    "Bocpd", "CounterRate", "CusumBank", "Detection", "Detector", "Direction", "Ensemble", "EventKind", "EwmaCusum", "RangeExceedance", "RobustCusum", "SeasonalCusum", "State",
+    "Adwin", "Bocpd", "CounterRate", "CusumBank", "Detection", "Detector", "Direction", "Ensemble", "EventKind", "EwmaCusum", "RangeExceedance", "RobustCusum", "SeasonalCusum", "State",
     "make_detector",
 ]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from detectors import (
-    Bocpd, CounterRate, Detection, Detector, Ensemble, EventKind, EwmaCusum, RobustCusum, SeasonalCusum,
+    Adwin, Bocpd, CounterRate, Detection, Detector, Ensemble, EventKind, EwmaCusum, RobustCusum, SeasonalCusum,
     State, make_detector,
 )
 
@@ -59,6 +59,7 @@ FACTORIES: dict[str, Callable[[], Detector]] = {
     "Bocpd": Bocpd,
     "SeasonalCusum": SeasonalCusum,
     "CounterRate": AsCounter,
+    "Adwin": Adwin,
     # An hourly "day" of six knots (20 samples each; the real one has 120), so that the
     # contract's streams (at most 17 hours) run with the learnt shape on; profile_days=18
     # keeps the real per-sample learning rate (the real day is 24 times longer than this
