@@ -6,12 +6,13 @@ from .bank import CusumBank, EwmaCusum
 from .counter_rate import CounterRate
 from .ensemble import Ensemble
 from .factory import make_detector
+from .half_space_trees import HalfSpaceTreesScorer
 from .range_exceedance import RangeExceedance
 from .robust_cusum import RobustCusum
 from .seasonal import SeasonalCusum
 from .types import Detection, Detector, Direction, EventKind, State
 
 __all__ = [
-    "Adwin", "Bocpd", "CounterRate", "CusumBank", "Detection", "Detector", "Direction", "Ensemble", "EventKind", "EwmaCusum", "RangeExceedance", "RobustCusum", "SeasonalCusum", "State",
+    "Adwin", "Bocpd", "CounterRate", "CusumBank", "Detection", "Detector", "Direction", "Ensemble", "EventKind", "EwmaCusum", "HalfSpaceTreesScorer", "RangeExceedance", "RobustCusum", "SeasonalCusum", "State",
     "make_detector",
 ]
