@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from array import array
 from collections import deque
 from dataclasses import replace
 
@@ -151,10 +152,13 @@ class SeasonalCusum:
     def _reset(self) -> None:
         self._inner = self._new_inner()
         self._last_ts: float | None = None
-        self._recent: deque[tuple[float, float]] = deque(maxlen=max(5, self._inner.min_history))
+        # The last samples (compact float arrays: this is per-series memory).
+        self._recent_max = max(5, self._inner.min_history)
+        self._recent_ts = array("d")
+        self._recent_v = array("d")
         self._first_ts: float | None = None
-        self._profile = [0.0] * self.buckets
-        self._weight = [0.0] * self.buckets
+        self._profile = array("d", [0.0]) * self.buckets
+        self._weight = array("d", [0.0]) * self.buckets
         self._seasonal_on = False
         self._deferred: dict[str, list[float]] = {}  # knot -> [mass, mass * value] held during a shift
         # Weekly: the current day's running mean of the deseasonalised series, the last
@@ -218,9 +222,9 @@ class SeasonalCusum:
         a level shift persists (and the profile is normalised: a level is no shape). An older knot takes the inner detector's own
         gate: no shift open, no change building up, within ``learn_sigmas`` of its baseline.
         """
-        if len(self._recent) < 5:
+        if len(self._recent_v) < 5:
             return None
-        last = sorted(v for _, v in list(self._recent)[-5:])
+        last = sorted(self._recent_v[-5:])
         glitch = abs(value - last[2]) > self.glitch_band * abs(last[2])
         if not self._seasonal_on:
             return None if glitch else 1.0
@@ -312,13 +316,13 @@ class SeasonalCusum:
             self._seasonal_on = True
             mean = sum(self._profile) / self.buckets
             if mean > 0.0:  # from raw values to the shape (mean 1)
-                self._profile = [p / mean for p in self._profile]
+                self._profile = array("d", (p / mean for p in self._profile))
         elif self.weekly and not self._weekly_on and all(w > 0.0 for w in self._week_weight):
             self._weekly_on = True
         else:
             return
         self._inner = self._new_inner()
-        for t, v in self._recent:
+        for t, v in zip(self._recent_ts, self._recent_v):
             self._inner.update(t, v / self._factor(t))
 
     # -- update ---------------------------------------------------------------
@@ -336,7 +340,10 @@ class SeasonalCusum:
         factor = self._factor(ts)
         residual = value / factor
         reference = self._reference(ts, value, residual)
-        self._recent.append((ts, value))
+        if len(self._recent_v) == self._recent_max:
+            del self._recent_ts[0], self._recent_v[0]
+        self._recent_ts.append(ts)
+        self._recent_v.append(value)
         in_shift = self._inner.in_shift
         event = self._inner.update(ts, residual)
         if reference is not None and in_shift and self._seasonal_on:
@@ -357,7 +364,7 @@ class SeasonalCusum:
             "version": self.VERSION,
             "inner": self._inner.state_dict(),
             "last_ts": self._last_ts,
-            "recent": [list(p) for p in self._recent],
+            "recent": [[t, v] for t, v in zip(self._recent_ts, self._recent_v)],
             "first_ts": self._first_ts,
             "profile": list(self._profile),
             "weight": list(self._weight),
@@ -385,10 +392,12 @@ class SeasonalCusum:
         self._reset()
         self._inner.load_state(state["inner"])
         self._last_ts = state["last_ts"]
-        self._recent.extend((float(t), float(v)) for t, v in state["recent"])
+        recent = state["recent"][-self._recent_max:]
+        self._recent_ts = array("d", (float(t) for t, _ in recent))
+        self._recent_v = array("d", (float(v) for _, v in recent))
         self._first_ts = state["first_ts"]
-        self._profile = [float(v) for v in state["profile"]]
-        self._weight = [float(v) for v in state["weight"]]
+        self._profile = array("d", (float(v) for v in state["profile"]))
+        self._weight = array("d", (float(v) for v in state["weight"]))
         self._seasonal_on = bool(state["seasonal_on"])
         self._deferred = {str(k): [float(m), float(t)] for k, (m, t) in state["deferred"].items()}
         day, day_sum, day_n, day_first, day_last = state["day"]
