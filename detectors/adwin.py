@@ -39,7 +39,8 @@ def window_to_json(window: Any) -> dict[str, Any]:
 
     Examples
     --------
-    >>> window = _adaptive_windowing()(delta=0.002, clock=1, max_buckets=5, min_window_length=5, grace_period=10)
+    >>> window = _adaptive_windowing()(delta=0.002, clock=1, max_buckets=5,
+    ...                                min_window_length=5, grace_period=10)
     >>> for x in (1.0, 2.0, 3.0):
     ...     _ = window.update(x)
     >>> state = window_to_json(window)
@@ -62,10 +63,12 @@ def window_to_json(window: Any) -> dict[str, Any]:
             offset += 8
             arrays.append(list(struct.unpack_from(f"<{length}d", raw, offset)))
             offset += 8 * length
-        buckets.append({"max_size": max_size, "current": current, "totals": arrays[0], "variances": arrays[1]})
+        buckets.append({"max_size": max_size, "current": current,
+                        "totals": arrays[0], "variances": arrays[1]})
     if offset + _TAIL.size != len(raw) or _TAIL.unpack_from(raw, offset) != (
             head[0], head[1], head[2], int(head[3]), int(head[4])):
-        raise RuntimeError("river's AdaptiveWindowing layout is not the one this adapter reads (rust_src/adwin.rs)")
+        raise RuntimeError(
+            "river's AdaptiveWindowing layout is not the one this adapter reads (rust_src/adwin.rs)")
     out["buckets"] = buckets
     return out
 
@@ -74,17 +77,16 @@ def _number(state: dict[str, Any], key: str, kind: type) -> Any:
     value = state.get(key)
     if kind is int and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
         raise ValueError(f"ADWIN window {key}: expected a non-negative integer, got {value!r}")
-    if kind is float and (not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value)):
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is float and (not number or not math.isfinite(value)):
         raise ValueError(f"ADWIN window {key}: expected a finite number, got {value!r}")
     return kind(value)
 
 
 def window_from_json(state: dict[str, Any]) -> Any:
     """Rebuild a river ``AdaptiveWindowing`` from :func:`window_to_json`, checking every field."""
-    head = []
-    for key in _HEAD_FIELDS:
-        head.append(_number(state, key, float if key in {"delta", "min_window_length", "grace_period", "total",
-                                                          "variance", "width", "total_width"} else int))
+    floats = {"delta", "min_window_length", "grace_period", "total", "variance", "width", "total_width"}
+    head = [_number(state, key, float if key in floats else int) for key in _HEAD_FIELDS]
     max_buckets = head[2]
     buckets = state.get("buckets")
     if not isinstance(buckets, list) or not 1 <= len(buckets) <= _MAX_LEVELS:
@@ -101,7 +103,8 @@ def window_from_json(state: dict[str, Any]) -> Any:
             values = bucket.get(key)
             if (not isinstance(values, list) or len(values) != max_buckets + 1
                     or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)):
-                raise ValueError(f"ADWIN window buckets[{level}].{key}: expected {max_buckets + 1} finite numbers")
+                raise ValueError(
+                    f"ADWIN window buckets[{level}].{key}: expected {max_buckets + 1} finite numbers")
             parts.append(_U64.pack(len(values)) + struct.pack(f"<{len(values)}d", *values))
     parts.append(_TAIL.pack(head[0], head[1], max_buckets, int(head[3]), int(head[4])))
     window = _adaptive_windowing()(delta=head[0], clock=head[1], max_buckets=max_buckets,
@@ -118,7 +121,8 @@ class Adwin:
     every sample (``clock=1``). ADWIN only says that the mean of its window changed; the
     rest is ours: the onset is the best split of the last ``window`` samples (the one
     that maximises the two-sample z of their means), ``before`` the scale's level and
-    ``after`` the median from the onset on, and a change smaller than ``min_relative_change``/``min_absolute_change``
+    ``after`` the median from the onset on, and a change smaller than
+    ``min_relative_change``/``min_absolute_change``
     is no page (ADWIN's window is cut all the same). After a SHIFT: a RECOVERY after
     ``recovery_points`` samples back near the old level, or, after ``rebaseline_after``
     samples away, the new level becomes normal (a new scale and a fresh ADWIN).
@@ -177,7 +181,8 @@ class Adwin:
         self._reset()
 
     def _new_window(self) -> Any:
-        return _adaptive_windowing()(delta=self.delta, clock=1, max_buckets=5, min_window_length=5, grace_period=10)
+        return _adaptive_windowing()(delta=self.delta, clock=1, max_buckets=5,
+                                     min_window_length=5, grace_period=10)
 
     def _reset(self) -> None:
         self._adwin = self._new_window()
@@ -197,7 +202,8 @@ class Adwin:
 
     def _significant(self, before: float, after: float) -> bool:
         delta = abs(after - before)
-        return delta >= self.min_absolute_change and delta / max(abs(before), self.absolute_floor) >= self.min_relative_change
+        relative = delta / max(abs(before), self.absolute_floor)
+        return delta >= self.min_absolute_change and relative >= self.min_relative_change
 
     # -- update ---------------------------------------------------------------
     def update(self, ts: float, value: float) -> Detection | None:

@@ -42,7 +42,8 @@ class CounterRate:
     ...         total = 700.0  # restarted 14 s before this scrape
     ...     event = det.update(1_790_000_000.0 + 30.0 * k, total)
     ...     if event:
-    ...         events.append((event.kind.value, event.direction.value, round(event.before), round(event.after)))
+    ...         events.append((event.kind.value, event.direction.value,
+    ...                        round(event.before), round(event.after)))
     >>> events
     [('shift', 'up', 50, 100)]
     """

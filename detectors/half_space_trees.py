@@ -133,9 +133,12 @@ class HalfSpaceTreesScorer:
 
     def load_state(self, state: State) -> None:
         if state.get("version") != self.VERSION:
-            raise ValueError(f"HalfSpaceTreesScorer state version {state.get('version')!r}, expected {self.VERSION}")
+            raise ValueError(
+                f"HalfSpaceTreesScorer state version {state.get('version')!r}, expected {self.VERSION}")
         if state.get("seed") != self.seed:
-            raise ValueError(f"HalfSpaceTreesScorer state seed {state.get('seed')!r}: the trees were built with {self.seed}")
+            raise ValueError(
+                f"HalfSpaceTreesScorer state seed {state.get('seed')!r}: "
+                f"the trees were built with {self.seed}")
         self._reset()
         self._warmup = [float(v) for v in state["warmup"]]
         scale = state["scale"]
@@ -150,13 +153,16 @@ class HalfSpaceTreesScorer:
                 node.l_mass = node.r_mass = 0
         for entry in state["masses"]:
             if not (isinstance(entry, list) and len(entry) == 4 and all(isinstance(v, int) for v in entry)):
-                raise ValueError(f"HalfSpaceTreesScorer state masses: expected [tree, node, l_mass, r_mass] integers, got {entry!r}")
+                raise ValueError(
+                    "HalfSpaceTreesScorer state masses: expected [tree, node, l_mass, r_mass] integers, "
+                    f"got {entry!r}")
             t, i, left, right = entry
             if not (0 <= t < len(nodes) and 0 <= i < len(nodes[t])) or left < 0 or right < 0:
                 raise ValueError(f"HalfSpaceTreesScorer state masses: entry {entry!r} out of range")
             nodes[t][i].l_mass, nodes[t][i].r_mass = left, right
         counter = state["counter"]
         if not isinstance(counter, int) or not 0 <= counter < self.window_size:
-            raise ValueError(f"HalfSpaceTreesScorer state counter: expected 0 to {self.window_size - 1}, got {counter!r}")
+            raise ValueError(
+                f"HalfSpaceTreesScorer state counter: expected 0 to {self.window_size - 1}, got {counter!r}")
         self._hst.counter = counter
         self._hst._first_window = bool(state["first_window"])

@@ -56,7 +56,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--step", type=float, default=60.0)
     args = ap.parse_args(argv)
     if args.days < 3.0 or args.seeds < 1 or args.step <= 0:
-        ap.error("--days must be at least 3 (steps go on day 3 or later), --seeds at least 1, --step positive")
+        ap.error("--days must be at least 3 (steps go on day 3 or later), "
+                 "--seeds at least 1, --step positive")
     print(f"{args.days:g} days at {args.step:g} s, seeds 0..{args.seeds - 1}, 7 services each")
     print(f"{'cycle':>6} {'detector':14} {'series-h':>8} {'SHIFT/100h':>10} {'after day 1':>11} "
           f"{'detected':>9} {'onset ok':>9} {'delay(med)':>10}")
@@ -97,7 +98,8 @@ def main(argv: list[str]) -> int:
             late_hours = hours * (args.days - 1.0) / args.days
             delay = f"{statistics.median(delays):.0f}" if delays else "-"
             print(f"{amplitude:>5.0%} {name:14} {hours:8.0f} {100 * shifts / hours:10.2f} "
-                  f"{100 * late / late_hours:11.2f} {detected:>4}/{total:<4} {found:>4}/{total:<4} {delay:>10}")
+                  f"{100 * late / late_hours:11.2f} {detected:>4}/{total:<4} {found:>4}/{total:<4} "
+                  f"{delay:>10}")
     return 0
 
 
