@@ -76,9 +76,9 @@ class SeasonalCusum:
         from the median of the last five are not learnt.
     weekly
         Learn and apply day-of-week level factors once a week has been seen. Off by
-        default: on synthetic traffic they did not help (a smooth ±30% weekly swing gave
-        no SHIFT either way, the inner baseline follows it) and hurt with a sharp weekend
-        drop to 60% (19 SHIFTs against 11 over 5 seeds x 2 weeks; see docs/detectors.md).
+        default: on synthetic traffic they made things worse (a smooth ±30% weekly swing:
+        3 SHIFTs with them, none without, the inner baseline follows it; weekends at 60%:
+        19 against 11; 5 seeds x days 8-21, ``tests/benchmarks/seasonal.py --weekly``).
     min_factor
         Floor of the shape, so that a near-zero night does not blow up the residual.
     window, min_history, threshold, min_relative_change, min_absolute_change, rebaseline_after

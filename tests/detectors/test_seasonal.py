@@ -155,6 +155,22 @@ def test_round_trip_across_the_switch_and_later() -> None:
         assert got == expected, f"cut at {cut}"
 
 
+def test_round_trip_with_the_weekly_factors_on() -> None:
+    ts, values = traffic(5, days=10, weekend=0.6)
+    values[2700:2740] *= 2.5
+    det = SeasonalCusum(weekly=True)
+    expected = run(det, ts, values)
+    assert det.state_dict()["weekly_on"]
+    assert any(e.kind is EventKind.SHIFT and abs(e.onset - ts[2700]) <= 3 * STEP for _, e in expected)
+    for cut in (2017, 2305, 2710):     # around the end of the first week, and mid-shift
+        first = SeasonalCusum(weekly=True)
+        got = run(first, ts[:cut], values[:cut])
+        restored = SeasonalCusum(weekly=True)
+        restored.load_state(json.loads(json.dumps(first.state_dict())))
+        got += [(i + cut, e) for i, e in run(restored, ts[cut:], values[cut:])]
+        assert got == expected, f"cut at {cut}"
+
+
 def test_state_is_bounded() -> None:
     ts, values = traffic(3, days=21, weekend=0.6)
     det = SeasonalCusum(weekly=True)
