@@ -99,6 +99,7 @@ class RobustCusum:
 
     def _reset(self) -> None:
         self._history: deque[float] = deque(maxlen=self.window)
+        self._memo: tuple[float, float] | None = None  # the baseline of the current history
         self._recent: deque[tuple[float, float]] = deque(maxlen=self.window)
         self._recent_z: deque[float] = deque(maxlen=self.window)
         self._s_up = 0.0
@@ -108,8 +109,44 @@ class RobustCusum:
         self._active: dict[str, Any] | None = None
         self._pending: dict[str, Any] | None = None
 
+    # -- read-only views (for wrappers such as SeasonalCusum) --------------------
+    @property
+    def in_shift(self) -> bool:
+        """Whether a reported shift is open (not yet recovered nor re-baselined)."""
+        return self._active is not None
+
+    @property
+    def settled(self) -> bool:
+        """Neither in a shift nor holding an absorbed one that may still recover."""
+        return self._active is None and self._pending is None
+
+    @property
+    def evidence(self) -> float:
+        """The larger CUSUM statistic as a fraction of the threshold (1 decides a shift)."""
+        return max(self._s_up, self._s_down) / self.threshold
+
+    @property
+    def reference_level(self) -> float | None:
+        """The level samples are compared with: the baseline, or the pre-shift level during a shift."""
+        if self._active is not None:
+            return float(self._active["before"])
+        if len(self._history) < self.min_history:
+            return None
+        return self._baseline()[0]
+
+    def current_baseline(self) -> tuple[float, float] | None:
+        """The baseline ``(level, spread)`` the next sample is judged against; None while warming up."""
+        if self._active is not None or len(self._history) < self.min_history:
+            return None
+        return self._baseline()
+
     # -- baseline -------------------------------------------------------------
     def _baseline(self) -> tuple[float, float]:
+        if self._memo is None:
+            self._memo = self._compute_baseline()
+        return self._memo
+
+    def _compute_baseline(self) -> tuple[float, float]:
         arr = np.fromiter(self._history, dtype=float, count=len(self._history))
         level = float(np.median(arr))
         mad = float(np.median(np.abs(arr - level))) * _MAD_TO_SIGMA
@@ -139,6 +176,7 @@ class RobustCusum:
                 return recovered
         if len(self._history) < self.min_history:
             self._history.append(value)
+            self._memo = None
             return None
         level, spread = self._baseline()
         z = max(-self.clip, min(self.clip, (value - level) / spread))
@@ -157,6 +195,7 @@ class RobustCusum:
             # Outliers stay out of the baseline; ordinary values (slow drifts
             # such as daily cycles included) keep it moving.
             self._history.append(value)
+            self._memo = None
         return None
 
     def _onset_index(self, sign: float) -> int:
@@ -203,6 +242,7 @@ class RobustCusum:
             # it and go back to watching, still ready to report the way back.
             self._history.clear()
             self._history.extend(act["values"])
+            self._memo = None
             self._recent.clear()
             self._recent_z.clear()
             act["rebased"] = True
@@ -221,6 +261,7 @@ class RobustCusum:
         self._pending = None
         self._history.clear()
         self._history.extend(v for _, v in list(self._recent)[-self.recovery_points:])
+        self._memo = None
         self._s_up = self._s_down = 0.0
         return Detection(
             EventKind.RECOVERY, pend["onset"], ts, Direction(pend["direction"]), pend["after"],
@@ -246,6 +287,7 @@ class RobustCusum:
             raise ValueError(f"RobustCusum state version {state.get('version')!r}, expected {self.VERSION}")
         self._reset()
         self._history.extend(float(v) for v in state["history"])
+        self._memo = None
         self._recent.extend((float(t), float(v)) for t, v in state["recent"])
         self._s_up = float(state["s_up"])
         self._s_down = float(state["s_down"])

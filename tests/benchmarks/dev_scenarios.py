@@ -3,7 +3,8 @@
 Run: ``.venv/bin/python tests/benchmarks/dev_scenarios.py [--detector NAME] [SCENARIO_DIR ...]``
 (default: every folder under ``../shared/scenarios/dev``; ``--detector`` names a class in
 ``detectors`` to compare, with its default settings and the factory's per-signal
-``min_absolute_change``, instead of ``make_detector``).
+``min_absolute_change``, instead of ``make_detector``: ``RobustCusum``, ``EwmaCusum``,
+``Bocpd``, ``SeasonalCusum`` or ``Adwin``).
 
 For each scenario every (service, signal) series gets its own detector from
 ``make_detector(signal)``. Reported:
@@ -38,6 +39,7 @@ DEFAULT_DIR = ROOT.parent / "shared" / "scenarios" / "dev"
 if not DEFAULT_DIR.exists():
     DEFAULT_DIR = Path("/work/shared/scenarios/dev")
 SLACK_SECONDS = 600.0
+DETECTORS = ("RobustCusum", "EwmaCusum", "Bocpd", "SeasonalCusum", "Adwin")
 
 
 def run_scenario(folder: Path, factory: Callable[[str], Any] = make_detector) -> dict[tuple[str, str], list[Detection]]:
@@ -58,6 +60,9 @@ def run_scenario(folder: Path, factory: Callable[[str], Any] = make_detector) ->
 def main(argv: list[str]) -> int:
     factory: Callable[[str], Any] = make_detector
     if argv[:1] == ["--detector"]:
+        if len(argv) < 2 or argv[1] not in DETECTORS:
+            print(f"--detector: expected one of {', '.join(DETECTORS)}", file=sys.stderr)
+            return 2
         cls = getattr(detectors, argv[1])
         factory = lambda signal: cls(min_absolute_change=MIN_ABSOLUTE_CHANGE.get(signal, 0.0))  # noqa: E731
         argv = argv[2:]
