@@ -77,6 +77,14 @@ def _earlier_pending() -> Any:
                              earlier.c.status == "pending", earlier.c.id < n.c.id)
 
 
+def _anomaly_row(a: dict[str, Any], incident_id: str) -> dict[str, Any]:
+    """The ``anomalies`` row of one anomaly of an incident document."""
+    return dict(series=a.get("series") or f"{a['service']}/{a['signal']}", service=a["service"],
+                signal=a["signal"], onset=float(a["onset"]), detected_at=a["detected_at"],
+                direction=a["direction"], before=a["before"], after=a["after"], confidence=a["confidence"],
+                recovered_at=a.get("recovered_at"), incident_id=incident_id)
+
+
 def normalise_url(url: str) -> str:
     """Accept plain ``sqlite:///`` and ``postgresql://`` URLs and pick the async drivers.
 
@@ -196,24 +204,37 @@ class Store:
 
     # -- incidents ------------------------------------------------------------------
     async def save_incident(self, doc: dict[str, Any], *, now: float | None = None) -> None:
-        """Insert or replace an incident's snapshot (and its anomalies)."""
+        """Insert or replace an incident's snapshot, and upsert its anomalies that are new or changed.
+
+        An incident is saved after every event that touches it. The anomaly rows it already has
+        are read back (one indexed query) and only the new or changed ones are written, in one
+        statement: the work per save is one row per *changed* anomaly, not one statement per
+        anomaly of the incident (an alert storm of thousands of anomalies in one incident made
+        each save cost thousands of statements, and absorbing the storm quadratic).
+        """
         now = now if now is not None else time.time()
         values = dict(state=doc["state"], onset=doc["onset"], opened_at=doc["opened_at"],
                       paged_at=doc["paged_at"], resolved_at=doc["resolved_at"], services=doc["services"],
                       doc=doc, updated_at=now)
+        rows = [_anomaly_row(a, doc["id"]) for a in doc.get("anomalies", [])]
+        a = t.anomalies
         async with self.engine.begin() as conn:
             stmt = self._insert(t.incidents).values(id=doc["id"], **values)
             await conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
-            for a in doc.get("anomalies", []):
-                series = a.get("series") or f"{a['service']}/{a['signal']}"
-                row = dict(series=series, service=a["service"], signal=a["signal"], onset=a["onset"],
-                           detected_at=a["detected_at"], direction=a["direction"], before=a["before"],
-                           after=a["after"], confidence=a["confidence"], recovered_at=a.get("recovered_at"),
-                           incident_id=doc["id"])
-                stmt = self._insert(t.anomalies).values(**row)
-                await conn.execute(stmt.on_conflict_do_update(
+            if not rows:
+                return
+            held = await conn.execute(sa.select(a.c.series, a.c.onset, a.c.recovered_at)
+                                      .where(a.c.incident_id == doc["id"]))
+            written = {(r.series, r.onset): r.recovered_at for r in held}
+            changed = [r for r in rows
+                       if (r["series"], r["onset"]) not in written
+                       or written[(r["series"], r["onset"])] != r["recovered_at"]]
+            if changed:
+                ins = self._insert(a)
+                await conn.execute(ins.on_conflict_do_update(
                     index_elements=["series", "onset"],
-                    set_={"recovered_at": row["recovered_at"], "incident_id": doc["id"]}))
+                    set_={"recovered_at": ins.excluded.recovered_at, "incident_id": ins.excluded.incident_id}),
+                    changed)
 
     async def get_incident(self, incident_id: str) -> dict[str, Any] | None:
         async with self.engine.connect() as conn:

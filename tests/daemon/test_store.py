@@ -1,7 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+
 from correlators.types import Change, ChangeKind, HealthEvent
 from daemon.store import Store
+from daemon.store import tables as t
 
 
 def _change(i: int, ts: float = 100.0) -> Change:
@@ -33,6 +40,66 @@ async def test_incident_upsert_and_filters(store: Store) -> None:
     assert [d["id"] for d in await store.list_incidents(service="frontend")] == ["inc-1"]
     assert [d["id"] for d in await store.list_incidents(state="resolved")] == ["inc-1", "inc-2"]
     assert await store.get_incident("nope") is None
+
+
+def _storm(n: int, incident_id: str = "inc-storm", recovered: dict[int, float] | None = None) -> dict[str, Any]:
+    """An incident document holding ``n`` anomalies (an alert storm on one incident)."""
+    rec = recovered or {}
+    return {"id": incident_id, "state": "open", "onset": 0.0, "opened_at": 1.0, "paged_at": None,
+            "resolved_at": None, "services": ["s0"],
+            "anomalies": [{"service": f"s{i % 50}", "signal": "error_ratio", "series": f"s{i}/alert", "onset": float(i),
+                           "detected_at": i + 1.0, "direction": "up", "before": 0.0, "after": 1.0,
+                           "confidence": 1.0, "recovered_at": rec.get(i)} for i in range(n)]}
+
+
+@contextmanager
+def _anomaly_rows_written(store: Store) -> Iterator[list[int]]:
+    """Count the rows sent to the database by INSERTs into ``anomalies`` while the block runs."""
+    written: list[int] = []
+
+    def count(_conn: Any, _cur: Any, statement: str, params: Any, _ctx: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO ANOMALIES"):
+            written.append(len(params) if many else 1)
+
+    sa.event.listen(store.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield written
+    finally:
+        sa.event.remove(store.engine.sync_engine, "before_cursor_execute", count)
+
+
+async def _anomaly_table(store: Store) -> dict[str, tuple[float | None, str | None]]:
+    a = t.anomalies
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(sa.select(a.c.series, a.c.recovered_at, a.c.incident_id))).all()
+    return {r.series: (r.recovered_at, r.incident_id) for r in rows}
+
+
+async def test_saving_an_incident_writes_only_its_new_or_changed_anomalies(store: Store) -> None:
+    # An incident is saved after every event that touches it; writing all its anomalies each time
+    # made absorbing an alert storm quadratic (3,000 alerts on one incident: minutes, not seconds).
+    with _anomaly_rows_written(store) as written:
+        await store.save_incident(_storm(300))
+    assert sum(written) == 300
+    with _anomaly_rows_written(store) as written:
+        await store.save_incident(_storm(301))  # one more anomaly: one row, whatever the incident's size
+    assert sum(written) == 1
+    with _anomaly_rows_written(store) as written:
+        await store.save_incident(_storm(301))  # nothing changed: nothing written
+    assert written == []
+    with _anomaly_rows_written(store) as written:
+        await store.save_incident(_storm(301, recovered={7: 500.0, 9: 600.0}))
+    assert sum(written) == 2
+    rows = await _anomaly_table(store)
+    assert len(rows) == 301 and rows["s7/alert"] == (500.0, "inc-storm") and rows["s8/alert"] == (None, "inc-storm")
+    # merged into another incident: its anomalies' rows follow it
+    with _anomaly_rows_written(store) as written:
+        await store.save_incident(_storm(301, "inc-keep", recovered={7: 500.0, 9: 600.0}))
+    assert sum(written) == 301
+    rows = await _anomaly_table(store)
+    assert len(rows) == 301 and {i for _, i in rows.values()} == {"inc-keep"} and rows["s9/alert"][0] == 600.0
+    got = await store.get_incident("inc-keep")
+    assert got is not None and len(got["anomalies"]) == 301
 
 
 async def test_outbox_lifecycle(store: Store) -> None:
