@@ -492,7 +492,11 @@ class Store:
 
     # -- retention --------------------------------------------------------------------
     async def prune(self, before: float) -> dict[str, int]:
-        """Delete what is older than ``before`` (resolved incidents only; pending pages are never pruned)."""
+        """Delete what is older than ``before`` (resolved incidents only; pending pages are never pruned).
+
+        Every table the daemon appends to is covered, here or in the workspace's own prune;
+        ``checkpoints`` and ``cursors`` hold one row per key and do not grow.
+        """
         counts: dict[str, int] = {}
         async with self.engine.begin() as conn:
             for name, stmt in (
@@ -506,6 +510,12 @@ class Store:
                  .where(t.notifications.c.status != "pending")),
                 ("receiver_refs", sa.delete(t.receiver_refs).where(t.receiver_refs.c.updated_at < before)),
                 ("detections", sa.delete(t.detections).where(t.detections.c.created_at < before)),
+                # answers about incidents that are gone (the weights learned from them are checkpointed)
+                ("feedback", sa.delete(t.feedback).where(t.feedback.c.created_at < before)
+                 .where(t.feedback.c.incident_id.not_in(sa.select(t.incidents.c.id)))),
+                # replicas that stopped without leaving; series no replica has checkpointed since
+                ("members", sa.delete(t.members).where(t.members.c.heartbeat_at < before)),
+                ("series_states", sa.delete(t.series_states).where(t.series_states.c.updated_at < before)),
             ):
                 counts[name] = (await conn.execute(stmt)).rowcount or 0
         return counts

@@ -135,6 +135,23 @@ async def test_health_feedback_checkpoints_cursors_and_prune(store: Store) -> No
     assert await store.ping()
 
 
+async def test_prune_drops_old_feedback_of_gone_incidents_and_stale_replicas(store: Store) -> None:
+    await store.save_incident({**_storm(1, "inc-kept"), "state": "open"})
+    old_gone = await store.add_feedback("inc-gone", {"type": "none"}, "old", "alice", 5.0)
+    await store.add_feedback("inc-gone", {"type": "none"}, "recent", "alice", 60.0)
+    await store.add_feedback("inc-kept", {"type": "none"}, "about an incident still stored", "bob", 5.0)
+    await store.heartbeat("replica-crashed", 10.0)
+    await store.heartbeat("replica-live", 60.0)
+    await store.save_series_states({"churned/pod-1": ("error_ratio", {"n": 1})}, member="replica-crashed", now=10.0)
+    await store.save_series_states({"live/pod-2": ("error_ratio", {"n": 2})}, member="replica-live", now=60.0)
+    counts = await store.prune(before=50.0)
+    assert (counts["feedback"], counts["members"], counts["series_states"]) == (1, 1, 1)
+    assert old_gone not in [f["id"] for f in await store.list_feedback()]
+    assert sorted(f["note"] for f in await store.list_feedback()) == ["about an incident still stored", "recent"]
+    assert await store.live_members(since=0.0) == ["replica-live"]
+    assert list(await store.load_series_states()) == ["live/pod-2"]
+
+
 async def test_migrations_are_idempotent(store: Store) -> None:
     await store.migrate()  # a second replica starting: nothing to do, no error
     assert await store.ping()
