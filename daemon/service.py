@@ -14,6 +14,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -104,6 +105,7 @@ class Daemon:
         self._ticked = 0.0
         self._unsaved: dict[str, Incident] = {}  # changed by the analysis loop since their last save
         self._saved_at = 0.0  # monotonic time the analysis loop last saved them
+        self._stored_changes: set[str] = set()  # ids stored by submit_changes, not yet through the core
         if cluster is not None:
             cluster.attach(self.engine)
 
@@ -301,7 +303,11 @@ class Daemon:
             self.metrics.samples.inc()
         if isinstance(ev, Sample):
             self.workspace.record_sample(ev)
+        if isinstance(ev, Change) and ev.id in self._stored_changes:  # stored before its 2xx: not again
+            out = replace(out, changes=[c for c in out.changes if c.id != ev.id])
         await self.persist_reliably(out, coalesce=coalesce)
+        if isinstance(ev, Change):
+            self._stored_changes.discard(ev.id)
         return out
 
     async def persist_reliably(self, out: EngineOutput, *, give_up_after_stop: float = 10.0,
@@ -342,7 +348,7 @@ class Daemon:
             self.metrics.anomalies.labels(a.signal).inc()
         if out.health:
             await self.store.add_health(out.health)
-        if out.changes:  # changes from streams (watchers, the demo); API changes are already stored: idempotent
+        if out.changes:  # changes handed to the core directly; submit_changes stored its own already
             await self.store.add_changes(out.changes, source="stream", received_at=self.clock())
         self._unsaved.update(out.incidents)
         if not coalesce or out.pages:
@@ -419,6 +425,7 @@ class Daemon:
             if new:
                 self.metrics.changes.labels(source).inc()
                 await self._forward_change(ch)  # idempotent on the change id: the core's output may repeat it
+                self._stored_changes.add(ch.id)
                 await self.queue.put(ch)
         return inserted
 
