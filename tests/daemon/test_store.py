@@ -155,3 +155,25 @@ async def test_prune_drops_old_feedback_of_gone_incidents_and_stale_replicas(sto
 async def test_migrations_are_idempotent(store: Store) -> None:
     await store.migrate()  # a second replica starting: nothing to do, no error
     assert await store.ping()
+
+
+async def test_sqlite_writers_of_one_process_take_turns_before_reaching_sqlite(sqlite_store: Store) -> None:
+    # SQLite admits one writer; a second one that reaches it waits in its busy handler, which
+    # sleeps in steps of up to 100 ms. This process's writers queue on the store's lock instead.
+    import asyncio
+
+    issued: list[str] = []
+
+    def count(_conn: Any, _cur: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO CHANGES"):
+            issued.append(statement)
+
+    sa.event.listen(sqlite_store.engine.sync_engine, "before_cursor_execute", count)
+    async with sqlite_store.write() as conn:
+        await conn.execute(sa.insert(t.changes).values(
+            id="chg-held", ts=1.0, kind="deploy", service="checkout", attributes={}, received_at=1.0))
+        second = asyncio.create_task(sqlite_store.add_changes([_change(1)]))
+        await asyncio.sleep(0.3)
+        assert not second.done() and len(issued) == 1  # waiting its turn, not inside SQLite
+    assert await asyncio.wait_for(second, 10) == [True]
+    assert len(issued) == 2 and len(await sqlite_store.list_changes()) == 2
