@@ -297,17 +297,18 @@ class Daemon:
                 self.metrics.samples.inc()
             self.metrics.detect_seconds.observe(time.perf_counter() - started)
             return EngineOutput()
+        stored_id = ev.id if isinstance(ev, Change) and ev.id in self._stored_changes else None
+        if stored_id is not None:  # submit_changes stored it before its 2xx
+            self._stored_changes.discard(stored_id)
         out = self.engine.ingest(ev)
         self.metrics.detect_seconds.observe(time.perf_counter() - started)
         if not isinstance(ev, (Change, AlertEvent)):
             self.metrics.samples.inc()
         if isinstance(ev, Sample):
             self.workspace.record_sample(ev)
-        if isinstance(ev, Change) and ev.id in self._stored_changes:  # stored before its 2xx: not again
-            out = replace(out, changes=[c for c in out.changes if c.id != ev.id])
+        if stored_id is not None:  # not written (nor its change event enqueued) again
+            out = replace(out, changes=[c for c in out.changes if c.id != stored_id])
         await self.persist_reliably(out, coalesce=coalesce)
-        if isinstance(ev, Change):
-            self._stored_changes.discard(ev.id)
         return out
 
     async def persist_reliably(self, out: EngineOutput, *, give_up_after_stop: float = 10.0,

@@ -80,10 +80,10 @@ def _earlier_pending() -> Any:
 
 def _anomaly_row(a: dict[str, Any], incident_id: str) -> dict[str, Any]:
     """The ``anomalies`` row of one anomaly of an incident document."""
-    return dict(series=a.get("series") or f"{a['service']}/{a['signal']}", service=a["service"],
-                signal=a["signal"], onset=float(a["onset"]), detected_at=a["detected_at"],
-                direction=a["direction"], before=a["before"], after=a["after"], confidence=a["confidence"],
-                recovered_at=a.get("recovered_at"), incident_id=incident_id)
+    return {"series": a.get("series") or f"{a['service']}/{a['signal']}", "service": a["service"],
+            "signal": a["signal"], "onset": float(a["onset"]), "detected_at": a["detected_at"],
+            "direction": a["direction"], "before": a["before"], "after": a["after"],
+            "confidence": a["confidence"], "recovered_at": a.get("recovered_at"), "incident_id": incident_id}
 
 
 def normalise_url(url: str) -> str:
