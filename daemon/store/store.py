@@ -511,7 +511,7 @@ class Store:
 
     # -- retention --------------------------------------------------------------------
     async def prune(self, before: float) -> dict[str, int]:
-        """Delete what is older than ``before`` (resolved incidents only; pending pages are never pruned).
+        """Delete what is older than ``before`` (resolved or merged incidents only; pending pages never).
 
         Every table the daemon appends to is covered, here or in the workspace's own prune;
         ``checkpoints`` and ``cursors`` hold one row per key and do not grow.
@@ -524,7 +524,7 @@ class Store:
                 ("anomalies", sa.delete(t.anomalies).where(t.anomalies.c.onset < before)
                  .where(t.anomalies.c.recovered_at.is_not(None))),
                 ("incidents", sa.delete(t.incidents).where(t.incidents.c.onset < before)
-                 .where(t.incidents.c.state == "resolved")),
+                 .where(t.incidents.c.state.in_(("resolved", "merged")))),  # merged: into one that goes on
                 ("notifications", sa.delete(t.notifications).where(t.notifications.c.created_at < before)
                  .where(t.notifications.c.status != "pending")),
                 ("receiver_refs", sa.delete(t.receiver_refs).where(t.receiver_refs.c.updated_at < before)),

@@ -152,6 +152,14 @@ async def test_prune_drops_old_feedback_of_gone_incidents_and_stale_replicas(sto
     assert list(await store.load_series_states()) == ["live/pod-2"]
 
 
+async def test_prune_drops_old_merged_incidents_and_keeps_open_ones(store: Store) -> None:
+    # an incident merged into another is final like a resolved one; kept, it would never go
+    await store.save_incident({**_storm(1, "inc-merged"), "state": "merged", "resolved_at": 20.0})
+    await store.save_incident({**_storm(1, "inc-open"), "state": "open"})
+    assert (await store.prune(before=50.0))["incidents"] == 1
+    assert [d["id"] for d in await store.list_incidents()] == ["inc-open"]
+
+
 async def test_migrations_are_idempotent(store: Store) -> None:
     await store.migrate()  # a second replica starting: nothing to do, no error
     assert await store.ping()
