@@ -14,6 +14,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -74,6 +75,7 @@ class Daemon:
         cluster: ClusterNode | None = None,
         router: Router | None = None,
         delivery: DeliveryConfig | None = None,
+        save_incidents_every: float = 0.5,
     ) -> None:
         pol = policies_for_step(step)
         self.store = store
@@ -90,6 +92,7 @@ class Daemon:
                              breaker_cool_down=dc.breaker_cool_down, resolve_hold=dc.resolve_hold)
         self.base_url = base_url.rstrip("/")
         self.checkpoint_every = checkpoint_every
+        self.save_incidents_every = save_incidents_every
         self.retention = retention
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=100_000)
         self._stop = asyncio.Event()
@@ -100,6 +103,10 @@ class Daemon:
         self.webhooks = webhooks  # api.webhooks.WebhookSettings; None: open webhooks
         self.cluster = cluster
         self._ticked = 0.0
+        self._unsaved: dict[str, Incident] = {}  # changed by the analysis loop since their last save
+        self._alerts_unsaved: list[str] = []  # inbox keys of alerts whose incidents are among _unsaved
+        self._saved_at = 0.0  # monotonic time the analysis loop last saved them
+        self._stored_changes: set[str] = set()  # ids stored by submit_changes, not yet through the core
         if cluster is not None:
             cluster.attach(self.engine)
 
@@ -187,6 +194,7 @@ class Daemon:
                 await self.queue.join()
                 analysis.cancel()
                 await self.flush()
+                await self.persist_reliably(EngineOutput())  # incidents the loop has not saved yet
                 self.outbox.stop()  # deliver what the last events paged, finish in-flight sends
                 try:
                     await asyncio.wait_for(asyncio.shield(deliverer), timeout=10.0)
@@ -230,9 +238,12 @@ class Daemon:
                 # a long batch never awaits real I/O: let the outbox deliver pages and the API answer
                 await asyncio.sleep(0)
                 yielded = time.monotonic()
+            if time.monotonic() - self._saved_at > self.save_incidents_every:
+                await self._save_incidents()  # a long burst: the API sees its incidents at most this late
             try:
                 ev = self.queue.get_nowait()
             except asyncio.QueueEmpty:
+                await self._save_incidents()  # the burst is absorbed: save its incidents
                 try:
                     async with asyncio.timeout(0.25):  # not wait_for: it can swallow a cancel on 3.11
                         ev = await self.queue.get()
@@ -242,13 +253,23 @@ class Daemon:
                         await self._cluster_tick()
                     continue
             try:
-                await self.handle(ev)
+                await self.handle(ev, coalesce=True)
             except Exception:
                 log.exception("failed to process event %r", ev)
             finally:
                 self.queue.task_done()
             if self.cluster is not None and time.monotonic() - self._ticked > 1.0:  # a busy stream: lead anyway
                 await self._cluster_tick()
+
+    async def _save_incidents(self) -> None:
+        """Save the incidents the loop changed without a page. Not once stopping: the stop path
+        cancels this loop and saves them itself (a cancel must not land inside a write)."""
+        if not self._unsaved or self._stop.is_set():
+            return
+        try:
+            await self.persist_reliably(EngineOutput())
+        except Exception:
+            log.exception("failed to save %d incidents", len(self._unsaved))
 
     async def _cluster_tick(self) -> None:
         assert self.cluster is not None
@@ -276,25 +297,36 @@ class Daemon:
                 log.warning("checkpoint failed: %s", e)
 
     # -- the core, one event at a time -----------------------------------------------
-    async def handle(self, ev: Event) -> EngineOutput:
+    async def handle(self, ev: Event, *, coalesce: bool = False) -> EngineOutput:
+        """Feed one event to the core and persist what it decided (see :meth:`persist` for ``coalesce``)."""
         started = time.perf_counter()
         if self.cluster is not None and isinstance(ev, Sample):  # detect this shard; the leader groups
             if await self.cluster.on_sample(ev):
                 self.metrics.samples.inc()
             self.metrics.detect_seconds.observe(time.perf_counter() - started)
             return EngineOutput()
+        stored_id = ev.id if isinstance(ev, Change) and ev.id in self._stored_changes else None
+        if stored_id is not None:  # submit_changes stored it before its 2xx
+            self._stored_changes.discard(stored_id)
         out = self.engine.ingest(ev)
         self.metrics.detect_seconds.observe(time.perf_counter() - started)
         if not isinstance(ev, (Change, AlertEvent)):
             self.metrics.samples.inc()
         if isinstance(ev, Sample):
             self.workspace.record_sample(ev)
-        await self.persist_reliably(out)
-        if isinstance(ev, AlertEvent):  # its consequences are stored: not fed again after a restart
-            await self.store.mark_alerts_processed([ev.key], self.clock())
+        if stored_id is not None:  # not written (nor its change event enqueued) again
+            out = replace(out, changes=[c for c in out.changes if c.id != stored_id])
+        await self.persist_reliably(out, coalesce=coalesce)
+        if isinstance(ev, AlertEvent):
+            # Processed once its consequences are stored (with coalescing, at the next incident
+            # save): an alert marked before then would be lost by a crash, not fed again.
+            self._alerts_unsaved.append(ev.key)
+            if not self._unsaved:
+                await self._mark_alerts_processed()
         return out
 
-    async def persist_reliably(self, out: EngineOutput, *, give_up_after_stop: float = 10.0) -> None:
+    async def persist_reliably(self, out: EngineOutput, *, give_up_after_stop: float = 10.0,
+                               coalesce: bool = False) -> None:
         """Persist, retrying while the store is down or full: the engine has already decided these
         pages, so dropping the write would lose them. Writes are idempotent (upserts, outbox keys).
         Once stopping, give up after ``give_up_after_stop`` seconds rather than hang the shutdown."""
@@ -303,7 +335,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         while True:
             try:
-                await self.persist(out)
+                await self.persist(out, coalesce=coalesce)
                 self._store_ok = True
                 return
             except (SQLAlchemyError, StoreError, OSError, TimeoutError) as e:
@@ -317,22 +349,44 @@ class Daemon:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
-    async def persist(self, out: EngineOutput) -> None:
+    async def persist(self, out: EngineOutput, *, coalesce: bool = False) -> None:
+        """Write what the core decided: health, stream changes, incidents, then pages.
+
+        With ``coalesce`` (the analysis loop), an incident that changed without a page is only
+        marked unsaved: the loop saves those when the queue runs dry, every
+        ``save_incidents_every`` seconds of a long burst, and at shutdown. An incident is saved
+        whole (its document grows with its anomalies), so saving it after every event of an
+        alert storm made absorbing the storm quadratic. Any page still goes out after the
+        incidents are saved, as without ``coalesce``: a restart never re-decides a page it sent.
+        """
         for a in out.anomalies:
             self.metrics.anomalies.labels(a.signal).inc()
         if out.health:
             await self.store.add_health(out.health)
-        if out.changes:  # changes from streams (watchers, the demo); API changes are already stored: idempotent
+        if out.changes:  # changes handed to the core directly; submit_changes stored its own already
             await self.store.add_changes(out.changes, source="stream", received_at=self.clock())
-        now = self.clock()
-        for inc in out.incidents.values():
-            doc = inc.to_json()
-            await self.store.save_incident(doc, now=now)
-            await self.workspace.snapshot(doc, self.engine.now)
+        self._unsaved.update(out.incidents)
+        if not coalesce or out.pages:
+            await self._save_unsaved()
         for action in out.pages:
             await self._page(action)
         for ch in out.changes:
             await self._forward_change(ch)
+
+    async def _save_unsaved(self) -> None:
+        now = self.clock()
+        self._saved_at = time.monotonic()
+        for inc_id, inc in list(self._unsaved.items()):
+            doc = inc.to_json()
+            await self.store.save_incident(doc, now=now)
+            self._unsaved.pop(inc_id, None)
+            await self.workspace.snapshot(doc, self.engine.now)
+        await self._mark_alerts_processed()
+
+    async def _mark_alerts_processed(self) -> None:
+        if self._alerts_unsaved:
+            keys, self._alerts_unsaved = self._alerts_unsaved, []
+            await self.store.mark_alerts_processed(keys, self.clock())
 
     async def _forward_change(self, ch: Change) -> None:
         """Forward a newly recorded change to receivers that take change events (PagerDuty's Change Events)."""
@@ -392,6 +446,7 @@ class Daemon:
             if new:
                 self.metrics.changes.labels(source).inc()
                 await self._forward_change(ch)  # idempotent on the change id: the core's output may repeat it
+                self._stored_changes.add(ch.id)
                 await self.queue.put(ch)
             elif ch.status:  # a known change sent again with its outcome (a CI hook reporting completion)
                 await self.submit_change_status(ChangeStatus(self.clock(), ch.id, ch.status, ch.completed_at),

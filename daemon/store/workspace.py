@@ -28,7 +28,7 @@ class WorkspaceStore:
         """Upsert each ``{"series", "service", "signal", "points": [[ts, v], ...]}`` of an incident."""
         if not series:
             return
-        async with self.store.engine.begin() as conn:
+        async with self.store.write() as conn:
             for s in series:
                 values = {"service": s["service"], "signal": s["signal"], "points": s["points"], "updated_at": now}
                 stmt = self.store._insert(t.series_snapshots).values(
@@ -47,7 +47,7 @@ class WorkspaceStore:
     # -- hypotheses -------------------------------------------------------------------------
     async def add_hypothesis(self, incident_id: str, cause: dict[str, Any], cause_key: str, state: str,
                              note: str, actor: str, now: float) -> int:
-        async with self.store.engine.begin() as conn:
+        async with self.store.write() as conn:
             res = await conn.execute(sa.insert(t.hypotheses).values(
                 incident_id=incident_id, cause=cause, cause_key=cause_key, state=state, note=note, actor=actor,
                 created_at=now))
@@ -65,7 +65,7 @@ class WorkspaceStore:
     # -- silences ---------------------------------------------------------------------------
     async def add_silence(self, service: str, starts_at: float, ends_at: float, reason: str, actor: str,
                           now: float) -> int:
-        async with self.store.engine.begin() as conn:
+        async with self.store.write() as conn:
             res = await conn.execute(sa.insert(t.silences).values(
                 service=service, starts_at=starts_at, ends_at=ends_at, reason=reason, actor=actor, created_at=now))
             pk = res.inserted_primary_key
@@ -82,7 +82,7 @@ class WorkspaceStore:
 
     async def expire_silence(self, silence_id: int, now: float) -> bool:
         """End a silence now; False if there is no such silence."""
-        async with self.store.engine.begin() as conn:
+        async with self.store.write() as conn:
             res = await conn.execute(sa.update(t.silences).where(t.silences.c.id == silence_id)
                                      .values(ends_at=sa.func.min(t.silences.c.ends_at, now)
                                              if self.store.dialect == "sqlite"
@@ -94,7 +94,7 @@ class WorkspaceStore:
         """Drop snapshots and hypothesis logs of incidents no longer stored, and silences ended before ``before``."""
         gone = sa.select(t.incidents.c.id)
         counts: dict[str, int] = {}
-        async with self.store.engine.begin() as conn:
+        async with self.store.write() as conn:
             for name, stmt in (
                 ("series_snapshots", sa.delete(t.series_snapshots)
                  .where(t.series_snapshots.c.incident_id.not_in(gone))),

@@ -4,9 +4,11 @@ Usage: .venv/bin/python tests/benchmarks/ingest.py [--requests 3000] [--concurre
        [--kind changes alertmanager] [--store URL] [--json]
 
 Starts the daemon in this process (its HTTP API on a free loopback port, write token
-required, SQLite in a temporary folder unless --store is given), runs ``loadgen.py`` as a
-separate process, then checks nothing was dropped: every request answered 202, and the
-store holds exactly one row per change sent, and the core received each change once.
+required), runs ``loadgen.py`` as a separate process, then checks nothing was dropped: every
+request answered 202, and the store holds exactly one row per change sent, and the core
+received each change once. Each run gets an empty store: a SQLite file in a temporary folder,
+or with ``--store postgresql://USER@HOST:PORT/DB`` a fresh database ``DB_<kind>_c<concurrency>``
+created through ``DB`` (which is only connected to) and dropped afterwards.
 """
 
 from __future__ import annotations
@@ -19,8 +21,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+
+import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -28,6 +34,7 @@ from daemon.api.auth import ApiTokens
 from daemon.api.webhooks import WebhookSettings
 from daemon.service import Daemon
 from daemon.store import Store
+from daemon.store import tables as t
 from tests.daemon.helpers import SHOP, RecordingNotifier
 
 HERE = Path(__file__).resolve().parent
@@ -39,6 +46,29 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@asynccontextmanager
+async def fresh_store(base: str | None, tmp: str, name: str) -> AsyncIterator[str]:
+    """The URL of an empty store for one run, removed afterwards (a PostgreSQL database is dropped)."""
+    if base is None:
+        yield f"sqlite+aiosqlite:///{tmp}/{name}.db"
+        return
+    import asyncpg
+    admin_url = base.replace("postgresql+asyncpg://", "postgresql://", 1)
+    prefix, _, db = admin_url.rpartition("/")
+    if not admin_url.startswith(("postgresql://", "postgres://")) or not db:
+        raise SystemExit(f"--store: expected postgresql://USER@HOST:PORT/DB, not {base!r}")
+    fresh = f"{db}_{name}"
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{fresh}"')
+        try:
+            yield f"{prefix}/{fresh}"
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 async def one_run(store_url: str, requests: int, concurrency: int, kind: str) -> dict[str, Any]:
@@ -60,15 +90,19 @@ async def one_run(store_url: str, requests: int, concurrency: int, kind: str) ->
     while d.queue._unfinished_tasks and time.perf_counter() - t0 < 600:  # the core catches up
         await asyncio.sleep(0.05)
     drained = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    d.stop()
+    await asyncio.wait_for(task, 600)
+    stopped = time.perf_counter() - t1
     if kind == "changes":
         stored = len(await store.list_changes(limit=requests + 10))
         in_core = len(d.engine._change_ids)
-    else:  # alerts are not stored as rows; each firing alert reached the core's queue once
-        stored = in_core = int(d.metrics.alerts.labels("firing")._value.get())
-    result.update(kind=kind, concurrency=concurrency, core_caught_up_s=drained, stored=stored, in_core=in_core,
-                  dropped=requests - stored)
-    d.stop()
-    await asyncio.wait_for(task, 600)
+    else:  # each distinct firing alert reached the core once and is an anomaly row of a stored incident
+        in_core = int(d.metrics.alerts.labels("firing")._value.get())
+        async with store.engine.connect() as conn:
+            stored = int((await conn.execute(sa.select(sa.func.count()).select_from(t.anomalies))).scalar_one())
+    result.update(kind=kind, concurrency=concurrency, core_caught_up_s=drained, stop_s=stopped, stored=stored,
+                  in_core=in_core, dropped=requests - stored)
     await store.close()
     return result
 
@@ -76,11 +110,10 @@ async def one_run(store_url: str, requests: int, concurrency: int, kind: str) ->
 async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     for c in args.concurrency:
-        with tempfile.TemporaryDirectory() as tmp:
-            url = args.store or f"sqlite+aiosqlite:///{tmp}/ingest.db"
-            for kind in args.kind:
-                rows.append(await one_run(url if kind == "changes" else f"sqlite+aiosqlite:///{tmp}/{kind}.db",
-                                          args.requests, c, kind))
+        for kind in args.kind:
+            with tempfile.TemporaryDirectory() as tmp:
+                async with fresh_store(args.store, tmp, f"{kind}_c{c}") as url:
+                    rows.append(await one_run(url, args.requests, c, kind))
     return rows
 
 
@@ -88,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=3000)
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
-    ap.add_argument("--store", default=None, help="store URL (default: SQLite in a temporary folder); "
-                                                   "PostgreSQL needs an empty database")
+    ap.add_argument("--store", default=None, help="default: SQLite in a temporary folder; postgresql://…/DB: "
+                                                   "a fresh database per run, created through DB and dropped")
     ap.add_argument("--kind", nargs="+", choices=list(PATHS), default=list(PATHS))
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -97,13 +130,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        print("| endpoint | concurrency | requests | req/s | p50 | p99 | max | answers | stored | dropped "
-              "| core caught up after |")
-        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        print("| endpoint | concurrency | requests | req/s | p50 | p99 | max | answers | stored / reached the core "
+              "| dropped | core caught up after | stop |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for r in rows:
             print(f"| {PATHS[r['kind']]} | {r['concurrency']} | {r['requests']} | {r['rps']:.0f} | {r['p50_ms']:.1f} ms | {r['p99_ms']:.1f} ms "
-                  f"| {r['max_ms']:.0f} ms | {r['statuses']} | {r['stored']} | {r['dropped']} "
-                  f"| {r['core_caught_up_s']:.1f} s |")
+                  f"| {r['max_ms']:.0f} ms | {r['statuses']} | {r['stored']} / {r['in_core']} | {r['dropped']} "
+                  f"| {r['core_caught_up_s']:.1f} s | {r['stop_s']:.1f} s |")
     bad = [r for r in rows if r["dropped"] or set(r["statuses"]) != {"202"} or r["in_core"] != r["stored"]]
     return 1 if bad else 0
 

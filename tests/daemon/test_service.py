@@ -88,3 +88,28 @@ async def test_changes_from_streams_are_stored(store: Store) -> None:
     d = _daemon(store, rec, [ch, *shop_events(T0, 10)])
     await _run_until_drained(d, 0, rec)
     assert [c.id for c in await store.list_changes()] == ["chg-stream-1"]
+
+
+async def test_a_submitted_change_is_written_once_and_a_change_handed_to_the_core_is_stored(
+        sqlite_store: Store) -> None:
+    """submit_changes stores a change before its 2xx; the core must not write it (and its forward) again:
+    under load that second write doubled the contention on SQLite's write lock."""
+    import sqlalchemy as sa
+
+    from correlators.types import Change, ChangeKind
+
+    writes: list[str] = []
+
+    def count(_conn: object, _cur: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO CHANGES"):
+            writes.append(statement)
+
+    sa.event.listen(sqlite_store.engine.sync_engine, "before_cursor_execute", count)
+    d = Daemon(store=sqlite_store, topology=SHOP, sources=[], notifiers={}, clock=FakeClock(T0))
+    ch = Change("chg-once", T0, ChangeKind.DEPLOY, "checkout", "shop", "deploy", "ci")
+    assert await d.submit_changes([ch], source="api") == [True]
+    out = await d.handle(d.queue.get_nowait())
+    assert len(writes) == 1 and d.engine.change("chg-once") == ch and out.changes == []
+    direct = Change("chg-direct", T0 + 1, ChangeKind.CONFIG, "checkout", "shop", "flag", "k8s")
+    await d.handle(direct)  # straight to the core (not through submit_changes): the core stores it
+    assert len(writes) == 2 and [c.id for c in await sqlite_store.list_changes()] == ["chg-direct", "chg-once"]

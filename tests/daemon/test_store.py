@@ -1,7 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+
 from correlators.types import Change, ChangeKind, HealthEvent
 from daemon.store import Store
+from daemon.store import tables as t
 
 
 def _change(i: int, ts: float = 100.0) -> Change:
@@ -33,6 +40,66 @@ async def test_incident_upsert_and_filters(store: Store) -> None:
     assert [d["id"] for d in await store.list_incidents(service="frontend")] == ["inc-1"]
     assert [d["id"] for d in await store.list_incidents(state="resolved")] == ["inc-1", "inc-2"]
     assert await store.get_incident("nope") is None
+
+
+def _storm(n: int, incident_id: str = "inc-storm", recovered: dict[int, float] | None = None) -> dict[str, Any]:
+    """An incident document holding ``n`` anomalies (an alert storm on one incident)."""
+    rec = recovered or {}
+    return {"id": incident_id, "state": "open", "onset": 0.0, "opened_at": 1.0, "paged_at": None,
+            "resolved_at": None, "services": ["s0"],
+            "anomalies": [{"service": f"s{i % 50}", "signal": "error_ratio", "series": f"s{i}/alert", "onset": float(i),
+                           "detected_at": i + 1.0, "direction": "up", "before": 0.0, "after": 1.0,
+                           "confidence": 1.0, "recovered_at": rec.get(i)} for i in range(n)]}
+
+
+@contextmanager
+def _anomaly_rows_written(store: Store) -> Iterator[list[int]]:
+    """Count the rows sent to the database by INSERTs into ``anomalies`` while the block runs."""
+    written: list[int] = []
+
+    def count(_conn: Any, _cur: Any, statement: str, params: Any, _ctx: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO ANOMALIES"):
+            written.append(len(params) if many else 1)
+
+    sa.event.listen(store.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield written
+    finally:
+        sa.event.remove(store.engine.sync_engine, "before_cursor_execute", count)
+
+
+async def _anomaly_table(store: Store) -> dict[str, tuple[float | None, str | None]]:
+    a = t.anomalies
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(sa.select(a.c.series, a.c.recovered_at, a.c.incident_id))).all()
+    return {r.series: (r.recovered_at, r.incident_id) for r in rows}
+
+
+async def test_saving_an_incident_writes_only_its_new_or_changed_anomalies(store: Store) -> None:
+    # An incident is saved after every event that touches it; writing all its anomalies each time
+    # made absorbing an alert storm quadratic (3,000 alerts on one incident: minutes, not seconds).
+    with _anomaly_rows_written(store) as written:
+        await store.save_incident(_storm(300))
+    assert sum(written) == 300
+    with _anomaly_rows_written(store) as written:
+        await store.save_incident(_storm(301))  # one more anomaly: one row, whatever the incident's size
+    assert sum(written) == 1
+    with _anomaly_rows_written(store) as written:
+        await store.save_incident(_storm(301))  # nothing changed: nothing written
+    assert written == []
+    with _anomaly_rows_written(store) as written:
+        await store.save_incident(_storm(301, recovered={7: 500.0, 9: 600.0}))
+    assert sum(written) == 2
+    rows = await _anomaly_table(store)
+    assert len(rows) == 301 and rows["s7/alert"] == (500.0, "inc-storm") and rows["s8/alert"] == (None, "inc-storm")
+    # merged into another incident: its anomalies' rows follow it
+    with _anomaly_rows_written(store) as written:
+        await store.save_incident(_storm(301, "inc-keep", recovered={7: 500.0, 9: 600.0}))
+    assert sum(written) == 301
+    rows = await _anomaly_table(store)
+    assert len(rows) == 301 and {i for _, i in rows.values()} == {"inc-keep"} and rows["s9/alert"][0] == 600.0
+    got = await store.get_incident("inc-keep")
+    assert got is not None and len(got["anomalies"]) == 301
 
 
 async def test_outbox_lifecycle(store: Store) -> None:
@@ -68,6 +135,53 @@ async def test_health_feedback_checkpoints_cursors_and_prune(store: Store) -> No
     assert await store.ping()
 
 
+async def test_prune_drops_old_feedback_of_gone_incidents_and_stale_replicas(store: Store) -> None:
+    await store.save_incident({**_storm(1, "inc-kept"), "state": "open"})
+    old_gone = await store.add_feedback("inc-gone", {"type": "none"}, "old", "alice", 5.0)
+    await store.add_feedback("inc-gone", {"type": "none"}, "recent", "alice", 60.0)
+    await store.add_feedback("inc-kept", {"type": "none"}, "about an incident still stored", "bob", 5.0)
+    await store.heartbeat("replica-crashed", 10.0)
+    await store.heartbeat("replica-live", 60.0)
+    await store.save_series_states({"churned/pod-1": ("error_ratio", {"n": 1})}, member="replica-crashed", now=10.0)
+    await store.save_series_states({"live/pod-2": ("error_ratio", {"n": 2})}, member="replica-live", now=60.0)
+    counts = await store.prune(before=50.0)
+    assert (counts["feedback"], counts["members"], counts["series_states"]) == (1, 1, 1)
+    assert old_gone not in [f["id"] for f in await store.list_feedback()]
+    assert sorted(f["note"] for f in await store.list_feedback()) == ["about an incident still stored", "recent"]
+    assert await store.live_members(since=0.0) == ["replica-live"]
+    assert list(await store.load_series_states()) == ["live/pod-2"]
+
+
+async def test_prune_drops_old_merged_incidents_and_keeps_open_ones(store: Store) -> None:
+    # an incident merged into another is final like a resolved one; kept, it would never go
+    await store.save_incident({**_storm(1, "inc-merged"), "state": "merged", "resolved_at": 20.0})
+    await store.save_incident({**_storm(1, "inc-open"), "state": "open"})
+    assert (await store.prune(before=50.0))["incidents"] == 1
+    assert [d["id"] for d in await store.list_incidents()] == ["inc-open"]
+
+
 async def test_migrations_are_idempotent(store: Store) -> None:
     await store.migrate()  # a second replica starting: nothing to do, no error
     assert await store.ping()
+
+
+async def test_sqlite_writers_of_one_process_take_turns_before_reaching_sqlite(sqlite_store: Store) -> None:
+    # SQLite admits one writer; a second one that reaches it waits in its busy handler, which
+    # sleeps in steps of up to 100 ms. This process's writers queue on the store's lock instead.
+    import asyncio
+
+    issued: list[str] = []
+
+    def count(_conn: Any, _cur: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO CHANGES"):
+            issued.append(statement)
+
+    sa.event.listen(sqlite_store.engine.sync_engine, "before_cursor_execute", count)
+    async with sqlite_store.write() as conn:
+        await conn.execute(sa.insert(t.changes).values(
+            id="chg-held", ts=1.0, kind="deploy", service="checkout", attributes={}, received_at=1.0))
+        second = asyncio.create_task(sqlite_store.add_changes([_change(1)]))
+        await asyncio.sleep(0.3)
+        assert not second.done() and len(issued) == 1  # waiting its turn, not inside SQLite
+    assert await asyncio.wait_for(second, 10) == [True]
+    assert len(issued) == 2 and len(await sqlite_store.list_changes()) == 2
