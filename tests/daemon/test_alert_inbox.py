@@ -57,7 +57,7 @@ async def test_alert_answered_then_crash_before_the_core_took_it(store: Store) -
     first = Daemon(store=store, topology=SHOP, sources=[], notifiers={}, clock=FakeClock(), step=30.0)
     stuck = asyncio.Event()
 
-    async def blocked(ev: Any) -> Any:  # the core never gets to the alert
+    async def blocked(ev: Any, **_: Any) -> Any:  # the core never gets to the alert
         stuck.set()
         await asyncio.Event().wait()
     first.handle = blocked  # type: ignore[method-assign]
@@ -97,3 +97,17 @@ async def test_alert_answered_then_crash_before_the_core_took_it(store: Store) -
     [again] = await store.list_incidents()
     assert len(again["anomalies"]) == 1
     assert json.dumps(again["services"]) == json.dumps(inc["services"])
+
+
+async def test_alert_is_marked_processed_only_once_its_incident_is_saved(store: Store) -> None:
+    """The analysis loop saves incidents once per burst: an alert taken in a burst stays in the
+    inbox as unprocessed until that save, so a crash in between feeds it again instead of losing it."""
+    d = Daemon(store=store, topology=SHOP, sources=[], notifiers={}, clock=FakeClock(), step=30.0)
+    alert = _alert("burst")
+    await store.add_alerts([alert], now=1000.0)
+    await d.handle(alert, coalesce=True)  # as the analysis loop does: the incident is only marked unsaved
+    assert await store.list_incidents() == []
+    assert [a.key for a in await store.unprocessed_alerts()] == [alert.key]
+    await d._save_incidents()  # the burst is absorbed
+    assert len(await store.list_incidents()) == 1
+    assert await store.unprocessed_alerts() == []
