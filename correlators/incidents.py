@@ -337,6 +337,30 @@ class IncidentTracker:
     def restore(self, incident: Incident) -> None:
         self.incidents[incident.id] = incident
 
+    def forget(self, now: float, after: float) -> list[str]:
+        """Drop incidents that can no longer change: resolved or merged ones whose re-open
+        window (``reopen_within``, plus the grouping ``window`` for a late-found onset) ended
+        more than ``after`` seconds before ``now`` (event time). A long-running process
+        would otherwise hold, and scan on every anomaly, every incident it ever had; the
+        store keeps them. Returns the ids dropped.
+
+        >>> from correlators.types import Topology
+        >>> tracker = IncidentTracker(Topology.from_services([]))
+        >>> inc, _ = tracker.add_anomaly(Anomaly("api", "error_ratio", 100.0, 160.0, "up", 0.01, 0.2, 1.0))
+        >>> _ = tracker.recover("api/error_ratio", 400.0)
+        >>> tracker.forget(now=400.0 + 1200.0 + 3599.0, after=3600.0) == []
+        True
+        >>> tracker.forget(now=400.0 + 1200.0 + 3601.0, after=3600.0) == [inc.id]
+        True
+        """
+        horizon = self.policy.reopen_within + self.policy.window + after
+        gone = [i.id for i in self.incidents.values()
+                if i.state in (IncidentState.RESOLVED, IncidentState.MERGED)
+                and i.resolved_at is not None and now - i.resolved_at > horizon]
+        for inc_id in gone:
+            del self.incidents[inc_id]
+        return gone
+
     def open_incidents(self) -> Iterable[Incident]:
         return [i for i in self.incidents.values() if i.state is IncidentState.OPEN]
 
