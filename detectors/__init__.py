@@ -3,12 +3,15 @@
 from .bocpd import Bocpd
 from .bank import CusumBank, EwmaCusum
 from .ensemble import Ensemble
-from .factory import make_detector
+from .factory import detector_settings, make_bank, make_detector
 from .range_exceedance import RangeExceedance
+from .robust_bank import RobustCusumBank
 from .robust_cusum import RobustCusum
+from .series_bank import DetectorBank, SeriesBank
 from .types import Detection, Detector, Direction, EventKind, State
 
 __all__ = [
-    "Bocpd", "CusumBank", "Detection", "Detector", "Direction", "Ensemble", "EventKind", "EwmaCusum", "RangeExceedance", "RobustCusum", "State",
+    "Bocpd", "CusumBank", "Detection", "Detector", "DetectorBank", "Direction", "Ensemble", "EventKind", "EwmaCusum",
+    "RangeExceedance", "RobustCusum", "RobustCusumBank", "SeriesBank", "State", "detector_settings", "make_bank",
     "make_detector",
 ]

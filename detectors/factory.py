@@ -1,16 +1,28 @@
-"""The detector the pipeline runs for each signal."""
+"""The detector the pipeline runs for each signal, one series at a time or as a bank."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from .robust_bank import RobustCusumBank
 from .robust_cusum import RobustCusum
 from .types import Detector
 
-__all__ = ["MIN_ABSOLUTE_CHANGE", "make_detector"]
+__all__ = ["MIN_ABSOLUTE_CHANGE", "detector_settings", "make_bank", "make_detector"]
 
 # Smallest change worth a page, in the signal's own unit. An error ratio is a
 # proportion of a finite number of requests: at low traffic it moves by tenths
 # of a percent from counting noise alone, which no page should report.
 MIN_ABSOLUTE_CHANGE = {"error_ratio": 0.005}
+
+
+def detector_settings(signal: str) -> dict[str, Any]:
+    """The :class:`RobustCusum` settings for ``signal`` (shared by the detector and the bank).
+
+    >>> detector_settings("error_ratio"), detector_settings("latency_p99")
+    ({'min_absolute_change': 0.005}, {'min_absolute_change': 0.0})
+    """
+    return {"min_absolute_change": MIN_ABSOLUTE_CHANGE.get(signal, 0.0)}
 
 
 def make_detector(signal: str) -> Detector:
@@ -31,4 +43,13 @@ def make_detector(signal: str) -> Detector:
     >>> isinstance(make_detector("queue_depth"), Detector)
     True
     """
-    return RobustCusum(min_absolute_change=MIN_ABSOLUTE_CHANGE.get(signal, 0.0))
+    return RobustCusum(**detector_settings(signal))
+
+
+def make_bank(signal: str) -> RobustCusumBank:
+    """A vectorised bank of the series of ``signal``: the events of :func:`make_detector`'s detector, per series.
+
+    >>> make_bank("error_ratio").settings
+    {'min_absolute_change': 0.005}
+    """
+    return RobustCusumBank(**detector_settings(signal))
