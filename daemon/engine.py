@@ -17,7 +17,16 @@ from correlators.ranking import DEFAULT_WEIGHTS, RankingPolicy, Weights, rank
 from correlators.signals import SignalRole, role_of
 from correlators.traffic import TrafficWindow
 from correlators.types import Anomaly, Change, HealthEvent, IncidentState, Topology
-from detectors import Detection, Detector, DetectorBank, Direction, EventKind, SeriesBank, make_bank, make_detector
+from detectors import (
+    Detection,
+    Detector,
+    DetectorBank,
+    Direction,
+    EventKind,
+    SeriesBank,
+    make_bank,
+    make_detector,
+)
 
 from .events import AlertEvent, Event, ProbeResult, Sample, SampleBatch
 

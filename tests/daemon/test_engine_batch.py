@@ -24,7 +24,8 @@ def by_step(events: list[Event]) -> list[Event]:
     for _, group in itertools.groupby(events, key=lambda e: e.ts):
         evs = list(group)
         out += [e for e in evs if not isinstance(e, Sample)]
-        out += sorted((e for e in evs if isinstance(e, Sample)), key=lambda s: s.signal)
+        samples = [e for e in evs if isinstance(e, Sample)]
+        out += sorted(samples, key=lambda s: s.signal)
     return out
 
 
@@ -131,8 +132,8 @@ def test_series_handed_over_between_engines_stay_warm() -> None:
                 a.drop_series(key)
             assert set(a.series_keys()).isdisjoint(b.series_keys())
         mine = set(b.series_keys())
-        for eng, keep in ((a, lambda key: key not in mine), (b, lambda key: key in mine)):
-            idx = [i for i, key in enumerate(ev.keys) if keep(key)]
+        for eng, in_b in ((a, False), (b, True)):
+            idx = [i for i, key in enumerate(ev.keys) if (key in mine) == in_b]
             sub = SampleBatch(ev.ts, ev.signal, tuple(ev.services[i] for i in idx), tuple(ev.keys[i] for i in idx),
                               tuple(ev.values[i] for i in idx))
             found += [(ev.ts, sub.keys[i], d) for i, d in eng.detect_batch(sub)]

@@ -88,3 +88,23 @@ async def test_changes_from_streams_are_stored(store: Store) -> None:
     d = _daemon(store, rec, [ch, *shop_events(T0, 10)])
     await _run_until_drained(d, 0, rec)
     assert [c.id for c in await store.list_changes()] == ["chg-stream-1"]
+
+
+async def test_whole_steps_as_batches_page_and_resolve_once(store: Store) -> None:
+    from daemon.events import Sample, SampleBatch, batched
+    flat = shop_events(T0, 160, bad_from=80, bad_until=120)
+    per_step: dict[float, list] = {}  # type: ignore[type-arg]
+    for ev in flat:
+        per_step.setdefault(ev.ts, []).append(ev)
+    events = list(batched([e for evs in per_step.values()  # each query's result per step, as Prometheus gives
+                           for e in sorted(evs, key=lambda e: getattr(e, "signal", "~"))]))
+    assert sum(isinstance(e, SampleBatch) and len(e) == 4 for e in events) == 2 * 160
+    rec = RecordingNotifier()
+    d = _daemon(store, rec, events)
+    await _run_until_drained(d, 2, rec)
+    actions = [p.action for _, p in rec.pages]
+    assert actions.count("trigger") == 1 and actions[-1] == "resolve", actions
+    samples = [e for e in flat if isinstance(e, Sample)]
+    assert d.metrics.samples._value.get() == len(samples) + 160  # and the probes, counted as before
+    assert set(d.workspace.buffer.keys()) == {s.key for s in samples}
+    assert d.engine.series_count == 8
