@@ -18,14 +18,19 @@ from daemon.scenario import load_scenario
 SCENARIOS = ["dev-bad_deploy-0", "dev-dependency_down-0", "dev-traffic_spike-0"]
 
 
+def signal_of(s: Sample) -> str:
+    return s.signal
+
+
 def by_step(events: list[Event]) -> list[Event]:
     """Per timestamp: changes and probes as they come, then the samples grouped by signal (a query each)."""
     out: list[Event] = []
     for _, group in itertools.groupby(events, key=lambda e: e.ts):
         evs = list(group)
         out += [e for e in evs if not isinstance(e, Sample)]
-        samples = [e for e in evs if isinstance(e, Sample)]
-        out += sorted(samples, key=lambda s: s.signal)
+        samples: list[Sample] = [e for e in evs if isinstance(e, Sample)]
+        ordered = sorted(samples, key=signal_of)
+        out += ordered
     return out
 
 
