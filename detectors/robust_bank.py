@@ -35,7 +35,8 @@ class RobustCusumBank:
     Parameters
     ----------
     capacity
-        Initial number of rows; the arrays double when full.
+        Initial number of rows; the arrays grow by a quarter (at least 64 rows) when full, so
+        at most a fifth of the rows stand unused.
     **settings
         :class:`RobustCusum` parameters (``window``, ``min_history``, ``drift``, ...).
 
@@ -54,7 +55,7 @@ class RobustCusumBank:
     0
     """
 
-    def __init__(self, capacity: int = 1024, **settings: Any) -> None:
+    def __init__(self, capacity: int = 64, **settings: Any) -> None:
         self.settings = dict(settings)
         probe = RobustCusum(**settings)  # validates the settings and gives the defaults
         self.window = probe.window
@@ -109,7 +110,7 @@ class RobustCusumBank:
 
     def _grow(self) -> None:
         old = self.capacity
-        new = 2 * old
+        new = old + max(old // 4, 64)
 
         def more(a: np.ndarray, fill: float | bool = 0) -> np.ndarray:
             out = np.full((new,) + a.shape[1:], fill, dtype=a.dtype)

@@ -113,7 +113,12 @@ def test_series_come_and_go() -> None:
         vals = [float(x[int(k[1:]), t]) for k in live]
         assert bank.update(float(t), live, vals) == ref.update(float(t), live, vals)
     assert sorted(bank.keys()) == sorted(ref.keys())
-    assert bank.capacity <= 32, "dropped rows are reused"
+    cap = bank.capacity
+    for k in bank.keys():
+        bank.drop(k)
+    bank.update(1e9, [f"new{i}" for i in range(cap)], [1.0] * cap)
+    assert bank.capacity == cap and len(bank) == cap, "dropped rows are reused"
+    assert all(bank.state(f"new{i}")["history"] == [1.0] for i in range(cap)), "a reused row starts cold"
     bank.drop("not-there")  # dropping an unknown series is a no-op
 
 
