@@ -320,11 +320,11 @@ class Engine:
 
     # -- checkpoints ---------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
+        """A checkpoint: each signal's bank whole (numpy rows as bytes for a vectorised one), and health."""
         return {
-            "version": 1,
+            "version": 2,
             "now": self.now,
-            "detectors": {k: {"signal": sig, "state": self._banks[sig].state(k)}
-                          for k, sig in self._signals.items()},
+            "banks": {sig: bank.state_dict() for sig, bank in self._banks.items()},
             "health": self.health_tracker.state_dict(),
         }
 
@@ -356,14 +356,27 @@ class Engine:
             self._banks[sig].drop(key)
 
     def load_state(self, state: dict[str, Any]) -> None:
-        """Restore detectors and health from a checkpoint; incidents come back from the store."""
-        if state.get("version") != 1:
-            raise ValueError(f"engine checkpoint version {state.get('version')!r} is not supported")
+        """Restore detectors and health from a checkpoint; incidents come back from the store.
+
+        Version 2 holds whole banks; version 1 (older releases) one detector state per series.
+        """
+        version = state.get("version")
+        if version not in (1, 2):
+            raise ValueError(f"engine checkpoint version {version!r} is not supported")
+        banks: dict[str, SeriesBank] = {}
+        signals: dict[str, str] = {}
+        if version == 2:
+            for sig, bank_state in state["banks"].items():
+                bank = banks[sig] = self.bank_factory(sig)
+                bank.load_state(bank_state)
+                signals.update((k, sig) for k in bank.keys())
+        else:
+            for key, entry in state["detectors"].items():
+                sig = entry["signal"]
+                if sig not in banks:
+                    banks[sig] = self.bank_factory(sig)
+                banks[sig].load(key, entry["state"])
+                signals[key] = sig
         self.now = float(state["now"])
-        self._banks, self._signals = {}, {}
-        for key, entry in state["detectors"].items():
-            self._bank(entry["signal"]).load(key, entry["state"])
-            self._signals[key] = entry["signal"]
+        self._banks, self._signals = banks, signals
         self.health_tracker.load_state(state["health"])
-
-

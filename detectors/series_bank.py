@@ -21,7 +21,8 @@ class SeriesBank(Protocol):
     order; ``update_one`` takes a single sample. Both give exactly the events that one
     detector per series would, fed the same samples in the same order. ``state`` and
     ``load`` use that detector's ``state_dict`` format, so a series moves between banks,
-    replicas and checkpoints unchanged.
+    replicas and checkpoints unchanged; ``state_dict`` and ``load_state`` checkpoint the
+    whole bank (in whatever form is cheapest for it; JSON-serialisable).
     """
 
     def __len__(self) -> int: ...
@@ -40,6 +41,10 @@ class SeriesBank(Protocol):
     def load(self, key: str, state: State) -> None: ...
 
     def drop(self, key: str) -> None: ...
+
+    def state_dict(self) -> State: ...
+
+    def load_state(self, state: State) -> None: ...
 
 
 class DetectorBank:
@@ -110,3 +115,17 @@ class DetectorBank:
 
     def drop(self, key: str) -> None:
         self._detectors.pop(key, None)
+
+    VERSION = 1
+
+    def state_dict(self) -> State:
+        return {"version": self.VERSION, "kind": "DetectorBank",
+                "series": {k: d.state_dict() for k, d in self._detectors.items()}}
+
+    def load_state(self, state: State) -> None:
+        if state.get("version") != self.VERSION or state.get("kind") != "DetectorBank":
+            raise ValueError(f"bank checkpoint of kind {state.get('kind')!r} version {state.get('version')!r}, "
+                             f"expected DetectorBank version {self.VERSION}")
+        self._reset()
+        for key, st in state["series"].items():
+            self.load(key, st)

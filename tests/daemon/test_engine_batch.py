@@ -169,3 +169,24 @@ def test_load_series_rejects_a_bad_state_and_keeps_the_old_one() -> None:
     eng.drop_series("api/error_ratio")
     eng.drop_series("api/error_ratio")
     assert eng.series_count == 0
+
+
+def test_checkpoints_of_the_per_series_format_still_load() -> None:
+    """Version 1 (one detector state per series, older releases) restores into the banks."""
+    from correlators.types import ServiceInfo, Topology
+    topo = Topology.from_services([ServiceInfo(s, "shop") for s in ("checkout", "frontend", "search")])
+    steps = list(batched(many_series_events(n_pods=5)))
+    ref, first = Engine(topo), Engine(topo)
+    cut = len(steps) * 2 // 3
+    expected = [d for ev in steps for d in ref.ingest(ev).anomalies]
+    got = [d for ev in steps[:cut] for d in first.ingest(ev).anomalies]
+    v1 = {"version": 1, "now": first.now, "health": first.health_tracker.state_dict(),
+          "detectors": {k: {"signal": first.series_state(k)[0], "state": first.series_state(k)[1]}
+                        for k in first.series_keys()}}
+    second = Engine(topo)
+    second.load_state(json.loads(json.dumps(v1)))
+    second.tracker = first.tracker
+    got += [d for ev in steps[cut:] for d in second.ingest(ev).anomalies]
+    assert expected and got == expected
+    with pytest.raises(ValueError, match="version"):
+        second.load_state({"version": 3})

@@ -136,3 +136,44 @@ def test_protocol_and_bad_input() -> None:
 def test_state_per_series_is_the_ring_buffers() -> None:
     bank = RobustCusumBank(capacity=1000)
     assert bank.state_bytes_per_series < 2048  # four windows of 60 float64 plus a few scalars
+
+
+@pytest.mark.parametrize("cut", [15, 170, 260])
+def test_whole_bank_checkpoint_through_json_resumes_identically(cut: int) -> None:
+    x = streams(40, 320, seed=1)
+    ks = keys(40)
+    ref = RobustCusumBank()
+    expected = [(t, i, ev) for t in range(320) for i, ev in ref.update(float(t), ks, x[:, t])]
+    first = RobustCusumBank()
+    got = [(t, i, ev) for t in range(cut) for i, ev in first.update(float(t), ks, x[:, t])]
+    first.drop("s7")  # a dropped series is not in the checkpoint
+    saved = json.loads(json.dumps(first.state_dict()))
+    second = RobustCusumBank()
+    second.load_state(saved)
+    assert sorted(second.keys()) == sorted(k for k in ks if k != "s7") and second.objects == first.objects
+    assert [second.state(k) for k in second.keys()] == [first.state(k) for k in second.keys()]
+    second.load("s7", ref_state := RobustCusum().state_dict())  # and it can come back cold
+    assert second.state("s7") == ref_state
+    got += [(t, i, ev) for t in range(cut, 320) for i, ev in second.update(float(t), ks, x[:, t])]
+    assert [g for g in got if g[1] != 7 or g[0] < cut] == [e for e in expected if e[1] != 7 or e[0] < cut]
+
+
+def test_whole_bank_checkpoint_is_validated() -> None:
+    bank = RobustCusumBank()
+    bank.update(0.0, ["a", "b"], [1.0, 2.0])
+    good = bank.state_dict()
+    with pytest.raises(ValueError, match="window"):
+        RobustCusumBank(window=30).load_state(good)
+    with pytest.raises(ValueError, match="kind"):
+        RobustCusumBank().load_state(DetectorBank(RobustCusum).state_dict())
+    with pytest.raises(ValueError, match="arrays.hist"):
+        RobustCusumBank().load_state({**good, "arrays": {**good["arrays"], "hist": good["arrays"]["s_up"]}})
+    with pytest.raises(ValueError, match="twice"):
+        RobustCusumBank().load_state({**good, "keys": ["a", "a"]})
+    other = DetectorBank(RobustCusum)
+    other.update(0.0, ["a"], [1.0])
+    with pytest.raises(ValueError, match="DetectorBank"):
+        other.load_state(good)
+    again = DetectorBank(RobustCusum)
+    again.load_state(json.loads(json.dumps(other.state_dict())))
+    assert again.state("a") == other.state("a")
