@@ -190,3 +190,37 @@ def test_checkpoints_of_the_per_series_format_still_load() -> None:
     assert expected and got == expected
     with pytest.raises(ValueError, match="version"):
         second.load_state({"version": 3})
+
+
+def test_traffic_is_observed_in_sample_order_around_detections() -> None:
+    """Ranking at a detection sees the request rates of the samples before it in the step, not after:
+    the batch path interleaves traffic and detections exactly as one sample at a time does."""
+    from correlators.traffic import TrafficWindow
+    from correlators.types import ServiceInfo, Topology
+
+    def traced(engine: Engine, log: list[tuple[str, str]]) -> Engine:
+        class Window(TrafficWindow):
+            def observe(self, service: str, signal: str, ts: float, value: float) -> None:
+                log.append(("observe", service))
+                super().observe(service, signal, ts, value)
+        engine._traffic = Window()
+        add = engine.add_detection
+
+        def add_detection(service: str, signal: str, series: str, d: Any) -> Any:
+            log.append(("detect", series))
+            return add(service, signal, series, d)
+        engine.add_detection = add_detection  # type: ignore[method-assign]
+        return engine
+
+    topo = Topology.from_services([ServiceInfo(s, "shop") for s in ("checkout", "frontend", "search")])
+    events = [e for e in many_series_events(n_pods=6) if not isinstance(e, Sample) or e.signal == "request_rate"]
+    for k, e in enumerate(events):  # a traffic surge on some pods from step 150 on
+        if isinstance(e, Sample) and e.ts >= 1_790_000_000.0 + 150 * 15.0 and e.series.endswith(("p1}", "p4}")):
+            events[k] = Sample(e.ts, e.service, e.signal, e.value * 4, e.series)
+    one_log: list[tuple[str, str]] = []
+    batch_log: list[tuple[str, str]] = []
+    run(traced(Engine(topo, bank_factory=object_banks(default_detector_factory)), one_log), events)
+    run(traced(Engine(topo), batch_log), list(batched(events)))
+    detections = [i for i, (what, _) in enumerate(one_log) if what == "detect"]
+    assert detections and any(one_log[i + 1][0] == "observe" for i in detections), "detections mid-step"
+    assert batch_log == one_log
