@@ -224,3 +224,18 @@ def test_traffic_is_observed_in_sample_order_around_detections() -> None:
     detections = [i for i, (what, _) in enumerate(one_log) if what == "detect"]
     assert detections and any(one_log[i + 1][0] == "observe" for i in detections), "detections mid-step"
     assert batch_log == one_log
+
+
+def test_replay_in_steps_batches_every_sample_once(dev_scenarios: Path) -> None:
+    from collections import Counter
+
+    from daemon.replay import InSteps, replay
+    sc = load_scenario(dev_scenarios / "dev-bad_deploy-0")
+    stepped = list(InSteps(sc).events())
+    flat = [s for e in stepped for s in (e.samples() if isinstance(e, SampleBatch) else [e])]
+    assert Counter(map(repr, flat)) == Counter(map(repr, sc.events()))
+    assert [e.ts for e in stepped] == sorted(e.ts for e in stepped)
+    batches = [e for e in stepped if isinstance(e, SampleBatch)]
+    pairs = {(e.ts, e.signal) for e in sc.events() if isinstance(e, Sample)}
+    assert len(batches) == len(pairs) and max(map(len, batches)) == 12, "one batch per signal and step"
+    assert replay(InSteps(sc))["incidents"] == replay(sc)["incidents"]
