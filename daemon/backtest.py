@@ -19,7 +19,7 @@ from typing import Any
 from correlators.types import Change, Topology
 
 from .config import Config
-from .events import Event
+from .events import Event, batched
 from .replay import replay
 from .sources.base import SourceStatus
 from .sources.prometheus import PrometheusSource
@@ -43,9 +43,10 @@ class Backtest:
     changes: Sequence[Change]
 
     def events(self) -> Iterator[Event]:
-        """Changes before samples at equal timestamps, as in a scenario."""
+        """Changes before samples at equal timestamps, as in a scenario; each query's result per step
+        as one batch, as the live source hands it over."""
         changes = sorted(self.changes, key=lambda c: c.ts)
-        yield from (ev for _, _, _, ev in heapq.merge(
+        yield from batched(ev for _, _, _, ev in heapq.merge(
             ((c.ts, 0, i, c) for i, c in enumerate(changes)),
             ((s.ts, 1, i, s) for i, s in enumerate(self.samples)),
             key=lambda t: (t[0], t[1], t[2])))

@@ -17,21 +17,46 @@ from correlators.ranking import DEFAULT_WEIGHTS, RankingPolicy, Weights, rank
 from correlators.signals import SignalRole, role_of
 from correlators.traffic import TrafficWindow
 from correlators.types import Anomaly, Change, HealthEvent, IncidentState, Topology
-from detectors import Detection, Detector, Direction, EventKind, RobustCusum
+from detectors import (
+    Detection,
+    Detector,
+    DetectorBank,
+    Direction,
+    EventKind,
+    SeriesBank,
+    make_bank,
+    make_detector,
+)
 
-from .events import AlertEvent, ChangeStatus, Event, ProbeResult, Sample
+from .events import AlertEvent, ChangeStatus, Event, ProbeResult, Sample, SampleBatch
 
-__all__ = ["Engine", "EngineOutput", "DetectorFactory", "default_detector_factory"]
+__all__ = ["BankFactory", "DetectorFactory", "Engine", "EngineOutput", "default_bank_factory",
+           "default_detector_factory", "object_banks"]
 
 DetectorFactory = Callable[[str], Detector]
+BankFactory = Callable[[str], SeriesBank]
 
 
 def default_detector_factory(signal: str) -> Detector:
-    try:
-        from detectors import make_detector  # type: ignore[attr-defined]
-    except ImportError:
-        return RobustCusum()
-    return make_detector(signal)  # type: ignore[no-any-return]
+    """The pipeline's detector for one series of ``signal``."""
+    return make_detector(signal)
+
+
+def default_bank_factory(signal: str) -> SeriesBank:
+    """The vectorised bank of the series of ``signal``: the events of :func:`default_detector_factory`'s detectors."""
+    return make_bank(signal)
+
+
+def object_banks(detector_factory: DetectorFactory) -> BankFactory:
+    """Banks of one ``detector_factory(signal)`` object per series (no vectorisation).
+
+    >>> bank = object_banks(default_detector_factory)("error_ratio")
+    >>> type(bank).__name__, len(bank)
+    ('DetectorBank', 0)
+    """
+    def bank(signal: str) -> SeriesBank:
+        return DetectorBank(lambda: detector_factory(signal))
+    return bank
 
 
 @dataclass
@@ -57,13 +82,21 @@ class EngineOutput:
 
 
 class Engine:
-    """Detect, group, rank and decide pages, all on event time."""
+    """Detect, group, rank and decide pages, all on event time.
+
+    Each signal's series live in a :class:`~detectors.series_bank.SeriesBank` made by
+    ``bank_factory``: a :class:`SampleBatch` (one query's result at one step) advances
+    them together, a :class:`Sample` one series; both give the same detections. Without a
+    ``bank_factory`` the banks are vectorised when ``detector_factory`` is the default one,
+    and one ``detector_factory`` object per series otherwise.
+    """
 
     def __init__(
         self,
         topology: Topology,
         *,
         detector_factory: DetectorFactory = default_detector_factory,
+        bank_factory: BankFactory | None = None,
         grouping: GroupingPolicy | None = None,
         ranking: RankingPolicy | None = None,
         weights: Callable[[], Weights] | None = None,
@@ -72,13 +105,17 @@ class Engine:
     ) -> None:
         self.topology = topology
         self.detector_factory = detector_factory
+        if bank_factory is None:
+            bank_factory = (default_bank_factory if detector_factory is default_detector_factory
+                            else object_banks(detector_factory))
+        self.bank_factory = bank_factory
         self.ranking_policy = ranking or RankingPolicy()
         self.weights = weights or (lambda: DEFAULT_WEIGHTS)
         self.tracker = IncidentTracker(topology, grouping)
         self.health_tracker = health or HealthTracker()
         self.change_retention = change_retention
-        self._detectors: dict[str, Detector] = {}
-        self._signals: dict[str, str] = {}
+        self._banks: dict[str, SeriesBank] = {}  # per signal
+        self._signals: dict[str, str] = {}       # series key -> the signal whose bank holds it
         self._changes: list[Change] = []  # sorted by ts
         self._change_ids: set[str] = set()
         self._health: list[HealthEvent] = []
@@ -95,6 +132,8 @@ class Engine:
         self.now = max(self.now, event.ts)
         if isinstance(event, Sample):
             out.extend(self._on_sample(event))
+        elif isinstance(event, SampleBatch):
+            out.extend(self._on_batch(event))
         elif isinstance(event, ProbeResult):
             out.extend(self._on_probe(event))
         elif isinstance(event, AlertEvent):
@@ -133,11 +172,59 @@ class Engine:
         if role_of(s.signal) is SignalRole.TRAFFIC:
             self._traffic.observe(s.service, s.signal, s.ts, s.value)
         key = s.key
-        det = self._detectors.get(key)
-        if det is None:
-            det = self._detectors[key] = self.detector_factory(s.signal)
-            self._signals[key] = s.signal
-        return det.update(s.ts, s.value)
+        return self._bank(self._signals.setdefault(key, s.signal)).update_one(key, s.ts, s.value)
+
+    def _bank(self, signal: str) -> SeriesBank:
+        bank = self._banks.get(signal)
+        if bank is None:
+            bank = self._banks[signal] = self.bank_factory(signal)
+        return bank
+
+    def _on_batch(self, b: SampleBatch) -> EngineOutput:
+        """Detect on the whole step, then take its detections and traffic in the samples' order,
+        as the same samples one at a time would."""
+        found = self._detect_batch(b)
+        out = EngineOutput()
+        traffic = role_of(b.signal) is SignalRole.TRAFFIC
+        seen = 0
+        for i, d in found:
+            if traffic:
+                self._observe_traffic(b, seen, i + 1)
+                seen = i + 1
+            out.extend(self.add_detection(b.services[i], b.signal, b.keys[i], d))
+        if traffic:
+            self._observe_traffic(b, seen, len(b))
+        return out
+
+    def _observe_traffic(self, b: SampleBatch, start: int, end: int) -> None:
+        observe, sig, ts = self._traffic.observe, b.signal, b.ts
+        for svc, v in zip(b.services[start:end], b.values[start:end], strict=True):
+            observe(svc, sig, ts, v)
+
+    def detect_batch(self, b: SampleBatch) -> list[tuple[int, Detection]]:
+        """Advance the batch's detectors only (no grouping): ``(position in the batch, detection)``."""
+        found = self._detect_batch(b)
+        if role_of(b.signal) is SignalRole.TRAFFIC:
+            self._observe_traffic(b, 0, len(b))
+        return found
+
+    def _detect_batch(self, b: SampleBatch) -> list[tuple[int, Detection]]:
+        self.now = max(self.now, b.ts)
+        sig, signals = b.signal, self._signals
+        elsewhere = [i for i, k in enumerate(b.keys) if signals.setdefault(k, sig) != sig]
+        if not elsewhere:
+            return self._bank(sig).update(b.ts, b.keys, b.values)
+        # Series first seen under another signal stay in that signal's bank (as one at a time).
+        other = set(elsewhere)
+        here = [i for i in range(len(b)) if i not in other]
+        found = [(here[j], d) for j, d in self._bank(sig).update(
+            b.ts, [b.keys[i] for i in here], [b.values[i] for i in here])]
+        for i in elsewhere:
+            d = self._bank(signals[b.keys[i]]).update_one(b.keys[i], b.ts, b.values[i])
+            if d is not None:
+                found.append((i, d))
+        found.sort(key=lambda p: p[0])
+        return found
 
     def add_detection(self, service: str, signal: str, series: str, d: Detection) -> EngineOutput:
         """Take a detection (from a detector here, another replica, or an external alert) into the incidents."""
@@ -252,49 +339,63 @@ class Engine:
 
     # -- checkpoints ---------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
+        """A checkpoint: each signal's bank whole (numpy rows as bytes for a vectorised one), and health."""
         return {
-            "version": 1,
+            "version": 2,
             "now": self.now,
-            "detectors": {k: {"signal": self._signals[k], "state": d.state_dict()}
-                          for k, d in self._detectors.items()},
+            "banks": {sig: bank.state_dict() for sig, bank in self._banks.items()},
             "health": self.health_tracker.state_dict(),
         }
 
     @property
     def series_count(self) -> int:
-        return len(self._detectors)
+        return len(self._signals)
 
     def series_keys(self) -> list[str]:
         """The series that have a detector here."""
-        return list(self._detectors)
+        return list(self._signals)
 
     def series_state(self, key: str) -> tuple[str, dict[str, Any]]:
         """``(signal, detector state)`` of one series, for a per-series checkpoint."""
-        return self._signals[key], self._detectors[key].state_dict()
+        sig = self._signals[key]
+        return sig, self._banks[sig].state(key)
 
     def load_series(self, key: str, signal: str, state: dict[str, Any]) -> None:
         """Resume one series' detector from its checkpoint (a shard taken over stays warm)."""
-        det = self.detector_factory(signal)
-        det.load_state(state)
-        self._detectors[key] = det
+        self._bank(signal).load(key, state)  # raises on a bad state before anything changes
+        old = self._signals.get(key)
+        if old is not None and old != signal:
+            self._banks[old].drop(key)
         self._signals[key] = signal
 
     def drop_series(self, key: str) -> None:
         """Forget a series (its shard moved to another replica)."""
-        self._detectors.pop(key, None)
-        self._signals.pop(key, None)
+        sig = self._signals.pop(key, None)
+        if sig is not None:
+            self._banks[sig].drop(key)
 
     def load_state(self, state: dict[str, Any]) -> None:
-        """Restore detectors and health from a checkpoint; incidents come back from the store."""
-        if state.get("version") != 1:
-            raise ValueError(f"engine checkpoint version {state.get('version')!r} is not supported")
+        """Restore detectors and health from a checkpoint; incidents come back from the store.
+
+        Version 2 holds whole banks; version 1 (older releases) one detector state per series.
+        """
+        version = state.get("version")
+        if version not in (1, 2):
+            raise ValueError(f"engine checkpoint version {version!r} is not supported")
+        banks: dict[str, SeriesBank] = {}
+        signals: dict[str, str] = {}
+        if version == 2:
+            for sig, bank_state in state["banks"].items():
+                bank = banks[sig] = self.bank_factory(sig)
+                bank.load_state(bank_state)
+                signals.update((k, sig) for k in bank.keys())
+        else:
+            for key, entry in state["detectors"].items():
+                sig = entry["signal"]
+                if sig not in banks:
+                    banks[sig] = self.bank_factory(sig)
+                banks[sig].load(key, entry["state"])
+                signals[key] = sig
         self.now = float(state["now"])
-        self._detectors, self._signals = {}, {}
-        for key, entry in state["detectors"].items():
-            det = self.detector_factory(entry["signal"])
-            det.load_state(entry["state"])
-            self._detectors[key] = det
-            self._signals[key] = entry["signal"]
+        self._banks, self._signals = banks, signals
         self.health_tracker.load_state(state["health"])
-
-

@@ -66,6 +66,8 @@ class SeriesBuffer:
     >>> b.add("b", 0, 1.0); b.add("c", 0, 1.0)
     >>> sorted(b.keys())
     ['b', 'c']
+    >>> b.window("b", 0, 1000)  # in the evicted series' ring, none of its points
+    [(0.0, 1.0)]
     """
 
     def __init__(self, *, horizon: float = 6 * 3600.0, step: float = 30.0, max_series: int = 20_000) -> None:
@@ -81,8 +83,12 @@ class SeriesBuffer:
         buf = self._data.get(key)
         if buf is None:
             if len(self._data) >= self.max_series:
-                self._data.popitem(last=False)
-            buf = self._data[key] = _Ring(self.points_per_series)
+                _, buf = self._data.popitem(last=False)
+                buf.start = buf.size = 0  # reuse the evicted ring: past max_series every sample evicts one
+                buf.last_ts = None
+            else:
+                buf = _Ring(self.points_per_series)
+            self._data[key] = buf
         else:
             self._data.move_to_end(key)
         last = buf.last_ts

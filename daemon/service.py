@@ -27,8 +27,8 @@ from correlators.types import Cause, Change, Topology
 from .api.auth import ApiTokens
 from .cluster.node import ClusterNode
 from .config import Config, DeliveryConfig, load_config_or_report
-from .engine import Engine, EngineOutput
-from .events import AlertEvent, ChangeStatus, Event, Sample
+from .engine import Engine, EngineOutput, default_detector_factory, object_banks
+from .events import AlertEvent, ChangeStatus, Event, Sample, SampleBatch
 from .metrics import Metrics
 from .notify.dispatch import Dispatcher
 from .notify.factory import build_retry, build_router
@@ -76,6 +76,7 @@ class Daemon:
         router: Router | None = None,
         delivery: DeliveryConfig | None = None,
         save_incidents_every: float = 0.5,
+        vectorised: bool = True,
     ) -> None:
         pol = policies_for_step(step)
         self.store = store
@@ -83,7 +84,8 @@ class Daemon:
         self.metrics = metrics or Metrics()
         self.learner = OnlineWeights()  # evidence weights, updated by responders' feedback
         self.engine = Engine(topology, grouping=grouping or pol.grouping, ranking=pol.ranking,
-                             weights=self.learner.weights)
+                             weights=self.learner.weights,
+                             bank_factory=None if vectorised else object_banks(default_detector_factory))
         self.sources = list(sources)
         self.statuses = {s.name: s for s in statuses}
         dc = delivery or DeliveryConfig(resolve_hold=0.0)
@@ -298,11 +300,16 @@ class Daemon:
 
     # -- the core, one event at a time -----------------------------------------------
     async def handle(self, ev: Event, *, coalesce: bool = False) -> EngineOutput:
-        """Feed one event to the core and persist what it decided (see :meth:`persist` for ``coalesce``)."""
+        """One event through the core, and persist what it decided (see :meth:`persist` for
+        ``coalesce``); a ``SampleBatch`` (a query's result at one step) as a whole."""
         started = time.perf_counter()
         if self.cluster is not None and isinstance(ev, Sample):  # detect this shard; the leader groups
             if await self.cluster.on_sample(ev):
                 self.metrics.samples.inc()
+            self.metrics.detect_seconds.observe(time.perf_counter() - started)
+            return EngineOutput()
+        if self.cluster is not None and isinstance(ev, SampleBatch):
+            self.metrics.samples.inc(await self.cluster.on_batch(ev))
             self.metrics.detect_seconds.observe(time.perf_counter() - started)
             return EngineOutput()
         stored_id = ev.id if isinstance(ev, Change) and ev.id in self._stored_changes else None
@@ -310,7 +317,10 @@ class Daemon:
             self._stored_changes.discard(stored_id)
         out = self.engine.ingest(ev)
         self.metrics.detect_seconds.observe(time.perf_counter() - started)
-        if not isinstance(ev, (Change, AlertEvent)):
+        if isinstance(ev, SampleBatch):
+            self.metrics.samples.inc(len(ev))
+            self.workspace.record_batch(ev)
+        elif not isinstance(ev, (Change, AlertEvent, ChangeStatus)):
             self.metrics.samples.inc()
         if isinstance(ev, Sample):
             self.workspace.record_sample(ev)
@@ -576,7 +586,7 @@ async def _run_from_config(cfg: Config) -> int:
                         retention=cfg.store.retention, api_tokens=api_tokens_of(cfg),
                         webhooks=WebhookSettings.from_config(cfg.webhooks),
                         checkpoint_every=cfg.cluster.checkpoint if cfg.cluster is not None else 60.0,
-                        router=build_router(cfg), delivery=cfg.delivery)
+                        router=build_router(cfg), delivery=cfg.delivery, vectorised=cfg.detection.vectorised)
         host, port = cfg.host_port
         return await serve(daemon, host, port)
     finally:

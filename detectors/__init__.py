@@ -6,19 +6,21 @@ from .bocpd import Bocpd
 from .bank import CusumBank, EwmaCusum
 from .counter_rate import CounterRate
 from .ensemble import Ensemble
-from .factory import make_detector
+from .factory import detector_settings, make_bank, make_detector
 from .half_space_trees import HalfSpaceTreesScorer
 from .range_exceedance import RangeExceedance
+from .robust_bank import RobustCusumBank
 from .robust_cusum import RobustCusum
 from .seasonal import SeasonalCusum
 from .seasonal_residual import SeasonalResidual
+from .series_bank import DetectorBank, SeriesBank
 from .subsequence_discord import SubsequenceDiscord
 from .transition_novelty import TransitionNovelty
 from .types import Detection, Detector, Direction, EventKind, State
 
 __all__ = [
-    "Adwin", "AnomalyLikelihood", "Bocpd", "CounterRate", "CusumBank", "Detection", "Detector", "Direction",
-    "Ensemble", "EventKind", "EwmaCusum", "HalfSpaceTreesScorer", "RangeExceedance", "RobustCusum",
-    "SeasonalCusum", "SeasonalResidual", "State", "SubsequenceDiscord", "TransitionNovelty",
-    "make_detector",
+    "Adwin", "AnomalyLikelihood", "Bocpd", "CounterRate", "CusumBank", "Detection", "Detector", "DetectorBank",
+    "Direction", "Ensemble", "EventKind", "EwmaCusum", "HalfSpaceTreesScorer", "RangeExceedance", "RobustCusum",
+    "RobustCusumBank", "SeasonalCusum", "SeasonalResidual", "SeriesBank", "State", "SubsequenceDiscord",
+    "TransitionNovelty", "detector_settings", "make_bank", "make_detector",
 ]

@@ -1,12 +1,16 @@
-"""The detector the pipeline runs for each signal."""
+"""The detector the pipeline runs for each signal, one series at a time or as a bank."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from .robust_bank import RobustCusumBank
 from .robust_cusum import RobustCusum
 from .seasonal import SeasonalCusum
+from .series_bank import DetectorBank, SeriesBank
 from .types import Detector
 
-__all__ = ["MIN_ABSOLUTE_CHANGE", "SEASONAL_SIGNALS", "make_detector"]
+__all__ = ["MIN_ABSOLUTE_CHANGE", "SEASONAL_SIGNALS", "detector_settings", "make_bank", "make_detector"]
 
 # Smallest change worth a page, in the signal's own unit. An error ratio is a
 # proportion of a finite number of requests: at low traffic it moves by tenths
@@ -15,6 +19,15 @@ MIN_ABSOLUTE_CHANGE = {"error_ratio": 0.005}
 
 # Signals that follow the daily traffic cycle: their baseline is a learnt daily shape.
 SEASONAL_SIGNALS = frozenset({"request_rate"})
+
+
+def detector_settings(signal: str) -> dict[str, Any]:
+    """The :class:`RobustCusum` settings for ``signal`` (shared by the detector and the bank).
+
+    >>> detector_settings("error_ratio"), detector_settings("latency_p99")
+    ({'min_absolute_change': 0.005}, {'min_absolute_change': 0.0})
+    """
+    return {"min_absolute_change": MIN_ABSOLUTE_CHANGE.get(signal, 0.0)}
 
 
 def make_detector(signal: str) -> Detector:
@@ -44,7 +57,23 @@ def make_detector(signal: str) -> Detector:
     >>> type(make_detector("request_rate")).__name__
     'SeasonalCusum'
     """
-    minimum = MIN_ABSOLUTE_CHANGE.get(signal, 0.0)
     if signal in SEASONAL_SIGNALS:
-        return SeasonalCusum(min_absolute_change=minimum)
-    return RobustCusum(min_absolute_change=minimum)
+        return SeasonalCusum(**detector_settings(signal))
+    return RobustCusum(**detector_settings(signal))
+
+
+def make_bank(signal: str) -> SeriesBank:
+    """The bank of the series of ``signal``: the events of :func:`make_detector`'s detector, per series.
+
+    A :class:`RobustCusum` signal gets the vectorised :class:`RobustCusumBank`; a seasonal
+    one (the request rate) a :class:`DetectorBank` of :class:`SeasonalCusum` objects, which
+    has no vectorised form yet (it costs what one sample at a time costs).
+
+    >>> make_bank("error_ratio").settings
+    {'min_absolute_change': 0.005}
+    >>> type(make_bank("request_rate")).__name__
+    'DetectorBank'
+    """
+    if signal in SEASONAL_SIGNALS:
+        return DetectorBank(lambda: make_detector(signal))
+    return RobustCusumBank(**detector_settings(signal))

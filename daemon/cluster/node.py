@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from correlators.incidents import Incident, IncidentTracker
 
-from ..events import Sample
+from ..events import Sample, SampleBatch
 from .detections import detection_from_json, detection_to_json
 from .leader import LeaderElector
 from .sharding import Shard
@@ -152,6 +152,23 @@ class ClusterNode:
                 [{"series": s.key, "service": s.service, "signal": s.signal, "detection": detection_to_json(found)}],
                 member=self.member, now=self.clock())
         return True
+
+    async def on_batch(self, b: SampleBatch) -> int:
+        """Detect on the samples of this shard in a step; log what is found. Returns how many were ours."""
+        owns = self.shard.owns
+        mine = [i for i, key in enumerate(b.keys) if owns(key)]
+        if not mine:
+            return 0
+        if len(mine) < len(b):
+            b = SampleBatch(b.ts, b.signal, tuple(b.services[i] for i in mine), tuple(b.keys[i] for i in mine),
+                            tuple(b.values[i] for i in mine))
+        found = self.engine.detect_batch(b)
+        if found:
+            await self.store.append_detections(
+                [{"series": b.keys[i], "service": b.services[i], "signal": b.signal,
+                  "detection": detection_to_json(d)} for i, d in found],
+                member=self.member, now=self.clock())
+        return len(b)
 
     async def tick(self, persist: Callable[[EngineOutput], Awaitable[None]]) -> None:
         """Follow leadership; while leading, take the replicas' detections into the incidents."""

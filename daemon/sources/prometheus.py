@@ -7,6 +7,9 @@ aligned to step boundaries. A window is taken whole or not at all: when any quer
 cursor stays, the source is marked in error (stale on /readyz and /metrics after
 ``stale_after``) and the window is fetched again after a backoff, so an outage never becomes a
 gap in the data, let alone an anomaly.
+
+Each query's result at one step is handed over whole, as one :class:`~daemon.events.SampleBatch`,
+so the engine advances all its series together (a vectorised detector bank).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ..config import HealthQueryConfig, PrometheusConfig, SignalConfig
-from ..events import Event, ProbeResult, Sample
+from ..events import Event, ProbeResult, Sample, batched
 from .base import SourceStatus
 
 __all__ = [
@@ -149,13 +152,19 @@ def connect(cfg: PrometheusConfig) -> Any:
 
 
 class PrometheusSource:
-    """Catch up from the stored cursor (at most ``lookback``), then poll every step on step boundaries."""
+    """Catch up from the stored cursor (at most ``lookback``), then poll every step on step boundaries.
+
+    ``batch`` (the default) yields each query's result at each step as one ``SampleBatch``;
+    without it, one ``Sample`` at a time, in the same order.
+    """
 
     def __init__(self, cfg: PrometheusConfig, signals: Sequence[SignalConfig], status: SourceStatus,
                  *, health: Sequence[HealthQueryConfig] = (), clock: Callable[[], float] = time.time,
                  client: Any = None, cursor: CursorStore | None = None,
-                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep, name: str = "prometheus") -> None:
+                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep, name: str = "prometheus",
+                 batch: bool = True) -> None:
         self.name = name
+        self.batch = batch
         self.cfg = cfg
         self.signals = list(signals)
         self.health = list(health)
@@ -262,7 +271,7 @@ class PrometheusSource:
                 backoff = step
                 newest = max((ev.ts for ev in batch), default=None)
                 self.status.ok(self.clock(), newest)
-                for ev in batch:
+                for ev in batched(batch) if self.batch else batch:
                     yield ev
                 cursor = end
                 if self.cursor is not None:

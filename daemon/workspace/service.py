@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from correlators.types import Cause
 
-from ..events import Sample
+from ..events import Sample, SampleBatch
 from ..series_buffer import SeriesBuffer
 from ..store.workspace import WorkspaceStore
 from .hypotheses import HypothesisState, cause_key
@@ -53,6 +53,11 @@ class Workspace:
     # -- series ------------------------------------------------------------------------
     def record_sample(self, s: Sample) -> None:
         self.buffer.add(s.key, s.ts, s.value)
+
+    def record_batch(self, b: SampleBatch) -> None:
+        add, ts = self.buffer.add, b.ts
+        for key, value in zip(b.keys, b.values, strict=True):
+            add(key, ts, value)
 
     def _series_of(self, doc: dict[str, Any], now: float) -> list[dict[str, Any]]:
         start, end = window_of(doc, now)

@@ -1,7 +1,8 @@
 """Root-cause ranking benchmark: whatchanged's ranking beside the naive 'most recent change'.
 
-Usage: .venv/bin/python tests/benchmarks/rca.py [SCENARIO_SET_DIR ...]
-(default: ../shared/scenarios/dev). Both rankings are scored on the same replay,
+Usage: .venv/bin/python tests/benchmarks/rca.py [--batches] [SCENARIO_SET_DIR ...]
+(default: ../shared/scenarios/dev). ``--batches`` replays each step's samples as one batch per
+signal (the live daemon's path: vectorised banks) instead of one sample at a time. Both rankings are scored on the same replay,
 so detection is shared and only the ordering of causes differs.
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from daemon.replay import replay
+from daemon.replay import InSteps, replay
 from daemon.scenario import load_scenario
 from tests.benchmarks.evaluate import (
     find_scenario_set,
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("sets", nargs="*", type=Path, default=[DEFAULT_SET])
     ap.add_argument("--verbose", "-v", action="store_true", help="one line per scenario")
+    ap.add_argument("--batches", action="store_true", help="each step's samples as one batch per signal")
     args = ap.parse_args(argv)
     dirs = sorted(d for s in args.sets for d in ([s] if (s / "scenario.json").exists() else s.iterdir())
                   if (d / "scenario.json").exists())
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     for i, d in enumerate(dirs, 1):
         sc = load_scenario(d)
         t0 = time.perf_counter()
-        doc = replay(sc)
+        doc = replay(InSteps(sc) if args.batches else sc)
         took.append(time.perf_counter() - t0)
         truth = load_truth(d)
         changes = [json.loads(line) for line in (d / "changes.jsonl").read_text().splitlines() if line.strip()]

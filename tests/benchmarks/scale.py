@@ -1,13 +1,23 @@
 """Scale: one replica's Engine watching 1k / 10k / 100k series at a 15 s step.
 
-Usage: .venv/bin/python tests/benchmarks/scale.py [--series 1000 10000 100000] [--steps 5] [--json]
+Usage: .venv/bin/python tests/benchmarks/scale.py [--series 1000 10000 100000] [--steps 5]
+       [--path sample batch] [--json]
 
-For each size: the detectors are restored warm from a checkpoint (the restart path; a
-cold warm-up of 100k series would take minutes of the benchmark and measure nothing
-new), then full steps are pushed through ``Engine.ingest`` one sample at a time, on
-one core, timing CPU (``time.process_time``) per step. Memory per series is what
-tracemalloc sees allocated by restoring the detectors (Python objects, deques,
-dicts of the engine), beside the JSON size of one detector's state.
+For each size and path: the detectors are restored warm from a checkpoint (the restart
+path; a cold warm-up of 100k series would take minutes of the benchmark and measure
+nothing new), then full steps go through the Engine on one core, timing CPU
+(``time.process_time``) per step:
+
+- ``sample``: one ``Sample`` at a time, one ``RobustCusum`` object per series
+  (``detection.vectorised: false``);
+- ``batch``: each signal's step as one ``SampleBatch`` into the vectorised
+  ``RobustCusumBank`` (the default; what the Prometheus source hands over).
+
+Memory per series is what tracemalloc sees allocated by restoring the detectors (objects,
+deques or numpy rows, the engine's and the bank's dicts). "State" is the detector state
+proper: the JSON of one ``RobustCusum`` state for the per-sample path, the numpy ring
+buffers of the rows in use for the bank; "beyond" is the rest (dict entries, objects,
+unused rows of a bank that grew by doubling).
 
 Arrival-to-page latency is measured separately by ``latency.py`` (a Daemon and a receiver).
 """
@@ -28,8 +38,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from correlators.types import ServiceInfo, Topology
-from daemon.engine import Engine, default_detector_factory
-from daemon.events import Sample
+from daemon.engine import Engine, default_detector_factory, object_banks
+from daemon.events import Sample, SampleBatch
+from detectors import RobustCusumBank
 
 STEP = 15.0
 T0 = 1_790_000_000.0
@@ -68,9 +79,11 @@ def warm_templates(k: int = 40, steps: int = 90) -> dict[str, list[dict[str, Any
     return out
 
 
-def measure(n: int, steps: int, templates: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+def measure(n: int, steps: int, templates: dict[str, list[dict[str, Any]]], path: str = "sample") -> dict[str, Any]:
+    if path == "batch":
+        return measure_batch(n, steps, templates)
     ser = series_of(n)
-    engine = Engine(topology())
+    engine = Engine(topology(), bank_factory=object_banks(default_detector_factory))
     checkpoint = {"version": 1, "now": T0 - STEP, "health": engine.health_tracker.state_dict(),
                   "detectors": {key: {"signal": sig, "state": templates[sig][i % len(templates[sig])]}
                                 for i, (_, sig, key) in enumerate(ser)}}
@@ -97,7 +110,7 @@ def measure(n: int, steps: int, templates: dict[str, list[dict[str, Any]]]) -> d
         engine.flush()
         cpu.append(time.process_time() - c0)
         # the detectors alone, on the same values one step later (no engine bookkeeping)
-        dets = [engine._detectors[key] for _, _, key in ser]
+        dets = [engine._banks[sig]._detectors[key] for _, sig, key in ser]  # type: ignore[attr-defined]
         vals = [value(rng, sig) for _, sig, _ in ser]
         c0 = time.process_time()
         for d, v in zip(dets, vals):
@@ -105,7 +118,7 @@ def measure(n: int, steps: int, templates: dict[str, list[dict[str, Any]]]) -> d
         detect.append(time.process_time() - c0)
     per_series = (after - before) / n
     return {
-        "series": n, "steps": steps, "detector": type(engine._detectors[ser[0][2]]).__name__,
+        "series": n, "steps": steps, "path": "sample", "detector": "RobustCusum",
         "cpu_per_step_s": statistics.median(cpu), "cpu_per_step_max_s": max(cpu),
         "step_fraction": statistics.median(cpu) / STEP,
         "detector_only_per_step_s": statistics.median(detect),
@@ -115,22 +128,82 @@ def measure(n: int, steps: int, templates: dict[str, list[dict[str, Any]]]) -> d
     }
 
 
+def measure_batch(n: int, steps: int, templates: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Each signal's step as one SampleBatch through the vectorised banks."""
+    ser = series_of(n)
+    engine = Engine(topology())
+    checkpoint = {"version": 1, "now": T0 - STEP, "health": engine.health_tracker.state_dict(),
+                  "detectors": {key: {"signal": sig, "state": templates[sig][i % len(templates[sig])]}
+                                for i, (_, sig, key) in enumerate(ser)}}
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    engine.load_state(checkpoint)
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del checkpoint
+    gc.collect()
+    banks: dict[str, RobustCusumBank] = engine._banks  # type: ignore[assignment]
+    row_bytes = statistics.mean(b.state_bytes_per_series for b in banks.values())
+    columns = {sig: ([svc for svc, s, _ in ser if s == sig], [key for _, s, key in ser if s == sig])
+               for sig in banks}
+    rng = random.Random(7)
+    cpu: list[float] = []
+    detect: list[float] = []
+    anomalies = 0
+    for k in range(steps):
+        ts = T0 + k * STEP
+        batches = [SampleBatch(ts, sig, tuple(svcs), tuple(keys), tuple(value(rng, sig) for _ in keys))
+                   for sig, (svcs, keys) in columns.items()]
+        c0 = time.process_time()
+        for b in batches:
+            anomalies += len(engine.ingest(b).anomalies)
+        engine.flush()
+        cpu.append(time.process_time() - c0)
+        # the banks alone, on the same kind of values one step later (no engine bookkeeping)
+        vals = {sig: [value(rng, sig) for _ in keys] for sig, (_, keys) in columns.items()}
+        c0 = time.process_time()
+        for sig, (_, keys) in columns.items():
+            banks[sig].update(ts + STEP / 2, keys, vals[sig])
+        detect.append(time.process_time() - c0)
+    per_series = (after - before) / n
+    state = row_bytes  # the ring buffers and scalars of one row in use
+    return {
+        "series": n, "steps": steps, "path": "batch", "detector": "RobustCusumBank",
+        "cpu_per_step_s": statistics.median(cpu), "cpu_per_step_max_s": max(cpu),
+        "step_fraction": statistics.median(cpu) / STEP,
+        "detector_only_per_step_s": statistics.median(detect),
+        "us_per_sample": statistics.median(cpu) / n * 1e6,
+        "bytes_per_series": per_series, "state_json_bytes": state, "state_kind": "numpy row",
+        "bytes_beyond_state": per_series - state, "anomalies_on_quiet_data": anomalies,
+        "objects_after": sum(b.objects for b in banks.values()),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--series", type=int, nargs="+", default=[1000, 10000, 100000])
     ap.add_argument("--steps", type=int, default=5, help="measured steps per size (default 5)")
+    ap.add_argument("--path", nargs="+", choices=["sample", "batch"], default=["sample", "batch"],
+                    help="per-sample objects, vectorised batches, or both (default)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     templates = warm_templates()
-    rows = [measure(n, args.steps, templates) for n in args.series]
+    rows = []
+    for n in args.series:
+        for path in args.path:
+            rows.append(measure(n, args.steps, templates, path))
+            gc.collect()
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print("| series | detector | CPU per 15 s step (median) | share of step | detectors alone | µs/sample "
-          "| memory/series | state JSON/series | beyond state |")
+    print("| series | path | CPU per 15 s step (median) | share of step | detectors alone | µs/sample "
+          "| memory/series | state/series | beyond state |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
-        print(f"| {r['series']:,} | {r['detector']} | {r['cpu_per_step_s']:.3f} s | {100 * r['step_fraction']:.1f}% "
+        print(f"| {r['series']:,} | {r['path']} ({r['detector']}) | {r['cpu_per_step_s']:.3f} s "
+              f"(max {r['cpu_per_step_max_s']:.3f} s) | {100 * r['step_fraction']:.1f}% "
               f"| {r['detector_only_per_step_s']:.3f} s | {r['us_per_sample']:.1f} "
               f"| {r['bytes_per_series'] / 1024:.2f} KiB | {r['state_json_bytes'] / 1024:.2f} KiB "
               f"| {r['bytes_beyond_state'] / 1024:.2f} KiB |")

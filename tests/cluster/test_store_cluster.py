@@ -78,3 +78,26 @@ async def test_dead_members_series_are_taken_over_warm(store: Store) -> None:
     assert set(engines[0].series_keys()) == set(keys)
     for key in owned_by_1:  # resumed from replica 1's checkpoint, not cold
         assert engines[0].series_state(key) == engines[1].series_state(key)
+
+
+async def test_replicas_split_each_step_by_shard_and_log_its_detections(store: Store) -> None:
+    from daemon.events import SampleBatch
+    clock = FakeClock(1000.0)
+    nodes = [ClusterNode(store, member=m, elector=NeverLeads(), heartbeat=1, member_ttl=5, clock=clock)
+             for m in ("0", "1")]
+    engines = [Engine(SHOP), Engine(SHOP)]
+    for n, e in zip(nodes, engines):
+        n.attach(e)
+    for n in nodes:
+        await n.join()
+    await nodes[0].join()
+    services = ("frontend", "checkout", "payments", "search")
+    for k in range(60):
+        values = tuple(0.01 + (0.2 if k >= 40 and svc in ("checkout", "search") else 0.0) + 0.001 * (k % 2)
+                       for svc in services)
+        b = SampleBatch(clock.now + k, "error_ratio", services, tuple(f"{s}/error_ratio" for s in services), values)
+        assert sum([await n.on_batch(b) for n in nodes]) == 4, "each series watched by exactly one replica"
+    assert all(e.series_keys() for e in engines)
+    logged = await store.detections_after(0)
+    assert sorted(r["series"] for r in logged) == ["checkout/error_ratio", "search/error_ratio"]
+    assert all(r["detection"]["kind"] == "shift" for r in logged)

@@ -35,6 +35,9 @@ def test_good_config_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert cfg.store.retention == 7 * 86400
     assert cfg.host_port == ("127.0.0.1", 9090)
     assert "s3cret" not in repr(cfg) and "t0ken" not in repr(cfg)
+    assert cfg.detection.vectorised  # the default: each query's series advance together
+    p.write_text(GOOD + "detection: {vectorised: false}\n")
+    assert not load_config(p).detection.vectorised
 
 
 @pytest.mark.parametrize("edit, field, words", [
@@ -45,6 +48,10 @@ def test_good_config_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     (("store: {url", "store: {ur1: 1, url"), "store.ur1", "unknown field"),
     (('url: "http://127.0.0.1:1/hook"', 'url: "ftp://x"'), "notifiers.1.url", "pattern"),
     (("interval: 10s", "interval: -3"), "probes.0.interval", "positive"),
+    (("listen: 127.0.0.1:9090", "listen: 127.0.0.1:9090\ndetection: {vectorised: maybe}"), "detection.vectorised",
+     "boolean"),
+    (("listen: 127.0.0.1:9090", "listen: 127.0.0.1:9090\ndetection: {vectorised: 1}"), "detection.vectorised",
+     "boolean"),
 ])
 def test_bad_config_names_file_and_field(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: tuple[str, str],
                                          field: str, words: str) -> None:

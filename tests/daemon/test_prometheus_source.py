@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from daemon.config import HealthQueryConfig, PrometheusConfig, SignalConfig, TemplateConfig
-from daemon.events import ProbeResult, Sample
+from daemon.events import Event, ProbeResult, Sample, SampleBatch
 from daemon.sources.base import SourceStatus
 from daemon.sources.prometheus import MAX_POINTS, PrometheusError, PrometheusSource
 from daemon.sources.templates import TEMPLATES
@@ -102,13 +102,37 @@ def _source(url: str, clock: FakeClock, cursor: MemoryCursor | None = None, slee
     return src, status
 
 
+def flat(ev: Event) -> list[Event]:
+    """A step's batch as its samples (the source hands over one per query and step)."""
+    return list(ev.samples()) if isinstance(ev, SampleBatch) else [ev]
+
+
 async def _take(src: PrometheusSource, n: int) -> list[Any]:
-    out = []
+    out: list[Any] = []
     async for ev in src.events():
-        out.append(ev)
+        out += flat(ev)
         if len(out) >= n:
             break
-    return out
+    return out[:n]
+
+
+async def test_each_query_result_per_step_is_one_batch(fake: tuple[FakePrometheus, str]) -> None:
+    _, url = fake
+    clock = FakeClock(NOW)
+    src, _ = _source(url, clock, MemoryCursor())
+    batches: list[Any] = []
+    async for ev in src.events():
+        batches.append(ev)
+        if len(batches) >= 40:
+            break
+    kinds = [type(e).__name__ for e in batches]
+    assert kinds[:4] == ["SampleBatch", "ProbeResult", "SampleBatch", "ProbeResult"]  # per step: query, health
+    assert all(len(b) == 1 and b.signal == "error_ratio" for b in batches if isinstance(b, SampleBatch))
+    single, _ = _source(url, FakeClock(NOW), MemoryCursor())
+    single.batch = False
+    one_by_one = await _take(single, 40)
+    assert all(not isinstance(e, SampleBatch) for e in one_by_one)
+    assert [x for b in batches for x in flat(b)] == one_by_one
 
 
 async def test_catch_up_is_aligned_and_resumes_from_the_cursor(fake: tuple[FakePrometheus, str]) -> None:
@@ -158,11 +182,11 @@ async def test_outage_marks_stale_never_a_gap_and_backs_off(fake: tuple[FakeProm
     gen = src.events()
     # while it fails, nothing is yielded, the source is in error and backs off ever longer
     first = await gen.__anext__()
-    seen.append(first)
+    seen += flat(first)
     assert len(sleeps) >= 5 and sleeps[1] > sleeps[0] * 1.3 and sleeps[4] > sleeps[1]
     async for ev in gen:
-        seen.append(ev)
-        if isinstance(ev, Sample) and ev.ts >= clock.now - 2 * STEP - src.settle:
+        seen += flat(ev)
+        if isinstance(ev, SampleBatch) and ev.ts >= clock.now - 2 * STEP - src.settle:
             break
     await gen.aclose()
     samples = [e for e in seen if isinstance(e, Sample)]

@@ -113,3 +113,23 @@ async def test_a_submitted_change_is_written_once_and_a_change_handed_to_the_cor
     direct = Change("chg-direct", T0 + 1, ChangeKind.CONFIG, "checkout", "shop", "flag", "k8s")
     await d.handle(direct)  # straight to the core (not through submit_changes): the core stores it
     assert len(writes) == 2 and [c.id for c in await sqlite_store.list_changes()] == ["chg-direct", "chg-once"]
+
+
+async def test_whole_steps_as_batches_page_and_resolve_once(store: Store) -> None:
+    from daemon.events import Sample, SampleBatch, batched
+    flat = shop_events(T0, 160, bad_from=80, bad_until=120)
+    per_step: dict[float, list] = {}  # type: ignore[type-arg]
+    for ev in flat:
+        per_step.setdefault(ev.ts, []).append(ev)
+    events = list(batched([e for evs in per_step.values()  # each query's result per step, as Prometheus gives
+                           for e in sorted(evs, key=lambda e: getattr(e, "signal", "~"))]))
+    assert sum(isinstance(e, SampleBatch) and len(e) == 4 for e in events) == 2 * 160
+    rec = RecordingNotifier()
+    d = _daemon(store, rec, events)
+    await _run_until_drained(d, 2, rec)
+    actions = [p.action for _, p in rec.pages]
+    assert actions.count("trigger") == 1 and actions[-1] == "resolve", actions
+    samples = [e for e in flat if isinstance(e, Sample)]
+    assert d.metrics.samples._value.get() == len(samples) + 160  # and the probes, counted as before
+    assert set(d.workspace.buffer.keys()) == {s.key for s in samples}
+    assert d.engine.series_count == 8

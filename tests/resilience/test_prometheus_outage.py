@@ -18,7 +18,7 @@ import pytest
 from urllib3.util.retry import Retry
 
 from daemon.config import PrometheusConfig, SignalConfig
-from daemon.events import Event, Sample
+from daemon.events import Event, Sample, SampleBatch
 from daemon.service import Daemon
 from daemon.sources.base import SourceStatus
 from daemon.sources.prometheus import PrometheusSource
@@ -42,8 +42,8 @@ class Recording:
 
     async def events(self) -> AsyncIterator[Event]:
         async for ev in self.inner.events():
-            if isinstance(ev, Sample):
-                self.seen[(ev.key, ev.ts)] += 1
+            for s in ev.samples() if isinstance(ev, SampleBatch) else [ev] if isinstance(ev, Sample) else []:
+                self.seen[(s.key, s.ts)] += 1
             yield ev
 
 
