@@ -20,7 +20,8 @@ from correlators.types import Change, Topology
 
 from .config import Config
 from .events import Event, batched
-from .replay import replay
+from .engine import Engine, detection_factories
+from .replay import policies_for_step, replay
 from .sources.base import SourceStatus
 from .sources.prometheus import PrometheusSource
 
@@ -55,7 +56,7 @@ class Backtest:
 async def backtest(cfg: Config, start: float, end: float, *, url: str | None = None,
                    client: Any = None) -> dict[str, Any]:
     """Fetch ``[start, end]`` from Prometheus and the change log from the store; replay it."""
-    from .service import topology_of
+    from .service import grouping_of, topology_of
     from .store import Store
 
     if cfg.prometheus is None:
@@ -72,4 +73,8 @@ async def backtest(cfg: Config, start: float, end: float, *, url: str | None = N
     log.info("backtest %s..%s: %d events from %s, %d changes from the store", start, end, len(events), pcfg.url,
              len(changes))
     bt = Backtest(f"backtest {pcfg.url}", pcfg.step, topology_of(cfg), events, changes)
-    return replay(bt)
+    # As the daemon would run with this config: its grouping and its detectors.
+    detector, bank = detection_factories(cfg.detection.seasonal, cfg.detection.vectorised)
+    engine = Engine(bt.topology, grouping=grouping_of(cfg), ranking=policies_for_step(bt.step).ranking,
+                    detector_factory=detector, bank_factory=bank)
+    return replay(bt, engine)

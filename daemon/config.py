@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, StrictBool, ValidationError, field_validator,
-    model_validator,
+    BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, StrictBool, StringConstraints, ValidationError,
+    field_validator, model_validator,
 )
 
 __all__ = [
@@ -324,11 +324,18 @@ class WebhooksConfig(_Model):
 
 class DetectionConfig(_Model):
     """``vectorised``: advance each query's series together in numpy (the same detections, a
-    fraction of the CPU: needed past some 25k series on one core); off, one detector object per series."""
+    fraction of the CPU: needed past some 25k series on one core); off, one detector object per series.
+
+    ``seasonal``: signals whose baseline is a learnt daily shape (``SeasonalCusum``): by default
+    the request rate, which follows the daily traffic cycle. Such series are not vectorised yet;
+    at short steps (a minute or less) the plain baseline follows the cycle on its own, so a very
+    large deployment may list none (``seasonal: []``) to keep every series in numpy.
+    """
 
     page_min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
     group_window: Duration = 900.0
     vectorised: StrictBool = True
+    seasonal: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = ["request_rate"]
 
 
 class ApiConfig(_Model):

@@ -7,7 +7,7 @@ tests all drive this same class; only where events come from differs.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -45,6 +45,24 @@ def default_detector_factory(signal: str) -> Detector:
 def default_bank_factory(signal: str) -> SeriesBank:
     """The vectorised bank of the series of ``signal``: the events of :func:`default_detector_factory`'s detectors."""
     return make_bank(signal)
+
+
+def detection_factories(seasonal: Collection[str], vectorised: bool = True) -> tuple[DetectorFactory, BankFactory]:
+    """The detector and bank factories of a configuration (``detection.seasonal`` and
+    ``.vectorised``), one place for the daemon and the backtest.
+
+    >>> detector, bank = detection_factories(seasonal=[], vectorised=True)
+    >>> type(detector("request_rate")).__name__, type(bank("request_rate")).__name__
+    ('RobustCusum', 'RobustCusumBank')
+    """
+    chosen = frozenset(seasonal)
+
+    def detector(signal: str) -> Detector:
+        return make_detector(signal, chosen)
+
+    def bank(signal: str) -> SeriesBank:
+        return make_bank(signal, chosen)
+    return detector, (bank if vectorised else object_banks(detector))
 
 
 def object_banks(detector_factory: DetectorFactory) -> BankFactory:
@@ -89,6 +107,10 @@ class Engine:
     them together, a :class:`Sample` one series; both give the same detections. Without a
     ``bank_factory`` the banks are vectorised when ``detector_factory`` is the default one,
     and one ``detector_factory`` object per series otherwise.
+
+    With ``forget_incidents_after`` (the daemon), incidents resolved or merged that long past
+    their re-open window are dropped from memory at the next :meth:`flush` (the store keeps
+    them); without it (replay, backtest) every incident stays, for the report.
     """
 
     def __init__(
@@ -102,8 +124,10 @@ class Engine:
         weights: Callable[[], Weights] | None = None,
         health: HealthTracker | None = None,
         change_retention: float = 6 * 3600.0,
+        forget_incidents_after: float | None = None,
     ) -> None:
         self.topology = topology
+        self.forget_incidents_after = forget_incidents_after
         self.detector_factory = detector_factory
         if bank_factory is None:
             bank_factory = (default_bank_factory if detector_factory is default_detector_factory
@@ -152,6 +176,8 @@ class Engine:
                 self._rerank(inc, self.now)
                 out.pages += self.tracker.page(inc, self.now)
                 out.incidents[inc.id] = inc
+        if self.forget_incidents_after is not None:
+            self.tracker.forget(self.now, self.forget_incidents_after)
         return out
 
     def ingest_many(self, events: Iterable[Event]) -> EngineOutput:
@@ -245,6 +271,11 @@ class Engine:
         if inc is not None and inc.state is IncidentState.OPEN:
             out.pages += self._rerank(inc, d.detected_at)
             out.incidents[inc.id] = inc
+            # Incidents this anomaly merged into ``inc`` changed too (to "merged"): they are
+            # saved now, not left "open" in the store until one of their series recovers.
+            for other in self.tracker.incidents.values():
+                if other.merged_into == inc.id and other.resolved_at == d.detected_at:
+                    out.incidents[other.id] = other
         return out
 
     def _on_alert(self, a: AlertEvent) -> EngineOutput:

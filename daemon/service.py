@@ -13,7 +13,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -23,11 +23,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from correlators.incidents import GroupingPolicy, Incident, PageAction
 from correlators.learning import OnlineWeights
 from correlators.types import Cause, Change, Topology
+from detectors import SEASONAL_SIGNALS
 
 from .api.auth import ApiTokens
 from .cluster.node import ClusterNode
 from .config import Config, DeliveryConfig, load_config_or_report
-from .engine import Engine, EngineOutput, default_detector_factory, object_banks
+from .engine import Engine, EngineOutput, detection_factories
 from .events import AlertEvent, ChangeStatus, Event, Sample, SampleBatch
 from .metrics import Metrics
 from .notify.dispatch import Dispatcher
@@ -77,15 +78,17 @@ class Daemon:
         delivery: DeliveryConfig | None = None,
         save_incidents_every: float = 0.5,
         vectorised: bool = True,
+        seasonal: Collection[str] = SEASONAL_SIGNALS,
     ) -> None:
         pol = policies_for_step(step)
         self.store = store
         self.clock = clock
         self.metrics = metrics or Metrics()
         self.learner = OnlineWeights()  # evidence weights, updated by responders' feedback
+        detector, bank = detection_factories(seasonal, vectorised)
         self.engine = Engine(topology, grouping=grouping or pol.grouping, ranking=pol.ranking,
-                             weights=self.learner.weights,
-                             bank_factory=None if vectorised else object_banks(default_detector_factory))
+                             weights=self.learner.weights, detector_factory=detector, bank_factory=bank,
+                             forget_incidents_after=3600.0)
         self.sources = list(sources)
         self.statuses = {s.name: s for s in statuses}
         dc = delivery or DeliveryConfig(resolve_hold=0.0)
@@ -581,16 +584,21 @@ async def _run_from_config(cfg: Config) -> int:
         daemon = Daemon(cluster=cluster, store=store, topology=topology_of(cfg), sources=sources,
                         notifiers=build_notifiers(cfg, store), statuses=statuses, step=step,
                         base_url=cfg.base_url or f"http://{cfg.listen}",
-                        grouping=GroupingPolicy(window=cfg.detection.group_window,
-                                                min_confidence=cfg.detection.page_min_confidence),
+                        grouping=grouping_of(cfg),
                         retention=cfg.store.retention, api_tokens=api_tokens_of(cfg),
                         webhooks=WebhookSettings.from_config(cfg.webhooks),
                         checkpoint_every=cfg.cluster.checkpoint if cfg.cluster is not None else 60.0,
-                        router=build_router(cfg), delivery=cfg.delivery, vectorised=cfg.detection.vectorised)
+                        router=build_router(cfg), delivery=cfg.delivery, vectorised=cfg.detection.vectorised,
+                        seasonal=cfg.detection.seasonal)
         host, port = cfg.host_port
         return await serve(daemon, host, port)
     finally:
         await store.close()
+
+
+def grouping_of(cfg: Config) -> GroupingPolicy:
+    """How anomalies group and page, from ``detection`` (the daemon and the backtest alike)."""
+    return GroupingPolicy(window=cfg.detection.group_window, min_confidence=cfg.detection.page_min_confidence)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ from .bocpd import Bocpd
 from .bank import CusumBank, EwmaCusum
 from .counter_rate import CounterRate
 from .ensemble import Ensemble
-from .factory import detector_settings, make_bank, make_detector
+from .factory import SEASONAL_SIGNALS, detector_settings, make_bank, make_detector
 from .half_space_trees import HalfSpaceTreesScorer
 from .range_exceedance import RangeExceedance
 from .robust_bank import RobustCusumBank
@@ -19,7 +19,7 @@ from .transition_novelty import TransitionNovelty
 from .types import Detection, Detector, Direction, EventKind, State
 
 __all__ = [
-    "Adwin", "AnomalyLikelihood", "Bocpd", "CounterRate", "CusumBank", "Detection", "Detector", "DetectorBank",
+    "SEASONAL_SIGNALS", "Adwin", "AnomalyLikelihood", "Bocpd", "CounterRate", "CusumBank", "Detection", "Detector", "DetectorBank",
     "Direction", "Ensemble", "EventKind", "EwmaCusum", "HalfSpaceTreesScorer", "RangeExceedance", "RobustCusum",
     "RobustCusumBank", "SeasonalCusum", "SeasonalResidual", "SeriesBank", "State", "SubsequenceDiscord",
     "TransitionNovelty", "detector_settings", "make_bank", "make_detector",

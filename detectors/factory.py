@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from .robust_bank import RobustCusumBank
@@ -30,10 +31,10 @@ def detector_settings(signal: str) -> dict[str, Any]:
     return {"min_absolute_change": MIN_ABSOLUTE_CHANGE.get(signal, 0.0)}
 
 
-def make_detector(signal: str) -> Detector:
+def make_detector(signal: str, seasonal: Collection[str] = SEASONAL_SIGNALS) -> Detector:
     """Return a fresh detector suited to ``signal``.
 
-    Traffic-like signals (``SEASONAL_SIGNALS``: the request rate) get a :class:`SeasonalCusum`,
+    Signals in ``seasonal`` (by default ``SEASONAL_SIGNALS``: the request rate) get a :class:`SeasonalCusum`,
     whose baseline is a learnt daily shape: the plain detector pages on a strong daily
     cycle (on 7 days of a 100 ± 60% cycle at 5-minute steps, 6-7 SHIFTs after the first
     day against none). Until a day has been seen it is exactly a :class:`RobustCusum`,
@@ -57,23 +58,23 @@ def make_detector(signal: str) -> Detector:
     >>> type(make_detector("request_rate")).__name__
     'SeasonalCusum'
     """
-    if signal in SEASONAL_SIGNALS:
+    if signal in seasonal:
         return SeasonalCusum(**detector_settings(signal))
     return RobustCusum(**detector_settings(signal))
 
 
-def make_bank(signal: str) -> SeriesBank:
+def make_bank(signal: str, seasonal: Collection[str] = SEASONAL_SIGNALS) -> SeriesBank:
     """The bank of the series of ``signal``: the events of :func:`make_detector`'s detector, per series.
 
     A :class:`RobustCusum` signal gets the vectorised :class:`RobustCusumBank`; a seasonal
-    one (the request rate) a :class:`DetectorBank` of :class:`SeasonalCusum` objects, which
+    one (in ``seasonal``) a :class:`DetectorBank` of :class:`SeasonalCusum` objects, which
     has no vectorised form yet (it costs what one sample at a time costs).
 
     >>> make_bank("error_ratio").settings
     {'min_absolute_change': 0.005}
-    >>> type(make_bank("request_rate")).__name__
-    'DetectorBank'
+    >>> type(make_bank("request_rate")).__name__, type(make_bank("request_rate", seasonal=())).__name__
+    ('DetectorBank', 'RobustCusumBank')
     """
-    if signal in SEASONAL_SIGNALS:
-        return DetectorBank(lambda: make_detector(signal))
+    if signal in seasonal:
+        return DetectorBank(lambda: make_detector(signal, seasonal))
     return RobustCusumBank(**detector_settings(signal))

@@ -31,6 +31,37 @@ def test_an_anomaly_bridging_two_incidents_merges_them_and_pages_once(topo: Topo
     assert len(merged) == 1 and merged[0].merged_into == open_[0].id
 
 
+def test_the_merged_away_incident_is_in_the_output_so_it_is_saved_as_merged(topo: Topology) -> None:
+    engine = Engine(topo)
+    _detect(engine, errors("payments"))
+    _detect(engine, errors("search"))
+    a = errors("frontend")
+    out = engine.add_detection(a.service, a.signal, f"{a.service}/{a.signal}",
+                               Detection(EventKind.SHIFT, a.onset, a.detected_at, Direction.UP, a.before, a.after,
+                                         a.confidence))
+    states = sorted(inc.state.value for inc in out.incidents.values())
+    assert states == ["merged", "open"]
+
+
+def test_the_engine_forgets_incidents_long_resolved_and_the_replay_engine_does_not(topo: Topology) -> None:
+    policy = GroupingPolicy()
+    daemon_like, replay_like = Engine(topo, forget_incidents_after=3600.0), Engine(topo)
+    for engine in (daemon_like, replay_like):
+        for k in range(30):  # thirty separate outages, a day apart
+            a = errors("checkout", at=k * 86400.0)
+            series = f"{a.service}/{a.signal}"
+            engine.add_detection(a.service, a.signal, series, Detection(
+                EventKind.SHIFT, a.onset, a.detected_at, Direction.UP, a.before, a.after, a.confidence))
+            engine.flush()
+            engine.add_detection(a.service, a.signal, series, Detection(
+                EventKind.RECOVERY, a.onset, a.detected_at + 600.0, Direction.DOWN, a.after, a.before, 1.0))
+            engine.flush()
+    assert len(replay_like.incidents) == 30
+    # Only what could still re-open (resolved within reopen_within + window + an hour) is kept.
+    assert len(daemon_like.incidents) == 1
+    assert policy.reopen_within + policy.window + 3600.0 < 86400.0
+
+
 def test_an_unrelated_service_at_the_same_time_is_another_incident(topo: Topology) -> None:
     engine = Engine(topo)
     _detect(engine, errors("checkout"))

@@ -38,6 +38,9 @@ def test_good_config_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert cfg.detection.vectorised  # the default: each query's series advance together
     p.write_text(GOOD + "detection: {vectorised: false}\n")
     assert not load_config(p).detection.vectorised
+    assert cfg.detection.seasonal == ["request_rate"]  # the default: request rates learn a daily shape
+    p.write_text(GOOD + "detection: {seasonal: []}\n")
+    assert load_config(p).detection.seasonal == []
 
 
 @pytest.mark.parametrize("edit, field, words", [
@@ -52,6 +55,10 @@ def test_good_config_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
      "boolean"),
     (("listen: 127.0.0.1:9090", "listen: 127.0.0.1:9090\ndetection: {vectorised: 1}"), "detection.vectorised",
      "boolean"),
+    (("listen: 127.0.0.1:9090", "listen: 127.0.0.1:9090\ndetection: {seasonal: request_rate}"),
+     "detection.seasonal", "list"),
+    (("listen: 127.0.0.1:9090", "listen: 127.0.0.1:9090\ndetection: {seasonal: [\"request rate\"]}"),
+     "detection.seasonal.0", "pattern"),
 ])
 def test_bad_config_names_file_and_field(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: tuple[str, str],
                                          field: str, words: str) -> None:
