@@ -38,9 +38,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from correlators.types import ServiceInfo, Topology
-from daemon.engine import Engine, default_detector_factory, object_banks
+from daemon.engine import Engine, detection_factories
 from daemon.events import Sample, SampleBatch
-from detectors import RobustCusumBank
+from detectors import SEASONAL_SIGNALS, RobustCusumBank
 
 STEP = 15.0
 T0 = 1_790_000_000.0
@@ -64,14 +64,15 @@ def value(rng: random.Random, sig: str) -> float:
     return 100 * (1 + 0.05 * rng.uniform(-1, 1)) if sig == "request_rate" else 0.005 * (1 + 0.2 * rng.uniform(-1, 1))
 
 
-def warm_templates(k: int = 40, steps: int = 90) -> dict[str, list[dict[str, Any]]]:
+def warm_templates(seasonal: list[str], k: int = 40, steps: int = 90) -> dict[str, list[dict[str, Any]]]:
     """Detector states after ``steps`` quiet samples (full windows), per signal."""
+    factory, _ = detection_factories(seasonal)
     rng = random.Random(1)
     out: dict[str, list[dict[str, Any]]] = {}
     for sig in ("error_ratio", "request_rate"):
         states = []
         for _ in range(k):
-            d = default_detector_factory(sig)
+            d = factory(sig)
             for s in range(steps):
                 d.update(T0 - (steps - s) * STEP, value(rng, sig))
             states.append(d.state_dict())
@@ -79,11 +80,9 @@ def warm_templates(k: int = 40, steps: int = 90) -> dict[str, list[dict[str, Any
     return out
 
 
-def measure(n: int, steps: int, templates: dict[str, list[dict[str, Any]]], path: str = "sample") -> dict[str, Any]:
-    if path == "batch":
-        return measure_batch(n, steps, templates)
-    ser = series_of(n)
-    engine = Engine(topology(), bank_factory=object_banks(default_detector_factory))
+def restore_warm(engine: Engine, ser: list[tuple[str, str, str]],
+                 templates: dict[str, list[dict[str, Any]]]) -> tuple[int, int]:
+    """Restore every series warm from a checkpoint; the bytes tracemalloc saw allocated before and after."""
     checkpoint = {"version": 1, "now": T0 - STEP, "health": engine.health_tracker.state_dict(),
                   "detectors": {key: {"signal": sig, "state": templates[sig][i % len(templates[sig])]}
                                 for i, (_, sig, key) in enumerate(ser)}}
@@ -96,6 +95,18 @@ def measure(n: int, steps: int, templates: dict[str, list[dict[str, Any]]], path
     tracemalloc.stop()
     del checkpoint
     gc.collect()
+    return before, after
+
+
+def measure(n: int, steps: int, templates: dict[str, list[dict[str, Any]]], path: str = "sample",
+            seasonal: list[str] | None = None) -> dict[str, Any]:
+    seasonal = list(SEASONAL_SIGNALS) if seasonal is None else seasonal
+    if path == "batch":
+        return measure_batch(n, steps, templates, seasonal)
+    ser = series_of(n)
+    detector, banks = detection_factories(seasonal, vectorised=False)
+    engine = Engine(topology(), detector_factory=detector, bank_factory=banks)
+    before, after = restore_warm(engine, ser, templates)
     state_bytes = statistics.mean(len(json.dumps(s)) for ts in templates.values() for s in ts)
     rng = random.Random(7)
     cpu: list[float] = []
@@ -118,7 +129,8 @@ def measure(n: int, steps: int, templates: dict[str, list[dict[str, Any]]], path
         detect.append(time.process_time() - c0)
     per_series = (after - before) / n
     return {
-        "series": n, "steps": steps, "path": "sample", "detector": "RobustCusum",
+        "series": n, "steps": steps, "path": "sample", "seasonal": seasonal,
+        "detector": "+".join(sorted({type(d).__name__ for d in dets})),
         "cpu_per_step_s": statistics.median(cpu), "cpu_per_step_max_s": max(cpu),
         "step_fraction": statistics.median(cpu) / STEP,
         "detector_only_per_step_s": statistics.median(detect),
@@ -128,24 +140,20 @@ def measure(n: int, steps: int, templates: dict[str, list[dict[str, Any]]], path
     }
 
 
-def measure_batch(n: int, steps: int, templates: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """Each signal's step as one SampleBatch through the vectorised banks."""
+def measure_batch(n: int, steps: int, templates: dict[str, list[dict[str, Any]]],
+                  seasonal: list[str]) -> dict[str, Any]:
+    """Each signal's step as one SampleBatch through the banks (vectorised but for seasonal signals)."""
     ser = series_of(n)
-    engine = Engine(topology())
-    checkpoint = {"version": 1, "now": T0 - STEP, "health": engine.health_tracker.state_dict(),
-                  "detectors": {key: {"signal": sig, "state": templates[sig][i % len(templates[sig])]}
-                                for i, (_, sig, key) in enumerate(ser)}}
-    gc.collect()
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    engine.load_state(checkpoint)
-    gc.collect()
-    after = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
-    del checkpoint
-    gc.collect()
-    banks: dict[str, RobustCusumBank] = engine._banks  # type: ignore[assignment]
-    row_bytes = statistics.mean(b.state_bytes_per_series for b in banks.values())
+    detector, bank = detection_factories(seasonal, vectorised=True)
+    engine = Engine(topology(), detector_factory=detector, bank_factory=bank)
+    before, after = restore_warm(engine, ser, templates)
+    banks = engine._banks
+    # the state of a series: a numpy row in a vectorised bank, a detector's JSON in an object bank
+    per_signal = {sig: (b.state_bytes_per_series if isinstance(b, RobustCusumBank)
+                        else statistics.mean(len(json.dumps(t)) for t in templates[sig]))
+                  for sig, b in banks.items()}
+    counts = {sig: sum(1 for _, s, _ in ser if s == sig) for sig in banks}
+    row_bytes = sum(per_signal[sig] * counts[sig] for sig in banks) / n
     columns = {sig: ([svc for svc, s, _ in ser if s == sig], [key for _, s, key in ser if s == sig])
                for sig in banks}
     rng = random.Random(7)
@@ -170,14 +178,15 @@ def measure_batch(n: int, steps: int, templates: dict[str, list[dict[str, Any]]]
     per_series = (after - before) / n
     state = row_bytes  # the ring buffers and scalars of one row in use
     return {
-        "series": n, "steps": steps, "path": "batch", "detector": "RobustCusumBank",
+        "series": n, "steps": steps, "path": "batch", "seasonal": seasonal,
+        "detector": "+".join(sorted({type(b).__name__ for b in banks.values()})),
         "cpu_per_step_s": statistics.median(cpu), "cpu_per_step_max_s": max(cpu),
         "step_fraction": statistics.median(cpu) / STEP,
         "detector_only_per_step_s": statistics.median(detect),
         "us_per_sample": statistics.median(cpu) / n * 1e6,
         "bytes_per_series": per_series, "state_json_bytes": state, "state_kind": "numpy row",
         "bytes_beyond_state": per_series - state, "anomalies_on_quiet_data": anomalies,
-        "objects_after": sum(b.objects for b in banks.values()),
+        "objects_after": sum(b.objects for b in banks.values() if isinstance(b, RobustCusumBank)),
     }
 
 
@@ -187,13 +196,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=5, help="measured steps per size (default 5)")
     ap.add_argument("--path", nargs="+", choices=["sample", "batch"], default=["sample", "batch"],
                     help="per-sample objects, vectorised batches, or both (default)")
+    ap.add_argument("--seasonal", nargs="*", default=sorted(SEASONAL_SIGNALS), metavar="SIGNAL",
+                    help="signals with a learnt daily shape, as detection.seasonal (default: the product's, "
+                         "request_rate; give none for every series vectorised)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    templates = warm_templates()
+    templates = warm_templates(args.seasonal)
     rows = []
     for n in args.series:
         for path in args.path:
-            rows.append(measure(n, args.steps, templates, path))
+            rows.append(measure(n, args.steps, templates, path, args.seasonal))
             gc.collect()
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -202,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
           "| memory/series | state/series | beyond state |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
-        print(f"| {r['series']:,} | {r['path']} ({r['detector']}) | {r['cpu_per_step_s']:.3f} s "
+        print(f"| {r['series']:,} | {r['path']} ({r['detector']}; seasonal: {', '.join(r['seasonal']) or 'none'}) "
+              f"| {r['cpu_per_step_s']:.3f} s "
               f"(max {r['cpu_per_step_max_s']:.3f} s) | {100 * r['step_fraction']:.1f}% "
               f"| {r['detector_only_per_step_s']:.3f} s | {r['us_per_sample']:.1f} "
               f"| {r['bytes_per_series'] / 1024:.2f} KiB | {r['state_json_bytes'] / 1024:.2f} KiB "
