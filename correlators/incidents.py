@@ -15,7 +15,7 @@ from typing import Any
 from .signals import SignalRole, is_bad_direction, role_of
 from .types import Anomaly, Cause, IncidentState, Ranking, Topology
 
-__all__ = ["Incident", "IncidentTracker", "PageKind", "PageAction", "GroupingPolicy", "consensus_onset"]
+__all__ = ["GroupingPolicy", "Incident", "IncidentTracker", "PageAction", "PageKind", "consensus_onset"]
 
 
 def _strength(a: Anomaly) -> float:

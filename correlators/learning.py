@@ -28,7 +28,7 @@ from river import linear_model, optim
 from .ranking import DEFAULT_WEIGHTS, Weights
 from .types import Candidate, Cause, CauseType
 
-__all__ = ["OnlineWeights", "CandidateFeatures"]
+__all__ = ["CandidateFeatures", "OnlineWeights"]
 
 CandidateFeatures = Candidate | tuple[Cause, Mapping[str, float]]
 

@@ -45,8 +45,17 @@ from .types import (
     Topology,
 )
 
-__all__ = ["RankingPolicy", "Weights", "DEFAULT_WEIGHTS", "FEATURES", "Scored", "rank", "features_of",
-           "logit", "kind_feature"]
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "FEATURES",
+    "RankingPolicy",
+    "Scored",
+    "Weights",
+    "features_of",
+    "kind_feature",
+    "logit",
+    "rank",
+]
 
 Weights = Mapping[str, float]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["SignalRole", "role_of", "is_bad_direction"]
+__all__ = ["SignalRole", "is_bad_direction", "role_of"]
 
 
 class SignalRole(str, enum.Enum):

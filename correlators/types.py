@@ -11,9 +11,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "CauseType", "Cause", "ChangeKind", "Change", "HealthEvent", "Anomaly", "Topology",
-    "ServiceInfo", "Candidate", "DeadEnd", "Action", "Recommendation", "Ranking", "IncidentState",
     "JSON",
+    "Action",
+    "Anomaly",
+    "Candidate",
+    "Cause",
+    "CauseType",
+    "Change",
+    "ChangeKind",
+    "DeadEnd",
+    "HealthEvent",
+    "IncidentState",
+    "Ranking",
+    "Recommendation",
+    "ServiceInfo",
+    "Topology",
 ]
 
 JSON = dict[str, Any]

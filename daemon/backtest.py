@@ -19,8 +19,8 @@ from typing import Any
 from correlators.types import Change, Topology
 
 from .config import Config
-from .events import Event, batched
 from .engine import Engine, detection_factories
+from .events import Event, batched
 from .replay import policies_for_step, replay
 from .sources.base import SourceStatus
 from .sources.prometheus import PrometheusSource

@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -79,7 +79,7 @@ def _parse_time(text: str, where: str) -> float:
     except ValueError:
         raise DetectError(f"{where}: field 'timestamp': cannot parse {text!r} as a time") from None
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
+        stamp = stamp.replace(tzinfo=UTC)
     return stamp.timestamp()
 
 

@@ -259,9 +259,9 @@ class Engine:
         if d.kind is EventKind.RECOVERY:
             out.recoveries.append((series, d.detected_at))
             out.pages += self.tracker.recover(series, d.detected_at)
-            for inc in self.tracker.incidents.values():
-                if any(a.key == series for a in inc.anomalies):
-                    out.incidents[inc.id] = inc
+            for touched in self.tracker.incidents.values():
+                if any(a.key == series for a in touched.anomalies):
+                    out.incidents[touched.id] = touched
             return out
         anomaly = Anomaly(service, signal, d.onset, d.detected_at, d.direction.value, d.before, d.after,
                           d.confidence, series=series)

@@ -11,8 +11,17 @@ from dataclasses import dataclass, replace
 
 from correlators.types import Change
 
-__all__ = ["Sample", "SampleBatch", "ProbeResult", "AlertEvent", "ChangeStatus", "CHANGE_STATUSES", "Event",
-           "batched", "event_ts"]
+__all__ = [
+    "CHANGE_STATUSES",
+    "AlertEvent",
+    "ChangeStatus",
+    "Event",
+    "ProbeResult",
+    "Sample",
+    "SampleBatch",
+    "batched",
+    "event_ts",
+]
 
 CHANGE_STATUSES = ("progressing", "complete", "failed")
 """A change's outcome: a rollout under way, finished, or failed (it may still complete later)."""

@@ -7,7 +7,7 @@ import logging
 import sys
 import time
 
-__all__ = ["setup_logging", "JsonFormatter"]
+__all__ = ["JsonFormatter", "setup_logging"]
 
 _EXTRA_KEYS = ("incident_id", "change_id", "receiver", "source", "key")
 

@@ -19,7 +19,7 @@ from .engine import Engine
 from .events import Event, Sample, batched
 from .scenario import ScenarioError, load_scenario
 
-__all__ = ["InSteps", "replay", "policies_for_step", "add_parser", "run"]
+__all__ = ["InSteps", "add_parser", "policies_for_step", "replay", "run"]
 
 log = logging.getLogger("whatchanged.replay")
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from correlators.types import Change, ChangeKind
 
-__all__ = ["InputError", "ChangeIn", "parse_change", "parse_changes", "format_validation_error", "parse_ts"]
+__all__ = ["ChangeIn", "InputError", "format_validation_error", "parse_change", "parse_changes", "parse_ts"]
 
 MAX_TEXT = 2000
 

@@ -203,7 +203,7 @@ class Daemon:
                 self.outbox.stop()  # deliver what the last events paged, finish in-flight sends
                 try:
                     await asyncio.wait_for(asyncio.shield(deliverer), timeout=10.0)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     deliverer.cancel()
         finally:
             with contextlib.suppress(Exception):
@@ -252,7 +252,7 @@ class Daemon:
                 try:
                     async with asyncio.timeout(0.25):  # not wait_for: it can swallow a cancel on 3.11
                         ev = await self.queue.get()
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     await self.flush()  # a quiet moment: the batch is complete, decide first pages
                     if self.cluster is not None:
                         await self._cluster_tick()

@@ -2,8 +2,8 @@
 
 from .adwin import Adwin
 from .anomaly_likelihood import AnomalyLikelihood
-from .bocpd import Bocpd
 from .bank import CusumBank, EwmaCusum
+from .bocpd import Bocpd
 from .counter_rate import CounterRate
 from .ensemble import Ensemble
 from .factory import SEASONAL_SIGNALS, detector_settings, make_bank, make_detector

@@ -78,7 +78,7 @@ def _number(state: dict[str, Any], key: str, kind: type) -> Any:
     if kind is int and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
         raise ValueError(f"ADWIN window {key}: expected a non-negative integer, got {value!r}")
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind is float and (not number or not math.isfinite(value)):
+    if kind is float and (not number or not math.isfinite(value)):  # type: ignore[arg-type]
         raise ValueError(f"ADWIN window {key}: expected a finite number, got {value!r}")
     return kind(value)
 

@@ -140,7 +140,9 @@ class CusumBank:
         return events
 
     def _sigma(self, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
-        return np.maximum(np.maximum(np.sqrt(var), self.relative_floor * np.abs(mean)), self.absolute_floor)
+        sigma: np.ndarray = np.maximum(np.maximum(np.sqrt(var), self.relative_floor * np.abs(mean)),
+                                       self.absolute_floor)
+        return sigma
 
     def _watch(self, ts: float, xs: np.ndarray, m: np.ndarray) -> list[tuple[int, Detection]]:
         a = self._a

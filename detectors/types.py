@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Direction", "EventKind", "Detection", "Detector", "State"]
+__all__ = ["Detection", "Detector", "Direction", "EventKind", "State"]
 
 State = dict[str, Any]
 """A detector's JSON-serialisable state, with a ``"version"`` key."""

@@ -19,7 +19,7 @@ from .incidents import get_incident, parse_cause, text_field
 if TYPE_CHECKING:
     from ..service import Daemon
 
-__all__ = ["create_app", "DAEMON_KEY"]
+__all__ = ["DAEMON_KEY", "create_app"]
 
 log = logging.getLogger("whatchanged.api")
 
@@ -86,7 +86,7 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
     route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
     daemon = request.app.get(DAEMON_KEY)
     try:
-        resp = await handler(request)
+        resp: web.StreamResponse = await handler(request)
     except InputError as e:
         resp = _error(400, e.field, e.message)
     except web.HTTPRequestEntityTooLarge:

@@ -28,7 +28,7 @@ from correlators.types import Change, ChangeKind, HealthEvent
 from ..events import AlertEvent, ChangeStatus
 from . import tables as t
 
-__all__ = ["Store", "StoreError", "Notification"]
+__all__ = ["Notification", "Store", "StoreError"]
 
 log = logging.getLogger("whatchanged.store")
 
@@ -173,7 +173,7 @@ class Store:
             async with self.engine.connect() as conn:
                 await conn.execute(sa.text("SELECT 1"))
             return True
-        except (SQLAlchemyError, OSError, asyncio.TimeoutError):
+        except (TimeoutError, SQLAlchemyError, OSError):
             return False
 
     def _insert(self, table: sa.Table) -> Any:
@@ -492,7 +492,9 @@ class Store:
         async with self.write() as conn:
             res = await conn.execute(sa.insert(t.feedback).values(
                 incident_id=incident_id, cause=cause, note=note, actor=actor, created_at=now))
-            return int(res.inserted_primary_key[0])
+            key = res.inserted_primary_key
+            assert key is not None
+            return int(key[0])
 
     async def list_feedback(self, incident_id: str | None = None) -> list[dict[str, Any]]:
         q = sa.select(t.feedback).order_by(t.feedback.c.id)

@@ -5,9 +5,23 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 __all__ = [
-    "metadata", "changes", "health_events", "anomalies", "incidents", "notifications", "feedback",
-    "checkpoints", "cursors", "series_snapshots", "hypotheses", "silences", "members", "detections",
-    "series_states", "receiver_refs", "alert_inbox",
+    "alert_inbox",
+    "anomalies",
+    "changes",
+    "checkpoints",
+    "cursors",
+    "detections",
+    "feedback",
+    "health_events",
+    "hypotheses",
+    "incidents",
+    "members",
+    "metadata",
+    "notifications",
+    "receiver_refs",
+    "series_snapshots",
+    "series_states",
+    "silences",
 ]
 
 metadata = sa.MetaData()

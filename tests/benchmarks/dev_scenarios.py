@@ -64,7 +64,7 @@ def main(argv: list[str]) -> int:
             print(f"--detector: expected one of {', '.join(DETECTORS)}", file=sys.stderr)
             return 2
         cls = getattr(detectors, argv[1])
-        factory = lambda signal: cls(min_absolute_change=MIN_ABSOLUTE_CHANGE.get(signal, 0.0))  # noqa: E731
+        factory = lambda signal: cls(min_absolute_change=MIN_ABSOLUTE_CHANGE.get(signal, 0.0))
         argv = argv[2:]
     folders = [Path(a) for a in argv] or sorted(p for p in DEFAULT_DIR.iterdir() if p.is_dir())
     delays: list[float] = []

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nab_scoring import PROFILES, corpus_score, load_corpus, row_weights  # noqa: E402
+from nab_scoring import PROFILES, corpus_score, load_corpus, row_weights
 
-from daemon import detect  # noqa: E402
+from daemon import detect
 
 DEFAULT_NAB = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "nab"
 PUBLISHED = [  # NAB scoreboard (standard, reward_low_FP_rate, reward_low_FN_rate)

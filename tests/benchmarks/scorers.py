@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from detectors import HalfSpaceTreesScorer  # noqa: E402
+from detectors import HalfSpaceTreesScorer
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DIR = ROOT.parent / "shared" / "scenarios" / "dev"

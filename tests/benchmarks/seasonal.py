@@ -35,8 +35,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from daemon.demo.shop import DemoShop, NoiseSettings  # noqa: E402
-from detectors import Detector, EventKind, RobustCusum, SeasonalCusum  # noqa: E402
+from daemon.demo.shop import DemoShop, NoiseSettings
+from detectors import Detector, EventKind, RobustCusum, SeasonalCusum
 
 T0 = 1_790_000_000.0
 DETECTORS: dict[str, Callable[[], Detector]] = {"RobustCusum": RobustCusum, "SeasonalCusum": SeasonalCusum}
@@ -78,7 +78,7 @@ def weekly() -> int:
                     if event is not None and event.kind is EventKind.SHIFT:
                         after_day += event.detected_at >= T0 + 86_400
                         after_week += event.detected_at >= T0 + 8 * 86_400
-            print(f"  {pattern:26} weekly={str(factors):5} {after_day:4d} / {after_week:4d}")
+            print(f"  {pattern:26} weekly={factors!s:5} {after_day:4d} / {after_week:4d}")
     return 0
 
 

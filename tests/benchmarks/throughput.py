@@ -18,10 +18,10 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
-from river.drift import ADWIN  # noqa: E402
+import numpy as np
+from river.drift import ADWIN
 
-from detectors import CusumBank, Ensemble, RobustCusum  # noqa: E402
+from detectors import CusumBank, Ensemble, RobustCusum
 
 
 def data(n: int, steps: int, seed: int = 0) -> np.ndarray:

@@ -10,8 +10,18 @@ import numpy as np
 import pytest
 
 from detectors import (
-    Adwin, Bocpd, CounterRate, Detection, Detector, Ensemble, EventKind, EwmaCusum, RobustCusum,
-    SeasonalCusum, State, make_detector,
+    Adwin,
+    Bocpd,
+    CounterRate,
+    Detection,
+    Detector,
+    Ensemble,
+    EventKind,
+    EwmaCusum,
+    RobustCusum,
+    SeasonalCusum,
+    State,
+    make_detector,
 )
 
 

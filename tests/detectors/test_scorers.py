@@ -11,7 +11,12 @@ import numpy as np
 import pytest
 
 from detectors import (
-    AnomalyLikelihood, Ensemble, RangeExceedance, SeasonalResidual, SubsequenceDiscord, TransitionNovelty,
+    AnomalyLikelihood,
+    Ensemble,
+    RangeExceedance,
+    SeasonalResidual,
+    SubsequenceDiscord,
+    TransitionNovelty,
 )
 
 T0 = 1_790_000_000.0

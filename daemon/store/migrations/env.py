@@ -13,6 +13,8 @@ if connection is None:  # pragma: no cover - CLI use: `alembic -c daemon/store/a
     from sqlalchemy import create_engine
 
     url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise SystemExit("no database: give -x url=... or sqlalchemy.url in alembic.ini")
     with create_engine(url).connect() as conn:
         context.configure(connection=conn, target_metadata=metadata, render_as_batch=True)
         with context.begin_transaction():

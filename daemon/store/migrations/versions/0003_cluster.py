@@ -3,9 +3,8 @@
 Revision ID: 0003_cluster
 Revises: 0002_workspace
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0003_cluster'
 down_revision = '0002_workspace'

@@ -3,9 +3,8 @@
 Revision ID: 0004_paging
 Revises: 0003_cluster
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0004_paging'
 down_revision = '0003_cluster'
