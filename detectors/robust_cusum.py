@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,19 @@ from .types import Detection, Direction, EventKind, State
 __all__ = ["RobustCusum"]
 
 _MAD_TO_SIGMA = 1.4826
+
+
+def _median(values: Iterable[float]) -> float:
+    """The median, bit for bit what ``numpy.median`` gives (the mean of the two middle values
+    for an even count), at a third of its cost on a 60-sample window: numpy's per-call overhead
+    was most of a sample's time.
+
+    >>> _median([3.0, 1.0, 2.0]), _median([4.0, 1.0, 3.0, 2.0])
+    (2.0, 2.5)
+    """
+    s = sorted(values)
+    m = len(s) // 2
+    return s[m] if len(s) % 2 else (s[m - 1] + s[m]) / 2
 
 
 class RobustCusum:
@@ -147,9 +161,8 @@ class RobustCusum:
         return self._memo
 
     def _compute_baseline(self) -> tuple[float, float]:
-        arr = np.fromiter(self._history, dtype=float, count=len(self._history))
-        level = float(np.median(arr))
-        mad = float(np.median(np.abs(arr - level))) * _MAD_TO_SIGMA
+        level = _median(self._history)
+        mad = _median([abs(v - level) for v in self._history]) * _MAD_TO_SIGMA
         spread = max(mad, self.relative_floor * abs(level), self.absolute_floor)
         return level, spread
 
@@ -188,7 +201,7 @@ class RobustCusum:
             if stat > self.threshold:
                 onset_index = self._onset_index(sign)
                 points = list(self._recent)[onset_index:]
-                after = float(np.median([v for _, v in points]))
+                after = _median([v for _, v in points])
                 if self._significant(level, after):
                     return self._open(ts, points[0][0], direction, level, spread, after, stat)
         if abs(z) <= 3.0:
