@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from detectors import Ensemble
 
-__all__ = ["DetectError", "add_parser", "main", "read_series", "run", "score_file", "score_series"]
+__all__ = ["DetectError", "add_parser", "available_cpus", "main", "read_series", "run", "score_file", "score_series"]
 
 
 class DetectError(Exception):
@@ -61,7 +61,8 @@ def _positive_int(text: str) -> int:
     return n
 
 
-def _available_cpus() -> int:
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity on Linux): the default of ``--jobs``."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
@@ -148,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     if out_dir is None and len(files) > 1:
         print("whatchanged detect: several files need --output-dir DIR", file=sys.stderr)
         return 2
-    jobs = min(len(files), getattr(args, "jobs", None) or _available_cpus())
+    jobs = min(len(files), args.jobs or available_cpus())
     progress = sys.stderr.isatty()
     try:
         if out_dir is not None:

@@ -44,7 +44,7 @@ def run_detect(nab: Path, out: Path, jobs: int | None) -> tuple[float, float]:
     # One output folder per category: file names are unique only within one.
     for category in sorted({f.parent.name for f in files}):
         (out / category).mkdir(parents=True, exist_ok=True)
-    with ProcessPoolExecutor(max_workers=jobs or detect._available_cpus()) as pool:
+    with ProcessPoolExecutor(max_workers=jobs or detect.available_cpus()) as pool:
         for future in [pool.submit(detect.score_file, f, out / f.parent.name / f.name) for f in files]:
             future.result()
     return time.perf_counter() - start, _children_cpu() - cpu
