@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .signals import SignalRole, is_bad_direction, role_of
+from .impact import ImpactPolicy
+from .signals import SignalRole, is_bad_direction
 from .types import Anomaly, Cause, IncidentState, Ranking, Topology
 
 __all__ = ["GroupingPolicy", "Incident", "IncidentTracker", "PageAction", "PageKind", "consensus_onset"]
@@ -79,6 +80,8 @@ class Incident:
     paged_top: Cause | None = None
     reopened: int = 0
     merged_into: str | None = None
+    follows: str | None = None
+    """The incident this one came after, on connected services, soon after it resolved."""
 
     @property
     def services(self) -> list[str]:
@@ -116,6 +119,7 @@ class Incident:
             resolved_at=doc.get("resolved_at"),
             paged_top=Cause.from_json(cands[0]["cause"]) if cands and doc.get("paged_at") is not None else None,
             reopened=int(doc.get("reopened", 0)), merged_into=doc.get("merged_into"),
+            follows=doc.get("follows"),
         )
 
     def to_json(self) -> dict[str, object]:
@@ -137,6 +141,7 @@ class Incident:
             "low_confidence": ranking.low_confidence if ranking else False,
             "reopened": self.reopened,
             "merged_into": self.merged_into,
+            "follows": self.follows,
         }
 
 
@@ -150,48 +155,39 @@ class GroupingPolicy:
         An anomaly whose onset is within this many seconds of the onset of one of an open
         incident's anomalies (and connected to it in the topology) joins it.
     reopen_within
-        A relapse this soon after resolution re-opens the same incident (flapping): no new page.
+        The same series relapsing this soon after resolution re-opens the same incident
+        (flapping): no new page. Any other anomaly opens a new incident, which follows it.
     traffic_memory
         Traffic shifts are kept this long to be attached to an incident that opens later.
     min_confidence
-        An incident pages once it holds a material anomaly at least this confident, or material
-        anomalies on two services.
-    min_error_delta
-        An error-ratio rise is material (worth waking someone) when it adds at least this much
-        (0.005 = half a percentage point) ...
-    min_error_ratio
-        ... or when it multiplies the ratio at least this much while adding ``min_error_delta / 2``.
-        Smaller rises (0.13% → 0.26%) still join incidents as evidence but never page alone.
-    min_relative_change
-        Latency and unknown signals are material when they move the bad way by at least this fraction.
-    min_services
-        Anomalies on this many services page even when none is material on its own.
+        An incident pages once it holds a material anomaly at least this confident (evidence of
+        lower confidence localises and ranks, never pages).
+    max_span
+        An open incident takes no anomaly whose onset is more than this after the incident's
+        onset: a burst hours later is another incident, with its own page.
+    quiet_gap
+        ... nor one whose onset is more than this after the incident's last anomaly was found.
+    impact
+        Which anomalies users feel (:class:`~correlators.impact.ImpactPolicy`): only those page.
     """
 
     window: float = 600.0
     reopen_within: float = 600.0
     traffic_memory: float = 1800.0
     min_confidence: float = 0.5
-    min_error_delta: float = 0.005
-    min_error_ratio: float = 3.0
-    min_relative_change: float = 0.15
-    min_services: int = 3
+    max_span: float = 3600.0
+    quiet_gap: float = 1800.0
+    impact: ImpactPolicy = field(default_factory=ImpactPolicy)
 
     def is_material(self, a: Anomaly) -> bool:
-        """Is this anomaly large enough to page for (not just to count as evidence)?
+        """Is this anomaly a change users feel (worth waking someone), not just evidence?
 
         >>> p = GroupingPolicy()
         >>> def err(b, a): return Anomaly("s", "error_ratio", 0, 0, "up", b, a, 1.0)
         >>> p.is_material(err(0.0013, 0.0026)), p.is_material(err(0.008, 0.1)), p.is_material(err(0.0005, 0.004))
-        (False, True, True)
+        (False, True, False)
         """
-        delta = (a.after - a.before) if a.direction == "up" else (a.before - a.after)
-        if role_of(a.signal) is SignalRole.ERRORS and a.after <= 1.0:
-            if delta >= self.min_error_delta:
-                return True
-            return delta >= self.min_error_delta / 2 and a.after >= self.min_error_ratio * max(a.before, 1e-9)
-        base = abs(a.before)
-        return delta > 0 and (base == 0.0 or delta / base >= self.min_relative_change)
+        return self.impact.is_material(a)
 
 
 def _incident_id(anomaly: Anomaly) -> str:
@@ -227,12 +223,17 @@ class IncidentTracker:
         """Could one fault show at both? Call paths either way, a shared callee or a shared dependency
         (a callee's fault surfaces at callers that do not call each other)."""
         topo = self.topology
+        if not topo.services:
+            return True  # no topology at all: group by time alone
+        others = incident.services + [t.service for t in incident.traffic]
         if service not in topo.services:
-            return True  # unknown topology: group by time alone
+            return service in others  # unknown: connected to itself only, never to everything
         mine, down, deps = self._reach(service)
-        for other in incident.services + [t.service for t in incident.traffic]:
-            if other == service or other in mine or other not in topo.services:
+        for other in others:
+            if other == service or other in mine:
                 return True
+            if other not in topo.services:
+                continue
             _, other_down, other_deps = self._reach(other)
             if down & other_down or deps & other_deps:
                 return True
@@ -240,15 +241,23 @@ class IncidentTracker:
 
     def _near(self, anomaly: Anomaly, inc: Incident) -> bool:
         """Close in time: its onset near another anomaly's onset, or the same series flapping while open."""
+        pol = self.policy
         if inc.state is IncidentState.OPEN:
-            if any(abs(anomaly.onset - a.onset) <= self.policy.window for a in inc.anomalies):
+            if anomaly.onset - inc.onset > pol.max_span:
+                return False  # an incident is one outage, not everything that happens for days
+            found = max((a.detected_at for a in inc.anomalies), default=inc.opened_at)
+            if anomaly.onset - found > pol.quiet_gap:
+                return False
+            if any(abs(anomaly.onset - a.onset) <= pol.window for a in inc.anomalies):
                 return True
             last = max([a.recovered_at or a.detected_at for a in inc.anomalies] + [inc.opened_at])
             same = any(a.key == anomaly.key for a in inc.anomalies)
-            return same and anomaly.onset - last <= self.policy.reopen_within
+            return same and anomaly.onset - last <= pol.reopen_within
         if inc.state is IncidentState.RESOLVED:
+            # Only the same outage coming back re-opens: the same series, soon after it ended.
             assert inc.resolved_at is not None
-            return anomaly.onset - inc.resolved_at <= self.policy.reopen_within and anomaly.onset >= inc.onset
+            return (anomaly.onset - inc.resolved_at <= pol.reopen_within and anomaly.onset >= inc.onset
+                    and any(a.key == anomaly.key for a in inc.anomalies))
         return False
 
     def _matches(self, anomaly: Anomaly) -> list[Incident]:
@@ -278,19 +287,25 @@ class IncidentTracker:
 
     def add_anomaly(self, anomaly: Anomaly) -> tuple[Incident | None, list[PageAction]]:
         """Take a new anomaly; return the incident it joined or opened (None if it only was remembered)."""
-        if role_of(anomaly.signal) is SignalRole.TRAFFIC or not is_bad_direction(anomaly.signal, anomaly.direction):
+        impact = self.policy.impact
+        traffic = impact.role(anomaly.signal) is SignalRole.TRAFFIC
+        if traffic:
             self._traffic = [t for t in self._traffic if anomaly.onset - t.onset <= self.policy.traffic_memory]
             self._traffic.append(anomaly)
+        if (traffic and not impact.is_material(anomaly)) or (
+                not traffic and not is_bad_direction(anomaly.signal, anomaly.direction, impact.roles)):
             found = [i for i in self._matches(anomaly) if i.state is IncidentState.OPEN]
             if found:
                 found[0].traffic.append(anomaly)
                 return found[0], self._merge(found[0], found[1:], anomaly.detected_at)
             return None, []
+        # A symptom (or evidence) of an outage; a traffic loss or surge users feel is a symptom too.
         found = self._matches(anomaly)
         actions: list[PageAction] = []
         if not found:
             inc = Incident(_incident_id(anomaly), anomaly.onset, anomaly.detected_at)
             inc.traffic = [t for t in self._traffic if abs(t.onset - anomaly.onset) <= self.policy.window]
+            inc.follows = self._follows(anomaly)
             self.incidents[inc.id] = inc
         else:
             inc = found[0]
@@ -306,6 +321,19 @@ class IncidentTracker:
         inc.anomalies.append(anomaly)
         inc.onset = self.onset_of(inc.anomalies)
         return inc, actions
+
+    def _follows(self, anomaly: Anomaly) -> str | None:
+        """The incident a new one comes after: the latest resolved on connected services within the
+        re-open window's reach (twice it), so that the page can say so."""
+        best: Incident | None = None
+        for inc in self.incidents.values():
+            if inc.state is not IncidentState.RESOLVED or inc.resolved_at is None:
+                continue
+            if not 0.0 <= anomaly.onset - inc.resolved_at <= 2 * self.policy.reopen_within:
+                continue
+            if self._connected(anomaly.service, inc) and (best is None or inc.resolved_at > (best.resolved_at or 0)):
+                best = inc
+        return best.id if best is not None else None
 
     def onset_of(self, anomalies: list[Anomaly]) -> float:
         """The incident's onset: the earliest onset among its confident anomalies.
@@ -366,19 +394,16 @@ class IncidentTracker:
 
     # -- paging -----------------------------------------------------------------
     def should_page(self, inc: Incident) -> bool:
-        """Page once the incident holds a material anomaly that is confident, material ones on two
-        services, or anomalies of any size on ``min_services`` connected services.
+        """Page once the incident holds a material symptom that is still active and confident.
 
-        A small move at one service (an error ratio going from 0.13% to 0.26%) is kept as evidence
-        but never pages alone; the same small move at several connected services at once is an
-        outage in its early stage (a slow creep), not noise.
+        Only what users feel pages (:class:`~correlators.impact.ImpactPolicy`): a small move (an
+        error ratio going from 0.13% to 0.26%), a resource signal (a pod's CPU going from 0.3% to
+        0.5%, or to 90%) or an unknown signal is recorded and shown as evidence, never paged alone.
         """
         if inc.paged_at is not None or inc.state is not IncidentState.OPEN:
             return False
-        material = [a for a in inc.anomalies if self.policy.is_material(a)]
-        confident = any(a.confidence >= self.policy.min_confidence for a in material)
-        return (confident or len({a.service for a in material}) >= 2
-                or len({a.service for a in inc.anomalies}) >= self.policy.min_services)
+        return any(a.recovered_at is None and a.confidence >= self.policy.min_confidence
+                   and self.policy.is_material(a) for a in inc.anomalies)
 
     def set_ranking(self, inc: Incident, ranking: Ranking, ts: float) -> list[PageAction]:
         """Attach a new ranking; update the page when the top cause changed since it was paged."""

@@ -1,32 +1,51 @@
-"""What a signal means: which direction is bad, and whether it measures traffic."""
+"""What a signal means: its role (what users feel, or evidence of where a fault sits) and which way is bad."""
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 
-__all__ = ["SignalRole", "is_bad_direction", "role_of"]
+__all__ = ["PAGING_ROLES", "SignalRole", "is_bad_direction", "role_of"]
 
 
 class SignalRole(str, enum.Enum):
+    """User-facing symptoms (errors, latency, traffic) page; resources and unknown signals are evidence."""
+
     ERRORS = "errors"
     LATENCY = "latency"
     TRAFFIC = "traffic"
+    RESOURCE = "resource"
     OTHER = "other"
 
 
+PAGING_ROLES = frozenset({SignalRole.ERRORS, SignalRole.LATENCY, SignalRole.TRAFFIC})
+"""Roles whose material change users feel: only these page. The rest only localise and rank."""
+
+# The one place where a signal's name implies its role (config's ``signals[].role`` overrides it).
+# Resource hints come first: "cpu_throttled_seconds" is a resource, not a latency.
 _ROLE_HINTS: tuple[tuple[SignalRole, tuple[str, ...]], ...] = (
+    (SignalRole.RESOURCE, ("cpu", "memory", "mem_", "heap", "gc_", "saturation", "utilisation", "utilization",
+                           "queue", "disk", "iops", "swap", "thread", "goroutine", "file_descriptor", "open_fds",
+                           "throttl", "load_average", "connections", "pool")),
     (SignalRole.ERRORS, ("error", "fail", "5xx")),
     (SignalRole.LATENCY, ("latency", "duration", "p99", "p95", "p50")),
     (SignalRole.TRAFFIC, ("request_rate", "rps", "qps", "throughput", "traffic")),
 )
 
 
-def role_of(signal: str) -> SignalRole:
-    """Infer a signal's role from its name; unknown signals are generic.
+def role_of(signal: str, overrides: Mapping[str, SignalRole] | None = None) -> SignalRole:
+    """A signal's role: from ``overrides`` (the config) if named there, else inferred from its name.
 
-    >>> role_of("error_ratio"), role_of("latency_p99_seconds"), role_of("request_rate"), role_of("queue_depth")
-    (<SignalRole.ERRORS: 'errors'>, <SignalRole.LATENCY: 'latency'>, <SignalRole.TRAFFIC: 'traffic'>, <SignalRole.OTHER: 'other'>)
+    >>> [role_of(s).value for s in ("error_ratio", "latency_p99_seconds", "request_rate", "cpu_utilisation",
+    ...                             "queue_depth", "some_gauge")]
+    ['errors', 'latency', 'traffic', 'resource', 'resource', 'other']
+    >>> role_of("queue_depth", {"queue_depth": SignalRole.LATENCY}).value
+    'latency'
     """
+    if overrides:
+        got = overrides.get(signal)
+        if got is not None:
+            return got
     name = signal.lower()
     for role, hints in _ROLE_HINTS:
         if any(h in name for h in hints):
@@ -34,12 +53,11 @@ def role_of(signal: str) -> SignalRole:
     return SignalRole.OTHER
 
 
-def is_bad_direction(signal: str, direction: str) -> bool:
-    """Does this move of this signal hurt users? Rises of errors, latency and unknown signals do.
+def is_bad_direction(signal: str, direction: str, overrides: Mapping[str, SignalRole] | None = None) -> bool:
+    """Does this move of this signal hurt users? Rises of errors, latency, resources and unknown signals do.
 
-    Traffic moves are never bad by themselves; they are evidence (a load candidate).
+    Traffic moves are judged by size instead (a loss or a surge; see :mod:`correlators.impact`).
     """
-    role = role_of(signal)
-    if role is SignalRole.TRAFFIC:
+    if role_of(signal, overrides) is SignalRole.TRAFFIC:
         return False
     return direction == "up"

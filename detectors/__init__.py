@@ -6,6 +6,7 @@ from .bank import CusumBank, EwmaCusum
 from .bocpd import Bocpd
 from .counter_rate import CounterRate
 from .ensemble import Ensemble
+from .envelope_shift import EnvelopeShift
 from .factory import SEASONAL_SIGNALS, detector_settings, make_bank, make_detector
 from .half_space_trees import HalfSpaceTreesScorer
 from .range_exceedance import RangeExceedance
@@ -20,7 +21,7 @@ from .types import Detection, Detector, Direction, EventKind, State
 
 __all__ = [
     "SEASONAL_SIGNALS", "Adwin", "AnomalyLikelihood", "Bocpd", "CounterRate", "CusumBank", "Detection", "Detector", "DetectorBank",
-    "Direction", "Ensemble", "EventKind", "EwmaCusum", "HalfSpaceTreesScorer", "RangeExceedance", "RobustCusum",
+    "Direction", "Ensemble", "EnvelopeShift", "EventKind", "EwmaCusum", "HalfSpaceTreesScorer", "RangeExceedance", "RobustCusum",
     "RobustCusumBank", "SeasonalCusum", "SeasonalResidual", "SeriesBank", "State", "SubsequenceDiscord",
     "TransitionNovelty", "detector_settings", "make_bank", "make_detector",
 ]

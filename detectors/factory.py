@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+from .envelope_shift import EnvelopeShift
 from .robust_bank import RobustCusumBank
 from .robust_cusum import RobustCusum
 from .seasonal import SeasonalCusum
@@ -60,7 +61,7 @@ def make_detector(signal: str, seasonal: Collection[str] = SEASONAL_SIGNALS) -> 
     """
     if signal in seasonal:
         return SeasonalCusum(**detector_settings(signal))
-    return RobustCusum(**detector_settings(signal))
+    return EnvelopeShift(**detector_settings(signal))
 
 
 def make_bank(signal: str, seasonal: Collection[str] = SEASONAL_SIGNALS) -> SeriesBank:
@@ -75,6 +76,4 @@ def make_bank(signal: str, seasonal: Collection[str] = SEASONAL_SIGNALS) -> Seri
     >>> type(make_bank("request_rate")).__name__, type(make_bank("request_rate", seasonal=())).__name__
     ('DetectorBank', 'RobustCusumBank')
     """
-    if signal in seasonal:
-        return DetectorBank(lambda: make_detector(signal, seasonal))
-    return RobustCusumBank(**detector_settings(signal))
+    return DetectorBank(lambda: make_detector(signal, seasonal))

@@ -1,0 +1,112 @@
+"""Materiality: is a change large enough that users feel it, and so worth a page?
+
+A detector says a series moved beyond what its history explains (significance); this module says
+whether the move matters (materiality). A page needs both. Each paging role has an absolute and a
+relative bar, configurable per service and signal:
+
+- errors: the ratio rises by at least ``min_delta`` (one percentage point) *and* at least
+  ``min_ratio`` times (doubles). 0.13% → 0.26% doubles but adds a tenth of a point: no page.
+- latency: the quantile rises by at least ``min_delta`` seconds (100 ms) *and* ``min_ratio``
+  times (by half). A queue's p99 going 30 ms → 50 ms is no page; 0.4 s → 9 s is.
+- traffic: a loss to at most ``loss_to`` of the level before (half the requests gone), or a surge
+  to at least ``surge_to`` times (tripled), on a service that had ``min_before`` requests a second.
+
+Resource signals (CPU, memory, saturation, queue depth) and unknown signals never page alone:
+they are evidence of where a fault sits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .signals import PAGING_ROLES, SignalRole, role_of
+from .types import Anomaly
+
+__all__ = ["DEFAULT_BARS", "Bar", "ImpactPolicy"]
+
+
+@dataclass(frozen=True)
+class Bar:
+    """The absolute and relative size a bad move must have to be felt (see the module docstring)."""
+
+    min_delta: float = 0.0
+    min_ratio: float = 1.0
+    loss_to: float = 0.5
+    surge_to: float = 3.0
+    min_before: float = 0.0
+
+    def passes(self, role: SignalRole, before: float, after: float) -> bool:
+        if role is SignalRole.TRAFFIC:
+            if before < self.min_before:
+                return False
+            return after <= self.loss_to * before or after >= self.surge_to * max(before, 1e-12)
+        delta = after - before
+        return delta >= self.min_delta and after >= self.min_ratio * max(before, 0.0) and delta > 0
+
+
+DEFAULT_BARS: Mapping[SignalRole, Bar] = {
+    SignalRole.ERRORS: Bar(min_delta=0.01, min_ratio=2.0),
+    SignalRole.LATENCY: Bar(min_delta=0.1, min_ratio=1.5),
+    SignalRole.TRAFFIC: Bar(loss_to=0.5, surge_to=3.0, min_before=1.0),
+}
+
+
+@dataclass(frozen=True)
+class ImpactPolicy:
+    """Which anomalies users feel.
+
+    Parameters
+    ----------
+    bars
+        The bar of each paging role (roles missing here never page).
+    overrides
+        Bars for ``(service, signal)``; ``"*"`` as the service matches every service.
+    roles
+        Signal roles from the config, over the name-based defaults.
+
+    Examples
+    --------
+    >>> p = ImpactPolicy()
+    >>> def a(sig, before, after, direction="up"): return Anomaly("api", sig, 0, 60, direction, before, after, 1.0)
+    >>> p.is_material(a("error_ratio", 0.0013, 0.0026)), p.is_material(a("error_ratio", 0.004, 0.05))
+    (False, True)
+    >>> p.is_material(a("latency_p99_seconds", 0.03, 0.05)), p.is_material(a("latency_p99_seconds", 0.4, 9.0))
+    (False, True)
+    >>> p.is_material(a("cpu_utilisation", 0.003, 0.9))
+    False
+    >>> p.is_material(a("request_rate", 200.0, 60.0, "down")), p.is_material(a("request_rate", 200.0, 150.0, "down"))
+    (True, False)
+    >>> ImpactPolicy(overrides={("api", "latency_p99_seconds"): Bar(0.01, 1.2)}).is_material(
+    ...     a("latency_p99_seconds", 0.03, 0.05))
+    True
+    """
+
+    bars: Mapping[SignalRole, Bar] = field(default_factory=lambda: dict(DEFAULT_BARS))
+    overrides: Mapping[tuple[str, str], Bar] = field(default_factory=dict)
+    roles: Mapping[str, SignalRole] = field(default_factory=dict)
+
+    def role(self, signal: str) -> SignalRole:
+        return role_of(signal, self.roles)
+
+    def pages(self, signal: str) -> bool:
+        """Can this signal page at all (a user-facing symptom)?"""
+        return self.role(signal) in PAGING_ROLES
+
+    def bar(self, service: str, signal: str) -> Bar | None:
+        got = self.overrides.get((service, signal)) or self.overrides.get(("*", signal))
+        if got is not None:
+            return got
+        return self.bars.get(self.role(signal))
+
+    def is_material(self, a: Anomaly) -> bool:
+        """Would users feel this anomaly? Never for resource or unknown signals."""
+        role = self.role(a.signal)
+        if role not in PAGING_ROLES:
+            return False
+        bar = self.bar(a.service, a.signal)
+        if bar is None:
+            return False
+        if role is not SignalRole.TRAFFIC and a.direction != "up":
+            return False
+        return bar.passes(role, a.before, a.after)

@@ -1,0 +1,418 @@
+"""Level shifts judged against the series' own history: a shift is a level the series has not sustained before."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any
+
+from .types import Detection, Direction, EventKind, State
+
+__all__ = ["EnvelopeShift"]
+
+
+def _median(values: list[float]) -> float:
+    s = sorted(values)
+    m = len(s) // 2
+    return s[m] if len(s) % 2 else (s[m - 1] + s[m]) / 2
+
+
+class EnvelopeShift:
+    """Online level-shift detector whose false-shift rate is bounded by the series' own history.
+
+    Real series are not Gaussian: a p99 jumps between histogram bucket bounds, a ratio of a
+    few requests is quantised, a load generator bursts. Instead of a z-score, each series keeps
+    an *envelope*: for each run length ``k`` in ``runs``, the highest level it sustained for
+    ``k`` consecutive samples (and the lowest), over the last ``blocks * block`` samples. A shift
+    is a run of ``k`` fresh samples all beyond that envelope by ``margin`` times the series'
+    largest excursion: a level this series has not sustained in its recent history. What the
+    series does many times a day (0.49 s ↔ 0.98 s between two buckets) is inside its envelope
+    and never a shift; a twentyfold jump clears the envelope by a full excursion and is
+    confirmed on its second sample (``fast_margin``); a moderate one needs ``runs[1:]`` samples.
+
+    A slow creep (a leak, a queue growing over an hour) stays inside a short-run envelope that
+    keeps learning it. It is found one scale up: the medians of whole blocks, the last
+    ``creep_blocks`` of them all above every block median older than twice that. Its onset is
+    the start of the first block that left the old range, so ranking can reach back to the
+    change that started it.
+
+    After a shift the detector holds the pre-shift level and reports a recovery once
+    ``recovery_points`` consecutive samples are back within the old envelope. A shift that
+    persists for ``rebaseline_after`` samples becomes the new normal: the envelope and
+    baseline are rebuilt from it, still ready to report the way back.
+
+    Every shift must also be significant against the baseline median (``min_relative_change``,
+    ``min_absolute_change``); whether it is worth a page is the incident policy's call.
+
+    Parameters
+    ----------
+    window
+        Samples of the baseline median (the ``before`` level).
+    min_history
+        Samples in the history before anything is reported.
+    runs
+        Run lengths judged against the envelope; the first is the fast path.
+    margin
+        How far beyond the envelope a run must be, in units of the largest excursion.
+    fast_margin
+        The same for the fast (shortest) run.
+    block
+        Samples per envelope block.
+    blocks
+        Blocks kept: the envelope covers ``block * blocks`` samples.
+    creep_blocks
+        Consecutive block medians above the older range that make a creep.
+    min_relative_change
+        Smallest ``|after - before| / |before|`` worth reporting.
+    min_absolute_change
+        Smallest ``|after - before|`` worth reporting.
+    relative_floor
+        The excursion scale is at least this fraction of the baseline level.
+    absolute_floor
+        The excursion scale is at least this much.
+    recovery_points
+        Consecutive samples back within the old envelope that make a recovery.
+    rebaseline_after
+        Samples after which a persisting shift becomes the new normal.
+    weak_evidence
+        Also report, with confidence ``WEAK_CONFIDENCE``, a run of the shortest length beyond
+        the 2-run envelope but short of the margin: evidence that localises a fault (it never
+        pages alone), upgraded to a confident shift from the same onset if it grows.
+
+    Examples
+    --------
+    A series flapping between two bucket bounds is not shifting; a tenfold jump is, on its second sample:
+
+    >>> det = EnvelopeShift()
+    >>> events = []
+    >>> for t in range(400):
+    ...     value = 0.98 if t % 17 in (0, 1, 2, 3) else 0.49
+    ...     value = 9.8 if 300 <= t < 303 else value
+    ...     event = det.update(60.0 * t, value)
+    ...     if event:
+    ...         events.append((event.kind.value, event.onset / 60, event.detected_at / 60))
+    >>> events
+    [('shift', 300.0, 301.0), ('recovery', 300.0, 305.0)]
+    """
+
+    VERSION = 1
+    WEAK_CONFIDENCE = 0.3
+    """The confidence of evidence (a level beyond the 2-run envelope, short of the margin)."""
+
+    def __init__(
+        self,
+        window: int = 60,
+        min_history: int = 30,
+        runs: tuple[int, ...] = (2, 3, 5),
+        margin: float = 0.25,
+        fast_margin: float = 1.0,
+        block: int = 30,
+        blocks: int = 12,
+        creep_blocks: int = 2,
+        min_relative_change: float = 0.3,
+        min_absolute_change: float = 0.0,
+        relative_floor: float = 0.05,
+        absolute_floor: float = 1e-9,
+        recovery_points: int = 3,
+        rebaseline_after: int = 60,
+        weak_evidence: bool = False,
+    ) -> None:
+        if not runs or sorted(runs) != list(runs) or runs[0] < 2:
+            raise ValueError("runs must be increasing run lengths of at least 2")
+        self.window = window
+        self.min_history = min_history
+        self.runs = tuple(runs)
+        self.margin = margin
+        self.fast_margin = fast_margin
+        self.block = block
+        self.blocks = blocks
+        self.creep_blocks = creep_blocks
+        self.min_relative_change = min_relative_change
+        self.min_absolute_change = min_absolute_change
+        self.relative_floor = relative_floor
+        self.absolute_floor = absolute_floor
+        self.recovery_points = recovery_points
+        self.rebaseline_after = rebaseline_after
+        self.weak_evidence = weak_evidence
+        self._lag = max(self.runs)
+        self._reset()
+
+    def _reset(self) -> None:
+        n = len(self.runs) + 1  # run length 1 (the single-sample extremes) comes first
+        self._fresh: deque[tuple[float, float]] = deque()        # newest samples, not yet history
+        self._history: deque[float] = deque(maxlen=self.window)  # for the baseline median
+        self._matured: deque[float] = deque(maxlen=self._lag)    # the last matured values (runs)
+        self._count = 0                                          # matured samples since a reset
+        # Per run length: the current block's extremes, then the completed blocks'.
+        self._blk_hi: list[float] = [-math.inf] * n
+        self._blk_lo: list[float] = [math.inf] * n
+        self._hi: list[deque[float]] = [deque(maxlen=self.blocks) for _ in range(n)]
+        self._lo: list[deque[float]] = [deque(maxlen=self.blocks) for _ in range(n)]
+        self._blk_n = 0
+        self._blk_vals: list[float] = []
+        self._blk_start: float | None = None
+        self._bmed: deque[tuple[float, float]] = deque(maxlen=self.blocks)  # (block start, median)
+        self._env: tuple[list[float], list[float], float, float] | None = None  # memo
+        self._last_ts: float | None = None
+        self._active: dict[str, Any] | None = None
+        self._pending: dict[str, Any] | None = None
+
+    # -- history -----------------------------------------------------------------
+    def _mature(self, ts: float, value: float) -> bool:
+        """Take a value into the history; True when it closed a block."""
+        self._history.append(value)
+        self._matured.append(value)
+        self._count += 1
+        recent = list(self._matured)
+        for i, k in enumerate((1,) + self.runs):
+            if len(recent) < k:
+                break
+            tail = recent[-k:]
+            lo_run, hi_run = min(tail), max(tail)
+            if lo_run > self._blk_hi[i]:
+                self._blk_hi[i] = lo_run     # highest level sustained k samples
+            if hi_run < self._blk_lo[i]:
+                self._blk_lo[i] = hi_run     # lowest level sustained k samples
+        if self._blk_start is None:
+            self._blk_start = ts
+        self._blk_vals.append(value)
+        self._blk_n += 1
+        if self._blk_n >= self.block:
+            for i in range(len(self._blk_hi)):
+                if self._blk_hi[i] > -math.inf:
+                    self._hi[i].append(self._blk_hi[i])
+                    self._lo[i].append(self._blk_lo[i])
+                self._blk_hi[i], self._blk_lo[i] = -math.inf, math.inf
+            self._bmed.append((self._blk_start, _median(self._blk_vals)))
+            self._blk_n, self._blk_vals, self._blk_start = 0, [], None
+            self._env = None
+            return True
+        self._env = None
+        return False
+
+    def _envelope(self) -> tuple[list[float], list[float], float, float]:
+        """Per run length (1 first): highest and lowest sustained levels; baseline median; excursion."""
+        if self._env is None:
+            hi = [max(list(h) + [b]) for h, b in zip(self._hi, self._blk_hi, strict=True)]
+            lo = [min(list(q) + [b]) for q, b in zip(self._lo, self._blk_lo, strict=True)]
+            level = _median(list(self._history))
+            floor = max(self.relative_floor * abs(level), self.absolute_floor)
+            excursion = max(hi[0] - level, level - lo[0], floor)
+            self._env = (hi, lo, level, excursion)
+        return self._env
+
+    def _significant(self, before: float, after: float) -> bool:
+        delta = abs(after - before)
+        if delta < self.min_absolute_change:
+            return False
+        return delta / max(abs(before), self.absolute_floor) >= self.min_relative_change
+
+    # -- update ---------------------------------------------------------------------
+    def update(self, ts: float, value: float) -> Detection | None:
+        """Consume one sample; return a shift or recovery if this sample decides one."""
+        if not math.isfinite(value):
+            return None  # a gap or a NaN carries no evidence either way
+        if self._last_ts is not None and ts <= self._last_ts:
+            return None  # out of order or duplicate
+        self._last_ts = ts
+        if self._active is not None:
+            return self._update_active(ts, value)
+        if self._pending is not None:
+            if self._back(self._pending, value):
+                # On the way back to the level before an absorbed shift: not a shift of its own.
+                self._pending["back"] += 1
+                if self._pending["back"] >= self.recovery_points:
+                    pend, self._pending = self._pending, None
+                    self._reset_history()  # the absorbed level's history no longer applies
+                    return self._recovery(pend, ts)
+                return None
+            self._pending["back"] = 0
+        self._fresh.append((ts, value))
+        closed = False
+        if len(self._fresh) > self._lag:
+            old_ts, old = self._fresh.popleft()
+            closed = self._mature(old_ts, old)
+        if self._count < self.min_history:
+            return None
+        found = self._check_runs(ts)
+        if found is None and closed:
+            found = self._check_creep(ts)
+        return found
+
+    def _check_runs(self, ts: float) -> Detection | None:
+        hi, lo, level, exc = self._envelope()
+        fresh = self._fresh
+        newest = fresh[-1][1]
+        if lo[1] <= newest <= hi[1]:
+            return None  # inside the 2-run envelope: no run can have started
+        found = self._strong_run([v for _, v in fresh], hi, lo, exc)
+        if found is not None:
+            direction, k, bound, clearance = found
+            return self._open_run(ts, direction, k, bound, level, exc, clearance)
+        k = self.runs[0]
+        run = [v for _, v in fresh][-k:]
+        if self.weak_evidence and len(run) == k and (min(run) > hi[1] or max(run) < lo[1]):
+            # Beyond every 2-run this series had, though not by the margin: evidence of where a
+            # fault sits (reported with low confidence, which never pages alone).
+            direction = Direction.UP if min(run) > hi[1] else Direction.DOWN
+            return self._open_run(ts, direction, k, hi[1] if direction is Direction.UP else lo[1], level, exc,
+                                  None)
+        return None
+
+    def _strong_run(self, values: list[float], hi: list[float], lo: list[float], exc: float,
+                    ) -> tuple[Direction, int, float, float] | None:
+        """The shortest run of the newest ``values`` beyond the envelope by its margin, if any."""
+        for i, k in enumerate(self.runs, start=1):
+            if len(values) < k:
+                break
+            m = self.fast_margin if i == 1 else self.margin
+            run = values[-k:]
+            up_thr = (hi[0] if i == 1 else hi[i]) + m * exc
+            down_thr = (lo[0] if i == 1 else lo[i]) - m * exc
+            if min(run) > up_thr:
+                return Direction.UP, k, hi[i], min(run) - up_thr
+            if max(run) < down_thr:
+                return Direction.DOWN, k, lo[i], down_thr - max(run)
+        return None
+
+    def _open_run(self, ts: float, direction: Direction, k: int, bound: float, level: float,
+                  exc: float, clearance: float | None) -> Detection | None:
+        fresh = list(self._fresh)
+        sign = 1.0 if direction is Direction.UP else -1.0
+        start = len(fresh) - k
+        while start > 0 and sign * (fresh[start - 1][1] - bound) > 0:
+            start -= 1  # the run began earlier, just less far out
+        after = _median([v for _, v in fresh[-k:]])
+        if not self._significant(level, after):
+            return None
+        if clearance is None:
+            return self._open(ts, fresh[start][0], direction, level, after, self.WEAK_CONFIDENCE, weak=True)
+        confidence = 1.0 - 0.5 * math.exp(-clearance / exc)
+        return self._open(ts, fresh[start][0], direction, level, after, confidence)
+
+    def _check_creep(self, ts: float) -> Detection | None:
+        meds = list(self._bmed)
+        c = self.creep_blocks
+        if len(meds) < 3 * c:
+            return None
+        ref = [m for _, m in meds[:-2 * c]]
+        recent = [m for _, m in meds[-c:]]
+        top, bottom = max(ref), min(ref)
+        gap = self.margin * max(top - bottom, self.relative_floor * abs(_median(ref)), self.absolute_floor)
+        before = _median(ref)
+        for direction, beyond in ((Direction.UP, min(recent) > top + gap),
+                                  (Direction.DOWN, max(recent) < bottom - gap)):
+            if not beyond or not self._significant(before, recent[-1]):
+                continue
+            sign = 1.0 if direction is Direction.UP else -1.0
+            onset = next(start for start, m in meds[len(ref):] if sign * (m - (top if sign > 0 else bottom)) > 0)
+            return self._open(ts, onset, direction, before, recent[-1], 0.6)
+        return None
+
+    def _open(self, ts: float, onset: float, direction: Direction, before: float, after: float,
+              confidence: float, weak: bool = False) -> Detection:
+        self._pending = None
+        self._active = {"onset": onset, "direction": direction.value, "before": before, "after": after,
+                        "bound": self._way_back(direction, before, after), "back": 0, "count": 0, "values": [],
+                        "weak": weak}
+        return Detection(EventKind.SHIFT, onset, ts, direction, before, after, max(0.0, min(1.0, confidence)))
+
+    def _way_back(self, direction: Direction, before: float, after: float) -> float:
+        """The level a sample must be back to (below for a rise): inside the series' normal range
+        (its single-sample envelope), never further than half way back."""
+        hi, lo, level, _ = self._envelope()
+        up = direction is Direction.UP
+        bound = max(hi[-1] + self.margin * (hi[-1] - level), hi[0]) if up else min(
+            lo[-1] - self.margin * (level - lo[-1]), lo[0])
+        slack = 0.5 * self.min_absolute_change
+        bound = max(bound, before + slack) if up else min(bound, before - slack)
+        half = (before + after) / 2.0
+        return min(bound, half) if up else max(bound, half)
+
+    def _back(self, act: dict[str, Any], value: float) -> bool:
+        return bool(value <= act["bound"] if act["direction"] == Direction.UP.value else value >= act["bound"])
+
+    def _recovery(self, act: dict[str, Any], ts: float) -> Detection:
+        return Detection(EventKind.RECOVERY, act["onset"], ts, Direction(act["direction"]),
+                         act["after"], act["before"], 1.0)
+
+    def _update_active(self, ts: float, value: float) -> Detection | None:
+        act = self._active
+        assert act is not None
+        act["count"] += 1
+        act["values"] = (act["values"] + [value])[-self.window:]
+        act["back"] = act["back"] + 1 if self._back(act, value) else 0
+        if act.get("weak") and act["back"] == 0:
+            hi, lo, _, exc = self._envelope()
+            found = self._strong_run(act["values"][-max(self.runs):], hi, lo, exc)
+            if found is not None and found[0].value == act["direction"]:
+                # The evidence grew into a shift: report it, confident, from the same onset.
+                act["weak"] = False
+                act["after"] = _median(act["values"][-found[1]:])
+                confidence = 1.0 - 0.5 * math.exp(-found[3] / exc)
+                return Detection(EventKind.SHIFT, act["onset"], ts, Direction(act["direction"]), act["before"],
+                                 act["after"], confidence)
+        if act["back"] >= self.recovery_points:
+            self._active = None
+            # The shift's samples never entered the history; the fresh ones are the way back.
+            self._fresh.clear()
+            return self._recovery(act, ts)
+        if act["back"] == 0 and act["count"] >= self.rebaseline_after:
+            # The shift persisted: it is the new normal. Learn it afresh, still ready to
+            # report the way back.
+            values = act["values"]
+            self._reset_history()
+            for v in values:
+                self._mature(ts, v)
+            self._pending = act
+            self._active = None
+        return None
+
+    def _reset_history(self) -> None:
+        active, pending, last_ts = self._active, self._pending, self._last_ts
+        self._reset()
+        self._active, self._pending, self._last_ts = active, pending, last_ts
+
+    # -- state ------------------------------------------------------------------------
+    def state_dict(self) -> State:
+        return {
+            "version": self.VERSION,
+            "fresh": [list(p) for p in self._fresh],
+            "history": list(self._history),
+            "matured": list(self._matured),
+            "count": self._count,
+            "blk_hi": [v if math.isfinite(v) else None for v in self._blk_hi],  # JSON has no infinity
+            "blk_lo": [v if math.isfinite(v) else None for v in self._blk_lo],
+            "hi": [list(h) for h in self._hi],
+            "lo": [list(q) for q in self._lo],
+            "blk_n": self._blk_n,
+            "blk_vals": list(self._blk_vals),
+            "blk_start": self._blk_start,
+            "bmed": [list(p) for p in self._bmed],
+            "last_ts": self._last_ts,
+            "active": dict(self._active) if self._active else None,
+            "pending": dict(self._pending) if self._pending else None,
+        }
+
+    def load_state(self, state: State) -> None:
+        if state.get("version") != self.VERSION:
+            raise ValueError(f"EnvelopeShift state version {state.get('version')!r}, expected {self.VERSION}")
+        n = len(self.runs) + 1
+        if len(state["hi"]) != n or len(state["blk_hi"]) != n:
+            raise ValueError("EnvelopeShift state was saved with other run lengths")
+        self._reset()
+        self._fresh.extend((float(t), float(v)) for t, v in state["fresh"])
+        self._history.extend(float(v) for v in state["history"])
+        self._matured.extend(float(v) for v in state["matured"])
+        self._count = int(state["count"])
+        self._blk_hi = [-math.inf if v is None else float(v) for v in state["blk_hi"]]
+        self._blk_lo = [math.inf if v is None else float(v) for v in state["blk_lo"]]
+        for dst, src in zip(self._hi + self._lo, state["hi"] + state["lo"], strict=True):
+            dst.extend(float(v) for v in src)
+        self._blk_n = int(state["blk_n"])
+        self._blk_vals = [float(v) for v in state["blk_vals"]]
+        self._blk_start = state["blk_start"]
+        self._bmed.extend((float(t), float(m)) for t, m in state["bmed"])
+        self._last_ts = state["last_ts"]
+        self._active = dict(state["active"]) if state["active"] else None
+        self._pending = dict(state["pending"]) if state["pending"] else None
