@@ -319,6 +319,8 @@ class IncidentTracker:
                     actions.append(PageAction(PageKind.UPDATE, inc.id, anomaly.detected_at, "relapsed: re-opened"))
             actions += self._merge(inc, [i for i in found[1:] if i.state is IncidentState.OPEN], anomaly.detected_at)
         inc.anomalies.append(anomaly)
+        if traffic:
+            inc.traffic.append(anomaly)  # also a load candidate for the ranking
         inc.onset = self.onset_of(inc.anomalies)
         return inc, actions
 

@@ -33,6 +33,7 @@ from .incidents import Incident, consensus_onset
 from .recommend import recommend
 from .signals import SignalRole, role_of
 from .types import (
+    Action,
     Anomaly,
     Candidate,
     Cause,
@@ -42,6 +43,7 @@ from .types import (
     DeadEnd,
     HealthEvent,
     Ranking,
+    Recommendation,
     Topology,
 )
 
@@ -421,8 +423,13 @@ def rank(
     *,
     policy: RankingPolicy | None = None,
     weights: Weights | None = None,
+    responses: Sequence[Change] = (),
 ) -> Ranking:
-    """Rank the causes of ``incident`` from what changed around its onset."""
+    """Rank the causes of ``incident`` from what changed around its onset.
+
+    ``responses`` are changes made after the incident was found (a rollback, a flag turned off):
+    never candidates; once one acts on the top candidate's service, the recommendation is to watch.
+    """
     policy = policy or RankingPolicy()
     weights = weights or DEFAULT_WEIGHTS
     scored, dead = features_of(incident, changes, health, topology, policy)
@@ -447,4 +454,24 @@ def rank(
     low = top.cause.type is CauseType.NONE or top.score < policy.low_confidence
     changes_by_id = {c.id: c for c in changes}
     rec = recommend(candidates, changes_by_id, topology, incident)
+    done = _response_to(top, changes_by_id, responses)
+    if done is not None:
+        rec = Recommendation(Action.WATCH, "", f"{done.summary or done.kind.value + ' of ' + done.service} "
+                             f"was made at {_clock(done.ts)} UTC, after the incident began: watch "
+                             f"{', '.join(incident.services[:3])} recover before doing more.")
     return Ranking(tuple(candidates), tuple(dead), rec, low_confidence=low)
+
+
+def _clock(ts: float) -> str:
+    import datetime as _dt
+    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%H:%M")
+
+
+def _response_to(top: Candidate, changes: Mapping[str, Change], responses: Sequence[Change]) -> Change | None:
+    """The latest response on the top candidate's service (or, for a dependency, any rollback)."""
+    if top.cause.type is CauseType.CHANGE and top.cause.ref in changes:
+        service = changes[top.cause.ref].service
+        acted = [r for r in responses if r.service == service]
+    else:
+        return None
+    return max(acted, key=lambda r: r.ts) if acted else None

@@ -271,6 +271,8 @@ class Action(str, enum.Enum):
     FAILOVER = "failover"
     SCALE_OUT = "scale_out"
     INVESTIGATE = "investigate"
+    WATCH = "watch"
+    """The recommended response has been made: watch for recovery, nothing to run."""
 
 
 @dataclass(frozen=True, slots=True)

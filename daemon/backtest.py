@@ -21,7 +21,8 @@ from correlators.types import Change, Topology
 from .config import Config
 from .engine import Engine, detection_factories
 from .events import Event, batched
-from .replay import policies_for_step, replay
+from .policy import policies
+from .replay import replay
 from .sources.base import SourceStatus
 from .sources.prometheus import PrometheusSource
 
@@ -75,6 +76,6 @@ async def backtest(cfg: Config, start: float, end: float, *, url: str | None = N
     bt = Backtest(f"backtest {pcfg.url}", pcfg.step, topology_of(cfg), events, changes)
     # As the daemon would run with this config: its grouping and its detectors.
     detector, bank = detection_factories(cfg.detection.seasonal, cfg.detection.vectorised)
-    engine = Engine(bt.topology, grouping=grouping_of(cfg), ranking=policies_for_step(bt.step).ranking,
+    engine = Engine(bt.topology, grouping=grouping_of(cfg), ranking=policies(bt.step).ranking,
                     detector_factory=detector, bank_factory=bank)
     return replay(bt, engine)

@@ -158,6 +158,8 @@ class SignalConfig(_Model):
     query: str = Field(min_length=1)
     service_label: str = "service"
     bad_direction: Literal["up", "down", "both"] = "up"
+    role: Literal["errors", "latency", "traffic", "resource", "other"] | None = None
+    """What the signal means (default: from its name); only errors, latency and traffic page."""
 
 
 class TemplateConfig(_Model):
@@ -353,6 +355,29 @@ class WebhooksConfig(_Model):
                                             min_length=1)
 
 
+class ImpactBarConfig(_Model):
+    """An impact bar (see correlators/impact.py): fields left out keep the role's default."""
+
+    min_delta: float | None = Field(default=None, ge=0.0)
+    min_ratio: float | None = Field(default=None, ge=1.0)
+    loss_to: float | None = Field(default=None, gt=0.0, lt=1.0)
+    surge_to: float | None = Field(default=None, gt=1.0)
+    min_before: float | None = Field(default=None, ge=0.0)
+
+    def bar(self, base: Any) -> Any:
+        from correlators.impact import Bar
+        given = {k: v for k, v in self.model_dump().items() if k in Bar.__dataclass_fields__ and v is not None}
+        return Bar(**{**base.__dict__, **given})
+
+
+class ImpactOverrideConfig(ImpactBarConfig):
+    """The bar of one signal of one service (``service: "*"`` for every service)."""
+
+    service: str = Field(min_length=1)
+    signal: str = Field(min_length=1)
+    role: Literal["errors", "latency", "traffic"] | None = None
+
+
 class DetectionConfig(_Model):
     """``vectorised``: advance each query's series together in numpy (the same detections, a
     fraction of the CPU: needed past some 25k series on one core); off, one detector object per series.
@@ -364,7 +389,10 @@ class DetectionConfig(_Model):
     """
 
     page_min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
-    group_window: Duration = 900.0
+    group_window: Duration | None = None  # default: max(10 min, 6 steps), as replay uses
+    impact: dict[Literal["errors", "latency", "traffic"], ImpactBarConfig] = {}
+    impact_overrides: list[ImpactOverrideConfig] = []
+    roles: dict[str, Literal["errors", "latency", "traffic", "resource", "other"]] = {}
     vectorised: StrictBool = True
     seasonal: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = ["request_rate"]
 

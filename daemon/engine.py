@@ -16,7 +16,7 @@ from correlators.incidents import GroupingPolicy, Incident, IncidentTracker, Pag
 from correlators.ranking import DEFAULT_WEIGHTS, RankingPolicy, Weights, rank
 from correlators.signals import SignalRole, role_of
 from correlators.traffic import TrafficWindow
-from correlators.types import Anomaly, Change, HealthEvent, IncidentState, Topology
+from correlators.types import Anomaly, Change, ChangeKind, HealthEvent, IncidentState, Topology
 from detectors import (
     Detection,
     Detector,
@@ -53,7 +53,7 @@ def detection_factories(seasonal: Collection[str], vectorised: bool = True) -> t
 
     >>> detector, bank = detection_factories(seasonal=[], vectorised=True)
     >>> type(detector("request_rate")).__name__, type(bank("request_rate")).__name__
-    ('RobustCusum', 'RobustCusumBank')
+    ('EnvelopeShift', 'DetectorBank')
     """
     chosen = frozenset(seasonal)
 
@@ -151,6 +151,10 @@ class Engine:
         """Process one event. First pages are decided once all events of a timestamp are in
         (the next timestamp arrives, or :meth:`flush`), so simultaneous anomalies page together."""
         out = EngineOutput()
+        if isinstance(event, (Change, ChangeStatus)):
+            # A change is not an observation of time: a future-dated or late one must neither move
+            # the clock nor hold back the page decision of the samples still to come.
+            return self.add_change(event) if isinstance(event, Change) else self.update_change(event)
         if event.ts > self.now > float("-inf"):
             out.extend(self.flush())
         self.now = max(self.now, event.ts)
@@ -313,7 +317,7 @@ class Engine:
         bisect.insort(self._changes, ch, key=lambda c: c.ts)
         self._expire(self.now)
         out = EngineOutput(changes=[ch])
-        self._rerank_open(out, max(self.now, ch.ts))
+        self._rerank_open(out, self.now)
         return out
 
     def update_change(self, st: ChangeStatus) -> EngineOutput:
@@ -328,7 +332,7 @@ class Engine:
             return EngineOutput()
         self._changes[i] = updated
         out = EngineOutput(changes_updated=[updated])
-        self._rerank_open(out, max(self.now, st.ts))
+        self._rerank_open(out, self.now)
         return out
 
     def _expire(self, now: float) -> None:
@@ -345,9 +349,24 @@ class Engine:
             out.incidents[inc.id] = inc
 
     def _rerank(self, inc: Incident, ts: float) -> list[PageAction]:
-        ranking = rank(self._with_measured_traffic(inc, ts), self.changes_known_at(ts), self._health,
-                       self.topology, policy=self.ranking_policy, weights=self.weights())
+        candidates, responses = self.episode_changes(inc)
+        ranking = rank(self._with_measured_traffic(inc, ts), candidates, self._health,
+                       self.topology, policy=self.ranking_policy, weights=self.weights(), responses=responses)
         return self.tracker.set_ranking(inc, ranking, ts)
+
+    def episode_changes(self, inc: Incident) -> tuple[list[Change], list[Change]]:
+        """The changes that could have caused this episode, and those made in response to it.
+
+        A change made after the incident was paged (a rollback, a mitigation) is a response, never
+        a candidate; a change already rolled back before this episode began cannot lead it.
+        """
+        opened = inc.paged_at if inc.paged_at is not None else float("inf")
+        before = [c for c in self._changes if c.ts <= opened]
+        responses = [c for c in self._changes if c.ts > opened]
+        undone = {c.id for c in before for r in before
+                  if r.kind is ChangeKind.ROLLBACK and r.service == c.service and c.kind is not ChangeKind.ROLLBACK
+                  and c.ts < r.ts <= inc.estimated_onset - self.ranking_policy.tolerance}
+        return [c for c in before if c.id not in undone], responses
 
     def _with_measured_traffic(self, inc: Incident, ts: float) -> Incident:
         """The incident as ranking sees it: its traffic anomalies plus request-rate rises measured

@@ -11,12 +11,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from correlators.incidents import GroupingPolicy
-from correlators.ranking import RankingPolicy
 from correlators.types import Topology
 
 from .engine import Engine
 from .events import Event, Sample, batched
+from .policy import Policies, policies
 from .scenario import ScenarioError, load_scenario
 
 __all__ = ["InSteps", "add_parser", "policies_for_step", "replay", "run"]
@@ -24,20 +23,9 @@ __all__ = ["InSteps", "add_parser", "policies_for_step", "replay", "run"]
 log = logging.getLogger("whatchanged.replay")
 
 
-@dataclass(frozen=True)
-class Policies:
-    grouping: GroupingPolicy
-    ranking: RankingPolicy
-
-
 def policies_for_step(step: float) -> Policies:
-    """Time windows scale with the sampling step (15 s to 5 min between sets)."""
-    return Policies(
-        grouping=GroupingPolicy(window=max(600.0, 6 * step), reopen_within=max(600.0, 6 * step),
-                                traffic_memory=max(1800.0, 20 * step)),
-        ranking=RankingPolicy(tolerance=max(90.0, 3 * step), lag_scale=max(600.0, 4 * step),
-                              slow_lag_scale=max(3600.0, 12 * step), lookback=max(7200.0, 40 * step)),
-    )
+    """The policies of a scenario replayed without a config (:func:`daemon.policy.policies`)."""
+    return policies(step)
 
 
 class Replayable(Protocol):

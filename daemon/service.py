@@ -37,7 +37,7 @@ from .notify.outbox import Outbox
 from .notify.render import render_text, render_title
 from .notify.routing import Router, severity_of
 from .notify.types import Notifier, Page
-from .replay import policies_for_step
+from .policy import policies
 from .series_buffer import SeriesBuffer
 from .sources.base import Source, SourceStatus
 from .store import Store, StoreError
@@ -80,7 +80,7 @@ class Daemon:
         vectorised: bool = True,
         seasonal: Collection[str] = SEASONAL_SIGNALS,
     ) -> None:
-        pol = policies_for_step(step)
+        pol = policies(step)
         self.store = store
         self.clock = clock
         self.metrics = metrics or Metrics()
@@ -597,8 +597,10 @@ async def _run_from_config(cfg: Config) -> int:
 
 
 def grouping_of(cfg: Config) -> GroupingPolicy:
-    """How anomalies group and page, from ``detection`` (the daemon and the backtest alike)."""
-    return GroupingPolicy(window=cfg.detection.group_window, min_confidence=cfg.detection.page_min_confidence)
+    """How anomalies group and page, from ``detection`` and the step (the daemon and the backtest alike:
+    the same :func:`daemon.policy.policies` that replay uses)."""
+    step = cfg.prometheus.step if cfg.prometheus else 30.0
+    return policies(step, cfg.detection, cfg.all_signals()).grouping
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

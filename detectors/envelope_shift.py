@@ -96,6 +96,8 @@ class EnvelopeShift:
     """
 
     VERSION = 1
+    CREEP_CONFIDENCE = 0.6
+    """The confidence of a creep: sure of the direction, less of the onset."""
     WEAK_CONFIDENCE = 0.3
     """The confidence of evidence (a level beyond the 2-run envelope, short of the margin)."""
 
@@ -304,9 +306,14 @@ class EnvelopeShift:
                                   (Direction.DOWN, max(recent) < bottom - gap)):
             if not beyond or not self._significant(before, recent[-1]):
                 continue
+            edge = top if direction is Direction.UP else bottom
             sign = 1.0 if direction is Direction.UP else -1.0
-            onset = next(start for start, m in meds[len(ref):] if sign * (m - (top if sign > 0 else bottom)) > 0)
-            return self._open(ts, onset, direction, before, recent[-1], 0.6)
+            onset = meds[-1][0]
+            for start, m in reversed(meds[len(ref):]):
+                if sign * (m - edge) <= 0:
+                    break
+                onset = start  # the first block of the unbroken stretch beyond the old range
+            return self._open(ts, onset, direction, before, recent[-1], self.CREEP_CONFIDENCE)
         return None
 
     def _open(self, ts: float, onset: float, direction: Direction, before: float, after: float,
@@ -352,6 +359,9 @@ class EnvelopeShift:
                 confidence = 1.0 - 0.5 * math.exp(-found[3] / exc)
                 return Detection(EventKind.SHIFT, act["onset"], ts, Direction(act["direction"]), act["before"],
                                  act["after"], confidence)
+        grown = self._grown(act)
+        if grown is not None:
+            return grown
         if act["back"] >= self.recovery_points:
             self._active = None
             # The shift's samples never entered the history; the fresh ones are the way back.
@@ -367,6 +377,21 @@ class EnvelopeShift:
             self._pending = act
             self._active = None
         return None
+
+    def _grown(self, act: dict[str, Any]) -> Detection | None:
+        """An open shift that has at least doubled its distance from the level before (a creep that
+        keeps going, an outage getting worse) is reported again, from the same onset, with its new
+        level: what was too small to page when first found may not be now."""
+        k = self.runs[-1]
+        if act["back"] or len(act["values"]) < k:
+            return None
+        level = _median(act["values"][-k:])
+        sign = 1.0 if act["direction"] == Direction.UP.value else -1.0
+        if sign * (level - act["before"]) < 2.0 * sign * (act["after"] - act["before"]):
+            return None
+        act["after"] = level
+        return Detection(EventKind.SHIFT, act["onset"], self._last_ts or 0.0, Direction(act["direction"]),
+                         act["before"], level, 1.0 if not act.get("weak") else self.WEAK_CONFIDENCE)
 
     def _reset_history(self) -> None:
         active, pending, last_ts = self._active, self._pending, self._last_ts

@@ -33,31 +33,23 @@ def detector_settings(signal: str) -> dict[str, Any]:
 
 
 def make_detector(signal: str, seasonal: Collection[str] = SEASONAL_SIGNALS) -> Detector:
-    """Return a fresh detector suited to ``signal``.
+    """Return a fresh detector suited to ``signal``: the detector that pages.
 
-    Signals in ``seasonal`` (by default ``SEASONAL_SIGNALS``: the request rate) get a :class:`SeasonalCusum`,
-    whose baseline is a learnt daily shape: the plain detector pages on a strong daily
-    cycle (on 7 days of a 100 ± 60% cycle at 5-minute steps, 6-7 SHIFTs after the first
-    day against none). Until a day has been seen it is exactly a :class:`RobustCusum`,
-    which is all the dev scenarios (4-8 hours) ever see. Latency and error ratio follow
-    traffic much less and stay on the plain detector.
-
-    Every other signal gets a :class:`RobustCusum`. On the dev scenarios, end to end
-    (``tests/benchmarks/rca.py``), it gave the same hit@1/hit@3 as :class:`EwmaCusum`
-    with one false page fewer and a replay twice as fast (a bank of one pays numpy's
-    per-call overhead); :class:`Bocpd` has the best onsets but paged twice on quiet
-    scenarios (see ``docs/detectors.md``). Unknown signals get the generic settings (both directions
-    reported; the pipeline decides which direction is bad).
+    Signals in ``seasonal`` (by default ``SEASONAL_SIGNALS``: the request rate) get a
+    :class:`SeasonalCusum`, whose baseline is a learnt daily shape (the request rate follows the
+    daily traffic cycle). Every other signal gets an :class:`EnvelopeShift`: a shift is a level
+    the series has not sustained in its own recent history, so its false-shift rate is bounded by
+    that history rather than by a Gaussian assumption (p99s that jump between histogram buckets,
+    quantised ratios, bursts), a large jump is confirmed on its second sample, and a slow creep is
+    found at block scale. Figures: docs/detectors.md and BENCHMARKS.md.
 
     Examples
     --------
     >>> from detectors import Detector, make_detector
     >>> isinstance(make_detector("error_ratio"), Detector)
     True
-    >>> isinstance(make_detector("queue_depth"), Detector)
-    True
-    >>> type(make_detector("request_rate")).__name__
-    'SeasonalCusum'
+    >>> type(make_detector("queue_depth")).__name__, type(make_detector("request_rate")).__name__
+    ('EnvelopeShift', 'SeasonalCusum')
     """
     if signal in seasonal:
         return SeasonalCusum(**detector_settings(signal))
@@ -65,15 +57,12 @@ def make_detector(signal: str, seasonal: Collection[str] = SEASONAL_SIGNALS) -> 
 
 
 def make_bank(signal: str, seasonal: Collection[str] = SEASONAL_SIGNALS) -> SeriesBank:
-    """The bank of the series of ``signal``: the events of :func:`make_detector`'s detector, per series.
+    """The bank of the series of ``signal``: one :func:`make_detector` object per series.
 
-    A :class:`RobustCusum` signal gets the vectorised :class:`RobustCusumBank`; a seasonal
-    one (in ``seasonal``) a :class:`DetectorBank` of :class:`SeasonalCusum` objects, which
-    has no vectorised form yet (it costs what one sample at a time costs).
+    (:class:`RobustCusumBank`, the vectorised bank of the earlier detector, is kept for
+    experiments; the paging detectors have no vectorised form yet.)
 
-    >>> make_bank("error_ratio").settings
-    {'min_absolute_change': 0.005}
-    >>> type(make_bank("request_rate")).__name__, type(make_bank("request_rate", seasonal=())).__name__
-    ('DetectorBank', 'RobustCusumBank')
+    >>> type(make_bank("error_ratio")).__name__, len(make_bank("request_rate"))
+    ('DetectorBank', 0)
     """
     return DetectorBank(lambda: make_detector(signal, seasonal))

@@ -22,6 +22,8 @@ class ScenarioScore:
     false_pages: int = 0
     ranks: list[int | None] = field(default_factory=list)
     time_to_page: list[float] = field(default_factory=list)
+    paged: int = 0          # truth incidents matched by a paged incident
+    days: float = 0.0       # replayed time, in days (false pages are reported per system-day)
 
 
 def find_scenario_set(name: str = "dev") -> Path | None:
@@ -71,6 +73,7 @@ def score_scenario(name: str, truth: Sequence[Doc], incidents: Sequence[Doc],
         s.matched += 1
         s.ranks.append(rank_of(best, t))
         if best["paged_at"] is not None:
+            s.paged += 1
             s.time_to_page.append(best["paged_at"] - t["onset"])
     for inc in incidents:
         if inc["paged_at"] is None:
@@ -91,6 +94,13 @@ class Summary:
     false_pages: int
     quiet_false_pages: int
     median_time_to_page: float | None
+    paged_recall: float = 0.0
+    days: float = 0.0
+
+    @property
+    def false_per_day(self) -> float | None:
+        """False pages per system-day of replayed time."""
+        return self.false_pages / self.days if self.days > 0 else None
 
 
 def summarise(scores: Sequence[ScenarioScore]) -> Summary:
@@ -105,6 +115,8 @@ def summarise(scores: Sequence[ScenarioScore]) -> Summary:
         false_pages=sum(s.false_pages for s in scores),
         quiet_false_pages=sum(s.false_pages for s in scores if s.truth == 0),
         median_time_to_page=statistics.median(ttp) if ttp else None,
+        paged_recall=sum(s.paged for s in scores) / truth if truth else 1.0,
+        days=sum(s.days for s in scores),
     )
 
 

@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         changes = [json.loads(line) for line in (d / "changes.jsonl").read_text().splitlines() if line.strip()]
         ours.append(score_scenario(sc.name, truth, doc["incidents"]))
         naive.append(score_scenario(sc.name, truth, doc["incidents"], naive_rank_of(changes)))
+        meta = json.loads((d / "scenario.json").read_text())
+        ours[-1].days = naive[-1].days = max(0.0, float(meta["end"]) - float(meta["start"])) / 86400.0
         if args.verbose:
             print(f"{sc.name:32s} truth={len(truth)} ours ranks={ours[-1].ranks} naive ranks={naive[-1].ranks} "
                   f"false_pages={ours[-1].false_pages} ttp={ours[-1].time_to_page} ({took[-1]:.1f}s)")
@@ -60,11 +62,17 @@ def main(argv: list[str] | None = None) -> int:
         print(file=sys.stderr)
     print(f"{len(dirs)} scenarios, {sum(s.truth for s in ours)} true incidents, replay {sum(took):.1f}s total, "
           f"{max(took):.1f}s slowest")
-    print(f"{'ranking':28s} {'hit@1':>6s} {'hit@3':>6s} {'recall':>6s} {'false':>6s} {'quiet':>6s} {'ttp(med)':>9s}")
+    days = summarise(ours).days
+    print(f"{days:.1f} system-days replayed; 'paged' is recall counting only paged incidents, 'false/day' false "
+          f"pages per system-day")
+    print(f"{'ranking':28s} {'hit@1':>6s} {'hit@3':>6s} {'recall':>6s} {'paged':>6s} {'false':>6s} {'false/day':>9s} "
+          f"{'quiet':>6s} {'ttp(med)':>9s}")
     for label, scores in (("whatchanged", ours), ("naive most-recent-change", naive)):
         s = summarise(scores)
         ttp = f"{s.median_time_to_page:.0f}s" if s.median_time_to_page is not None else "-"
-        print(f"{label:28s} {s.hit1:6.2f} {s.hit3:6.2f} {s.recall:6.2f} {s.false_pages:6d} {s.quiet_false_pages:6d} {ttp:>9s}")
+        per_day = f"{s.false_per_day:.2f}" if s.false_per_day is not None else "-"
+        print(f"{label:28s} {s.hit1:6.2f} {s.hit3:6.2f} {s.recall:6.2f} {s.paged_recall:6.2f} {s.false_pages:6d} "
+              f"{per_day:>9s} {s.quiet_false_pages:6d} {ttp:>9s}")
     return 0
 
 

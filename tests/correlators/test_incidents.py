@@ -83,13 +83,15 @@ def test_a_small_wobble_at_one_service_never_pages_but_a_material_one_does(topo:
     assert inc3 is inc and tracker.should_page(inc)
 
 
-def test_small_shifts_at_three_connected_services_page_as_an_early_outage(topo: Topology) -> None:
+def test_immaterial_shifts_never_page_however_many_services_show_them(topo: Topology) -> None:
+    """0.6% -> 0.95% errors is significant but nobody feels it: recorded as one incident, never paged."""
     tracker = IncidentTracker(topo)
     inc = None
     for i, svc in enumerate(["payments", "checkout", "frontend"]):
         inc, _ = tracker.add_anomaly(errors(svc, at=60 * i, before=0.006, after=0.0095))
         assert inc is not None
-        assert tracker.should_page(inc) == (i == 2)
+        assert not tracker.should_page(inc)
+    assert inc is not None and len(inc.services) == 3
 
 
 def test_a_series_flapping_while_its_incident_is_open_joins_it(topo: Topology) -> None:
