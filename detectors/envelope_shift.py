@@ -150,6 +150,8 @@ class EnvelopeShift:
         self._blk_lo: list[float] = [math.inf] * n
         self._hi: list[deque[float]] = [deque(maxlen=self.blocks) for _ in range(n)]
         self._lo: list[deque[float]] = [deque(maxlen=self.blocks) for _ in range(n)]
+        self._hi_done: list[float] = [-math.inf] * n  # the completed blocks' extremes (cached)
+        self._lo_done: list[float] = [math.inf] * n
         self._blk_n = 0
         self._blk_vals: list[float] = []
         self._blk_start: float | None = None
@@ -185,6 +187,7 @@ class EnvelopeShift:
                     self._hi[i].append(self._blk_hi[i])
                     self._lo[i].append(self._blk_lo[i])
                 self._blk_hi[i], self._blk_lo[i] = -math.inf, math.inf
+            self._cache_blocks()
             self._bmed.append((self._blk_start, _median(self._blk_vals)))
             self._blk_n, self._blk_vals, self._blk_start = 0, [], None
             self._env = None
@@ -192,11 +195,19 @@ class EnvelopeShift:
         self._env = None
         return False
 
+    def _cache_blocks(self) -> None:
+        self._hi_done = [max(h, default=-math.inf) for h in self._hi]
+        self._lo_done = [min(q, default=math.inf) for q in self._lo]
+
+    def _bounds2(self) -> tuple[float, float]:
+        """The 2-run envelope, cheaply: every sample is checked against it first."""
+        return (max(self._hi_done[1], self._blk_hi[1]), min(self._lo_done[1], self._blk_lo[1]))
+
     def _envelope(self) -> tuple[list[float], list[float], float, float]:
         """Per run length (1 first): highest and lowest sustained levels; baseline median; excursion."""
         if self._env is None:
-            hi = [max(list(h) + [b]) for h, b in zip(self._hi, self._blk_hi, strict=True)]
-            lo = [min(list(q) + [b]) for q, b in zip(self._lo, self._blk_lo, strict=True)]
+            hi = [max(d, b) for d, b in zip(self._hi_done, self._blk_hi, strict=True)]
+            lo = [min(d, b) for d, b in zip(self._lo_done, self._blk_lo, strict=True)]
             level = _median(list(self._history))
             floor = max(self.relative_floor * abs(level), self.absolute_floor)
             excursion = max(hi[0] - level, level - lo[0], floor)
@@ -242,11 +253,12 @@ class EnvelopeShift:
         return found
 
     def _check_runs(self, ts: float) -> Detection | None:
-        hi, lo, level, exc = self._envelope()
         fresh = self._fresh
         newest = fresh[-1][1]
-        if lo[1] <= newest <= hi[1]:
+        hi2, lo2 = self._bounds2()
+        if lo2 <= newest <= hi2:
             return None  # inside the 2-run envelope: no run can have started
+        hi, lo, level, exc = self._envelope()
         found = self._strong_run([v for _, v in fresh], hi, lo, exc)
         if found is not None:
             direction, k, bound, clearance = found
@@ -438,6 +450,7 @@ class EnvelopeShift:
         self._blk_vals = [float(v) for v in state["blk_vals"]]
         self._blk_start = state["blk_start"]
         self._bmed.extend((float(t), float(m)) for t, m in state["bmed"])
+        self._cache_blocks()
         self._last_ts = state["last_ts"]
         self._active = dict(state["active"]) if state["active"] else None
         self._pending = dict(state["pending"]) if state["pending"] else None
