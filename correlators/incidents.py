@@ -73,6 +73,9 @@ class Incident:
     opened_at: float
     anomalies: list[Anomaly] = field(default_factory=list)
     traffic: list[Anomaly] = field(default_factory=list)
+    evidence: list[Anomaly] = field(default_factory=list)
+    """Weak deviations at the onset (beyond what the series sustained before, short of a shift):
+    where the fault may sit. They never page, and do not make a service count as affected."""
     state: IncidentState = IncidentState.OPEN
     paged_at: float | None = None
     resolved_at: float | None = None
@@ -90,6 +93,16 @@ class Incident:
         for a in self.anomalies:
             seen[a.service] = min(seen.get(a.service, a.onset), a.onset)
         return sorted(seen, key=lambda s: (seen[s], s))
+
+    @property
+    def involved(self) -> list[str]:
+        """The affected services, then the services with evidence only."""
+        seen = self.services
+        extra: dict[str, float] = {}
+        for a in self.evidence:
+            if a.service not in seen:
+                extra[a.service] = min(extra.get(a.service, a.onset), a.onset)
+        return seen + sorted(extra, key=lambda s: (extra[s], s))
 
     @property
     def estimated_onset(self) -> float:
@@ -115,6 +128,7 @@ class Incident:
             id=doc["id"], onset=float(doc.get("first_onset", doc["onset"])), opened_at=float(doc["opened_at"]),
             anomalies=[anomaly(a) for a in doc.get("anomalies", [])],
             traffic=[anomaly(a) for a in doc.get("traffic", [])],
+            evidence=[anomaly(a) for a in doc.get("evidence", [])],
             state=IncidentState(doc.get("state", "open")), paged_at=doc.get("paged_at"),
             resolved_at=doc.get("resolved_at"),
             paged_top=Cause.from_json(cands[0]["cause"]) if cands and doc.get("paged_at") is not None else None,
@@ -132,9 +146,11 @@ class Incident:
             "opened_at": self.opened_at,
             "paged_at": self.paged_at,
             "resolved_at": self.resolved_at,
-            "services": self.services,
+            "services": self.involved,
+            "affected": self.services,
             "anomalies": [a.to_json() for a in self.anomalies],
             "traffic": [a.to_json() for a in self.traffic],
+            "evidence": [a.to_json() for a in self.evidence],
             "candidates": [c.to_json() for c in ranking.candidates] if ranking else [],
             "dead_ends": [d.to_json() for d in ranking.dead_ends] if ranking else [],
             "recommendation": ranking.recommendation.to_json() if ranking else None,
@@ -167,6 +183,9 @@ class GroupingPolicy:
         onset: a burst hours later is another incident, with its own page.
     quiet_gap
         ... nor one whose onset is more than this after the incident's last anomaly was found.
+    evidence_within
+        A weak anomaly (below ``min_confidence``) is evidence of an incident whose onset is this
+        close to its own, on a connected service; it never opens an incident.
     impact
         Which anomalies users feel (:class:`~correlators.impact.ImpactPolicy`): only those page.
     """
@@ -177,6 +196,7 @@ class GroupingPolicy:
     min_confidence: float = 0.5
     max_span: float = 3600.0
     quiet_gap: float = 1800.0
+    evidence_within: float = 120.0
     impact: ImpactPolicy = field(default_factory=ImpactPolicy)
 
     def is_material(self, a: Anomaly) -> bool:
@@ -206,6 +226,7 @@ class IncidentTracker:
     def _reset(self) -> None:
         self.incidents: dict[str, Incident] = {}
         self._traffic: list[Anomaly] = []
+        self._evidence: list[Anomaly] = []
         self._reach_cache: dict[str, tuple[set[str], set[str], set[str]]] = {}
 
     # -- grouping ---------------------------------------------------------------
@@ -219,13 +240,13 @@ class IncidentTracker:
             got = self._reach_cache[service] = (topo.blast_radius_of_service(service) | down, down, deps)
         return got
 
-    def _connected(self, service: str, incident: Incident) -> bool:
+    def _connected(self, service: str, incident: Incident, also: str | None = None) -> bool:
         """Could one fault show at both? Call paths either way, a shared callee or a shared dependency
         (a callee's fault surfaces at callers that do not call each other)."""
         topo = self.topology
         if not topo.services:
             return True  # no topology at all: group by time alone
-        others = incident.services + [t.service for t in incident.traffic]
+        others = incident.services + [t.service for t in incident.traffic] + ([also] if also else [])
         if service not in topo.services:
             return service in others  # unknown: connected to itself only, never to everything
         mine, down, deps = self._reach(service)
@@ -299,13 +320,17 @@ class IncidentTracker:
                 found[0].traffic.append(anomaly)
                 return found[0], self._merge(found[0], found[1:], anomaly.detected_at)
             return None, []
-        # A symptom (or evidence) of an outage; a traffic loss or surge users feel is a symptom too.
+        if anomaly.confidence < self.policy.min_confidence and not traffic:
+            return self._add_evidence(anomaly)
+        # A symptom (or a resource's shift) of an outage; a traffic loss or surge users feel is a symptom too.
         found = self._matches(anomaly)
         actions: list[PageAction] = []
         if not found:
             inc = Incident(_incident_id(anomaly), anomaly.onset, anomaly.detected_at)
             inc.traffic = [t for t in self._traffic if abs(t.onset - anomaly.onset) <= self.policy.window]
             inc.follows = self._follows(anomaly)
+            inc.evidence = [e for e in self._evidence if abs(e.onset - anomaly.onset) <= self.policy.evidence_within
+                            and self._connected(e.service, inc, also=anomaly.service)]
             self.incidents[inc.id] = inc
         else:
             inc = found[0]
@@ -323,6 +348,17 @@ class IncidentTracker:
             inc.traffic.append(anomaly)  # also a load candidate for the ranking
         inc.onset = self.onset_of(inc.anomalies)
         return inc, actions
+
+    def _add_evidence(self, anomaly: Anomaly) -> tuple[Incident | None, list[PageAction]]:
+        """Remember a weak anomaly for incidents opening soon; attach it to an open one it is near."""
+        within = self.policy.evidence_within
+        self._evidence = [e for e in self._evidence if anomaly.onset - e.onset <= self.policy.window]
+        self._evidence.append(anomaly)
+        for inc in self.open_incidents():
+            if abs(inc.estimated_onset - anomaly.onset) <= within and self._connected(anomaly.service, inc):
+                inc.evidence.append(anomaly)
+                return inc, []
+        return None, []
 
     def _follows(self, anomaly: Anomaly) -> str | None:
         """The incident a new one comes after: the latest resolved on connected services within the

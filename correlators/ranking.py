@@ -68,6 +68,7 @@ DEFAULT_WEIGHTS: Weights = {
     "coverage": 3.0,
     "unexplained": -3.0,
     "same_service": 1.5,
+    "evidence": 1.0,
     "root": 1.5,
     "callee": 2.0,
     "shared": 1.0,
@@ -204,6 +205,7 @@ class _View:
 
     affected: frozenset[str]
     roots: frozenset[str]  # anomalous services every other anomalous service reaches (the origin of propagation)
+    evidence: frozenset[str]  # services with weak deviations at the onset only
     shape: _Shape
     topology: Topology
 
@@ -211,7 +213,8 @@ class _View:
     def of(cls, incident: Incident, topology: Topology) -> _View:
         affected = frozenset(incident.services)
         roots = frozenset(s for s in affected if affected <= topology.blast_radius_of_service(s))
-        return cls(affected, roots, _shape(incident), topology)
+        evidence = frozenset(a.service for a in incident.evidence) - affected
+        return cls(affected, roots, evidence, _shape(incident), topology)
 
 
 def _scope(radius: set[str], origin: set[str], view: _View) -> dict[str, float]:
@@ -238,6 +241,8 @@ def _scope_words(scope: Mapping[str, float], origin: str, affected: Set[str], ra
         ev.append(f"{origin} is anomalous and every other anomalous service calls it (directly or not)")
     elif scope.get("same_service"):
         ev.append(f"{origin} itself is anomalous")
+    elif scope.get("evidence"):
+        ev.append(f"{origin} deviated at the onset too (beyond anything it sustained in its recent history)")
     elif scope.get("callee"):
         ev.append(f"{origin} shows no anomaly of its own, but every anomalous service calls it")
     elif scope.get("shared"):
@@ -319,6 +324,8 @@ def _change_candidates(
                     cause, f"{ch.summary or ch.kind.value} came {_fmt_lag(lag)}, after the anomaly had begun", ch))
             continue
         scope = _scope(radius, origin, view)
+        if not scope.get("same_service") and origin & view.evidence:
+            scope["evidence"] = 1.0
         if ch.service in deps:
             scope["shared"] = 1.0 if affected <= radius else 0.0
         feats = {"bias": 1.0, "log_timing": _log_timing(lag, policy), "after_onset": _after(lag, policy),

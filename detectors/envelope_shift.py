@@ -74,6 +74,9 @@ class EnvelopeShift:
         Consecutive samples back within the old envelope that make a recovery.
     rebaseline_after
         Samples after which a persisting shift becomes the new normal.
+    run_alpha
+        A run must also be rarer than this if samples were independent draws from the baseline
+        window (``p ** k``; see :meth:`_rare`).
     weak_evidence
         Also report, with confidence ``WEAK_CONFIDENCE``, a run of the shortest length beyond
         the 2-run envelope but short of the margin: evidence that localises a fault (it never
@@ -106,7 +109,7 @@ class EnvelopeShift:
         window: int = 60,
         min_history: int = 30,
         runs: tuple[int, ...] = (2, 3, 5),
-        margin: float = 0.25,
+        margin: float = 0.5,
         fast_margin: float = 1.0,
         block: int = 30,
         blocks: int = 12,
@@ -117,7 +120,8 @@ class EnvelopeShift:
         absolute_floor: float = 1e-9,
         recovery_points: int = 3,
         rebaseline_after: int = 60,
-        weak_evidence: bool = False,
+        weak_evidence: bool = True,
+        run_alpha: float = 1e-3,
     ) -> None:
         if not runs or sorted(runs) != list(runs) or runs[0] < 2:
             raise ValueError("runs must be increasing run lengths of at least 2")
@@ -136,6 +140,7 @@ class EnvelopeShift:
         self.recovery_points = recovery_points
         self.rebaseline_after = rebaseline_after
         self.weak_evidence = weak_evidence
+        self.run_alpha = run_alpha
         self._lag = max(self.runs)
         self._reset()
 
@@ -199,9 +204,9 @@ class EnvelopeShift:
         self._hi_done = [max(h, default=-math.inf) for h in self._hi]
         self._lo_done = [min(q, default=math.inf) for q in self._lo]
 
-    def _bounds2(self) -> tuple[float, float]:
-        """The 2-run envelope, cheaply: every sample is checked against it first."""
-        return (max(self._hi_done[1], self._blk_hi[1]), min(self._lo_done[1], self._blk_lo[1]))
+    def _inner_bounds(self) -> tuple[float, float]:
+        """The longest run's envelope (the narrowest), cheaply: a sample inside it can end no run."""
+        return (max(self._hi_done[-1], self._blk_hi[-1]), min(self._lo_done[-1], self._blk_lo[-1]))
 
     def _envelope(self) -> tuple[list[float], list[float], float, float]:
         """Per run length (1 first): highest and lowest sustained levels; baseline median; excursion."""
@@ -210,6 +215,8 @@ class EnvelopeShift:
             lo = [min(d, b) for d, b in zip(self._lo_done, self._blk_lo, strict=True)]
             level = _median(list(self._history))
             floor = max(self.relative_floor * abs(level), self.absolute_floor)
+            # The largest excursion the series sustained for two samples: a lone glitch in the
+            # history must not make it deaf to everything smaller.
             excursion = max(hi[0] - level, level - lo[0], floor)
             self._env = (hi, lo, level, excursion)
         return self._env
@@ -255,9 +262,9 @@ class EnvelopeShift:
     def _check_runs(self, ts: float) -> Detection | None:
         fresh = self._fresh
         newest = fresh[-1][1]
-        hi2, lo2 = self._bounds2()
-        if lo2 <= newest <= hi2:
-            return None  # inside the 2-run envelope: no run can have started
+        top, bottom = self._inner_bounds()
+        if bottom <= newest <= top:
+            return None  # inside every run's envelope: no run ends here
         hi, lo, level, exc = self._envelope()
         found = self._strong_run([v for _, v in fresh], hi, lo, exc)
         if found is not None:
@@ -272,6 +279,9 @@ class EnvelopeShift:
             return self._open_run(ts, direction, k, hi[1] if direction is Direction.UP else lo[1], level, exc,
                                   None)
         return None
+
+    def _fresh_values(self) -> list[float]:
+        return [v for _, v in self._fresh]
 
     def _strong_run(self, values: list[float], hi: list[float], lo: list[float], exc: float,
                     ) -> tuple[Direction, int, float, float] | None:
@@ -289,20 +299,44 @@ class EnvelopeShift:
                 return Direction.DOWN, k, lo[i], down_thr - max(run)
         return None
 
+    def _rare(self, run: list[float], direction: Direction) -> bool:
+        """Would a run this far out be rare even if samples were independent draws from the history?
+
+        The envelope says the series has not sustained this level; this says that is not just the
+        luck of a short history: with ``p`` the share of baseline samples at least as far out
+        (with a half-sample prior), a run of ``k`` has chance ``p ** k``, which must be below
+        ``run_alpha``. A p99 that sits on the next bucket one sample in seven is not shifting when
+        it does so three times in a row.
+        """
+        hist = self._history
+        if direction is Direction.UP:
+            edge = min(run)
+            hits = sum(1 for v in hist if v >= edge)
+        else:
+            edge = max(run)
+            hits = sum(1 for v in hist if v <= edge)
+        p = (hits + 0.5) / (len(hist) + 1.0)
+        return p ** len(run) <= self.run_alpha
+
     def _open_run(self, ts: float, direction: Direction, k: int, bound: float, level: float,
                   exc: float, clearance: float | None) -> Detection | None:
+        if not self._rare(list(self._fresh_values()[-k:]), direction):
+            return None
         fresh = list(self._fresh)
         sign = 1.0 if direction is Direction.UP else -1.0
         start = len(fresh) - k
         while start > 0 and sign * (fresh[start - 1][1] - bound) > 0:
             start -= 1  # the run began earlier, just less far out
-        after = _median([v for _, v in fresh[-k:]])
-        if not self._significant(level, after):
+        tail = [v for _, v in fresh[-k:]]
+        sustained = min(tail) if direction is Direction.UP else max(tail)  # a glitch in the run cannot count
+        if not self._significant(level, sustained):
             return None
+        after = _median(tail)
+        run = [v for _, v in fresh[start:]]
         if clearance is None:
-            return self._open(ts, fresh[start][0], direction, level, after, self.WEAK_CONFIDENCE, weak=True)
+            return self._open(ts, fresh[start][0], direction, level, after, self.WEAK_CONFIDENCE, run, weak=True)
         confidence = 1.0 - 0.5 * math.exp(-clearance / exc)
-        return self._open(ts, fresh[start][0], direction, level, after, confidence)
+        return self._open(ts, fresh[start][0], direction, level, after, confidence, run)
 
     def _check_creep(self, ts: float) -> Detection | None:
         meds = list(self._bmed)
@@ -325,15 +359,15 @@ class EnvelopeShift:
                 if sign * (m - edge) <= 0:
                     break
                 onset = start  # the first block of the unbroken stretch beyond the old range
-            return self._open(ts, onset, direction, before, recent[-1], self.CREEP_CONFIDENCE)
+            return self._open(ts, onset, direction, before, recent[-1], self.CREEP_CONFIDENCE, [])
         return None
 
     def _open(self, ts: float, onset: float, direction: Direction, before: float, after: float,
-              confidence: float, weak: bool = False) -> Detection:
+              confidence: float, values: list[float], weak: bool = False) -> Detection:
         self._pending = None
         self._active = {"onset": onset, "direction": direction.value, "before": before, "after": after,
-                        "bound": self._way_back(direction, before, after), "back": 0, "count": 0, "values": [],
-                        "weak": weak}
+                        "bound": self._way_back(direction, before, after), "back": 0, "count": 0,
+                        "values": list(values), "weak": weak}
         return Detection(EventKind.SHIFT, onset, ts, direction, before, after, max(0.0, min(1.0, confidence)))
 
     def _way_back(self, direction: Direction, before: float, after: float) -> float:
@@ -364,7 +398,8 @@ class EnvelopeShift:
         if act.get("weak") and act["back"] == 0:
             hi, lo, _, exc = self._envelope()
             found = self._strong_run(act["values"][-max(self.runs):], hi, lo, exc)
-            if found is not None and found[0].value == act["direction"]:
+            if (found is not None and found[0].value == act["direction"]
+                    and self._rare(act["values"][-found[1]:], found[0])):
                 # The evidence grew into a shift: report it, confident, from the same onset.
                 act["weak"] = False
                 act["after"] = _median(act["values"][-found[1]:])
