@@ -131,20 +131,22 @@ def order_series(view: Mapping[str, Any], shown: Sequence[Mapping[str, Any]]) ->
 
 def markers(view: Mapping[str, Any], shown: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The events drawn on every time axis. ``label`` is set for the ones that matter (onset, page,
-    candidate changes and changes to affected services, health transitions); the rest are drawn faintly."""
-    out: list[dict[str, Any]] = [{"ts": float(view["onset"]), "kind": "onset", "label": "onset"}]
+    candidate changes and changes to affected services, health transitions); the rest are drawn faintly.
+    ``priority``: labels are placed in this order (the onset, then the candidates by rank) so that the
+    ones that matter most get a place on a crowded axis."""
+    out: list[dict[str, Any]] = [{"ts": float(view["onset"]), "kind": "onset", "label": "onset", "priority": 0}]
     if view.get("paged_at") is not None:
-        out.append({"ts": float(view["paged_at"]), "kind": "page", "label": "paged"})
-    named = {(c.get("cause") or {}).get("id") for c in shown}
+        out.append({"ts": float(view["paged_at"]), "kind": "page", "label": "paged", "priority": 60})
+    rank = {(c.get("cause") or {}).get("id"): i for i, c in enumerate(shown, 1)}
     affected = set(view.get("services") or [])
     for c in view.get("changes") or []:
-        strong = c["id"] in named or c.get("service") in affected
+        strong = c["id"] in rank or c.get("service") in affected
         out.append({"ts": float(c["ts"]), "kind": "change" if strong else "background",
                     "label": f"{c.get('kind', 'change')} {c.get('service', '')}".strip() if strong else "",
-                    "title": str(c.get("summary") or c["id"])})
+                    "title": str(c.get("summary") or c["id"]), "priority": rank.get(c["id"], 70)})
     for h in view.get("health") or []:
         state = "healthy" if h.get("healthy") else "unhealthy"
-        out.append({"ts": float(h["ts"]), "kind": state, "label": f"{h.get('target')} {state}"})
+        out.append({"ts": float(h["ts"]), "kind": state, "label": f"{h.get('target')} {state}", "priority": 50})
     return sorted(out, key=lambda m: m["ts"])
 
 

@@ -87,7 +87,9 @@
     var rows = [];
     for (var r = 0; r < ROWS; r++) rows.push([]);
     var placed = 0;
-    labelled.forEach(function (m) {
+    // the most important first (onset, then the candidates by rank); a label that fits nowhere becomes its
+    // number, nudged right at most a few digits' width; one that still fits nowhere is in the legend only
+    labelled.slice().sort(function (a, b) { return a.priority - b.priority || a.ts - b.ts; }).forEach(function (m) {
       if (m.ts < u.scales.x.min || m.ts > u.scales.x.max) return;
       var x = left + u.valToPos(m.ts, "x");
       var texts = [m.n + " " + m.label, String(m.n)];
@@ -98,17 +100,20 @@
         span.style.visibility = "hidden";
         strip.appendChild(span);
         var w = span.getBoundingClientRect().width;
-        var x0 = Math.min(Math.max(0, x - 2), left + width - w);
-        for (var row = 0; row < ROWS; row++) {
-          var clash = rows[row].some(function (b) { return x0 < b[1] + GAP && b[0] < x0 + w + GAP; });
-          if (!clash) {
-            rows[row].push([x0, x0 + w]);
-            span.style.left = x0 + "px";
-            span.style.top = (row * 1.35) + "em";
-            span.style.visibility = "";
-            span.title = hhmm(m.ts) + " " + (m.title || m.label);
-            placed++;
-            return;
+        var nudges = t === 0 ? [0] : [0, 1, 2, 3];
+        for (var k = 0; k < nudges.length; k++) {
+          var x0 = Math.min(Math.max(0, x - 2 + nudges[k] * (w + GAP)), left + width - w);
+          for (var row = 0; row < ROWS; row++) {
+            var clash = rows[row].some(function (b) { return x0 < b[1] + GAP && b[0] < x0 + w + GAP; });
+            if (!clash) {
+              rows[row].push([x0, x0 + w]);
+              span.style.left = x0 + "px";
+              span.style.top = (row * 1.35) + "em";
+              span.style.visibility = "";
+              span.title = hhmm(m.ts) + " " + (m.title || m.label);
+              placed++;
+              return;
+            }
           }
         }
         strip.removeChild(span);
