@@ -149,7 +149,15 @@
           fig.dataset.xticks = out.join("|");
           return out;
         }},
-        {size: 64, values: function (u, splits) {
+        {size: function (u, values) {  // wide enough for the longest tick label ("1,250 req/s"), never clipped
+          if (!values || !values.length) return 64;
+          var ctx = u.ctx, dpr = window.devicePixelRatio || 1;
+          ctx.save();
+          ctx.font = u.axes[1].font ? u.axes[1].font[0] : (12 * dpr) + "px system-ui, sans-serif";
+          var w = Math.max.apply(null, values.map(function (v) { return ctx.measureText(String(v)).width; }));
+          ctx.restore();
+          return Math.ceil(w / dpr) + 22;
+        }, values: function (u, splits) {
           var f = formatter(unit, splits), out = splits.map(function (v) { return v == null ? "" : f(v); });
           fig.dataset.yticks = out.join("|");
           return out;
