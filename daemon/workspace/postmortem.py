@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ..notify.render import NEAR_ZERO, format_value, is_shell_command, render_title
+from ..notify.render import NEAR_ZERO, format_value, is_shell_command, likely_cause, render_symptom
 from ..web.layout import dead_end_groups
 from .hypotheses import cause_key
 
@@ -56,7 +56,8 @@ def _titles(view: Mapping[str, Any]) -> dict[str, str]:
 
 def postmortem_timeline(view: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The events that matter, each once, oldest first: the changes that were candidates (or that a
-    responder named), health transitions, onset, detection, pages, responder actions, resolution.
+    responder named), changes during the incident to its services or a candidate's (rollbacks,
+    mitigations), health transitions, onset, detection, pages, responder actions, resolution.
 
     Background changes of the window are left out; the first responder action is marked as such
     rather than repeated as an "acknowledgement" row; a confirm that also recorded feedback is one row.
@@ -68,12 +69,18 @@ def postmortem_timeline(view: Mapping[str, Any]) -> list[dict[str, Any]]:
     named |= {cause_key(f["cause"]) for f in view.get("feedback") or []}
     confirms = [(str(h["cause_key"]), float(h["created_at"])) for h in view.get("hypotheses") or []
                 if h.get("state") == "confirmed"]
+    # changes during the incident to its services or to a candidate's (a rollback, a mitigation) matter too
+    by_id = {c["id"]: c for c in view.get("changes") or []}
+    involved = set(view.get("services") or []) | {str(by_id[k.split(":", 1)[1]].get("service"))
+                                                   for k in named if k.split(":", 1)[1] in by_id}
+    during = {c["id"] for c in by_id.values()
+              if float(c["ts"]) >= float(view["onset"]) and c.get("service") in involved}
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
     first_action = True
     for e in view.get("timeline") or []:
         kind, text = str(e["kind"]), str(e["text"])
-        if kind == "change" and f"change:{e.get('ref')}" not in named:
+        if kind == "change" and f"change:{e.get('ref')}" not in named and e.get("ref") not in during:
             continue
         if kind == "acknowledgement":
             continue
@@ -99,10 +106,12 @@ def postmortem_timeline(view: Mapping[str, Any]) -> list[dict[str, Any]]:
 def render_postmortem(view: Mapping[str, Any], *, url: str = "") -> str:
     """Render a workspace view (see :func:`daemon.workspace.view.build_view`) as a Markdown draft."""
     doc = view
-    title = render_title(dict(doc))
+    title = render_symptom(dict(doc))
+    cause = likely_cause(dict(doc))
     end = doc.get("resolved_at")
     lines = [f"# Postmortem draft: {_md(title)}", ""]
     lines += [f"- Incident: `{doc['id']}`" + (f" ({url})" if url else ""),
+              *([f"- Ranking: {_md(cause)}"] if cause else []),
               f"- State: {doc['state']}" + (f" (re-opened {doc['reopened']}×)" if doc.get("reopened") else ""),
               f"- Onset: {_ts(doc['onset'])}; resolved: {_ts(end)}", ""]
     lines += ["## Timeline", "", "| time (UTC) | event | what |", "| --- | --- | --- |"]

@@ -108,7 +108,9 @@ async def test_postmortem_draft(client: TestClient, daemon: Daemon) -> None:
     background = Change("chg-bg-1", START + 20 * STEP, ChangeKind.DEPLOY, "search", "shop",
                         "search rollout revision 3 -> 4", "ci", {})
     await daemon.store.add_changes([background], received_at=background.ts)
-    inc = await feed_incident(daemon, steps=200, bad_until=140)
+    rollback = Change("chg-rb-1", START + 135 * STEP, ChangeKind.ROLLBACK, "checkout", "shop",
+                      "checkout rollback revision 15 -> 14", "oncall", {})
+    inc = await feed_incident(daemon, steps=200, bad_until=140, extra=[rollback])
     view = await (await client.get(f"/api/v1/incidents/{inc}")).json()
     assert view["state"] == "resolved"
     assert any(c["id"] == background.id for c in view["changes"])  # in the window, so the filter is tested
@@ -127,6 +129,8 @@ async def test_postmortem_draft(client: TestClient, daemon: Daemon) -> None:
     # the candidates' changes are there, the background deploy of search is not
     assert "checkout rollout revision 14 -> 15" in timeline and CONFIG.summary in timeline
     assert background.summary not in timeline
+    assert rollback.summary in timeline  # what the responders did during the incident
+    assert md.startswith("# Postmortem draft: checkout: error ratio") and "- Ranking: likely checkout rollout" in md
     # the confirm (which also recorded feedback) is one row, marked as the first responder action, by title
     rows = [line for line in timeline.splitlines() if "confirmed" in line or "the cause was" in line]
     assert len(rows) == 1 and "(first responder action)" in rows[0] and "change:" not in rows[0], rows
