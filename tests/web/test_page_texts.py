@@ -80,7 +80,7 @@ def test_page_layout_folds_and_groups() -> None:
 
 
 def test_signals_are_ordered_by_relevance() -> None:
-    view = {"anomalies": [{"series": "checkout/error_ratio", "onset": T0 + 30},
+    view: dict[str, Any] = {"anomalies": [{"series": "checkout/error_ratio", "onset": T0 + 30},
                           {"series": "payments/error_ratio", "onset": T0}],
             "services": ["checkout", "payments"], "changes": [{"id": "c1", "service": "checkout"}],
             "series": [{"series": s, "service": s.split("/")[0], "signal": s.split("/")[1]}
