@@ -22,9 +22,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-## bench: root-cause ranking benchmark on the dev scenarios
+## bench: root-cause ranking benchmark on the dev scenarios (../shared/scenarios/dev), or, in a clone
+## without them, on simulated sets written once by `whatchanged simulate` under .bench/
 bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/rca.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache whatchanged-demo.db
+	rm -rf $(VENV) build *.egg-info .pytest_cache whatchanged-demo.db .bench

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from .signals import SignalRole, role_of
@@ -29,6 +30,33 @@ def symptom(incident: Incident) -> str:
     others = sorted(set(incident.services) - {first.service})
     more = f" (also {', '.join(others)})" if others else ""
     return f"{first.service} {first.signal.replace('_', ' ')} {level}{more}"
+
+
+def _clock(ts: float) -> str:
+    """``03:01 UTC``: the time of day a responder reads on every page and axis (never a raw epoch).
+
+    >>> _clock(1_790_000_000.0)
+    '14:13 UTC'
+    """
+    return time.strftime("%H:%M UTC", time.gmtime(ts))
+
+
+def _possessive(name: str) -> str:
+    """``checkout's``, ``recommendations'``.
+
+    >>> _possessive("checkout"), _possessive("recommendations")
+    ("checkout's", "recommendations'")
+    """
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
+def _percent(p: float) -> str:
+    """``78%``; below half a percent ``under 1%`` rather than a misleading ``0%``.
+
+    >>> _percent(0.78), _percent(0.001)
+    ('78%', 'under 1%')
+    """
+    return "under 1%" if p < 0.005 else f"{p:.0%}"
 
 
 def _change_title(ch: Change) -> str:
@@ -75,15 +103,17 @@ def _change_test(ch: Change, topology: Topology) -> str:
         keys = ch.attributes.get("keys_changed")
         what = f" (keys {', '.join(map(str, keys))})" if isinstance(keys, list) and keys else ""
         cm = ch.attributes.get("configmap", ch.service)
-        return (f"Diff configmap/{cm}{what} against its previous version and check {ch.service}'s logs for "
-                f"config errors since {ch.ts:.0f}; restoring the old value should clear the errors.")
+        return (f"Diff configmap/{cm}{what} against its previous version and check {_possessive(ch.service)} "
+                f"logs for config errors since {_clock(ch.ts)}; restoring the old value should clear the errors.")
     if ch.kind is ChangeKind.FEATURE_FLAG:
         flag = ch.attributes.get("flag", "the flag")
         return (f"Compare error ratio of requests with {flag} on versus off; turning {flag} off should "
                 f"restore the error ratio within a minute.")
     if ch.kind is ChangeKind.SCALE:
-        return f"Check {ch.service}'s replica count, CPU throttling and saturation since the scaling event."
-    return f"Check {ch.service}'s pod events and node conditions around {ch.ts:.0f} (`kubectl get events -n {ns}`)."
+        return (f"Check {_possessive(ch.service)} replica count, CPU throttling and saturation since the scaling "
+                f"event at {_clock(ch.ts)}.")
+    return (f"Check {_possessive(ch.service)} pod events and node conditions around {_clock(ch.ts)} "
+            f"(`kubectl get events -n {ns}`).")
 
 
 def describe_candidate(rank: int, s: Scored, p: float, incident: Incident, topology: Topology, *,
@@ -102,7 +132,7 @@ def describe_candidate(rank: int, s: Scored, p: float, incident: Incident, topol
         title = f"{cause.ref} unhealthy"
         hyp = f"I think dependency {cause.ref} is causing {what} because {'; '.join(s.evidence[:2])}."
         users = ", ".join(sorted(topology.users_of(cause.ref))) or "its users"
-        test = (f"Query {cause.ref}'s health directly (probe_success / up for it) and the error logs of "
+        test = (f"Query {_possessive(cause.ref)} health directly (probe_success / up for it) and the error logs of "
                 f"{users} for connection or timeout errors to {cause.ref}; errors should track its outage.")
     elif cause.type is CauseType.TRAFFIC:
         title = f"traffic surge at {cause.ref}"
@@ -116,7 +146,7 @@ def describe_candidate(rank: int, s: Scored, p: float, incident: Incident, topol
         test = ("Look for unrecorded changes (kubectl get events, cloud provider status, manual edits) and "
                 "compare the failing requests' routes, tenants and error messages.")
     if low_confidence and hyp.startswith("I think "):
-        hyp = f"I think, with low confidence ({p:.0%}), {hyp[len('I think '):]}"
+        hyp = f"I think, with low confidence ({_percent(p)}), {hyp[len('I think '):]}"
     return Candidate(rank, cause, p, hyp, test, tuple(s.evidence), title, dict(s.features))
 
 

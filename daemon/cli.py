@@ -1,38 +1,84 @@
-"""The ``whatchanged`` command line."""
+"""The ``whatchanged`` command line.
+
+Each command's module is imported only when that command is used: ``whatchanged --help``
+lists the commands from the table below without importing the daemon, so it answers at once.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
-__all__ = ["build_parser", "main"]
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+DESCRIPTION = ("whatchanged asks 'what changed?' when error rates spike: it detects shifts in error, latency and "
+               "traffic online, lines them up against deploys, config, flags, dependency health and traffic, "
+               "ranks the causes with testable hypotheses, and pages once.")
+
+# command: (module whose registration function adds it, that function, one line of help)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "run": ("daemon.cli_service", "add_parsers", "run the live daemon from a YAML config"),
+    "demo": ("daemon.cli_service", "add_parsers",
+             "run the daemon on the built-in simulated shop (SQLite, no other server)"),
+    "check-config": ("daemon.cli_service", "add_parsers", "validate a YAML config and exit"),
+    "drill": ("daemon.notify.drill", "add_parser",
+              "send a marked drill page to every receiver and report each delivery"),
+    "replay": ("daemon.replay", "add_parser",
+               "replay a scenario folder through the core and print what would have paged (JSON)"),
+    "incidents": ("daemon.cli_views", "add_parser", "list incidents of a running daemon (open first)"),
+    "incident": ("daemon.cli_views", "add_parser", "show one incident of a running daemon"),
+    "simulate": ("daemon.demo.simulate", "add_parser", "write simulated incident scenario folders"),
+    "detect": ("daemon.detect", "add_parser",
+               "score timestamp,value CSV files online (Numenta Anomaly Benchmark format)"),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="whatchanged",
-        description="whatchanged asks 'what changed?' when error rates spike: it detects shifts in error, "
-                    "latency and traffic online, lines them up against deploys, config, flags, dependency "
-                    "health and traffic, ranks the causes with testable hypotheses, and pages once.",
-    )
+def _top() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction[argparse.ArgumentParser]]:
+    parser = argparse.ArgumentParser(prog="whatchanged", description=DESCRIPTION)
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="log verbosity (logs go to stderr)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from . import replay, service
-    service.add_parsers(sub)
-    replay.add_parser(sub)
-    for optional in ("daemon.detect", "daemon.demo.simulate", "daemon.cli_views"):
+    return parser, sub
+
+
+def build_parser(only: str | None = None, *, lazy: bool = False) -> argparse.ArgumentParser:
+    """The parser with every command; ``lazy``: only ``only``'s real parser (if any), the others listed by name."""
+    parser, sub = _top()
+    wanted = list(COMMANDS) if not lazy else ([only] if only in COMMANDS else [])
+    for name in wanted:
+        if name in sub.choices:
+            continue
+        module, func, _ = COMMANDS[name]
         try:
-            module = __import__(optional, fromlist=["add_parser"])
+            getattr(importlib.import_module(module), func)(sub)
         except ImportError:
             continue
-        module.add_parser(sub)
+    for name, (_, _, text) in COMMANDS.items():  # the rest: listed in the help, not loaded
+        if name not in sub.choices:
+            sub.add_parser(name, help=text, add_help=False)
     return parser
 
 
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The command word of ``argv`` (skipping ``--log-level VALUE``), or None."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == "--log-level":
+            skip = True
+            continue
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command_of(argv), lazy=True)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)

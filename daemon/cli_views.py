@@ -1,7 +1,7 @@
 """Terminal views of a running daemon: ``whatchanged incidents`` (a table) and ``whatchanged incident ID``.
 
-They talk to the daemon over HTTP (``--url``, default http://127.0.0.1:8080; ``--token``
-or the ``WHATCHANGED_TOKEN`` environment variable, read when the command runs).
+They talk to the daemon over HTTP: ``--url`` or the ``WHATCHANGED_URL`` environment variable (default
+http://127.0.0.1:8080), ``--token`` or ``WHATCHANGED_TOKEN``; both variables are read when the command runs.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def fetch(url: str, path: str, token: str | None, *, timeout: float = 10.0) -> A
     except (urllib.error.URLError, OSError) as e:
         reason = getattr(e, "reason", e)
         raise ViewError(f"cannot reach the daemon at {url} ({reason}); is it running? "
-                        "(`whatchanged run` or `make run`; another address with --url)") from None
+                        "(`whatchanged run` or `make run`; another address with --url or WHATCHANGED_URL)") from None
     except ValueError:
         raise ViewError(f"{url} did not answer with JSON: is it a whatchanged daemon?") from None
 
@@ -86,10 +86,12 @@ def format_table(incidents: list[dict[str, Any]]) -> str:
 
 
 def format_incident(view: dict[str, Any]) -> str:
-    """One incident as a responder reads it in a terminal."""
-    from .notify.render import render_title
-    lines = [render_title(view), (f"{view['id']}  {view['state']}  onset {_utc(view['onset'])} UTC  "
-                                  f"paged {_utc(view.get('paged_at'))}  resolved {_utc(view.get('resolved_at'))}"), ""]
+    """One incident as a responder reads it in a terminal: symptom, likely cause, what to do, candidates."""
+    from .notify.render import NEAR_ZERO, is_shell_command, likely_cause, plain, render_symptom
+    cause = likely_cause(view)
+    lines = [render_symptom(view)] + ([f"{cause[:1].upper()}{cause[1:]}"] if cause else [])
+    lines += [(f"{view['id']}  {view['state']}  onset {_utc(view['onset'])} UTC  "
+               f"paged {_utc(view.get('paged_at'))}  resolved {_utc(view.get('resolved_at'))}"), ""]
     inv = view.get("investigation")
     if inv:
         lines.append(f"Investigating {inv.get('title') or inv['cause_key']} for {int(inv['elapsed'] // 60)} min")
@@ -98,20 +100,31 @@ def format_incident(view: dict[str, Any]) -> str:
         lines.append("")
     rec = view.get("recommendation") or {}
     if rec:
-        lines.append(f"Recommended ({rec.get('action')}): {rec.get('why', '')}")
-        if rec.get("command"):
-            lines.append(f"  $ {rec['command']}")
+        cmd = str(rec.get("command") or "")
+        lines.append(f"Recommended ({rec.get('action')}): " + (plain(cmd) + ". " if cmd and not is_shell_command(cmd)
+                                                                else "") + plain(str(rec.get("why", ""))))
+        if cmd and is_shell_command(cmd):
+            lines.append(f"  $ {cmd}")
         lines.append("")
     lines.append("Candidates:")
-    for c in view.get("candidates") or []:
+    cands = view.get("candidates") or []
+    shown = [c for i, c in enumerate(cands) if i == 0 or c["score"] >= NEAR_ZERO or c.get("hypothesis_state")]
+    for n, c in enumerate(shown, 1):
         state = f" [{c['hypothesis_state']}]" if c.get("hypothesis_state") else ""
-        lines.append(f"{c['rank']}. ({c['score']:.2f}) {c.get('title') or c['cause']}{state}")
-        lines.append(f"   Hypothesis: {c['hypothesis']}")
-        lines.append(f"   Test: {c['test']}")
+        lines.append(f"{n}. ({c['score']:.0%}) {c.get('title') or c['cause']}{state}")
+        lines.append(f"   Hypothesis: {plain(c['hypothesis'])}")
+        lines.append(f"   Test: {plain(c['test'])}")
         for e in c.get("evidence", []):
             lines.append(f"   - {e}")
+    folded = [c for c in cands if c not in shown]
+    if folded:
+        lines.append(f"   also considered, each under 1%: {', '.join(str(c.get('title') or c['cause']) for c in folded)}")
     if view.get("dead_ends"):
-        lines += ["", "Dead ends:"] + [f"- {d.get('title') or d['cause']}: {d['reason']}" for d in view["dead_ends"]]
+        from .web.layout import dead_end_groups
+        lines += ["", "Ruled out:"]
+        for g in dead_end_groups(view["dead_ends"]):
+            lines.append(f"- {g['titles'][0]}: {g['reason']}" if len(g["titles"]) == 1
+                         else f"- {g['reason']} ({len(g['titles'])}): {', '.join(g['titles'])}")
     if view.get("timeline"):
         lines += ["", "Timeline (UTC):"]
         lines += [f"  {time.strftime('%H:%M:%S', time.gmtime(e['ts']))}  {e['kind']:<15} {_cut(e['text'], 90)}"
@@ -123,11 +136,15 @@ def _token(args: argparse.Namespace) -> str | None:
     return args.token or os.environ.get("WHATCHANGED_TOKEN") or None
 
 
+def _url(args: argparse.Namespace) -> str:
+    return str(args.url or os.environ.get("WHATCHANGED_URL") or DEFAULT_URL)
+
+
 def _cmd_incidents(args: argparse.Namespace) -> int:
     query = {k: v for k, v in (("state", args.state), ("service", args.service), ("limit", str(args.limit)))
              if v}
     try:
-        doc = fetch(args.url, "/api/v1/incidents?" + urllib.parse.urlencode(query), _token(args))
+        doc = fetch(_url(args), "/api/v1/incidents?" + urllib.parse.urlencode(query), _token(args))
     except ViewError as e:
         print(f"whatchanged: {e}", file=sys.stderr)
         return 1
@@ -137,7 +154,7 @@ def _cmd_incidents(args: argparse.Namespace) -> int:
 
 def _cmd_incident(args: argparse.Namespace) -> int:
     try:
-        view = fetch(args.url, "/api/v1/incidents/" + urllib.parse.quote(args.id, safe=""), _token(args))
+        view = fetch(_url(args), "/api/v1/incidents/" + urllib.parse.quote(args.id, safe=""), _token(args))
     except ViewError as e:
         print(f"whatchanged: no incident {args.id}" if e.status == 404 else f"whatchanged: {e}", file=sys.stderr)
         return 1
@@ -146,7 +163,8 @@ def _cmd_incident(args: argparse.Namespace) -> int:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--url", default=DEFAULT_URL, help="the daemon's address (default %(default)s)")
+    p.add_argument("--url", default=None,
+                   help=f"the daemon's address (default: $WHATCHANGED_URL, else {DEFAULT_URL})")
     p.add_argument("--token", default=None, help="API token (default: $WHATCHANGED_TOKEN)")
     p.add_argument("--json", action="store_true", help="print the JSON the API returned")
 

@@ -551,8 +551,7 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
     return cfg
 
 
-def load_config(path: str | Path) -> Config:
-    p = Path(path)
+def _read_yaml(p: Path) -> Any:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as e:
@@ -565,8 +564,20 @@ def load_config(path: str | Path) -> Config:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(str(p), where, f"not valid YAML ({getattr(e, 'problem', e)})") from None
-    cfg = parse_config(data, str(p))
-    _resolve_secrets(cfg, str(p))
+    if data is None or data == {}:
+        raise ConfigError(str(p), "", "the config is empty: nothing to watch and nowhere to page "
+                                      "(deploy/examples/config.yaml shows every section)")
+    return data
+
+
+def load_config_unresolved(path: str | Path) -> Config:
+    """The config validated, its secrets not read yet (see :func:`unresolved_secrets`)."""
+    return parse_config(_read_yaml(Path(path)), str(path))
+
+
+def load_config(path: str | Path) -> Config:
+    cfg = load_config_unresolved(path)
+    _resolve_secrets(cfg, str(path))
     return cfg
 
 
@@ -592,8 +603,8 @@ def load_config_or_report(path: str | Path, prog: str = "whatchanged") -> Config
         return None
 
 
-def _resolve_secrets(cfg: Config, path: str) -> None:
-    """Fail at start, not at 3 AM, when a secret's variable or file is missing."""
+def secret_refs(cfg: Config) -> list[tuple[str, SecretRef]]:
+    """Every secret of the config with the field it is given in."""
     refs: list[tuple[str, SecretRef]] = []
     if cfg.prometheus and cfg.prometheus.bearer_token:
         refs.append(("prometheus.bearer_token", cfg.prometheus.bearer_token))
@@ -611,7 +622,23 @@ def _resolve_secrets(cfg: Config, path: str) -> None:
         refs.append((f"webhooks.bearer_tokens.{i}", ref))
     for i, ref in enumerate(cfg.webhooks.hmac_secrets):
         refs.append((f"webhooks.hmac_secrets.{i}", ref))
-    for field, ref in refs:
+    return refs
+
+
+def unresolved_secrets(cfg: Config) -> list[tuple[str, SecretRef, str]]:
+    """``(field, ref, why)`` of every secret that cannot be read here (all of them, not only the first)."""
+    out = []
+    for field, ref in secret_refs(cfg):
+        try:
+            ref.resolve()
+        except ValueError as e:
+            out.append((field, ref, str(e)))
+    return out
+
+
+def _resolve_secrets(cfg: Config, path: str) -> None:
+    """Fail at start, not at 3 AM, when a secret's variable or file is missing."""
+    for field, ref in secret_refs(cfg):
         try:
             ref.resolve()
         except ValueError as e:

@@ -23,13 +23,15 @@ MAX_TEXT = 2000
 class InputError(ValueError):
     """Invalid input; ``field`` names what is wrong (dotted path), ``message`` says why."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, fields: list[str] | None = None) -> None:
         super().__init__(f"{field}: {message}" if field else message)
         self.field = field
         self.message = message
+        self.fields = fields or ([field] if field else [])
 
-    def to_json(self) -> dict[str, str]:
-        return {"error": "invalid input", "field": self.field, "message": self.message}
+    def to_json(self) -> dict[str, Any]:
+        """``field`` is the first field at fault; ``fields`` all of them (``message`` says what of each)."""
+        return {"error": "invalid input", "field": self.field, "fields": self.fields, "message": self.message}
 
 
 def parse_ts(value: Any) -> float:
@@ -50,7 +52,8 @@ def parse_ts(value: Any) -> float:
             try:
                 dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
             except ValueError:
-                raise ValueError(f"expected Unix seconds or an RFC 3339 timestamp, got {value[:40]!r}") from None
+                shown = value if len(value) <= 60 else value[:59] + "…"
+                raise ValueError(f"expected Unix seconds or an RFC 3339 timestamp, got {shown!r}") from None
             if dt.tzinfo is None:
                 raise ValueError("an RFC 3339 timestamp needs a time zone (e.g. Z or +00:00)") from None
             ts = dt.timestamp()
@@ -99,16 +102,41 @@ class ChangeIn(BaseModel):
                       dict(self.attributes), status, completed)
 
 
-def format_validation_error(err: ValidationError, prefix: str = "") -> InputError:
-    first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"])
+def _one_error(err: Any, prefix: str) -> tuple[str, str]:
+    loc = ".".join(str(p) for p in err["loc"])
     field = f"{prefix}{loc}" if loc else prefix.rstrip(".")
-    msg = str(first["msg"])
-    if first["type"] == "enum":
+    msg = str(err["msg"])
+    if err["type"] == "enum":
         msg = "expected one of " + ", ".join(k.value for k in ChangeKind)
-    elif first["type"] == "literal_error" and loc == "status":
+    elif err["type"] == "literal_error" and loc == "status":
         msg = "expected one of progressing, complete, failed"
-    return InputError(field, msg.removeprefix("Value error, "))
+    elif err["type"] == "missing":
+        msg = "required field is missing"
+    return field, msg.removeprefix("Value error, ")
+
+
+def format_validation_error(err: ValidationError, prefix: str = "") -> InputError:
+    """Every field at fault in one error (``field`` is the first): a client fixes them all at once.
+
+    >>> e = format_validation_error(_errors({}))
+    >>> e.field, e.fields, e.message
+    ('ts', ['ts', 'kind', 'service'], 'missing required fields: ts, kind, service')
+    """
+    found = [_one_error(e, prefix) for e in err.errors()]
+    fields = [f for f, _ in found]
+    if len(found) == 1:
+        return InputError(fields[0], found[0][1], fields)
+    if all(m == "required field is missing" for _, m in found):
+        return InputError(fields[0], "missing required fields: " + ", ".join(fields), fields)
+    return InputError(fields[0], "; ".join(f"{f}: {m}" for f, m in found), fields)
+
+
+def _errors(data: Any) -> ValidationError:
+    try:
+        ChangeIn.model_validate(data)
+    except ValidationError as e:
+        return e
+    raise AssertionError("valid")
 
 
 def parse_change(data: Any, prefix: str = "") -> Change:

@@ -613,56 +613,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    cfg = load_config_or_report(args.config)
-    if cfg is None:
-        return 2
-    print(f"{args.config}: ok ({len(cfg.all_signals())} signals, {len(cfg.services)} services, "
-          f"{len(cfg.probes)} probes, {len(cfg.notifiers)} notifiers)")
-    return 0
+    from .cli_service import check_config
+    return check_config(args)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .sources.demo import run_demo
     return asyncio.run(run_demo(listen=args.listen, db=args.db, seed=args.seed, step=args.step,
-                                every=args.every, first_after=args.first_after))
-
-
-def _listen(value: str) -> str:
-    from .config import Config as _C
-    try:
-        _C._listen(value)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-    return value
+                                every=args.every, first_after=args.first_after, fresh=args.fresh))
 
 
 def add_parsers(sub: Any) -> None:
-    p = sub.add_parser("run", help="run the live daemon from a YAML config",
-                       description="Start the daemon: poll Prometheus, watch changes and dependency health, "
-                                   "detect, rank and page. A bad config is refused at start.")
-    p.add_argument("--config", required=True, metavar="FILE", help="YAML config (see README.md)")
-    p.add_argument("--listen", type=_listen, default=None, metavar="HOST:PORT",
-                   help="override the config's listen address")
-    p.set_defaults(func=_cmd_run)
-
-    c = sub.add_parser("check-config", help="validate a YAML config and exit",
-                       description="Validate a config without starting anything; exit 2 naming the bad field.")
-    c.add_argument("config", metavar="FILE")
-    c.set_defaults(func=_cmd_check)
-
-    d = sub.add_parser("demo", help="run the daemon on the built-in simulated shop (SQLite, no other server)",
-                       description="A simulated shop in real time with a bad deploy or a dependency outage "
-                                   "injected shortly after start and then every few minutes.")
-    d.add_argument("--listen", type=_listen, default="127.0.0.1:8080", metavar="HOST:PORT",
-                   help="HTTP address (default 127.0.0.1:8080)")
-    d.add_argument("--db", default="whatchanged-demo.db", metavar="PATH", help="SQLite file (default %(default)s)")
-    d.add_argument("--seed", type=int, default=7, help="simulation seed")
-    d.add_argument("--step", type=float, default=10.0, help="seconds between samples (default 10)")
-    d.add_argument("--first-after", type=float, default=90.0, metavar="SECONDS",
-                   help="first injected incident this long after start (default 90)")
-    d.add_argument("--every", type=float, default=360.0, metavar="SECONDS",
-                   help="then an incident this often (default 360)")
-    d.set_defaults(func=_cmd_demo)
-
+    """``run``, ``check-config``, ``demo`` and ``drill`` (the parsers live in :mod:`daemon.cli_service`,
+    which imports nothing heavy, so that ``--help`` is quick)."""
+    from .cli_service import add_parsers as add_service
     from .notify.drill import add_parser as add_drill
+    add_service(sub)
     add_drill(sub)

@@ -27,8 +27,9 @@ DAEMON_KEY: web.AppKey[Daemon] = web.AppKey("daemon")
 MAX_BODY = 1024 * 1024
 
 
-def _error(status: int, field: str, message: str) -> web.Response:
-    return web.json_response({"error": message, "field": field, "message": message}, status=status)
+def _error(status: int, field: str, message: str, fields: list[str] | None = None) -> web.Response:
+    return web.json_response({"error": message, "field": field, "fields": fields or ([field] if field else []),
+                              "message": message}, status=status)
 
 
 def _daemon(request: web.Request) -> Daemon:
@@ -88,7 +89,7 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
     try:
         resp: web.StreamResponse = await handler(request)
     except InputError as e:
-        resp = _error(400, e.field, e.message)
+        resp = _error(400, e.field, e.message, e.fields)
     except web.HTTPRequestEntityTooLarge:
         resp = _error(413, "body", f"request body larger than {MAX_BODY} bytes")
     except web.HTTPException as e:

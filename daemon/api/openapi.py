@@ -141,6 +141,7 @@ def openapi_document(base_url: str = "") -> dict[str, Any]:
             "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
             "schemas": {
                 "Error": {"type": "object", "properties": {"error": {"type": "string"}, "field": {"type": "string"},
+                                                          "fields": {"type": "array", "items": {"type": "string"}},
                                                           "message": {"type": "string"}}},
                 "Cause": _CAUSE,
                 "Change": {"type": "object", "required": ["id", "ts", "kind", "service"], "properties": {

@@ -67,17 +67,21 @@ class ChangeLog:
         The simulation seed (ids and initial revisions derive from it).
     namespaces
         Namespace of each service.
+    salt
+        Prefixed to every key (``""``: the ids of every earlier version): a demo restarted on a kept
+        store gives its changes new ids, so they are not taken for the previous run's.
     """
 
-    def __init__(self, seed: int, namespaces: Mapping[str, str]) -> None:
+    def __init__(self, seed: int, namespaces: Mapping[str, str], salt: str = "") -> None:
         self._seed = seed
+        self._salt = salt
         self._namespaces = dict(namespaces)
         self._revision: dict[str, int] = {}
         self._replicas: dict[str, int] = {}
 
     def change_id(self, key: str) -> str:
         """The id the change planned under ``key`` gets."""
-        return change_id(self._seed, key)
+        return change_id(self._seed, f"{self._salt}{key}")
 
     def _current_revision(self, service: str) -> int:
         if service not in self._revision:

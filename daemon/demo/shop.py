@@ -7,6 +7,7 @@ gives the same data.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -112,6 +113,9 @@ class DemoShop:
         Inject incidents automatically (None: only those passed to :meth:`schedule_incident`).
     noise
         Noise levels.
+    run
+        Salt of the change ids (``""`` by default): the live demo restarted on a kept store passes
+        one so that its changes are not taken for the previous run's (same seed, same keys).
 
     Examples
     --------
@@ -124,7 +128,7 @@ class DemoShop:
     def __init__(
         self, seed: int, start: float, step: float = 15.0, services: Sequence[ServiceInfo] | None = None,
         *, cycle_period: float = 86_400.0, changes_per_hour: float = 3.0,
-        schedule: AutoSchedule | None = None, noise: NoiseSettings = NoiseSettings(),
+        schedule: AutoSchedule | None = None, noise: NoiseSettings = NoiseSettings(), run: str = "",
     ) -> None:
         if step <= 0 or cycle_period <= 0 or changes_per_hour < 0:
             raise ValueError("step and cycle_period must be positive, changes_per_hour not negative")
@@ -138,7 +142,7 @@ class DemoShop:
         self._cycle_period, self._changes_per_hour = cycle_period, changes_per_hour
         self._cycle_phase = float(derive_rng(seed, "cycle").uniform(0.0, cycle_period))
         self._schedule, self._noise = schedule, noise
-        self._log = ChangeLog(seed, {s.name: s.namespace for s in self._services})
+        self._log = ChangeLog(seed, {s.name: s.namespace for s in self._services}, salt=run)
         self._incidents: list[Incident] = []
         self._pending: list[PlannedChange] = []
         self._windows_done = 0
@@ -202,6 +206,9 @@ class DemoShop:
         """
         incident = plan_incident(self.seed, len(self._incidents), kind, at, duration, target,
                                  self._services, self._profiles, symptom=symptom)
+        if incident.cause.get("type") == "change" and incident.changes:  # the id the change log gives it
+            incident = dataclasses.replace(incident, cause={"type": "change",
+                                                            "id": self._log.change_id(incident.changes[0].key)})
         self._incidents.append(incident)
         self._pending.extend(incident.changes)
         return incident

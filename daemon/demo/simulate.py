@@ -63,7 +63,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--seed", metavar="N", default="0", help="seed of the set (default 0)")
     parser.add_argument("--kinds", metavar="LIST", default=",".join(SCENARIO_KINDS),
                         help="comma-separated kinds used in turn; 'a+b' puts two incidents in one "
-                             f"scenario (default: {','.join(SCENARIO_KINDS)})")
+                             f"scenario (default: {', '.join(SCENARIO_KINDS)})")
     parser.add_argument("--hours", metavar="H", default="6", help="length of each scenario (default 6)")
     parser.add_argument("--step", metavar="S", default="30", help="seconds between samples (default 30)")
     parser.add_argument("--count", metavar="K", default=None,

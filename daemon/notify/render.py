@@ -2,14 +2,53 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
-__all__ = ["render_text", "render_title"]
+__all__ = ["format_value", "is_shell_command", "likely_cause", "possessive", "render_symptom", "render_text",
+           "render_title", "unit_of"]
 
 
 def _clock(ts: float | None) -> str:
     return time.strftime("%H:%M", time.gmtime(ts)) if ts else "?"
+
+
+def unit_of(signal: str) -> str:
+    """The unit a signal's values are shown in: ``%``, ``ms``, ``req/s`` or ``''``.
+
+    >>> unit_of("error_ratio"), unit_of("latency_p99_seconds"), unit_of("request_rate"), unit_of("cpu")
+    ('%', 'ms', 'req/s', '')
+    """
+    s = signal.lower()
+    if "error" in s or "ratio" in s:
+        return "%"
+    if "latency" in s or "seconds" in s or "duration" in s:
+        return "ms"
+    if "rate" in s or "rps" in s or "requests" in s:
+        return "req/s"
+    return ""
+
+
+def format_value(signal: str, v: float) -> str:
+    """A value as a responder reads it: ``4.8%``, ``180 ms``, ``1.2 s``, ``35 req/s``.
+
+    >>> format_value("error_ratio", 0.04976), format_value("error_ratio", 0.004334)
+    ('5.0%', '0.43%')
+    >>> format_value("latency_p99_seconds", 0.18), format_value("latency_p99_seconds", 12.5)
+    ('180 ms', '12.5 s')
+    >>> format_value("request_rate", 35.24), format_value("request_rate", 1234.5), format_value("cpu", 0.123456)
+    ('35.2 req/s', '1,234 req/s', '0.1235')
+    """
+    unit = unit_of(signal)
+    if unit == "%" and 0.0 <= v <= 1.0:
+        pct = v * 100
+        return f"{pct:.2f}%" if pct < 1 else f"{pct:.1f}%"
+    if unit == "ms":
+        return f"{v * 1000:.0f} ms" if v < 10 else f"{v:.1f} s"
+    if unit == "req/s":
+        return f"{v:,.0f} req/s" if abs(v) >= 100 else f"{v:.3g} req/s"
+    return f"{v:.4g}"
 
 
 def _level(signal: str, v: float) -> str:
@@ -20,7 +59,32 @@ def _level(signal: str, v: float) -> str:
     return f"{v:.4g}"
 
 
-def render_title(doc: dict[str, Any]) -> str:
+def possessive(name: str) -> str:
+    """``checkout's``, ``recommendations'``.
+
+    >>> possessive("checkout"), possessive("recommendations")
+    ("checkout's", "recommendations'")
+    """
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
+_COMMANDS = ("kubectl", "helm", "argocd", "curl", "flux", "aws", "gcloud", "az", "terraform", "istioctl",
+             "linkerd", "systemctl", "docker")
+
+
+def is_shell_command(text: str) -> bool:
+    """Whether a recommendation's ``command`` is something to paste into a shell (else it is prose).
+
+    >>> is_shell_command("kubectl rollout undo deployment/checkout -n shop --to-revision=14")
+    True
+    >>> is_shell_command("fail over redis-cache or degrade cart, catalog gracefully")
+    False
+    """
+    first = text.strip().split(" ", 1)[0]
+    return first in _COMMANDS
+
+
+def render_symptom(doc: dict[str, Any]) -> str:
     """``checkout: error ratio 0.4% → 5.1% since 03:02 UTC (frontend affected)``."""
     anomalies = sorted(doc.get("anomalies", []), key=lambda a: (a["onset"], a["service"]))
     if not anomalies:
@@ -32,19 +96,81 @@ def render_title(doc: dict[str, Any]) -> str:
             f"{_level(a['signal'], a['after'])} since {_clock(doc.get('onset'))} UTC{affected}")
 
 
+def _cause_name(c: dict[str, Any]) -> str:
+    return str(c.get("title") or c.get("cause", {}).get("type", "?"))
+
+
+def likely_cause(doc: dict[str, Any]) -> str:
+    """The likely cause and its confidence in a few words ('' without candidates).
+
+    >>> likely_cause({"candidates": [{"title": "deploy checkout 15", "score": 0.78, "cause": {"type": "change"}}]})
+    'likely deploy checkout 15 (78%)'
+    >>> likely_cause({"low_confidence": True, "candidates": [
+    ...     {"title": "deploy a", "score": 0.3, "cause": {"type": "change"}}]})
+    'cause unclear (best guess: deploy a, 30%)'
+    """
+    cands = [c for c in doc.get("candidates") or [] if c.get("cause", {}).get("type") != "none"]
+    top = (doc.get("candidates") or [None])[0]
+    if top is None:
+        return ""
+    if top.get("cause", {}).get("type") == "none" and not cands:
+        return "no recorded change explains it"
+    best = cands[0] if cands else top
+    p = float(best.get("score", 0.0))
+    if doc.get("low_confidence") or top.get("cause", {}).get("type") == "none":
+        return f"cause unclear (best guess: {_cause_name(best)}, {p:.0%})"
+    return f"likely {_cause_name(best)} ({p:.0%})"
+
+
+def render_title(doc: dict[str, Any]) -> str:
+    """The page's one line: the likely cause with its confidence first, then the symptom.
+
+    ``Likely checkout rollout revision 14 -> 15 (78%): checkout: error ratio 0.4% → 5.1% since 03:02 UTC``
+    """
+    cause = likely_cause(doc)
+    symptom = render_symptom(doc)
+    return f"{cause[:1].upper()}{cause[1:]}: {symptom}" if cause else symptom
+
+
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def plain(text: str) -> str:
+    """Inline Markdown as plain text, for receivers that show text as is.
+
+    >>> plain("check `kubectl logs`, then **roll back**")
+    'check kubectl logs, then roll back'
+    """
+    return _CODE.sub(r"\1", text).replace("**", "")
+
+
+NEAR_ZERO = 0.005  # a score that rounds to 0.00: folded, not shown as a full candidate
+
+
 def render_text(doc: dict[str, Any], *, max_candidates: int = 3) -> str:
+    """The page's body: the likely cause and what to do first, then the candidates and what was ruled out."""
     lines = []
-    for c in doc.get("candidates", [])[:max_candidates]:
+    cause = likely_cause(doc)
+    rec = doc.get("recommendation") or {}
+    if cause:
+        lines.append(f"{cause[:1].upper()}{cause[1:]}.")
+    if rec.get("command") and is_shell_command(str(rec["command"])):
+        lines.append(f"Recommended ({rec.get('action')}): {rec['command']}")
+    elif rec.get("command"):
+        lines.append(f"Recommended ({rec.get('action')}): {plain(str(rec['command']))}.")
+    if rec.get("why"):
+        lines.append(f"Why: {plain(str(rec['why']))}")
+    cands = list(doc.get("candidates", []))
+    shown = [c for c in cands[:max_candidates] if float(c.get("score", 0.0)) >= NEAR_ZERO] or cands[:1]
+    for c in shown:
         lines.append(f"{c['rank']}. ({c['score']:.2f}) {c.get('title') or c['cause']}")
-        lines.append(f"   Hypothesis: {c['hypothesis']}")
-        lines.append(f"   Confirm: {c['test']}")
+        lines.append(f"   Hypothesis: {plain(str(c['hypothesis']))}")
+        lines.append(f"   Confirm: {plain(str(c['test']))}")
+    folded = len(cands) - len(shown)
+    if folded > 0:
+        lines.append(f"({folded} more candidate{'s' if folded > 1 else ''} on the incident page)")
     if doc.get("low_confidence"):
         lines.append("Low confidence: no candidate clearly explains this.")
-    rec = doc.get("recommendation") or {}
-    if rec.get("command"):
-        lines.append(f"Recommended ({rec.get('action')}): {rec['command']}")
-    if rec.get("why"):
-        lines.append(f"Why: {rec['why']}")
     dead = doc.get("dead_ends", [])
     if dead:
         ruled = "; ".join(f"{d.get('title') or d['cause']} ({d['reason']})" for d in dead[:3])
@@ -79,8 +205,10 @@ def incident_details(doc: dict[str, Any], *, max_candidates: int = 5, max_dead_e
               "test": c.get("test", "")} for c in doc.get("candidates", [])[:max_candidates]]
     dead = [{"cause": d.get("title") or str(d.get("cause")), "reason": d.get("reason", "")}
             for d in doc.get("dead_ends", [])[:max_dead_ends]]
-    anomalies = [f"{a['service']} {a['signal']} {a['before']:.4g} → {a['after']:.4g}"
+    anomalies = [f"{a['service']} {a['signal'].replace('_', ' ')} {format_value(a['signal'], a['before'])} → "
+                 f"{format_value(a['signal'], a['after'])}"
                  for a in doc.get("anomalies", [])[:10]]
-    return {"incident": doc.get("id", ""), "state": doc.get("state", ""), "services": doc.get("services", []),
+    return {"incident": doc.get("id", ""), "likely_cause": likely_cause(doc), "state": doc.get("state", ""),
+            "services": doc.get("services", []),
             "candidates": cands, "dead_ends": dead, "recommendation": doc.get("recommendation") or {},
             "low_confidence": bool(doc.get("low_confidence")), "anomalies": anomalies}

@@ -20,7 +20,7 @@ from correlators.types import Topology
 from ..events import Event
 from .base import SourceStatus
 
-__all__ = ["DemoSource", "run_demo"]
+__all__ = ["DemoSource", "demo_shop", "prepare_store", "run_demo"]
 
 log = logging.getLogger("whatchanged.demo")
 
@@ -34,6 +34,17 @@ class DemoSource:
         self.clock = clock
         self.sleep = sleep
         self._next = shop.start
+        self._announced = 0
+
+    def _announce(self) -> None:
+        """Log each injected incident as it happens, with its truth (so a newcomer can check the answer)."""
+        incidents = self.shop.incidents()
+        if len(incidents) <= self._announced:
+            return
+        from ..demo.narrate import describe_injection
+        for inc in incidents[self._announced:]:
+            log.info("demo: %s", describe_injection(inc))
+        self._announced = len(incidents)
 
     async def events(self) -> AsyncIterator[Event]:
         step = self.shop.step
@@ -43,6 +54,7 @@ class DemoSource:
                 await self.sleep(self._next - now)
                 continue
             tick = self.shop.tick(self._next)
+            self._announce()
             for ch in tick.changes:
                 yield ch
             for p in tick.probes:
@@ -54,7 +66,7 @@ class DemoSource:
 
 
 def demo_shop(now: float, *, seed: int, step: float, every: float, first_after: float,
-              backfill: float = 3600.0) -> Any:
+              backfill: float = 3600.0, run: str = "") -> Any:
     """The demo's shop: it starts ``backfill`` seconds ago (warm detectors) and breaks ``first_after`` from now."""
     from ..demo.shop import AutoSchedule, DemoShop, NoiseSettings
 
@@ -62,20 +74,33 @@ def demo_shop(now: float, *, seed: int, step: float, every: float, first_after: 
     return DemoShop(seed, start, step, cycle_period=1800.0, changes_per_hour=12.0,
                     schedule=AutoSchedule(first_after=(now - start) + first_after, every=every,
                                           duration=min(180.0, every / 2)),
-                    noise=NoiseSettings(cycle_amplitude=0.25))
+                    noise=NoiseSettings(cycle_amplitude=0.25), run=run)
+
+
+def prepare_store(path: Path, *, fresh: bool) -> bool:
+    """Keep the demo's SQLite file across restarts (True), or start from none when ``fresh`` or absent."""
+    if path.exists() and not fresh:
+        log.info("demo: keeping the SQLite store at %s with the incidents of earlier runs "
+                 "(--fresh starts from an empty one)", path)
+        return True
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    log.info("demo: fresh SQLite store at %s", path)
+    return False
 
 
 async def run_demo(*, listen: str, db: str, seed: int, step: float, every: float, first_after: float,
-                   backfill: float = 3600.0) -> int:
+                   backfill: float = 3600.0, fresh: bool = False) -> int:
     from ..notify.console import ConsoleNotifier
     from ..service import Daemon, serve
     from ..store import Store
 
     path = Path(db)
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    log.info("demo: fresh SQLite store at %s", path)
-    shop = demo_shop(time.time(), seed=seed, step=step, every=every, first_after=first_after, backfill=backfill)
+    now = time.time()
+    kept = prepare_store(path, fresh=fresh)
+    # a kept store already holds the changes of earlier runs: this run's get ids of their own
+    shop = demo_shop(now, seed=seed, step=step, every=every, first_after=first_after, backfill=backfill,
+                     run=f"run-{int(now)}:" if kept else "")
     topology = Topology.from_services(shop.topology())
     store = await Store.open(f"sqlite+aiosqlite:///{path}")
     host, _, port = listen.rpartition(":")
@@ -84,7 +109,7 @@ async def run_demo(*, listen: str, db: str, seed: int, step: float, every: float
         daemon = Daemon(store=store, topology=topology, sources=[DemoSource(shop, status)],
                         notifiers={"console": ConsoleNotifier()}, statuses=[status], step=step,
                         base_url=f"http://{listen}")
-        log.info("demo: %d services, first incident in about %.0fs, then every %.0fs; open http://%s/api/v1/incidents",
+        log.info("demo: %d services, first incident in about %.0fs, then every %.0fs; watch it at http://%s/incidents",
                  len(topology.services), first_after, every, listen)
         return await serve(daemon, host.strip("[]"), int(port))
     finally:

@@ -16,8 +16,9 @@ import jinja2
 from aiohttp import web
 
 from ..api.auth import COOKIE, Access
-from ..notify.render import render_title
+from ..notify.render import likely_cause, render_symptom, render_title
 from ..workspace.hypotheses import cause_key
+from .layout import inline_markdown, layout
 
 if TYPE_CHECKING:
     from ..service import Daemon
@@ -47,7 +48,10 @@ def _environment() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["utc"] = _utc
     env.filters["duration"] = _duration
+    env.filters["md"] = inline_markdown
     env.globals["title_of"] = render_title
+    env.globals["symptom_of"] = render_symptom
+    env.globals["likely_of"] = likely_cause
     env.globals["cause_key"] = cause_key
     for name in ("list.html", "incident.html", "login.html"):
         env.get_template(name)  # load and compile now, not on the event loop later
@@ -103,7 +107,7 @@ async def incident_page(request: web.Request) -> web.Response:
                        state="", service="", services=[], missing=request.match_info["id"])
     tested = {h["cause_key"] for h in view["hypotheses"]}
     untested = [c for c in view["candidates"] if cause_key(c["cause"]) not in tested]
-    return _render(request, "incident.html", inc=view, title=render_title(view),
+    return _render(request, "incident.html", inc=view, title=render_title(view), lay=layout(view),
                    next_candidate=untested[0] if untested else None,
                    postmortem_url=f"/api/v1/incidents/{view['id']}/postmortem.md")
 

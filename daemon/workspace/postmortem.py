@@ -6,10 +6,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ..notify.render import render_title
+from ..notify.render import NEAR_ZERO, format_value, is_shell_command, likely_cause, render_symptom
+from ..web.layout import dead_end_groups
 from .hypotheses import cause_key
 
-__all__ = ["FOLLOW_UPS", "render_postmortem"]
+__all__ = ["FOLLOW_UPS", "postmortem_timeline", "render_postmortem"]
+
+SAME_ACTION = 300.0  # a feedback this close after a confirm of the same cause is the same responder action
 
 FOLLOW_UPS = (
     ("The fix", "remove the cause for good (not only the mitigation applied during the incident)"),
@@ -42,17 +45,77 @@ def _md(text: Any) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
+def _titles(view: Mapping[str, Any]) -> dict[str, str]:
+    """Cause key -> the title a reader knows it by."""
+    out = {f"change:{c['id']}": str(c.get("summary") or c["id"]) for c in view.get("changes") or []}
+    for c in [*(view.get("candidates") or []), *(view.get("dead_ends") or [])]:
+        if c.get("title"):
+            out[cause_key(c["cause"])] = str(c["title"])
+    return out
+
+
+def postmortem_timeline(view: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The events that matter, each once, oldest first: the changes that were candidates (or that a
+    responder named), changes during the incident to its services or a candidate's (rollbacks,
+    mitigations), health transitions, onset, detection, pages, responder actions, resolution.
+
+    Background changes of the window are left out; the first responder action is marked as such
+    rather than repeated as an "acknowledgement" row; a confirm that also recorded feedback is one row.
+    """
+    titles = _titles(view)
+    named = {cause_key(c["cause"]) for c in view.get("candidates") or [] if float(c.get("score", 0)) >= NEAR_ZERO}
+    named |= {cause_key(d["cause"]) for d in view.get("dead_ends") or [] if d.get("refuted_at") is not None}
+    named |= {str(h["cause_key"]) for h in view.get("hypotheses") or []}
+    named |= {cause_key(f["cause"]) for f in view.get("feedback") or []}
+    confirms = [(str(h["cause_key"]), float(h["created_at"])) for h in view.get("hypotheses") or []
+                if h.get("state") == "confirmed"]
+    # changes during the incident to its services or to a candidate's (a rollback, a mitigation) matter too
+    by_id = {c["id"]: c for c in view.get("changes") or []}
+    involved = set(view.get("services") or []) | {str(by_id[k.split(":", 1)[1]].get("service"))
+                                                   for k in named if k.split(":", 1)[1] in by_id}
+    during = {c["id"] for c in by_id.values()
+              if float(c["ts"]) >= float(view["onset"]) and c.get("service") in involved}
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    first_action = True
+    for e in view.get("timeline") or []:
+        kind, text = str(e["kind"]), str(e["text"])
+        if kind == "change" and f"change:{e.get('ref')}" not in named and e.get("ref") not in during:
+            continue
+        if kind == "acknowledgement":
+            continue
+        if kind == "hypothesis":
+            key = str(e.get("ref", ""))
+            text = text.replace(key, titles.get(key, key), 1)
+        if kind == "feedback":
+            fb = next((f for f in view.get("feedback") or [] if float(f["created_at"]) == float(e["ts"])), None)
+            key = cause_key(fb["cause"]) if fb else ""
+            if any(k == key and 0 <= float(e["ts"]) - t <= SAME_ACTION for k, t in confirms):
+                continue
+            text = text.replace(key, titles.get(key, key), 1) if key else text
+        if kind in ("hypothesis", "feedback") and first_action:
+            text += " (first responder action)"
+            first_action = False
+        if (kind, text) in seen:
+            continue
+        seen.add((kind, text))
+        out.append({**e, "text": text})
+    return out
+
+
 def render_postmortem(view: Mapping[str, Any], *, url: str = "") -> str:
     """Render a workspace view (see :func:`daemon.workspace.view.build_view`) as a Markdown draft."""
     doc = view
-    title = render_title(dict(doc))
+    title = render_symptom(dict(doc))
+    cause = likely_cause(dict(doc))
     end = doc.get("resolved_at")
     lines = [f"# Postmortem draft: {_md(title)}", ""]
     lines += [f"- Incident: `{doc['id']}`" + (f" ({url})" if url else ""),
+              *([f"- Ranking: {_md(cause)}"] if cause else []),
               f"- State: {doc['state']}" + (f" (re-opened {doc['reopened']}×)" if doc.get("reopened") else ""),
               f"- Onset: {_ts(doc['onset'])}; resolved: {_ts(end)}", ""]
     lines += ["## Timeline", "", "| time (UTC) | event | what |", "| --- | --- | --- |"]
-    for e in doc.get("timeline", []):
+    for e in postmortem_timeline(doc):
         lines.append(f"| {_ts(e['ts'])} | {e['kind']} | {_md(e['text'])} |")
     lines += ["", "## Impact", ""]
     duration = (float(end) if end is not None else float(doc["now"])) - float(doc["onset"])
@@ -69,33 +132,45 @@ def render_postmortem(view: Mapping[str, Any], *, url: str = "") -> str:
         until = a.get("recovered_at") or float("inf")
         during = [p[1] for p in points.get(a.get("series", ""), []) if a["onset"] <= p[0] <= until]
         peak = (max(during) if a["direction"] == "up" else min(during)) if during else None
-        peak_txt = f", worst {peak:.4g}" if peak is not None else ""
-        lines.append(f"- {a['service']} {a['signal'].replace('_', ' ')}: {a['before']:.4g} → {a['after']:.4g}"
+        sig = str(a["signal"])
+        peak_txt = f", worst {format_value(sig, peak)}" if peak is not None else ""
+        lines.append(f"- {a['service']} {sig.replace('_', ' ')}: {format_value(sig, a['before'])} → "
+                     f"{format_value(sig, a['after'])}"
                      f"{peak_txt} (onset {_ts(a['onset'])}"
                      + (f", recovered {_ts(a['recovered_at'])})" if a.get("recovered_at") else ")"))
     lines += ["", "## Candidates", ""]
     cands = doc.get("candidates") or []
     if not cands:
         lines.append("No candidate was found.")
-    for c in cands:
+    shown = [c for i, c in enumerate(cands) if i == 0 or float(c["score"]) >= NEAR_ZERO or c.get("hypothesis_state")]
+    for n, c in enumerate(shown, 1):  # numbered as listed: refuted ones moved to the dead ends leave no gap
         state = f" — **{c['hypothesis_state']}**" if c.get("hypothesis_state") else ""
         note = f" ({_md(c['hypothesis_note'])})" if c.get("hypothesis_note") else ""
-        lines.append(f"{c['rank']}. ({c['score']:.2f}) {_md(c.get('title') or c['cause'])}{state}{note}")
+        lines.append(f"{n}. ({c['score']:.0%}) {_md(c.get('title') or c['cause'])}{state}{note}")
         lines.append(f"   - Hypothesis: {_md(c['hypothesis'])}")
         lines.append(f"   - Test: {_md(c['test'])}")
         for ev in c.get("evidence", []):
             lines.append(f"   - Evidence: {_md(ev)}")
+    folded = [c for c in cands if c not in shown]
+    if folded:
+        lines.append(f"\nAlso considered, each under 1%: {_md(', '.join(str(c.get('title') or c['cause']) for c in folded))}.")
     rec = doc.get("recommendation") or {}
     if rec:
         lines += ["", f"Recommendation ({rec.get('action')}): {_md(rec.get('why', ''))}"]
-        if rec.get("command"):
+        if rec.get("command") and is_shell_command(str(rec["command"])):
             lines += ["", "```sh", str(rec["command"]), "```"]
+        elif rec.get("command"):
+            lines += ["", f"Action: {_md(rec['command'])}."]
     lines += ["", "## Dead ends", ""]
     dead = doc.get("dead_ends") or []
     if not dead:
         lines.append("None recorded.")
-    for d in dead:
-        lines.append(f"- {_md(d.get('title') or d['cause'])}: {_md(d['reason'])}")
+    for g in dead_end_groups(dead):
+        if len(g["titles"]) == 1:
+            lines.append(f"- {_md(g['titles'][0])}: {_md(g['reason'])}")
+        else:
+            lines.append(f"- {_md(g['reason'][:1].upper() + g['reason'][1:])} ({len(g['titles'])}): "
+                         f"{_md(', '.join(g['titles']))}")
     confirmed = [c for c in cands if c.get("hypothesis_state") == "confirmed"]
     fb = doc.get("feedback") or []
     lines += ["", "## Root cause", ""]

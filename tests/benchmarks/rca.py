@@ -1,7 +1,8 @@
 """Root-cause ranking benchmark: whatchanged's ranking beside the naive 'most recent change'.
 
 Usage: .venv/bin/python tests/benchmarks/rca.py [--batches] [SCENARIO_SET_DIR ...]
-(default: ../shared/scenarios/dev). ``--batches`` replays each step's samples as one batch per
+(default: ../shared/scenarios/dev; in a clone without it, simulated sets A and B of docs/ranking.md,
+written once with ``whatchanged simulate`` under .bench/). ``--batches`` replays each step's samples as one batch per
 signal (the live daemon's path: vectorised banks) instead of one sample at a time. Both rankings are scored on the same replay,
 so detection is shared and only the ordering of causes differs.
 """
@@ -26,15 +27,42 @@ from tests.benchmarks.evaluate import (
     summarise,
 )
 
-DEFAULT_SET = find_scenario_set("dev") or Path("../shared/scenarios/dev")
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / ".bench"
+# simulated sets A and B of docs/ranking.md: (folder, ``whatchanged simulate`` options)
+SIMULATED = (
+    ("s301", ["--seed", "301", "--step", "30", "--count", "16", "--services", "20"]),
+    ("s302", ["--seed", "302", "--step", "15", "--kinds",
+              "callee_deploy+slow_creep,bad_flag+dependency_down,traffic_spike+callee_deploy,bad_deploy,bad_config,quiet"]),
+)
+
+
+def default_sets() -> list[Path]:
+    """The dev set when this checkout has it; otherwise simulated sets, generated on first use."""
+    dev = find_scenario_set("dev")
+    if dev is not None:
+        return [dev]
+    from daemon.cli import main as whatchanged
+    out = []
+    for name, options in SIMULATED:
+        target = BENCH / name
+        if not any(target.glob("*/scenario.json")):
+            print(f"no dev scenario set here (../shared/scenarios/dev): writing {target} with "
+                  f"whatchanged simulate {' '.join(options)}", file=sys.stderr)
+            if whatchanged(["--log-level", "WARNING", "simulate", "--out", str(target), *options]) != 0:
+                raise SystemExit(f"whatchanged simulate failed for {target}")
+        out.append(target)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("sets", nargs="*", type=Path, default=[DEFAULT_SET])
+    ap.add_argument("sets", nargs="*", type=Path, default=None)
     ap.add_argument("--verbose", "-v", action="store_true", help="one line per scenario")
     ap.add_argument("--batches", action="store_true", help="each step's samples as one batch per signal")
     args = ap.parse_args(argv)
+    if not args.sets:
+        args.sets = default_sets()
     dirs = sorted(d for s in args.sets for d in ([s] if (s / "scenario.json").exists() else s.iterdir())
                   if (d / "scenario.json").exists())
     if not dirs:

@@ -74,7 +74,7 @@ async def test_pages_escape_injected_html_and_send_a_strict_csp(sqlite_store: St
         scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.DOTALL)
         assert all("src=" in attrs or 'type="application/json"' in attrs for attrs, _ in scripts)
         assert all(body == "" for attrs, body in scripts if "src=" in attrs)  # no inline code
-        for needle in ("Recommendation", "kubectl rollout undo", "Candidates", "Dead ends", "Timeline",
+        for needle in ("Recommendation", "kubectl rollout undo", "Candidates", "Ruled out", "Timeline",
                        "This was the cause", "None of these", "Postmortem draft", 'id="copy"'):
             assert needle in html, needle
         listing = await (await c.get("/incidents")).text()

@@ -66,6 +66,19 @@ async def test_bad_change_gets_400_naming_the_field_and_stores_nothing(
     assert await daemon.store.list_changes() == []
 
 
+async def test_every_missing_field_is_named_in_one_400(client: TestClient, daemon: Daemon) -> None:
+    r = await client.post("/api/v1/changes", json={})
+    doc = await r.json()
+    assert r.status == 400 and doc["fields"] == ["ts", "kind", "service"], doc
+    assert doc["field"] == "ts" and doc["message"] == "missing required fields: ts, kind, service"
+    r = await client.post("/api/v1/changes", json={"changes": [{"ts": "yesterday", "kind": "deployy"}]})
+    doc = await r.json()
+    assert doc["fields"] == ["changes.0.ts", "changes.0.kind", "changes.0.service"], doc
+    assert "changes.0.kind: expected one of deploy" in doc["message"] and doc["message"].endswith(
+        "changes.0.service: required field is missing")
+    assert await daemon.store.list_changes() == []
+
+
 async def test_malformed_json_and_oversized_body(client: TestClient) -> None:
     r = await client.post("/api/v1/changes", data=b"{not json", headers={"Content-Type": "application/json"})
     assert r.status == 400 and (await r.json())["field"] == "body"

@@ -105,9 +105,15 @@ async def test_hypothesis_loop(client: TestClient, daemon: Daemon) -> None:
 
 
 async def test_postmortem_draft(client: TestClient, daemon: Daemon) -> None:
-    inc = await feed_incident(daemon, steps=200, bad_until=140)
+    background = Change("chg-bg-1", START + 20 * STEP, ChangeKind.DEPLOY, "search", "shop",
+                        "search rollout revision 3 -> 4", "ci", {})
+    await daemon.store.add_changes([background], received_at=background.ts)
+    rollback = Change("chg-rb-1", START + 135 * STEP, ChangeKind.ROLLBACK, "checkout", "shop",
+                      "checkout rollback revision 15 -> 14", "oncall", {})
+    inc = await feed_incident(daemon, steps=200, bad_until=140, extra=[rollback])
     view = await (await client.get(f"/api/v1/incidents/{inc}")).json()
     assert view["state"] == "resolved"
+    assert any(c["id"] == background.id for c in view["changes"])  # in the window, so the filter is tested
     await client.post(f"/api/v1/incidents/{inc}/hypotheses",
                       json={"cause": view["candidates"][0]["cause"], "state": "confirmed", "note": "rolled back"})
     r = await client.get(f"/api/v1/incidents/{inc}/postmortem.md")
@@ -117,11 +123,28 @@ async def test_postmortem_draft(client: TestClient, daemon: Daemon) -> None:
         assert heading in md
     for name, _ in FOLLOW_UPS:
         assert f"- [ ] **{name}**" in md
-    for kind in ("| change |", "| onset |", "| detection |", "| page |", "| acknowledgement |", "| resolution |"):
-        assert kind in md, kind
+    timeline = md.split("## Timeline")[1].split("## Impact")[0]
+    for kind in ("| change |", "| onset |", "| detection |", "| page |", "| hypothesis |", "| resolution |"):
+        assert kind in timeline, kind
+    # the candidates' changes are there, the background deploy of search is not
+    assert "checkout rollout revision 14 -> 15" in timeline and CONFIG.summary in timeline
+    assert background.summary not in timeline
+    assert rollback.summary in timeline  # what the responders did during the incident
+    assert md.startswith("# Postmortem draft: checkout: error ratio") and "- Ranking: likely checkout rollout" in md
+    # the confirm (which also recorded feedback) is one row, marked as the first responder action, by title
+    rows = [line for line in timeline.splitlines() if "confirmed" in line or "the cause was" in line]
+    assert len(rows) == 1 and "(first responder action)" in rows[0] and "change:" not in rows[0], rows
+    assert "| acknowledgement |" not in timeline and "| feedback |" not in timeline
+    # candidates numbered 1, 2, ... as listed; scores and values human-formatted
+    cands = md.split("## Candidates")[1].split("## Dead ends")[0]
+    numbers = [int(line.split(".")[0]) for line in cands.splitlines() if line[:1].isdigit()]
+    assert numbers == list(range(1, len(numbers) + 1)) and numbers, cands
     assert "Duration: " in md and "checkout" in md and "confirmed" in md
-    worst = md.split("- checkout error ratio: ")[1].split("worst ")[1].split(" ")[0].rstrip(",")
-    assert 0.1 < float(worst) < 0.14  # the worst sample while the anomaly lasted
+    impact = md.split("- checkout error ratio: ")[1].splitlines()[0]
+    before, after = impact.split(",")[0].split(" → ")
+    assert before.endswith("%") and after.endswith("%"), impact
+    worst = impact.split("worst ")[1].split(" ")[0]
+    assert worst.endswith("%") and 10.0 < float(worst.rstrip("%")) < 14.0, impact  # worst while it lasted
     assert "<script>" in md  # Markdown is text; it is not rendered here, and table pipes are escaped
     assert (await client.get("/api/v1/incidents/inc-nope/postmortem.md")).status == 404
 

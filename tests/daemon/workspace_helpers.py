@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from correlators.types import Change, ChangeKind
 from daemon.api.auth import ApiTokens
 from daemon.service import Daemon
@@ -25,10 +27,12 @@ def make_daemon(store: Store, clock: FakeClock | None = None, tokens: ApiTokens 
                   clock=clock or FakeClock(START), step=STEP, api_tokens=tokens)
 
 
-async def feed_incident(daemon: Daemon, steps: int = 120, bad_until: int | None = None) -> str:
-    """Feed the shop with a bad deploy at step 78 and errors from step 80; return the incident id."""
+async def feed_incident(daemon: Daemon, steps: int = 120, bad_until: int | None = None,
+                        extra: Sequence[Change] = ()) -> str:
+    """Feed the shop with a bad deploy at step 78 and errors from step 80 (and ``extra`` changes);
+    return the incident id."""
     events = shop_events(START, steps, STEP, bad_from=80, bad_until=bad_until)
-    for ch in (CONFIG, DEPLOY):
+    for ch in (CONFIG, DEPLOY, *extra):
         await daemon.store.add_changes([ch], received_at=ch.ts)
         at = next(i for i, ev in enumerate(events) if ev.ts >= ch.ts)
         events.insert(at, ch)

@@ -10,70 +10,194 @@
   }
 
   // -- plots ---------------------------------------------------------------------------
-  function marks() {
-    var out = [{ts: data.onset, color: "#d62728", dash: [], label: "onset"}];
-    if (data.paged_at !== null) out.push({ts: data.paged_at, color: "#9467bd", dash: [2, 3], label: "page"});
-    // changes that are candidates or touch an affected service are labelled; the rest are drawn faintly
-    var named = {};
-    (data.candidates || []).forEach(function (c) { if (c.cause.type === "change") named[c.cause.id] = true; });
-    (data.services || []).forEach(function (s) { named["svc:" + s] = true; });
-    (data.changes || []).forEach(function (c) {
-      var strong = named[c.id] || named["svc:" + c.service];
-      out.push({ts: c.ts, color: strong ? "#1f77b4" : "rgba(31,119,180,0.3)", dash: [6, 4],
-                label: strong ? c.kind + " " + c.service : ""});
-    });
-    (data.health || []).forEach(function (h) {
-      out.push({ts: h.ts, color: h.healthy ? "#2ca02c" : "#ff7f0e", dash: [3, 3],
-                label: h.target + (h.healthy ? " healthy" : " unhealthy")});
-    });
-    return out;
+  // Zoomed on the incident (a control widens it), 24-hour UTC on every axis, units on the y axes,
+  // markers drawn as lines on the canvas with their labels in an HTML strip above it, placed so
+  // that no two overlap (a label that fits nowhere becomes its number in the legend below the controls).
+  var lay = JSON.parse(document.getElementById("layout-data").textContent);
+  var COLORS = {onset: "#d62728", page: "#9467bd", change: "#1f77b4", background: "rgba(31,119,180,0.25)",
+                unhealthy: "#ff7f0e", healthy: "#2ca02c"};
+  var DASH = {onset: [], page: [2, 3], change: [6, 4], background: [6, 4], unhealthy: [3, 3], healthy: [3, 3]};
+  var range = [lay.zoom.start, lay.zoom.end];
+  var plots = [];
+
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function hhmm(ts) { var d = new Date(ts * 1000); return pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()); }
+
+  function formatter(unit, splits) {
+    var lo = Math.min.apply(null, splits), hi = Math.max.apply(null, splits), step = splits.length > 1 ?
+      Math.abs(splits[1] - splits[0]) : Math.abs(hi) || 1;
+    function digits(scaledStep) {
+      return scaledStep >= 1 ? 0 : Math.min(4, Math.ceil(-Math.log10(scaledStep) + 1e-9));
+    }
+    if (unit === "%") { var d = digits(step * 100); return function (v) { return (v * 100).toFixed(d) + "%"; }; }
+    if (unit === "ms") {
+      if (hi >= 10) { var ds = digits(step); return function (v) { return v.toFixed(ds) + " s"; }; }
+      var dm = digits(step * 1000); return function (v) { return (v * 1000).toFixed(dm) + " ms"; };
+    }
+    var dr = digits(step), suffix = unit ? " " + unit : "";
+    return function (v) { return v.toFixed(dr) + suffix; };
   }
 
-  function markersPlugin(list) {
+  function linesPlugin() {
     return {hooks: {draw: [function (u) {
       var ctx = u.ctx, dpr = window.devicePixelRatio || 1;
       ctx.save();
-      ctx.font = (10 * dpr) + "px sans-serif";
-      list.forEach(function (m, i) {
+      lay.markers.forEach(function (m) {
         var x = Math.round(u.valToPos(m.ts, "x", true));
         if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) return;
-        ctx.strokeStyle = m.color;
-        ctx.fillStyle = m.color;
-        ctx.lineWidth = 1.5 * dpr;
-        ctx.setLineDash(m.dash.map(function (d) { return d * dpr; }));
+        ctx.strokeStyle = COLORS[m.kind] || "#888";
+        ctx.lineWidth = (m.kind === "background" ? 1 : 1.5) * dpr;
+        ctx.setLineDash((DASH[m.kind] || []).map(function (d) { return d * dpr; }));
         ctx.beginPath();
         ctx.moveTo(x, u.bbox.top);
         ctx.lineTo(x, u.bbox.top + u.bbox.height);
         ctx.stroke();
-        if (m.label) ctx.fillText(m.label, x + 3 * dpr, u.bbox.top + (12 + 11 * (i % 4)) * dpr);
       });
       ctx.restore();
     }]}};
   }
 
-  var list = marks();
-  document.querySelectorAll("figure.plot").forEach(function (fig) {
+  // labelled markers, numbered once for the whole page
+  var labelled = lay.markers.filter(function (m) { return m.label; });
+  labelled.forEach(function (m, i) { m.n = i + 1; });
+
+  function legend() {
+    var ol = document.getElementById("marker-legend");
+    if (!ol) return;
+    ol.textContent = "";
+    labelled.forEach(function (m) {
+      if (m.ts < range[0] || m.ts > range[1]) return;
+      var li = document.createElement("li");
+      li.className = "mk " + m.kind;
+      var key = document.createElement("span");
+      key.className = "key " + m.kind;
+      key.textContent = String(m.n);
+      li.appendChild(key);
+      li.appendChild(document.createTextNode(" " + hhmm(m.ts) + " " + m.label));
+      if (m.title && m.title !== m.label) li.title = m.title;
+      ol.appendChild(li);
+    });
+  }
+
+  var ROWS = 3, GAP = 4;
+  function placeLabels(u, strip) {
+    strip.textContent = "";
+    var left = u.bbox.left / (window.devicePixelRatio || 1);
+    var width = u.bbox.width / (window.devicePixelRatio || 1);
+    var rows = [];
+    for (var r = 0; r < ROWS; r++) rows.push([]);
+    var placed = 0;
+    // the most important first (onset, then the candidates by rank); a label that fits nowhere becomes its
+    // number, nudged right at most a few digits' width; one that still fits nowhere is in the legend only
+    labelled.slice().sort(function (a, b) { return a.priority - b.priority || a.ts - b.ts; }).forEach(function (m) {
+      if (m.ts < u.scales.x.min || m.ts > u.scales.x.max) return;
+      var x = left + u.valToPos(m.ts, "x");
+      var texts = [m.n + " " + m.label, String(m.n)];
+      for (var t = 0; t < texts.length; t++) {
+        var span = document.createElement("span");
+        span.className = "mark-label " + m.kind;
+        span.textContent = texts[t];
+        span.style.visibility = "hidden";
+        strip.appendChild(span);
+        var w = span.getBoundingClientRect().width;
+        var nudges = t === 0 ? [0] : [0, 1, 2, 3];
+        for (var k = 0; k < nudges.length; k++) {
+          var x0 = Math.min(Math.max(0, x - 2 + nudges[k] * (w + GAP)), left + width - w);
+          for (var row = 0; row < ROWS; row++) {
+            var clash = rows[row].some(function (b) { return x0 < b[1] + GAP && b[0] < x0 + w + GAP; });
+            if (!clash) {
+              rows[row].push([x0, x0 + w]);
+              span.style.left = x0 + "px";
+              span.style.top = (row * 1.35) + "em";
+              span.style.visibility = "";
+              span.title = hhmm(m.ts) + " " + (m.title || m.label);
+              placed++;
+              return;
+            }
+          }
+        }
+        strip.removeChild(span);
+      }
+    });
+    return placed;
+  }
+
+  function applyRange(r, label) {
+    range = r;
+    plots.forEach(function (p) { p.u.setScale("x", {min: r[0], max: r[1]}); });
+    var rl = document.getElementById("range-label");
+    if (rl) rl.textContent = label;
+    legend();
+  }
+
+  var order = Array.prototype.slice.call(document.querySelectorAll("figure.plot"));
+  order.forEach(function (fig) {
     var s = data.series[Number(fig.dataset.index)];
+    var unit = fig.dataset.unit || "";
     var xs = s.points.map(function (p) { return p[0]; });
     var ys = s.points.map(function (p) { return p[1]; });
-    var el = fig.querySelector(".chart");
-    // the surrounding hours, from the first sample or the first event on the axis, whichever is earlier
-    var xmin = Math.max(data.window.start, Math.min.apply(null, [xs.length ? xs[0] : data.onset].concat(
-      list.map(function (m) { return m.ts; }))) - 300);
-    var width = Math.max(320, Math.min(1100, el.clientWidth || 900));
+    var el = fig.querySelector(".chart"), strip = fig.querySelector(".mark-labels");
+    var width = Math.max(260, Math.min(1100, el.clientWidth || 900));
     var opts = {
-      width: width, height: 220,
-      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
-      scales: {x: {time: true, range: function () { return [xmin, data.window.end]; }}},
+      width: width, height: 200,
+      legend: {show: false},
+      scales: {x: {time: true, range: function (u, min, max) { return [min, max]; }}},
       series: [{}, {label: s.service + " " + s.signal, stroke: "#333", width: 1.5}],
-      axes: [{}, {size: 70}],
-      plugins: [markersPlugin(list)],
+      axes: [
+        {space: 55, values: function (u, splits) {
+          var out = splits.map(hhmm);
+          fig.dataset.xticks = out.join("|");
+          return out;
+        }},
+        {size: function (u, values) {  // wide enough for the longest tick label ("1,250 req/s"), never clipped
+          if (!values || !values.length) return 64;
+          var ctx = u.ctx, dpr = window.devicePixelRatio || 1;
+          ctx.save();
+          ctx.font = u.axes[1].font ? u.axes[1].font[0] : (12 * dpr) + "px system-ui, sans-serif";
+          var w = Math.max.apply(null, values.map(function (v) { return ctx.measureText(String(v)).width; }));
+          ctx.restore();
+          return Math.ceil(w / dpr) + 22;
+        }, values: function (u, splits) {
+          var f = formatter(unit, splits), out = splits.map(function (v) { return v == null ? "" : f(v); });
+          fig.dataset.yticks = out.join("|");
+          return out;
+        }},
+      ],
+      hooks: {draw: [function (u) {
+        fig.dataset.min = String(u.scales.x.min);
+        fig.dataset.max = String(u.scales.x.max);
+        fig.dataset.labels = String(placeLabels(u, strip));
+      }]},
+      plugins: [linesPlugin()],
     };
-    new uPlot(opts, [xs, ys], el);
-    fig.dataset.marks = String(list.filter(function (m) {
-      return m.ts >= xmin && m.ts <= data.window.end;
+    var u = new uPlot(opts, [xs, ys], el);
+    plots.push({u: u, el: el});
+    u.setScale("x", {min: range[0], max: range[1]});
+    u.over.addEventListener("dblclick", function () {
+      setTimeout(function () { u.setScale("x", {min: range[0], max: range[1]}); }, 0);
+    });
+    fig.dataset.marks = String(lay.markers.filter(function (m) {
+      return m.ts >= range[0] && m.ts <= range[1];
     }).length);
     fig.dataset.plotted = "true";
+  });
+  legend();
+  var zoomBtn = document.getElementById("range-zoom"), wideBtn = document.getElementById("range-wide");
+  if (zoomBtn) zoomBtn.addEventListener("click", function () {
+    applyRange([Number(zoomBtn.dataset.start), Number(zoomBtn.dataset.end)], "the incident");
+  });
+  if (wideBtn) wideBtn.addEventListener("click", function () {
+    applyRange([Number(wideBtn.dataset.start), Number(wideBtn.dataset.end)], "the wider window");
+  });
+  var resizing = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizing);
+    resizing = setTimeout(function () {
+      plots.forEach(function (p) {
+        var w = Math.max(260, Math.min(1100, p.el.clientWidth || 900));
+        if (Math.abs(w - p.u.width) > 2) p.u.setSize({width: w, height: 200});
+      });
+    }, 150);
   });
 
   // -- hypotheses and feedback ------------------------------------------------------------
