@@ -16,6 +16,9 @@ from .impact import ImpactPolicy
 from .signals import SignalRole, is_bad_direction
 from .types import Anomaly, Cause, IncidentState, Ranking, Topology
 
+EVIDENCE_NEAR = 180.0
+"""Traffic moves this close to an incident's onset show where it sits (see :attr:`Incident.involved`)."""
+
 __all__ = ["GroupingPolicy", "Incident", "IncidentTracker", "PageAction", "PageKind", "consensus_onset"]
 
 
@@ -96,10 +99,13 @@ class Incident:
 
     @property
     def involved(self) -> list[str]:
-        """The affected services, then the services with evidence only."""
+        """The affected services, then those with evidence only (deviations at the onset, traffic
+        that moved with it)."""
         seen = self.services
         extra: dict[str, float] = {}
-        for a in self.evidence:
+        onset = self.estimated_onset
+        near = [t for t in self.traffic if abs(t.onset - onset) <= EVIDENCE_NEAR]
+        for a in self.evidence + near:
             if a.service not in seen:
                 extra[a.service] = min(extra.get(a.service, a.onset), a.onset)
         return seen + sorted(extra, key=lambda s: (extra[s], s))
@@ -313,14 +319,18 @@ class IncidentTracker:
         if traffic:
             self._traffic = [t for t in self._traffic if anomaly.onset - t.onset <= self.policy.traffic_memory]
             self._traffic.append(anomaly)
-        if (traffic and not impact.is_material(anomaly)) or (
-                not traffic and not is_bad_direction(anomaly.signal, anomaly.direction, impact.roles)):
+        if traffic and not impact.is_material(anomaly):
             found = [i for i in self._matches(anomaly) if i.state is IncidentState.OPEN]
             if found:
                 found[0].traffic.append(anomaly)
                 return found[0], self._merge(found[0], found[1:], anomaly.detected_at)
             return None, []
-        if anomaly.confidence < self.policy.min_confidence and not traffic:
+        if not traffic and not is_bad_direction(anomaly.signal, anomaly.direction, impact.roles):
+            if impact.role(anomaly.signal) is SignalRole.LATENCY:
+                return self._add_evidence(anomaly)  # answers failing fast at a callee: it is involved
+            return None, []  # a harmless move (a callee doing less work as its callers fail): recorded only
+        if not traffic and anomaly.confidence < self.policy.min_confidence:
+            # A weak deviation: evidence of where the fault sits, never an incident of its own.
             return self._add_evidence(anomaly)
         # A symptom (or a resource's shift) of an outage; a traffic loss or surge users feel is a symptom too.
         found = self._matches(anomaly)

@@ -115,6 +115,7 @@ class RankingPolicy:
     tolerance: float = 90.0
     lag_scale: float = 600.0
     slow_lag_scale: float = 3600.0
+    min_surge: float = 1.5
     slow_share: float = 0.15
     none_logit: float = 0.0
     max_candidates: int = 5
@@ -211,9 +212,13 @@ class _View:
 
     @classmethod
     def of(cls, incident: Incident, topology: Topology) -> _View:
-        affected = frozenset(incident.services)
+        # Errors and latency propagate from callee to caller; lost traffic the other way (a failing
+        # caller sends its callees less). So the services that locate the fault are those with
+        # errors, latency or resource anomalies; traffic alone only when nothing else moved.
+        located = [a.service for a in incident.anomalies if role_of(a.signal) is not SignalRole.TRAFFIC]
+        affected = frozenset(located) if located else frozenset(incident.services)
         roots = frozenset(s for s in affected if affected <= topology.blast_radius_of_service(s))
-        evidence = frozenset(a.service for a in incident.evidence) - affected
+        evidence = frozenset(a.service for a in incident.evidence if a.direction == "up") - affected
         return cls(affected, roots, evidence, _shape(incident), topology)
 
 
@@ -390,7 +395,7 @@ def _traffic_candidates(incident: Incident, view: _View, policy: RankingPolicy) 
     topology, affected, shape = view.topology, view.affected, view.shape
     out: list[Scored] = []
     seen: set[str] = set()
-    rising = [t for t in incident.traffic if _rises(t)]
+    rising = [t for t in incident.traffic if _rises(t) and t.after >= policy.min_surge * t.before]
     for t in sorted(rising, key=lambda a: (a.onset, a.service)):
         if t.service in seen or topology.callers(t.service) & shape.rising:
             continue
