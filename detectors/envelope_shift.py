@@ -56,6 +56,8 @@ class EnvelopeShift:
         How far beyond the envelope a run must be, in units of the largest excursion.
     fast_margin
         The same for the fast (shortest) run.
+    fast_ratio
+        The fast run must also be this many times the baseline level (or this fraction of it).
     block
         Samples per envelope block.
     blocks
@@ -111,6 +113,7 @@ class EnvelopeShift:
         runs: tuple[int, ...] = (2, 3, 5),
         margin: float = 0.5,
         fast_margin: float = 1.0,
+        fast_ratio: float = 10.0,
         block: int = 30,
         blocks: int = 12,
         creep_blocks: int = 2,
@@ -130,6 +133,7 @@ class EnvelopeShift:
         self.runs = tuple(runs)
         self.margin = margin
         self.fast_margin = fast_margin
+        self.fast_ratio = fast_ratio
         self.block = block
         self.blocks = blocks
         self.creep_blocks = creep_blocks
@@ -266,7 +270,7 @@ class EnvelopeShift:
         if bottom <= newest <= top:
             return None  # inside every run's envelope: no run ends here
         hi, lo, level, exc = self._envelope()
-        found = self._strong_run([v for _, v in fresh], hi, lo, exc)
+        found = self._strong_run([v for _, v in fresh], hi, lo, exc, level)
         if found is not None:
             direction, k, bound, clearance = found
             return self._open_run(ts, direction, k, bound, level, exc, clearance)
@@ -284,7 +288,7 @@ class EnvelopeShift:
         return [v for _, v in self._fresh]
 
     def _strong_run(self, values: list[float], hi: list[float], lo: list[float], exc: float,
-                    ) -> tuple[Direction, int, float, float] | None:
+                    level: float | None = None) -> tuple[Direction, int, float, float] | None:
         """The shortest run of the newest ``values`` beyond the envelope by its margin, if any."""
         for i, k in enumerate(self.runs, start=1):
             if len(values) < k:
@@ -293,6 +297,11 @@ class EnvelopeShift:
             run = values[-k:]
             up_thr = (hi[0] if i == 1 else hi[i]) + m * exc
             down_thr = (lo[0] if i == 1 else lo[i]) - m * exc
+            if i == 1 and level is not None:
+                # The fast path is for the unambiguous: also ``fast_ratio`` times the level (or a
+                # fraction of it), so two glitches in a row cannot page.
+                up_thr = max(up_thr, self.fast_ratio * level) if level > 0 else up_thr
+                down_thr = min(down_thr, level / self.fast_ratio) if level > 0 else down_thr
             if min(run) > up_thr:
                 return Direction.UP, k, hi[i], min(run) - up_thr
             if max(run) < down_thr:
@@ -397,7 +406,7 @@ class EnvelopeShift:
         act["back"] = act["back"] + 1 if self._back(act, value) else 0
         if act.get("weak") and act["back"] == 0:
             hi, lo, _, exc = self._envelope()
-            found = self._strong_run(act["values"][-max(self.runs):], hi, lo, exc)
+            found = self._strong_run(act["values"][-max(self.runs):], hi, lo, exc, act["before"])
             if (found is not None and found[0].value == act["direction"]
                     and self._rare(act["values"][-found[1]:], found[0])):
                 # The evidence grew into a shift: report it, confident, from the same onset.
