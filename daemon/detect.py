@@ -44,6 +44,9 @@ def add_parser(subparsers: Any) -> None:
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE.csv", help="input CSV with timestamp,value")
+    parser.add_argument("--detector", choices=DETECTORS, default="ensemble",
+                        help="ensemble: calibrated anomaly score (default); paging: the confidence of a shift "
+                             "where the daemon's own detector reports one, else 0")
     parser.add_argument("--output-dir", type=Path, default=None, metavar="DIR",
                         help="write DIR/<input name>.csv for each input (required for several files)")
     parser.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
@@ -117,13 +120,25 @@ def read_series(path: Path) -> tuple[list[list[str]], list[float], list[float]]:
     return rows, stamps, values
 
 
-def score_series(stamps: Sequence[float], values: Sequence[float]) -> list[float]:
-    """Online anomaly scores in [0, 1], one per sample, from one fresh :class:`Ensemble`."""
-    detector = Ensemble()
-    scores = []
+DETECTORS = ("ensemble", "paging")
+"""``ensemble``: the calibrated anomaly score (NAB's task). ``paging``: the detector the daemon pages
+with (``make_detector``): a shift's confidence where it reports one, 0 elsewhere."""
+
+
+def score_series(stamps: Sequence[float], values: Sequence[float], detector: str = "ensemble") -> list[float]:
+    """Online anomaly scores in [0, 1], one per sample, from one fresh detector."""
+    scores: list[float] = []
+    if detector == "paging":
+        from detectors import EventKind, make_detector
+        paging = make_detector("value")
+        for ts, value in zip(stamps, values):
+            found = paging.update(ts, value)
+            scores.append(found.confidence if found is not None and found.kind is EventKind.SHIFT else 0.0)
+        return scores
+    ensemble = Ensemble()
     for ts, value in zip(stamps, values):
-        detector.update(ts, value)
-        scores.append(detector.score)
+        ensemble.update(ts, value)
+        scores.append(ensemble.score)
     return scores
 
 
@@ -134,10 +149,10 @@ def _write(out: TextIO, rows: list[list[str]], scores: list[float]) -> None:
         writer.writerow([ts, value, f"{score:.10g}"])
 
 
-def score_file(path: Path, out_path: Path) -> None:
+def score_file(path: Path, out_path: Path, detector: str = "ensemble") -> None:
     """Score one file into ``out_path`` (the unit of work of a parallel run)."""
     rows, stamps, values = read_series(path)
-    scores = score_series(stamps, values)
+    scores = score_series(stamps, values, detector)
     with open(out_path, "w", encoding="utf-8", newline="") as fh:
         _write(fh, rows, scores)
 
@@ -156,15 +171,15 @@ def run(args: argparse.Namespace) -> int:
             out_dir.mkdir(parents=True, exist_ok=True)
         if out_dir is None:
             rows, stamps, values = read_series(files[0])
-            _write(sys.stdout, rows, score_series(stamps, values))
+            _write(sys.stdout, rows, score_series(stamps, values, args.detector))
         elif jobs <= 1:
             for n, path in enumerate(files, start=1):
                 if progress:
                     print(f"\r[{n}/{len(files)}] {path.name}", end="", file=sys.stderr, flush=True)
-                score_file(path, out_dir / path.name)
+                score_file(path, out_dir / path.name, args.detector)
         else:
             with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = [pool.submit(score_file, path, out_dir / path.name) for path in files]
+                futures = [pool.submit(score_file, path, out_dir / path.name, args.detector) for path in files]
                 try:
                     for n, (path, future) in enumerate(zip(files, futures), start=1):
                         future.result()  # in input order, so the first bad file is the one reported

@@ -36,7 +36,7 @@ PUBLISHED = [  # NAB scoreboard (standard, reward_low_FP_rate, reward_low_FN_rat
 ]
 
 
-def run_detect(nab: Path, out: Path, jobs: int | None) -> tuple[float, float]:
+def run_detect(nab: Path, out: Path, jobs: int | None, detector: str = "ensemble") -> tuple[float, float]:
     """Score every file with ``daemon.detect.score_file`` (what ``whatchanged detect`` runs per file),
     in ``jobs`` processes as ``whatchanged detect --jobs`` does; return (wall, CPU) seconds."""
     files = sorted((nab / "data").glob("*/*.csv"))
@@ -45,7 +45,7 @@ def run_detect(nab: Path, out: Path, jobs: int | None) -> tuple[float, float]:
     for category in sorted({f.parent.name for f in files}):
         (out / category).mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(max_workers=jobs or detect.available_cpus()) as pool:
-        for future in [pool.submit(detect.score_file, f, out / f.parent.name / f.name) for f in files]:
+        for future in [pool.submit(detect.score_file, f, out / f.parent.name / f.name, detector) for f in files]:
             future.result()
     return time.perf_counter() - start, _children_cpu() - cpu
 
@@ -83,11 +83,19 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--keep", type=Path, default=None, help="keep the detector's output here")
     parser.add_argument("--per-file", action="store_true", help="list detections per file (where we lose)")
     parser.add_argument("--jobs", type=int, default=None, help="processes (default: one per available CPU)")
+    parser.add_argument("--detector", choices=detect.DETECTORS, default="ensemble",
+                        help="ensemble (the calibrated score) or paging (the daemon's own detector, 0/1)")
+    parser.add_argument("--half", choices=("a", "b"), default=None,
+                        help="score only half the corpus: files in even (a) or odd (b) places of the sorted "
+                             "list, to tune on one half and report the other")
     args = parser.parse_args(argv)
     files = load_corpus(args.nab)
+    if args.half is not None:
+        ordered = sorted(files, key=lambda f: f.name)
+        files = ordered[0 if args.half == "a" else 1::2]
     with tempfile.TemporaryDirectory() as tmp:
         out = args.keep or Path(tmp)
-        seconds, cpu = run_detect(args.nab, out, args.jobs)
+        seconds, cpu = run_detect(args.nab, out, args.jobs, args.detector)
         scores = read_scores(out, [f.name for f in files])
     rows = sum(len(f.values) for f in files)
     results = {p: corpus_score(files, scores, p) for p in PROFILES}
@@ -96,7 +104,8 @@ def main(argv: list[str]) -> int:
     print()
     print(f"{'detector':24} {'standard':>9} {'low FP':>9} {'low FN':>9}")
     std, lfp, lfn = (results[p][0] for p in PROFILES)
-    print(f"{'whatchanged (this run)':24} {std:9.2f} {lfp:9.2f} {lfn:9.2f}")
+    label = f"whatchanged {args.detector}" + (f" ({args.half})" if args.half else "")
+    print(f"{label:24} {std:9.2f} {lfp:9.2f} {lfn:9.2f}")
     for name, *published in PUBLISHED:
         cells = " ".join(f"{v:9.2f}" if v is not None else f"{'':>9}" for v in published)
         print(f"{name:24} {cells}")
