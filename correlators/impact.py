@@ -6,6 +6,8 @@ relative bar, configurable per service and signal:
 
 - errors: the ratio rises by at least ``min_delta`` (one percentage point) *and* at least
   ``min_ratio`` times (doubles). 0.13% → 0.26% doubles but adds a tenth of a point: no page.
+  Where the service's request rate is measured, the rise must also add ``min_failures`` failed
+  requests a second (3 a minute): one failure in three requests is 33%, and nobody is woken for it.
 - latency: the quantile rises by at least ``min_delta`` seconds (100 ms) *and* ``min_ratio``
   times (by half). A queue's p99 going 30 ms → 50 ms is no page; 0.4 s → 9 s is.
 - traffic: a loss to at most ``loss_to`` of the level before (half the requests gone), or a surge
@@ -35,8 +37,11 @@ class Bar:
     loss_to: float = 0.5
     surge_to: float = 3.0
     min_before: float = 0.0
+    min_failures: float = 0.0
 
-    def passes(self, role: SignalRole, before: float, after: float) -> bool:
+    def passes(self, role: SignalRole, before: float, after: float, rate: float | None = None) -> bool:
+        if role is SignalRole.ERRORS and rate is not None and (after - before) * rate < self.min_failures:
+            return False  # 1 failure in 3 requests is 33%, and nobody is paged for one request
         if role is SignalRole.TRAFFIC:
             if before < self.min_before:
                 return False
@@ -46,7 +51,7 @@ class Bar:
 
 
 DEFAULT_BARS: Mapping[SignalRole, Bar] = {
-    SignalRole.ERRORS: Bar(min_delta=0.01, min_ratio=2.0),
+    SignalRole.ERRORS: Bar(min_delta=0.01, min_ratio=2.0, min_failures=0.05),
     SignalRole.LATENCY: Bar(min_delta=0.1, min_ratio=1.5),
     SignalRole.TRAFFIC: Bar(loss_to=0.5, surge_to=3.0, min_before=1.0),
 }
@@ -75,6 +80,9 @@ class ImpactPolicy:
     (False, True)
     >>> p.is_material(a("cpu_utilisation", 0.003, 0.9))
     False
+    >>> from dataclasses import replace
+    >>> p.is_material(replace(a("error_ratio", 0.0, 0.33), rate=0.05)), p.is_material(replace(a("error_ratio", 0.0, 0.33), rate=5.0))
+    (False, True)
     >>> p.is_material(a("request_rate", 200.0, 60.0, "down")), p.is_material(a("request_rate", 200.0, 150.0, "down"))
     (True, False)
     >>> ImpactPolicy(overrides={("api", "latency_p99_seconds"): Bar(0.01, 1.2)}).is_material(
@@ -109,4 +117,4 @@ class ImpactPolicy:
             return False
         if role is not SignalRole.TRAFFIC and a.direction != "up":
             return False
-        return bar.passes(role, a.before, a.after)
+        return bar.passes(role, a.before, a.after, a.rate)

@@ -127,7 +127,7 @@ class Incident:
         def anomaly(a: dict[str, Any]) -> Anomaly:
             return Anomaly(a["service"], a["signal"], float(a["onset"]), float(a["detected_at"]), a["direction"],
                            float(a["before"]), float(a["after"]), float(a["confidence"]), a.get("recovered_at"),
-                           a.get("series", ""))
+                           a.get("series", ""), a.get("rate"))
 
         cands = doc.get("candidates") or []
         return cls(

@@ -36,6 +36,7 @@ class TrafficWindow:
     min_ratio: float = 1.5
     baseline_points: int = 20
     _series: dict[tuple[str, str], deque[tuple[float, float]]] = field(default_factory=dict)
+    _signals: dict[str, list[str]] = field(default_factory=dict)  # per service, its traffic signals
 
     def observe(self, service: str, signal: str, ts: float, value: float) -> None:
         if not math.isfinite(value):
@@ -43,7 +44,23 @@ class TrafficWindow:
         buf = self._series.get((service, signal))
         if buf is None:
             buf = self._series[(service, signal)] = deque(maxlen=self.keep)
+            self._signals.setdefault(service, []).append(signal)
         buf.append((ts, value))
+
+    def rate_before(self, service: str, ts: float) -> float | None:
+        """The service's request rate before ``ts`` (the median of its last samples), if measured.
+
+        >>> w = TrafficWindow()
+        >>> for i in range(5):
+        ...     w.observe("web", "request_rate", 60.0 * i, 10.0 + i)
+        >>> w.rate_before("web", 250.0), w.rate_before("api", 250.0)
+        (12.0, None)
+        """
+        values = [v for sig in self._signals.get(service, ()) for t, v in self._series[(service, sig)] if t < ts]
+        if not values:
+            return None
+        recent = sorted(values[-self.baseline_points:])
+        return recent[len(recent) // 2]
 
     def shifts(self, onset: float, tolerance: float, now: float) -> list[Anomaly]:
         """Series whose level around the onset (the upper quartile of ``onset - tolerance`` to

@@ -146,18 +146,23 @@ class Anomaly:
     confidence: float
     recovered_at: float | None = None
     series: str = ""
+    rate: float | None = None
+    """Requests a second at the service before the onset, where measured: the traffic behind a ratio."""
 
     @property
     def key(self) -> str:
         return self.series or f"{self.service}/{self.signal}"
 
     def to_json(self) -> JSON:
-        return {
+        doc: JSON = {
             "service": self.service, "signal": self.signal, "onset": self.onset,
             "detected_at": self.detected_at, "direction": self.direction,
             "before": self.before, "after": self.after, "confidence": round(self.confidence, 4),
             "recovered_at": self.recovered_at, "series": self.key,
         }
+        if self.rate is not None:
+            doc["rate"] = self.rate
+        return doc
 
 
 @dataclass(frozen=True, slots=True)

@@ -363,6 +363,7 @@ class ImpactBarConfig(_Model):
     loss_to: float | None = Field(default=None, gt=0.0, lt=1.0)
     surge_to: float | None = Field(default=None, gt=1.0)
     min_before: float | None = Field(default=None, ge=0.0)
+    min_failures: float | None = Field(default=None, ge=0.0)
 
     def bar(self, base: Any) -> Any:
         from correlators.impact import Bar

@@ -267,8 +267,10 @@ class Engine:
                 if any(a.key == series for a in touched.anomalies):
                     out.incidents[touched.id] = touched
             return out
+        impact = self.tracker.policy.impact
+        rate = self._traffic.rate_before(service, d.onset) if impact.role(signal) is SignalRole.ERRORS else None
         anomaly = Anomaly(service, signal, d.onset, d.detected_at, d.direction.value, d.before, d.after,
-                          d.confidence, series=series)
+                          d.confidence, series=series, rate=rate)
         out.anomalies.append(anomaly)
         inc, pages = self.tracker.add_anomaly(anomaly)
         out.pages += pages

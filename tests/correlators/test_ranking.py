@@ -151,6 +151,13 @@ def test_shape_errors_with_the_same_traffic_point_to_the_change(topo: Topology) 
     inc = incident([errors("checkout"), errors("frontend")], traffic)
     r = rank(inc, [change("chk", "checkout", -60)], [], topo)
     assert ids(r)[0] == "chk"
+    assert "frontend" not in ids(r)  # a 1.3x rise is not a surge (RankingPolicy.min_surge): no load candidate
+
+
+def test_a_real_surge_is_a_candidate_below_the_change_when_errors_rose(topo: Topology) -> None:
+    inc = incident([errors("checkout"), errors("frontend")], [surge("frontend", before=100, after=200)])
+    r = rank(inc, [change("chk", "checkout", -60)], [], topo)
+    assert ids(r)[0] == "chk"
     assert ids(r).index("frontend") > 0
 
 
