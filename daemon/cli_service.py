@@ -61,14 +61,35 @@ def explain(cfg: Config) -> list[str]:
         out.append(f"Probe {p.target}: GET {p.url} every {d(p.interval)}, timeout {d(p.timeout)}, "
                    f"healthy on {p.expect_status}")
     det, dl = cfg.detection, cfg.delivery
+    from .policy import policies
+    pol = policies(prom.step if prom is not None else 30.0, det, signals)
+    g, r = pol.grouping, pol.ranking
     out += ["Windows:",
-            f"  anomalies within {d(det.group_window)} of each other form one incident (detection.group_window)",
-            f"  a page needs confidence >= {det.page_min_confidence:.2f} (detection.page_min_confidence)",
+            f"  anomalies within {d(g.window)} of each other form one incident (detection.group_window)",
+            f"  an incident takes nothing {d(g.max_span)} after its onset nor {d(g.quiet_gap)} after its last "
+            f"detection; a resolved one re-opens only for the same series within {d(g.reopen_within)}",
+            f"  a change is a candidate up to {d(r.lookback)} before the onset, and up to {d(r.tolerance)} after it",
+            f"  a page needs confidence >= {g.min_confidence:.2f} (detection.page_min_confidence)",
             f"  seasonal baseline (a learnt daily shape) for: {', '.join(det.seasonal) or 'none'}",
             f"  a resolve is held {d(dl.resolve_hold)} in case the incident relapses (delivery.resolve_hold)",
             (f"  deliveries retried up to {dl.max_attempts} times, backoff {d(dl.backoff_base)} to "
              f"{d(dl.backoff_cap)} (delivery)"),
             f"  history kept {d(cfg.store.retention)} (store.retention)"]
+    out.append("What pages (detection.impact, detection.impact_overrides, detection.roles; docs/impact.md):")
+    impact = g.impact
+    for role, bar in sorted(impact.bars.items(), key=lambda kv: kv[0].value):
+        if role.value == "traffic":
+            out.append(f"  traffic: a loss to {bar.loss_to:.0%} or a surge to {bar.surge_to:g}x, from at least "
+                       f"{bar.min_before:g} req/s")
+        else:
+            extra = f", and {bar.min_failures * 60:g} more failed requests a minute" if bar.min_failures else ""
+            out.append(f"  {role.value}: up by at least {bar.min_delta:g} and to {bar.min_ratio:g}x{extra}")
+    for (svc, sig), bar in sorted(impact.overrides.items()):
+        out.append(f"  {sig} of {svc}: up by at least {bar.min_delta:g} and to {bar.min_ratio:g}x")
+    roles = {sg.name: impact.role(sg.name).value for sg in signals}
+    if roles:
+        out.append("  roles: " + ", ".join(f"{n} {rl}" for n, rl in sorted(roles.items()))
+                   + " (resource and other signals never page alone)")
     out.append(f"Services: {', '.join(s.name for s in cfg.services) or 'none (no topology: every service alone)'}")
     out.append(f"Notifiers: {', '.join(f'{n.name} ({n.type})' for n in cfg.notifiers)}")
     return out

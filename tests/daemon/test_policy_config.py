@@ -1,0 +1,51 @@
+"""One policy from the config: impact bars, overrides and roles reach the grouping that pages."""
+
+from __future__ import annotations
+
+import pytest
+
+from correlators.signals import SignalRole
+from correlators.types import Anomaly
+from daemon.cli_service import explain
+from daemon.config import ConfigError, parse_config
+from daemon.policy import policies
+
+BASE = {"prometheus": {"url": "http://127.0.0.1:9", "step": "60s"},
+        "notifiers": [{"name": "c", "type": "console"}]}
+
+
+def slow(service: str, before: float, after: float, signal: str = "latency_p99_seconds") -> Anomaly:
+    return Anomaly(service, signal, 0.0, 60.0, "up", before, after, 1.0)
+
+
+def test_defaults_are_the_replay_defaults() -> None:
+    cfg = parse_config(BASE)
+    assert policies(60.0, cfg.detection, cfg.all_signals()) == policies(60.0)
+
+
+def test_bars_overrides_and_roles_from_the_config_decide_what_pages() -> None:
+    cfg = parse_config({**BASE,
+                        "signals": [{"name": "queue_wait", "query": "sum by (service) (x)", "role": "latency"}],
+                        "detection": {"impact": {"latency": {"min_delta": 0.25}},
+                                      "impact_overrides": [{"service": "payments", "signal": "latency_p99_seconds",
+                                                            "min_delta": 0.05, "min_ratio": 1.2}],
+                                      "roles": {"jvm_gc_pause_seconds": "resource"}}})
+    impact = policies(60.0, cfg.detection, cfg.all_signals()).grouping.impact
+    assert not impact.is_material(slow("checkout", 0.2, 0.4))     # +200 ms < the configured 250 ms
+    assert impact.is_material(slow("checkout", 0.2, 0.5))
+    assert impact.is_material(slow("payments", 0.03, 0.1))        # its own, lower bar
+    assert impact.role("queue_wait") is SignalRole.LATENCY        # from signals[].role
+    assert impact.is_material(slow("checkout", 1.0, 2.0, "queue_wait"))
+    assert impact.role("jvm_gc_pause_seconds") is SignalRole.RESOURCE
+    assert not impact.is_material(slow("checkout", 0.01, 5.0, "jvm_gc_pause_seconds"))
+    text = "\n".join(explain(cfg))
+    assert "latency: up by at least 0.25" in text and "latency_p99_seconds of payments" in text
+
+
+@pytest.mark.parametrize(("section", "field"), [({"impact": {"latency": {"min_ratio": 0.5}}}, "min_ratio"),
+                                                ({"impact": {"traffic": {"loss_to": 2}}}, "loss_to"),
+                                                ({"roles": {"x": "symptom"}}, "roles")])
+def test_bad_bars_are_refused_naming_the_field(section: dict[str, object], field: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        parse_config({**BASE, "detection": section})
+    assert field in str(e.value)
