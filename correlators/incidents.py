@@ -319,7 +319,7 @@ class IncidentTracker:
         if traffic:
             self._traffic = [t for t in self._traffic if anomaly.onset - t.onset <= self.policy.traffic_memory]
             self._traffic.append(anomaly)
-        if traffic and not impact.is_material(anomaly):
+        if traffic and (not impact.is_material(anomaly) or self._surge_ending(anomaly)):
             found = [i for i in self._matches(anomaly) if i.state is IncidentState.OPEN]
             if found:
                 found[0].traffic.append(anomaly)
@@ -358,6 +358,14 @@ class IncidentTracker:
             inc.traffic.append(anomaly)  # also a load candidate for the ranking
         inc.onset = self.onset_of(inc.anomalies)
         return inc, actions
+
+    def _surge_ending(self, anomaly: Anomaly) -> bool:
+        """A fall of traffic back to about where an earlier rise of the same series started: the
+        surge ended (the detector had taken the surge as its new normal), no traffic was lost."""
+        if anomaly.after >= anomaly.before:
+            return False
+        return any(t.key == anomaly.key and t.after > t.before and t.onset < anomaly.onset
+                   and anomaly.after >= 0.7 * t.before for t in self._traffic)
 
     def _add_evidence(self, anomaly: Anomaly) -> tuple[Incident | None, list[PageAction]]:
         """Remember a weak anomaly for incidents opening soon; attach it to an open one it is near."""
