@@ -202,6 +202,10 @@ class Daemon:
             replay.append(alert)
         if poisoned:  # never replayed again: one bad alert must not stop every start
             await self.store.mark_alerts_processed(poisoned, now)
+        if self.cluster is None and (released := await self.store.release_claims(now)):
+            # the only deliverer: pages its previous process had claimed (and perhaps died sending)
+            # go out now with their keys, not after the claim's lease
+            log.info("%d pending page(s) from before the last stop are due now", released)
         if replay:  # received and acknowledged before a crash, never taken by the core: take them now
             log.info("feeding %d alert(s) received before the last stop to the core", len(replay))
         for a in replay:

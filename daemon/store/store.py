@@ -523,6 +523,16 @@ class Store:
             rows = sorted((await conn.execute(claim)).mappings().all(), key=lambda r: r["id"])
         return [self._notification(r) for r in rows]
 
+    async def release_claims(self, now: float) -> int:
+        """Make pending notifications due now (a single replica's start: claims held by its previous
+        process, which died mid-send, would otherwise wait out their lease). Held-back resolves keep
+        their time. Returns how many were released."""
+        n = t.notifications
+        async with self.write() as conn:
+            res = await conn.execute(sa.update(n).where(n.c.status == "pending").where(n.c.next_attempt_at > now)
+                                     .where(n.c.action != "resolve").values(next_attempt_at=now))
+        return int(res.rowcount or 0)
+
     async def list_notifications(self, incident_id: str | None = None, status: str | None = None,
                                  limit: int = 200) -> list[Notification]:
         q = sa.select(t.notifications).order_by(t.notifications.c.id).limit(limit)
