@@ -138,6 +138,7 @@ class Daemon:
         # delays the analysis of anything else (bounded by intake.max_pending at the edge)
         self.bulk: asyncio.Queue[Event] = asyncio.Queue()
         self._taken = 0
+        self._inbox_keys: dict[str, str] = {}  # replayed alert's key -> its inbox row's, where cleaning changed it
         self._store_reason = ""
         self._stop = asyncio.Event()
         self._store_ok = True
@@ -199,6 +200,8 @@ class Daemon:
                 self.quarantine("alert", f"stored alert {key!r} set aside at start-up: {e}")
                 poisoned.append(key)
                 continue
+            if alert.key[:600] != key:  # fixed up: mark the row it came from once the core has it
+                self._inbox_keys[alert.key] = key
             replay.append(alert)
         if poisoned:  # never replayed again: one bad alert must not stop every start
             await self.store.mark_alerts_processed(poisoned, now)
@@ -431,6 +434,8 @@ class Daemon:
             # Processed once its consequences are stored (with coalescing, at the next incident
             # save): an alert marked before then would be lost by a crash, not fed again.
             self._alerts_unsaved.append(ev.key)
+            if (stored := self._inbox_keys.pop(ev.key, None)) is not None:
+                self._alerts_unsaved.append(stored)
             if not self._unsaved:
                 await self._mark_alerts_processed()
         return out

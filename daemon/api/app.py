@@ -10,7 +10,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..guard import clean_json
+from ..guard import clean_json, clean_text, is_clean
 from ..intake import Busy
 from ..schema import InputError, accepting_times, parse_changes
 from ..store import StoreError
@@ -107,11 +107,27 @@ def edge_times(daemon: Daemon) -> Any:
     return accepting_times(lambda ts: daemon.time_window.check(ts, daemon.clock()))
 
 
+MAX_PARAM = 1000
+
+
+def _check_url(request: web.Request) -> None:
+    """Path and query: no control character, no lone surrogate, no overlong value (400 naming it)."""
+    if not is_clean(request.path) or "\n" in request.path or "\t" in request.path:
+        raise InputError("path", "control characters or invalid text in the path")
+    for name, value in request.query.items():
+        if not is_clean(name) or not is_clean(value) or "\n" in value:
+            raise InputError(clean_text(name, 60, single_line=True) or "query",
+                             "control characters or invalid text")
+        if len(value) > MAX_PARAM:
+            raise InputError(clean_text(name, 60, single_line=True), f"longer than {MAX_PARAM} characters")
+
+
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
     daemon = request.app.get(DAEMON_KEY)
     try:
+        _check_url(request)
         resp: web.StreamResponse = await handler(request)
     except InputError as e:
         resp = _error(400, e.field, e.message)
