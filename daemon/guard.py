@@ -50,9 +50,8 @@ def clean_text(value: str, limit: int | None = None, *, single_line: bool = Fals
     >>> clean_text("a\\ud800b\\x00c\\nd"), clean_text("x\\ny", single_line=True), clean_text("abcdef", 3)
     ('a\ufffdbc\\nd', 'xy', 'abc')
     """
-    if value.isascii():
-        if value.isprintable() or not (_DROP_ALL if single_line else _DROP).search(value):
-            return value if limit is None else value[:limit]
+    if value.isascii() and (value.isprintable() or not (_DROP_ALL if single_line else _DROP).search(value)):
+        return value if limit is None else value[:limit]
     out = _SURROGATE.sub("\ufffd", value)
     out = (_DROP_ALL if single_line else _DROP).sub("", out)
     return out if limit is None else out[:limit]

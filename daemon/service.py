@@ -30,7 +30,7 @@ from .api.auth import ApiTokens
 from .cluster.node import ClusterNode
 from .config import Config, DeliveryConfig, load_config_or_report
 from .engine import Engine, EngineOutput, detection_factories
-from .events import AlertEvent, ChangeStatus, Event, ProbeResult, Sample, SampleBatch
+from .events import AlertEvent, ChangeStatus, Event, Sample, SampleBatch
 from .guard import TimeWindow, clean_alert, clean_change, is_clean
 from .intake import Busy, IntakeLimits
 from .metrics import Metrics
@@ -344,13 +344,13 @@ class Daemon:
                         await self.flush()  # a quiet moment: the batch is complete, decide first pages
                         if self.cluster is not None:
                             await self._cluster_tick()
-                    except Exception:  # never let one bad decision stop the analysis of everything else
+                    except Exception:  # one bad decision must not stop the analysis of everything else
                         log.exception("deciding pages failed; will try again at the next quiet moment")
                     continue
             ev, lane = got
             try:
                 await self.handle(ev, coalesce=True)
-            except Exception:
+            except Exception:  # noqa: BLE001 - quarantined: logged with its traceback and counted
                 self.quarantine(type(ev).__name__, f"failed to process event {_describe(ev)}", exc_info=True)
             finally:
                 lane.task_done()
@@ -537,7 +537,7 @@ class Daemon:
         for inc_id, inc in list(self._unsaved.items()):
             try:
                 await self.store.save_incident(inc.to_json(), now=self.clock())
-            except Exception as e:  # noqa: BLE001 - classified below
+            except Exception as e:
                 if not _permanent(e):
                     raise
                 bad.add(inc_id)

@@ -129,8 +129,8 @@ class Outbox:
             withdraw = f"withdrawn: {page.reason or 'relapsed'}"
         due = now + self.resolve_hold if page.action == "resolve" and not page.drill else now
         payload = page.to_json()
-        rows = [dict(key=notification_key(page, name), incident_id=page.incident_id, receiver=name,
-                     action=page.action, dedup_key=page.dedup_key, payload=payload, next_attempt_at=due)
+        rows = [{"key": notification_key(page, name), "incident_id": page.incident_id, "receiver": name,
+                 "action": page.action, "dedup_key": page.dedup_key, "payload": payload, "next_attempt_at": due}
                 for name in (receivers if receivers is not None else list(self.notifiers))]
         return withdraw, rows
 

@@ -312,11 +312,11 @@ class Store:
         table, a full disk, a lost connection). Writes a row in a transaction it rolls back."""
         c = t.cursors
         try:
-            async with self._write_lock or contextlib.nullcontext(), self.engine.connect() as conn:
-                async with conn.begin() as txn:
-                    await conn.execute(self._insert(c).values(source="__readyz__", value="", updated_at=0.0)
-                                       .on_conflict_do_nothing(index_elements=["source"]))
-                    await txn.rollback()
+            async with self._write_lock or contextlib.nullcontext(), self.engine.connect() as conn, \
+                    conn.begin() as txn:
+                await conn.execute(self._insert(c).values(source="__readyz__", value="", updated_at=0.0)
+                                   .on_conflict_do_nothing(index_elements=["source"]))
+                await txn.rollback()
             return None
         except (SQLAlchemyError, OSError) as e:
             return describe_store_error(e)
@@ -383,9 +383,9 @@ class Store:
         return new
 
     async def _save_incident(self, conn: AsyncConnection, doc: dict[str, Any], now: float) -> None:
-        values = dict(state=doc["state"], onset=doc["onset"], opened_at=doc["opened_at"],
-                      paged_at=doc["paged_at"], resolved_at=doc["resolved_at"], services=doc["services"],
-                      doc=doc, updated_at=now)
+        values = {"state": doc["state"], "onset": doc["onset"], "opened_at": doc["opened_at"],
+                  "paged_at": doc["paged_at"], "resolved_at": doc["resolved_at"], "services": doc["services"],
+                  "doc": doc, "updated_at": now}
         rows = [_anomaly_row(a, doc["id"]) for a in doc.get("anomalies", [])]
         a = t.anomalies
         stmt = self._insert(t.incidents).values(id=doc["id"], **values)

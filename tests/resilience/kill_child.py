@@ -18,6 +18,7 @@ import sys
 
 from daemon.config import DeliveryConfig
 from daemon.notify.pagerduty import PagerDutyNotifier
+from daemon.notify.types import Notifier
 from daemon.notify.webhook import WebhookNotifier
 from daemon.service import Daemon
 from daemon.store import Store
@@ -29,7 +30,7 @@ SECRET = b"s3cret"
 
 async def run_daemon(db: str, port: int, base: str) -> None:
     store = await Store.open(f"sqlite+aiosqlite:///{db}")
-    notifiers = {"hook": WebhookNotifier("hook", f"{base}/hook", secret=SECRET, timeout=2.0),
+    notifiers: dict[str, Notifier] = {"hook": WebhookNotifier("hook", f"{base}/hook", secret=SECRET, timeout=2.0),
                  "pd": PagerDutyNotifier("pd", ROUTING_KEY, url=base, timeout=2.0)}
     d = Daemon(store=store, topology=SHOP, sources=[], notifiers=notifiers, step=30.0, checkpoint_every=3600,
                delivery=DeliveryConfig(send_timeout=2.0, backoff_base=0.2, resolve_hold=0.0))
@@ -49,7 +50,7 @@ def child(db: str, port: int, base: str) -> None:
     try:
         asyncio.run(run_daemon(db, port, base))
     except BaseException:
-        logging.exception("daemon failed")
+        logging.getLogger("kill_child").exception("daemon failed")
         os._exit(1)
     os._exit(0)
 

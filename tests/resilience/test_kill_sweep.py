@@ -97,7 +97,7 @@ async def _post(http: aiohttp.ClientSession, port: int, body: dict[str, Any]) ->
     try:
         async with http.post(f"http://127.0.0.1:{port}/api/v1/webhooks/alertmanager", json=body) as r:
             return r.status
-    except (aiohttp.ClientError, asyncio.TimeoutError):
+    except (aiohttp.ClientError, TimeoutError):
         return None  # killed before it answered
 
 

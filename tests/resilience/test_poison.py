@@ -17,7 +17,7 @@ import asyncio
 import copy
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -119,6 +119,10 @@ def _strict(doc: Any) -> bool:
     return True
 
 
+def _paged_about(service: str, rec: RecordingNotifier) -> Callable[[], bool]:
+    return lambda: any(service in p.incident.get("services", []) for _, p in rec.pages)
+
+
 def _query_value(v: Any) -> str:
     return quote(v if isinstance(v, str) else json.dumps(v), safe="", errors="surrogatepass")
 
@@ -135,7 +139,7 @@ async def test_no_request_gives_500_or_stops_paging(store: Store) -> None:
         assert first.status == 202
         assert await until(lambda: bool(rec.pages), 20), "the valid alert never paged"
         [doc] = await store.list_incidents()
-        failures = []
+        failures: list[tuple[str, Any, int, str]] = []
         for route, raw in _bodies():
             r = await client.post(route.replace("{id}", doc["id"]), data=raw,
                                   headers={"Content-Type": "application/json"})
@@ -199,8 +203,7 @@ async def test_a_poisoned_inbox_is_set_aside_at_start_and_the_rest_pages(store: 
                    step=30.0, checkpoint_every=3600)
         run = asyncio.create_task(d.run())
         if attempt == 0:
-            assert await until(lambda: any("search" in p.incident.get("services", []) for _, p in rec.pages), 30), \
-                "the good alert never paged"
+            assert await until(_paged_about("search", rec), 30), "the good alert never paged"
             quarantined = {s.labels["kind"]: s.value for m in d.metrics.quarantined.collect()
                            for s in m.samples if s.name.endswith("_total")}
             assert quarantined.get("alert", 0) >= 4 + (1 if store.dialect == "sqlite" else 0), quarantined

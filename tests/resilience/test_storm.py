@@ -142,4 +142,4 @@ def test_a_service_missing_from_the_topology_is_not_connected_to_every_service()
     tracker = IncidentTracker(SHOP)
     first, _ = tracker.add_anomaly(Anomaly("search", "error_ratio", 100.0, 130.0, "up", 0.01, 0.2, 0.9))
     second, _ = tracker.add_anomaly(Anomaly("no-such-service", "error_ratio", 105.0, 135.0, "up", 0.01, 0.2, 0.9))
-    assert first.id != second.id
+    assert first is not None and second is not None and first.id != second.id
