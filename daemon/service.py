@@ -815,7 +815,9 @@ async def _run_from_config(cfg: Config) -> int:
                         webhooks=WebhookSettings.from_config(cfg.webhooks),
                         checkpoint_every=cfg.cluster.checkpoint if cfg.cluster is not None else 60.0,
                         router=build_router(cfg), delivery=cfg.delivery, vectorised=cfg.detection.vectorised,
-                        seasonal=cfg.detection.seasonal)
+                        seasonal=cfg.detection.seasonal,
+                        time_window=TimeWindow(cfg.intake.max_age, cfg.intake.max_future),
+                        intake=IntakeLimits(cfg.intake.rate, float(cfg.intake.burst), cfg.intake.max_pending))
         host, port = cfg.host_port
         return await serve(daemon, host, port)
     finally:

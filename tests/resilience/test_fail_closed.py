@@ -200,3 +200,40 @@ async def test_readyz_is_503_when_the_postgresql_schema_is_gone(pg_url: str) -> 
             assert r.status == 503 and "store cannot be written: store schema missing" in body["reasons"], body
     finally:
         await store.close()
+
+
+async def test_the_run_command_applies_intake_and_guards_webhooks_with_the_api_tokens(tmp_path: Path) -> None:
+    """The real CLI path: ``intake`` reaches the daemon, webhooks without credentials take the write token."""
+    import aiohttp
+
+    from tests.daemon.servers import free_port
+    port = free_port()
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"store": {"url": f"sqlite:///{tmp_path / 's.db'}"},
+                                   "api": {"write_tokens": [{"value": "w-token"}]},
+                                   "intake": {"max_age": "1d", "max_future": "1m"}}))
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "daemon.cli", "run", "--config", str(cfg),
+                                                "--listen", f"127.0.0.1:{port}", cwd=str(ROOT),
+                                                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    auth = {"Authorization": "Bearer w-token"}
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(300):
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
+                        if r.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.1)
+            old = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3 * 86400))
+            async with http.post(f"http://127.0.0.1:{port}/api/v1/changes", headers=auth,
+                                 json={"ts": old, "kind": "deploy", "service": "checkout"}) as r:
+                body = await r.json()
+                assert r.status == 400 and body["field"] == "ts" and "1d old" in body["message"], body
+            async with http.post(f"http://127.0.0.1:{port}/api/v1/webhooks/alertmanager", json=ALERT) as r:
+                assert r.status == 401
+    finally:
+        proc.terminate()
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert "w-token" not in err.decode()
