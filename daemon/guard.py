@@ -200,7 +200,7 @@ class TimeWindow:
 
         >>> w = TimeWindow(max_age=3600, max_future=60)
         >>> w.check(1000.0, 1000.0), w.check(2000.0, 1000.0), w.check(float("inf"), 1000.0)
-        (None, 'timestamp 1970-01-01T00:33:20Z is more than 60s ahead of now', 'timestamp is not finite')
+        (None, 'timestamp 1970-01-01T00:33:20Z is more than 1m ahead of now', 'timestamp is not finite')
         """
         if not math.isfinite(ts):
             return "timestamp is not finite"
