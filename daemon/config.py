@@ -37,6 +37,7 @@ __all__ = [
     "DeliveryConfig",
     "Duration",
     "HealthQueryConfig",
+    "IntakeConfig",
     "KubernetesConfig",
     "LeaseConfig",
     "NotifierConfig",
@@ -112,6 +113,18 @@ class SecretRef(_Model):
         return self
 
     def resolve(self) -> SecretStr:
+        """The secret; an empty one is an error (it would fail open: an empty token or HMAC key
+        matches what anyone can send). Resolved secrets are kept out of logs and errors."""
+        secret = self._read()
+        if not secret.get_secret_value().strip():
+            where = "value" if self.value is not None else f"environment variable {self.env}" \
+                if self.env is not None else f"secret file {self.file}"
+            raise ValueError(f"the secret is empty ({where}); an empty secret would let anyone in")
+        from .redact import register
+        register(secret.get_secret_value())
+        return secret
+
+    def _read(self) -> SecretStr:
         if self.value is not None:
             return self.value
         if self.env is not None:
@@ -379,6 +392,19 @@ class ImpactOverrideConfig(ImpactBarConfig):
     role: Literal["errors", "latency", "traffic"] | None = None
 
 
+class IntakeConfig(_Model):
+    """What the edge accepts: event times within ``max_age`` before and ``max_future`` after now
+    (a change dated 2099 would otherwise hold the ranking's clock there); per source (the API,
+    each webhook) at most ``rate`` events a second with bursts of ``burst``, and at most
+    ``max_pending`` events waiting for the core. Beyond the limits: 429 with Retry-After."""
+
+    max_age: Duration = 365 * 86400.0
+    max_future: Duration = 900.0
+    rate: float = Field(default=1000.0, gt=0.0)
+    burst: int = Field(default=10_000, ge=1)
+    max_pending: int = Field(default=20_000, ge=100)
+
+
 class DetectionConfig(_Model):
     """``vectorised``: advance each query's series together in numpy (the same detections, a
     fraction of the CPU: needed past some 25k series on one core); off, one detector object per series.
@@ -490,6 +516,7 @@ class Config(_Model):
     delivery: DeliveryConfig = DeliveryConfig()
     api: ApiConfig = ApiConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
+    intake: IntakeConfig = IntakeConfig()
     cluster: ClusterConfig | None = None
 
     @field_validator("listen")
@@ -510,6 +537,11 @@ class Config(_Model):
             raise ValueError("cluster: more than one replica needs a shared PostgreSQL store (store.url)")
         if self.cluster is not None and self.cluster.leader == "postgres" and self.store.url.startswith("sqlite"):
             raise ValueError("cluster: leader postgres needs a PostgreSQL store (store.url)")
+        if (self.api.read_tokens and not self.api.write_tokens
+                and not (self.webhooks.bearer_tokens or self.webhooks.hmac_secrets)):
+            # with write tokens the webhooks take those; with read tokens only nothing would guard them
+            raise ValueError("webhooks: api tokens are set, so the webhooks must be authenticated too: "
+                             "set webhooks.bearer_tokens or webhooks.hmac_secrets (or api.write_tokens)")
         dupes = {n for n in names if names.count(n) > 1}
         if dupes:
             raise ValueError(f"notifier names must be unique; repeated: {', '.join(sorted(dupes))}")

@@ -2,9 +2,37 @@
 
 from __future__ import annotations
 
+import threading
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["Metrics"]
+__all__ = ["BoundedLabels", "Metrics"]
+
+OTHER = "other"
+
+
+class BoundedLabels:
+    """At most ``limit`` distinct values of a label that input chooses (alert names become signals):
+    later new values are counted as ``other``, so /metrics stays small whatever is sent.
+
+    >>> b = BoundedLabels(2)
+    >>> [b("a"), b("b"), b("c"), b("a")]
+    ['a', 'b', 'other', 'a']
+    """
+
+    def __init__(self, limit: int = 100) -> None:
+        self.limit = limit
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, value: str) -> str:
+        if value in self._seen:
+            return value
+        with self._lock:
+            if len(self._seen) >= self.limit:
+                return OTHER
+            self._seen.add(value)
+        return value
 
 
 class Metrics:
@@ -33,5 +61,12 @@ class Metrics:
         self.cluster_leader = Gauge("whatchanged_cluster_leader", "1 while this replica leads (groups, ranks, pages)",
                                     registry=r)
         self.cluster_members = Gauge("whatchanged_cluster_members", "Live replicas seen by this one", registry=r)
+        self.quarantined = Counter("whatchanged_quarantined_total",
+                                   "Events set aside as unusable (bad time, unstorable text), by kind",
+                                   ["kind"], registry=r)
+        self.intake_refused = Counter("whatchanged_intake_refused_total",
+                                      "Events refused with 429 (rate limit or full intake), by source", ["source"],
+                                      registry=r)
+        self.signal_label = BoundedLabels(100)  # the anomalies counter's signal label (alert names too)
         self.http_requests = Counter("whatchanged_http_requests_total", "API requests", ["route", "status"],
                                      registry=r)

@@ -8,6 +8,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, Literal
 
@@ -15,9 +18,33 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from correlators.types import Change, ChangeKind
 
-__all__ = ["ChangeIn", "InputError", "format_validation_error", "parse_change", "parse_changes", "parse_ts"]
+__all__ = ["ChangeIn", "InputError", "accepting_times", "format_validation_error", "parse_change", "parse_changes",
+           "parse_ts"]
 
 MAX_TEXT = 2000
+
+_ACCEPT_TS: ContextVar[Callable[[float], str | None] | None] = ContextVar("accept_ts", default=None)
+
+
+@contextmanager
+def accepting_times(check: Callable[[float], str | None] | None) -> Iterator[None]:
+    """Within this block (one request), :func:`parse_ts` also refuses times ``check`` objects to.
+
+    ``check(ts)`` returns ``None`` for an acceptable time, else the reason (the edge's window
+    around now, :class:`daemon.guard.TimeWindow`); the callers name the field.
+
+    >>> with accepting_times(lambda ts: "too late" if ts > 100 else None):
+    ...     parse_ts(50)
+    ...     parse_ts(500)
+    Traceback (most recent call last):
+    ...
+    ValueError: too late
+    """
+    token = _ACCEPT_TS.set(check)
+    try:
+        yield
+    finally:
+        _ACCEPT_TS.reset(token)
 
 
 class InputError(ValueError):
@@ -43,7 +70,10 @@ def parse_ts(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("expected Unix seconds or an RFC 3339 timestamp, got a boolean")
     if isinstance(value, (int, float)):
-        ts = float(value)
+        try:
+            ts = float(value)
+        except OverflowError:
+            raise ValueError("timestamp out of range") from None
     elif isinstance(value, str):
         text = value.strip()
         try:
@@ -61,6 +91,9 @@ def parse_ts(value: Any) -> float:
         raise ValueError("expected Unix seconds or an RFC 3339 timestamp")
     if not math.isfinite(ts) or ts < 0 or ts > 4_102_444_800:  # year 2100
         raise ValueError("timestamp out of range")
+    check = _ACCEPT_TS.get()
+    if check is not None and (why := check(ts)) is not None:
+        raise ValueError(why)
     return ts
 
 

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import math
 import signal
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -30,6 +31,8 @@ from .cluster.node import ClusterNode
 from .config import Config, DeliveryConfig, load_config_or_report
 from .engine import Engine, EngineOutput, detection_factories
 from .events import AlertEvent, ChangeStatus, Event, Sample, SampleBatch
+from .guard import TimeWindow, clean_alert, clean_change, is_clean
+from .intake import Busy, IntakeLimits
 from .metrics import Metrics
 from .notify.dispatch import Dispatcher
 from .notify.factory import build_retry, build_router
@@ -41,11 +44,37 @@ from .policy import policies
 from .series_buffer import SeriesBuffer
 from .sources.base import Source, SourceStatus
 from .store import Store, StoreError
+from .store.store import _alert_of, describe_store_error
 from .workspace.service import Workspace
 
 __all__ = ["Daemon", "add_parsers", "serve"]
 
 log = logging.getLogger("whatchanged.daemon")
+
+
+def _permanent(e: BaseException) -> bool:
+    """The store refused the data itself (too long, not encodable, out of range): retrying cannot help."""
+    from sqlalchemy import exc
+    if isinstance(e, (exc.DataError, exc.IntegrityError, UnicodeError, ValueError, TypeError, OverflowError)):
+        return True
+    if isinstance(e, exc.StatementError) and not isinstance(e, exc.DBAPIError):
+        return isinstance(e.orig, (UnicodeError, ValueError, TypeError, OverflowError))
+    return False
+
+
+def _describe(ev: Event) -> str:
+    """An event for a log line: its type, time and what it is about, clipped."""
+    what = getattr(ev, "service", "") or getattr(ev, "target", "") or getattr(ev, "change_id", "") \
+        or getattr(ev, "signal", "")
+    return f"{type(ev).__name__}(ts={ev.ts!r}, {str(what)[:80]!r})"
+
+
+def _event_times(doc: dict[str, Any]) -> list[float]:
+    """The event times an incident document records (onset, opening, paging, its anomalies), finite ones."""
+    times = [doc.get("onset"), doc.get("opened_at"), doc.get("paged_at"), doc.get("resolved_at")]
+    for a in doc.get("anomalies") or []:
+        times += [a.get("onset"), a.get("detected_at"), a.get("recovered_at")]
+    return [float(t) for t in times if isinstance(t, (int, float)) and math.isfinite(t)] or [float("-inf")]
 
 ENGINE_CHECKPOINT = "engine"
 LEARNING_CHECKPOINT = "learning"
@@ -79,9 +108,14 @@ class Daemon:
         save_incidents_every: float = 0.5,
         vectorised: bool = True,
         seasonal: Collection[str] = SEASONAL_SIGNALS,
+        time_window: TimeWindow | None = None,
+        intake: IntakeLimits | None = None,
     ) -> None:
         pol = policies(step)
         self.store = store
+        self.topology = topology
+        self.time_window = time_window or TimeWindow()  # event times the edge and the core accept
+        self.intake = intake or IntakeLimits()
         self.clock = clock
         self.metrics = metrics or Metrics()
         self.learner = OnlineWeights()  # evidence weights, updated by responders' feedback
@@ -100,6 +134,12 @@ class Daemon:
         self.save_incidents_every = save_incidents_every
         self.retention = retention
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=100_000)
+        # alerts about services the topology does not know wait here: a flood of them never
+        # delays the analysis of anything else (bounded by intake.max_pending at the edge)
+        self.bulk: asyncio.Queue[Event] = asyncio.Queue()
+        self._taken = 0
+        self._inbox_keys: dict[str, str] = {}  # replayed alert's key -> its inbox row's, where cleaning changed it
+        self._store_reason = ""
         self._stop = asyncio.Event()
         self._store_ok = True
         self.api_tokens = api_tokens or ApiTokens()
@@ -128,18 +168,51 @@ class Daemon:
         if await self._resume(LEARNING_CHECKPOINT, self.learner.load_state, "learned weights",
                               "ranking starts from its priors"):
             log.info("resumed ranking weights learned from %d answers", self.learner.updates)
+        latest = float("-inf")
         for doc in await self.store.list_incidents(state="open", limit=500) if self.cluster is None else []:
-            self.engine.tracker.restore(Incident.from_json(doc))
+            try:
+                inc = Incident.from_json(doc)
+                latest = max(latest, *_event_times(doc))
+            except (KeyError, TypeError, ValueError) as e:
+                self.quarantine("incident", f"stored incident {doc.get('id')!r} is unreadable ({e})")
+                continue
+            self.engine.tracker.restore(inc)
+        if not math.isfinite(self.engine.now) and math.isfinite(latest):
+            # no checkpoint (a crash before the first one): the core's clock resumes at the latest
+            # time the restored incidents saw, so a page decided now carries a real event time
+            self.engine.now = latest
         now = self.clock()
         for ch in await self.store.list_changes(since=now - self.engine.change_retention, limit=10_000):
-            self.engine.add_change(ch)
+            good = self._admissible_change(ch, "stored change")
+            if good is not None:
+                self.engine.add_change(good)
         for h in reversed(await self.store.list_health(since=now - self.engine.change_retention, limit=10_000)):
-            self.engine.add_health(h)
-        replay = await self.store.unprocessed_alerts()
+            if math.isfinite(h.ts) and h.ts <= self.horizon():
+                self.engine.add_health(h)
+        replay: list[AlertEvent] = []
+        poisoned: list[str] = []
+        for key, raw in await self.store.unprocessed_alert_rows():
+            try:
+                alert = clean_alert(_alert_of(raw))
+                if alert.ts > self.horizon():
+                    raise ValueError(self.time_window.check(alert.ts, self._reference_now()))
+            except (KeyError, TypeError, ValueError, OverflowError) as e:
+                self.quarantine("alert", f"stored alert {key!r} set aside at start-up: {e}")
+                poisoned.append(key)
+                continue
+            if alert.key[:600] != key:  # fixed up: mark the row it came from once the core has it
+                self._inbox_keys[alert.key] = key
+            replay.append(alert)
+        if poisoned:  # never replayed again: one bad alert must not stop every start
+            await self.store.mark_alerts_processed(poisoned, now)
+        if self.cluster is None and (released := await self.store.release_claims(now)):
+            # the only deliverer: pages its previous process had claimed (and perhaps died sending)
+            # go out now with their keys, not after the claim's lease
+            log.info("%d pending page(s) from before the last stop are due now", released)
         if replay:  # received and acknowledged before a crash, never taken by the core: take them now
             log.info("feeding %d alert(s) received before the last stop to the core", len(replay))
         for a in replay:
-            await self.queue.put(a)
+            await self._enqueue_alert(a)
 
     async def _resume(self, key: str, load: Callable[[dict[str, Any]], None], what: str, fallback: str) -> bool:
         """Load one checkpoint into ``load``; an unusable one is logged and skipped, never fatal."""
@@ -197,6 +270,7 @@ class Daemon:
                     for w in pending:
                         w.cancel()
                 await self.queue.join()
+                await self.bulk.join()
                 analysis.cancel()
                 await self.flush()
                 await self.persist_reliably(EngineOutput())  # incidents the loop has not saved yet
@@ -236,6 +310,18 @@ class Daemon:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 60.0)
 
+    def _next_nowait(self) -> tuple[Event, asyncio.Queue[Event]] | None:
+        """The next event: the main queue first; alerts about unknown services when it is empty
+        (and one in 16 while it is busy, so they are not starved for ever)."""
+        self._taken += 1
+        lanes = (self.bulk, self.queue) if self._taken % 16 == 0 else (self.queue, self.bulk)
+        for q in lanes:
+            try:
+                return q.get_nowait(), q
+            except asyncio.QueueEmpty:
+                continue
+        return None
+
     async def _analysis(self) -> None:
         yielded = time.monotonic()
         while True:
@@ -245,26 +331,36 @@ class Daemon:
                 yielded = time.monotonic()
             if time.monotonic() - self._saved_at > self.save_incidents_every:
                 await self._save_incidents()  # a long burst: the API sees its incidents at most this late
-            try:
-                ev = self.queue.get_nowait()
-            except asyncio.QueueEmpty:
+            got = self._next_nowait()
+            if got is None:
                 await self._save_incidents()  # the burst is absorbed: save its incidents
                 try:
                     async with asyncio.timeout(0.25):  # not wait_for: it can swallow a cancel on 3.11
-                        ev = await self.queue.get()
+                        got = (await self.queue.get(), self.queue)
                 except TimeoutError:
-                    await self.flush()  # a quiet moment: the batch is complete, decide first pages
-                    if self.cluster is not None:
-                        await self._cluster_tick()
+                    if not self.bulk.empty():
+                        continue
+                    try:
+                        await self.flush()  # a quiet moment: the batch is complete, decide first pages
+                        if self.cluster is not None:
+                            await self._cluster_tick()
+                    except Exception:  # one bad decision must not stop the analysis of everything else
+                        log.exception("deciding pages failed; will try again at the next quiet moment")
                     continue
+            ev, lane = got
             try:
                 await self.handle(ev, coalesce=True)
-            except Exception:
-                log.exception("failed to process event %r", ev)
+            except Exception:  # noqa: BLE001 - quarantined: logged with its traceback and counted
+                self.quarantine(type(ev).__name__, f"failed to process event {_describe(ev)}", exc_info=True)
             finally:
-                self.queue.task_done()
+                lane.task_done()
             if self.cluster is not None and time.monotonic() - self._ticked > 1.0:  # a busy stream: lead anyway
                 await self._cluster_tick()
+
+    def quarantine(self, kind: str, message: str, *, exc_info: bool = False) -> None:
+        """Set one bad event aside: a log line and a count on /metrics, never a retry for ever."""
+        self.metrics.quarantined.labels(kind).inc()
+        log.warning("quarantined: %s", message, exc_info=exc_info)
 
     async def _save_incidents(self) -> None:
         """Save the incidents the loop changed without a page. Not once stopping: the stop path
@@ -305,6 +401,10 @@ class Daemon:
     async def handle(self, ev: Event, *, coalesce: bool = False) -> EngineOutput:
         """One event through the core, and persist what it decided (see :meth:`persist` for
         ``coalesce``); a ``SampleBatch`` (a query's result at one step) as a whole."""
+        why = self._inadmissible(ev)
+        if why is not None:
+            self.quarantine(type(ev).__name__, f"{_describe(ev)}: {why}")
+            return EngineOutput()
         started = time.perf_counter()
         if self.cluster is not None and isinstance(ev, Sample):  # detect this shard; the leader groups
             if await self.cluster.on_sample(ev):
@@ -334,9 +434,71 @@ class Daemon:
             # Processed once its consequences are stored (with coalescing, at the next incident
             # save): an alert marked before then would be lost by a crash, not fed again.
             self._alerts_unsaved.append(ev.key)
+            if (stored := self._inbox_keys.pop(ev.key, None)) is not None:
+                self._alerts_unsaved.append(stored)
             if not self._unsaved:
                 await self._mark_alerts_processed()
         return out
+
+    def _inadmissible(self, ev: Event) -> str | None:
+        """Why the core must not take ``ev`` (a time that is not finite, or far ahead of now: the
+        core's clock would jump there and stay), or ``None``. Every source passes through here."""
+        ts = ev.ts
+        if not isinstance(ts, (int, float)) or not math.isfinite(ts):
+            return "event time is not finite"
+        if ts > self.horizon():
+            return self.time_window.check(ts, self._reference_now())
+        if isinstance(ev, AlertEvent) and not (is_clean(ev.service) and is_clean(ev.signal)):
+            return "text the store cannot hold"
+        return None
+
+    def _admissible_change(self, ch: Change, what: str) -> Change | None:
+        """``ch`` cleaned for the store and the core, or ``None`` (quarantined) when its time is unusable."""
+        try:
+            good = clean_change(ch)
+        except ValueError as e:
+            self.quarantine("change", f"{what} {ch.id[:80]!r} set aside: {e}")
+            return None
+        if good.ts > self.horizon():
+            self.quarantine("change", f"{what} {ch.id[:80]!r} set aside: "
+                                      f"{self.time_window.check(good.ts, self._reference_now())}")
+            return None
+        return good
+
+    def _reference_now(self) -> float:
+        """Now, for the core's guard: the wall clock, or the core's event time when it is ahead
+        (a replay or a test feeding event time faster than the clock)."""
+        now = self.clock()
+        return max(now, self.engine.now) if math.isfinite(self.engine.now) else now
+
+    def horizon(self) -> float:
+        """The latest event time the core takes (``intake.max_future`` ahead of now)."""
+        return self._reference_now() + self.time_window.max_future
+
+    # -- intake: back-pressure -------------------------------------------------------
+    @property
+    def pending(self) -> int:
+        """Events waiting for the core (both lanes)."""
+        return self.queue.qsize() + self.bulk.qsize()
+
+    def admit(self, source: str, n: int) -> None:
+        """Take ``n`` events from ``source`` now, or raise :class:`~daemon.intake.Busy` (HTTP 429)."""
+        try:
+            self.intake.admit(source, n, self.pending)
+        except Busy:
+            self.metrics.intake_refused.labels(source).inc(n)
+            raise
+
+    def admit_alerts(self, alerts: Sequence[AlertEvent]) -> None:
+        """Alerts about known services only count against the rate limit; a flood of alerts about
+        unknown ones is refused first, and never shuts the door on the known ones."""
+        known = sum(1 for a in alerts if a.service in self.topology.services)
+        self.admit("alertmanager", len(alerts) - known)
+        if known:
+            self.intake.admit("alertmanager:known", known, self.queue.qsize())
+
+    async def _enqueue_alert(self, a: AlertEvent) -> None:
+        await (self.queue if a.service in self.topology.services else self.bulk).put(a)
 
     async def persist_reliably(self, out: EngineOutput, *, give_up_after_stop: float = 10.0,
                                coalesce: bool = False) -> None:
@@ -349,10 +511,15 @@ class Daemon:
         while True:
             try:
                 await self.persist(out, coalesce=coalesce)
-                self._store_ok = True
+                self._store_ok, self._store_reason = True, ""
                 return
-            except (SQLAlchemyError, StoreError, OSError, TimeoutError) as e:
-                self._store_ok = False
+            except Exception as e:
+                if not _permanent(e) and not isinstance(e, (SQLAlchemyError, StoreError, OSError, TimeoutError)):
+                    raise
+                if _permanent(e):  # this data can never be stored: set it aside, keep the rest going
+                    out = await self._set_aside_unstorable(out, e)
+                    continue
+                self._store_ok, self._store_reason = False, describe_store_error(e)
                 if self._stop.is_set():
                     stop_seen = stop_seen if stop_seen is not None else loop.time()
                     if loop.time() - stop_seen > give_up_after_stop:
@@ -361,6 +528,28 @@ class Daemon:
                 log.warning("store write failed (%s); retrying in %.1fs", e, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+
+    async def _set_aside_unstorable(self, out: EngineOutput, err: Exception) -> EngineOutput:
+        """The store refused this data itself (not a failure of the store): find the incidents it
+        cannot hold, one by one, and quarantine them with their pages, so the rest is written and
+        nothing is retried for ever."""
+        bad: set[str] = set()
+        for inc_id, inc in list(self._unsaved.items()):
+            try:
+                await self.store.save_incident(inc.to_json(), now=self.clock())
+            except Exception as e:
+                if not _permanent(e):
+                    raise
+                bad.add(inc_id)
+                self._unsaved.pop(inc_id, None)
+                self.quarantine("incident", f"incident {inc_id} cannot be stored ({type(e).__name__}); "
+                                            "its pages are not sent")
+        if not bad:  # not an incident: the health, stream changes or alerts of this output
+            self.quarantine("output", f"the store refused a decision ({type(err).__name__}: {str(err)[:200]})")
+            self._alerts_unsaved = []
+            return EngineOutput()
+        return replace(out, pages=[p for p in out.pages if p.incident_id not in bad],
+                       incidents={k: v for k, v in out.incidents.items() if k not in bad})
 
     async def persist(self, out: EngineOutput, *, coalesce: bool = False) -> None:
         """Write what the core decided: health, stream changes, incidents, then pages.
@@ -373,28 +562,48 @@ class Daemon:
         incidents are saved, as without ``coalesce``: a restart never re-decides a page it sent.
         """
         for a in out.anomalies:
-            self.metrics.anomalies.labels(a.signal).inc()
+            self.metrics.anomalies.labels(self.metrics.signal_label(a.signal)).inc()
         if out.health:
             await self.store.add_health(out.health)
         if out.changes:  # changes handed to the core directly; submit_changes stored its own already
             await self.store.add_changes(out.changes, source="stream", received_at=self.clock())
         self._unsaved.update(out.incidents)
         if not coalesce or out.pages:
-            await self._save_unsaved()
-        for action in out.pages:
-            await self._page(action)
+            planned = [p for p in [await self._plan_page(a) for a in out.pages] if p is not None]
+            await self._save_unsaved(planned)
         for ch in out.changes:
             await self._forward_change(ch)
 
-    async def _save_unsaved(self) -> None:
+    async def _save_unsaved(self, planned: Sequence[tuple[Page, list[str]]] = ()) -> None:
+        """Save the changed incidents, the pages decided about them and the alerts they took in one
+        transaction: a kill at any instant leaves all of it or none of it (never an incident
+        marked paged whose page is not in the outbox)."""
         now = self.clock()
         self._saved_at = time.monotonic()
-        for inc_id, inc in list(self._unsaved.items()):
-            doc = inc.to_json()
-            await self.store.save_incident(doc, now=now)
+        items = list(self._unsaved.items())
+        docs = [inc.to_json() for _, inc in items]
+        rows: list[dict[str, Any]] = []
+        withdraw: list[tuple[str, str]] = []
+        for page, receivers in planned:
+            reason, page_rows = self.outbox.plan(page, receivers, now)
+            if reason is not None:
+                withdraw.append((page.dedup_key, reason))
+            rows += page_rows
+        keys, self._alerts_unsaved = self._alerts_unsaved, []
+        try:
+            new = await self.store.commit_decisions(docs, rows, withdraw=withdraw, alert_keys=keys, now=now)
+        except BaseException:
+            self._alerts_unsaved = keys + self._alerts_unsaved
+            raise
+        for inc_id, _ in items:
             self._unsaved.pop(inc_id, None)
+        for doc in docs:
             await self.workspace.snapshot(doc, self.engine.now)
-        await self._mark_alerts_processed()
+        for page, receivers in planned:
+            log.info("page %s for %s queued (%d receivers): %s", page.action, page.incident_id, len(receivers),
+                     page.title, extra={"incident_id": page.incident_id})
+        if new:
+            self.outbox.wake()
 
     async def _mark_alerts_processed(self) -> None:
         if self._alerts_unsaved:
@@ -413,8 +622,16 @@ class Daemon:
         await self.outbox.enqueue(page, receivers)
 
     def page_for(self, action: PageAction) -> Page:
+        """The page for a decision. Its event time is always finite: a decision made before the core
+        saw any event time (a restart without a checkpoint) takes the incident's own latest time."""
         doc = self.engine.incidents[action.incident_id].to_json()
-        return self.page_of_doc(doc, action.kind.value, action.ts, render_text(doc), action.reason)
+        ts = action.ts
+        if not math.isfinite(ts):
+            ts = max(_event_times(doc))
+            ts = ts if math.isfinite(ts) else self.clock()
+            log.warning("page %s for %s had no event time; using %.0f", action.kind.value, action.incident_id, ts,
+                        extra={"incident_id": action.incident_id})
+        return self.page_of_doc(doc, action.kind.value, ts, render_text(doc), action.reason)
 
     def page_of_doc(self, doc: dict[str, Any], action: str, ts: float, text: str, reason: str) -> Page:
         """The page for an incident document: title, link, severity, first service, runbook."""
@@ -424,14 +641,12 @@ class Daemon:
                     severity=severity_of(doc), service=services[0] if services else "",
                     runbook=self.dispatcher.router.runbook(services), reason=reason)
 
-    async def _page(self, action: PageAction) -> None:
+    async def _plan_page(self, action: PageAction) -> tuple[Page, list[str]] | None:
+        """The page and its receivers (routing, silences: the workspace's), to be written with the incident."""
         if self.cluster is not None and not self.cluster.may_page():
             log.warning("not leading: page %s for %s dropped", action.kind.value, action.incident_id)
-            return
-        page = self.page_for(action)
-        new = await self.dispatcher.dispatch(page)  # routing, silences (the workspace's), outbox
-        log.info("page %s for %s queued (%d new): %s", action.kind.value, action.incident_id, new, page.title,
-                 extra={"incident_id": action.incident_id})
+            return None
+        return await self.dispatcher.plan(self.page_for(action))
 
     async def notify_incident(self, incident_id: str, text: str, *, action: str = "note", actor: str = "") -> int:
         """Send a note (or ``acknowledge``) about an incident to the receivers paged about it.
@@ -453,9 +668,15 @@ class Daemon:
 
     # -- API entry points -----------------------------------------------------------
     async def submit_changes(self, changes: Sequence[Change], source: str) -> list[bool]:
-        """Store first (durable), then feed the core through the queue."""
-        inserted = await self.store.add_changes(changes, source=source, received_at=self.clock())
-        for ch, new in zip(changes, inserted, strict=True):
+        """Store first (durable), then feed the core through the queue. A change whose time is not
+        finite or far ahead of now is set aside (quarantined), never stored."""
+        admitted = [self._admissible_change(ch, f"change from {source}") for ch in changes]
+        good = [ch for ch in admitted if ch is not None]
+        stored = iter(await self.store.add_changes(good, source=source, received_at=self.clock()) if good else [])
+        inserted = [False if ch is None else next(stored) for ch in admitted]
+        for ch, new in zip(admitted, inserted, strict=True):
+            if ch is None:
+                continue
             if new:
                 self.metrics.changes.labels(source).inc()
                 await self._forward_change(ch)  # idempotent on the change id: the core's output may repeat it
@@ -487,11 +708,12 @@ class Daemon:
         """External alerts (Alertmanager): stored first, so an answered webhook survives a crash,
         then fed to the core through the queue. A re-sent alert (same fingerprint, startsAt and
         status) is not fed twice. Returns, per alert, whether it was new."""
+        alerts = [clean_alert(a) for a in alerts]
         new = await self.store.add_alerts(alerts, self.clock())
         for a, fresh in zip(alerts, new, strict=True):
             self.metrics.alerts.labels("firing" if a.firing else "resolved").inc()
             if fresh:
-                await self.queue.put(a)
+                await self._enqueue_alert(a)
         return new
 
     async def record_feedback(self, incident_id: str, cause: Cause, note: str, actor: str) -> int:
@@ -510,6 +732,10 @@ class Daemon:
         reasons = []
         if not await self.store.ping():
             reasons.append("store unreachable")
+        elif (why := await self.store.writable()) is not None:
+            reasons.append(f"store cannot be written: {why}")
+        elif not self._store_ok:
+            reasons.append(f"store writes failing: {self._store_reason or 'see the log'}")
         now = self.clock()
         for st in self.statuses.values():
             if st.stale(now):
@@ -589,7 +815,9 @@ async def _run_from_config(cfg: Config) -> int:
                         webhooks=WebhookSettings.from_config(cfg.webhooks),
                         checkpoint_every=cfg.cluster.checkpoint if cfg.cluster is not None else 60.0,
                         router=build_router(cfg), delivery=cfg.delivery, vectorised=cfg.detection.vectorised,
-                        seasonal=cfg.detection.seasonal)
+                        seasonal=cfg.detection.seasonal,
+                        time_window=TimeWindow(cfg.intake.max_age, cfg.intake.max_future),
+                        intake=IntakeLimits(cfg.intake.rate, float(cfg.intake.burst), cfg.intake.max_pending))
         host, port = cfg.host_port
         return await serve(daemon, host, port)
     finally:

@@ -10,8 +10,11 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..schema import InputError, parse_changes
+from ..guard import clean_json, clean_text, is_clean
+from ..intake import Busy
+from ..schema import InputError, accepting_times, parse_changes
 from ..store import StoreError
+from ..store.store import describe_store_error
 from .auth import auth_middleware
 from .incidents import add_routes as add_workspace_routes
 from .incidents import get_incident, parse_cause, text_field
@@ -24,6 +27,22 @@ __all__ = ["DAEMON_KEY", "create_app"]
 log = logging.getLogger("whatchanged.api")
 
 DAEMON_KEY: web.AppKey[Daemon] = web.AppKey("daemon")
+
+
+def _driver_errors() -> tuple[type[Exception], ...]:
+    """The database drivers' own errors, for the few paths where SQLAlchemy does not wrap them."""
+    errors: list[type[Exception]] = []
+    try:
+        import asyncpg
+        errors += [asyncpg.PostgresError, asyncpg.InterfaceError]
+    except ImportError:  # pragma: no cover - asyncpg is a dependency
+        pass
+    import sqlite3
+    errors.append(sqlite3.Error)
+    return tuple(errors)
+
+
+_STORE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, StoreError, OSError, *_driver_errors())
 MAX_BODY = 1024 * 1024
 
 
@@ -73,13 +92,35 @@ async def _json_body(request: web.Request) -> Any:
 def decode_json(raw: bytes) -> Any:
     """Parse a request body; any way it can be bad is a 400 naming ``body``, never a 500."""
     try:
-        return json.loads(raw)
+        doc = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InputError("body", f"not valid JSON ({getattr(e, 'msg', 'bad encoding')})") from None
     except RecursionError:
         raise InputError("body", "JSON nested too deeply") from None
     except ValueError:  # e.g. an integer of more digits than Python converts
         raise InputError("body", "not valid JSON (a number is out of range)") from None
+    # text any store holds (no lone surrogate, no NUL), finite numbers, bounded nesting
+    return clean_json(doc)
+
+
+def edge_times(daemon: Daemon) -> Any:
+    """The request's timestamps must fall in the daemon's window around now (400 naming the field)."""
+    return accepting_times(lambda ts: daemon.time_window.check(ts, daemon.clock()))
+
+
+MAX_PARAM = 1000
+
+
+def _check_url(request: web.Request) -> None:
+    """Path and query: no control character, no lone surrogate, no overlong value (400 naming it)."""
+    if not is_clean(request.path) or "\n" in request.path or "\t" in request.path:
+        raise InputError("path", "control characters or invalid text in the path")
+    for name, value in request.query.items():
+        if not is_clean(name) or not is_clean(value) or "\n" in value:
+            raise InputError(clean_text(name, 60, single_line=True) or "query",
+                             "control characters or invalid text")
+        if len(value) > MAX_PARAM:
+            raise InputError(clean_text(name, 60, single_line=True), f"longer than {MAX_PARAM} characters")
 
 
 @web.middleware
@@ -87,9 +128,13 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
     route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
     daemon = request.app.get(DAEMON_KEY)
     try:
+        _check_url(request)
         resp: web.StreamResponse = await handler(request)
     except InputError as e:
         resp = _error(400, e.field, e.message, e.fields)
+    except Busy as e:  # back-pressure: nothing of this request was taken
+        resp = _error(429, "", e.message)
+        resp.headers["Retry-After"] = str(e.retry_after)
     except web.HTTPRequestEntityTooLarge:
         resp = _error(413, "body", f"request body larger than {MAX_BODY} bytes")
     except web.HTTPException as e:
@@ -98,10 +143,11 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
                 daemon.metrics.http_requests.labels(route, str(e.status)).inc()
             raise  # redirects pass through (returning them is deprecated in aiohttp)
         resp = _error(e.status, "", e.reason)
-    except (SQLAlchemyError, StoreError, OSError) as e:
-        # the store is down, restarting or full: nothing was taken (each write is one transaction)
-        log.warning("store unavailable on %s %s: %s", request.method, request.path, type(e).__name__)
-        resp = _error(503, "", "store unavailable; nothing was stored, retry later")
+    except _STORE_ERRORS as e:
+        # the store is down, restarting, read-only or full: nothing was taken (each write is one transaction)
+        reason = describe_store_error(e)
+        log.warning("store unavailable on %s %s: %s (%s)", request.method, request.path, reason, type(e).__name__)
+        resp = _error(503, "", f"{reason}; nothing was stored, retry later")
         resp.headers["Retry-After"] = "5"
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
@@ -139,8 +185,11 @@ async def list_incidents(request: web.Request) -> web.Response:
 
 async def post_changes(request: web.Request) -> web.Response:
     body = await _json_body(request)
-    changes = parse_changes(body)
-    inserted = await _daemon(request).submit_changes(changes, source="api")
+    d = _daemon(request)
+    with edge_times(d):
+        changes = parse_changes(body)
+    d.admit("api", len(changes))
+    inserted = await d.submit_changes(changes, source="api")
     return web.json_response({
         "accepted": sum(inserted), "duplicates": len(inserted) - sum(inserted),
         "ids": [c.id for c in changes],

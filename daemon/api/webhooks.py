@@ -15,13 +15,15 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ..guard import check_change, clean_text
 from ..sources.alertmanager import DEFAULT_SERVICE_LABELS, alerts_from_webhook
 from ..sources.change_hooks import ADAPTERS
+from .auth import ApiTokens
 
 if TYPE_CHECKING:
     from ..config import WebhooksConfig
@@ -42,6 +44,7 @@ class WebhookSettings:
     hmac_secrets: Sequence[bytes] = field(default=(), repr=False)
     max_body: int = 256 * 1024
     service_labels: Sequence[str] = DEFAULT_SERVICE_LABELS
+    closed: bool = False  # no credential configured, yet not open (the API has tokens): refuse everyone
 
     @classmethod
     def from_config(cls, cfg: WebhooksConfig) -> WebhookSettings:
@@ -51,7 +54,14 @@ class WebhookSettings:
 
     @property
     def open(self) -> bool:
-        return not self.bearer_tokens and not self.hmac_secrets
+        return not self.bearer_tokens and not self.hmac_secrets and not self.closed
+
+    def guarded_by(self, api: ApiTokens) -> WebhookSettings:
+        """Webhooks are authenticated whenever the API is: open webhook settings take the API's
+        write tokens as bearer tokens (and refuse everyone when it has read tokens only)."""
+        if not self.open or api.open:
+            return self
+        return replace(self, bearer_tokens=tuple(api.write), closed=True)
 
 
 def sign(secret: bytes, body: bytes) -> str:
@@ -113,7 +123,8 @@ async def _read_limited(request: web.Request, limit: int) -> bytes | None:
 
 
 def _settings(daemon: Daemon) -> WebhookSettings:
-    return getattr(daemon, "webhooks", None) or WebhookSettings()
+    settings = getattr(daemon, "webhooks", None) or WebhookSettings()
+    return settings.guarded_by(daemon.api_tokens)
 
 
 async def _authenticated_json(request: web.Request, daemon: Daemon) -> tuple[Any, web.Response | None]:
@@ -149,11 +160,15 @@ async def change_hook(request: web.Request) -> web.Response:
     event = request.headers.get("X-GitHub-Event", "")
     if name == "github" and event == "ping":
         return web.json_response({"pong": True})
-    ctx = {k: v for k, v in (("event", event), ("service", request.query.get("service", "")),
-                             ("namespace", request.query.get("namespace", ""))) if v}
-    changes = adapter(body, ctx)
+    ctx = {k: clean_text(v, 253, single_line=True) for k, v in (
+        ("event", event), ("service", request.query.get("service", "")),
+        ("namespace", request.query.get("namespace", ""))) if v}
+    from .app import edge_times
+    with edge_times(daemon):
+        changes = [check_change(c) for c in adapter(body, ctx)]
     if not changes:
         return web.json_response({"accepted": 0, "duplicates": 0, "ids": [], "ignored": True}, status=202)
+    daemon.admit(name, len(changes))
     inserted = await daemon.submit_changes(changes, source=name)
     log.info("webhook %s: %d change(s), %d new", name, len(changes), sum(inserted),
              extra={"change_ids": [c.id for c in changes]})
@@ -166,7 +181,10 @@ async def alertmanager_hook(request: web.Request) -> web.Response:
     body, refused = await _authenticated_json(request, daemon)
     if refused is not None:
         return refused
-    events, skipped = alerts_from_webhook(body, _settings(daemon).service_labels)
+    from .app import edge_times
+    with edge_times(daemon):
+        events, skipped = alerts_from_webhook(body, _settings(daemon).service_labels)
+    daemon.admit_alerts(events)
     await daemon.submit_alerts(events)
     if skipped:
         log.warning("alertmanager webhook: %d alert(s) without a service label skipped (labels tried: %s)",

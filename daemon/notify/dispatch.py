@@ -66,16 +66,25 @@ class Dispatcher:
         return dataclasses.replace(page, severity=str(first.payload.get("severity", page.severity)),
                                    service=str(first.payload.get("service", page.service)))
 
-    async def dispatch(self, page: Page) -> int:
-        """Queue ``page`` for its receivers; returns how many notifications were new."""
+    async def plan(self, page: Page) -> tuple[Page, list[str]] | None:
+        """``page`` as it goes out (pinned) and its receivers, or ``None`` when silenced or unrouted.
+
+        Reads only: the caller writes the outbox rows (with the incident, in one transaction)."""
         if not page.drill and await self.is_silenced(page.services, page.ts):
             log.info("page %s for %s not sent: its services are silenced", page.action, page.incident_id,
                      extra={"incident_id": page.incident_id})
-            return 0
+            return None
         page = await self.pin(page)
         receivers = await self.receivers_for(page)
         if not receivers:
             log.info("page %s for %s: no receiver", page.action, page.incident_id,
                      extra={"incident_id": page.incident_id})
+            return None
+        return page, receivers
+
+    async def dispatch(self, page: Page) -> int:
+        """Queue ``page`` for its receivers; returns how many notifications were new."""
+        planned = await self.plan(page)
+        if planned is None:
             return 0
-        return await self.outbox.enqueue(page, receivers)
+        return await self.outbox.enqueue(*planned)

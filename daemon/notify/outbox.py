@@ -23,11 +23,15 @@ withdraws the resolve and the page stays open: no second page.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
+import math
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from ..metrics import Metrics
+from ..redact import redact
 from ..store import Notification, Store
 from .breaker import CircuitBreaker
 from .retry import RetryPolicy
@@ -91,6 +95,7 @@ class Outbox:
         self.resolve_hold = resolve_hold
         self.breakers = {name: CircuitBreaker(breaker_threshold, breaker_cool_down) for name in self.notifiers}
         self._wake = asyncio.Event()
+        self._wakes: dict[str, asyncio.Event] = {}  # one per receiver's delivery loop
         self._stopping = False
 
     @property
@@ -101,27 +106,50 @@ class Outbox:
     async def enqueue(self, page: Page, receivers: list[str] | None = None) -> int:
         """Record the page for each receiver (all when ``receivers`` is None); returns how many were new."""
         now = self.clock()
-        if page.action in _OPENING and page.incident.get("state", "open") == "open":
-            withdrawn = await self.store.supersede(page.dedup_key, "resolve", f"withdrawn: {page.reason or 'relapsed'}")
+        withdraw, rows = self.plan(page, receivers, now)
+        if withdraw is not None:
+            withdrawn = await self.store.supersede(page.dedup_key, "resolve", withdraw)
             if withdrawn:
                 log.info("incident %s relapsed: held-back resolve withdrawn, the page stays open",
                          page.incident_id, extra={"incident_id": page.incident_id})
-        due = now + self.resolve_hold if page.action == "resolve" and not page.drill else now
         new = 0
-        for name in receivers if receivers is not None else list(self.notifiers):
-            key = notification_key(page, name)
-            if await self.store.enqueue(key=key, incident_id=page.incident_id, receiver=name, action=page.action,
-                                        dedup_key=page.dedup_key, payload=page.to_json(), now=now,
-                                        next_attempt_at=due):
+        for row in rows:
+            if await self.store.enqueue(**row, now=now):
                 new += 1
-        self._wake.set()
+        self.wake()
         return new
 
+    def plan(self, page: Page, receivers: list[str] | None, now: float) -> tuple[str | None, list[dict[str, Any]]]:
+        """The outbox rows for ``page`` (for :meth:`Store.commit_decisions` or :meth:`enqueue`), and
+        the reason to withdraw the incident's held-back resolve, if the page re-opens it."""
+        if not math.isfinite(page.ts):
+            raise ValueError(f"page {page.action} for {page.incident_id}: event time {page.ts} is not finite")
+        withdraw = None
+        if page.action in _OPENING and page.incident.get("state", "open") == "open":
+            withdraw = f"withdrawn: {page.reason or 'relapsed'}"
+        due = now + self.resolve_hold if page.action == "resolve" and not page.drill else now
+        payload = page.to_json()
+        rows = [{"key": notification_key(page, name), "incident_id": page.incident_id, "receiver": name,
+                 "action": page.action, "dedup_key": page.dedup_key, "payload": payload, "next_attempt_at": due}
+                for name in (receivers if receivers is not None else list(self.notifiers))]
+        return withdraw, rows
+
+    def wake(self) -> None:
+        """New rows are in the outbox: deliver without waiting for the next poll."""
+        self._wake.set()
+        for ev in self._wakes.values():
+            ev.set()
+
     # -- a delivery round ----------------------------------------------------------------
-    async def deliver_due(self) -> int:
-        """Try every due notification once (in order per incident and receiver); returns how many were accepted."""
+    async def deliver_due(self, receiver: str | None = None, *, others: bool = False) -> int:
+        """Try every due notification once (in order per incident and receiver); returns how many were accepted.
+
+        ``receiver``: only that receiver's (each receiver's loop delivers its own, so a slow or
+        hung receiver delays no other); ``others``: only rows for receivers not configured."""
         # Claimed, not just read: several replicas may deliver the same outbox.
-        claimed = await self.store.claim_due_notifications(self.clock(), lease=self.lease)
+        claimed = await self.store.claim_due_notifications(
+            self.clock(), lease=self.lease, receivers=None if receiver is None else [receiver],
+            exclude=list(self.notifiers) if others else None)
         groups: dict[tuple[str, str], list[Notification]] = {}
         for n in claimed:
             groups.setdefault((n.receiver, n.dedup_key), []).append(n)
@@ -147,6 +175,8 @@ class Outbox:
             page = Page.from_json(n.payload)
         except (KeyError, TypeError, ValueError) as e:
             return await self._failed(n, f"unreadable stored page: {e!r}")
+        if not math.isfinite(page.ts):  # stored by an older version: never send a body that is not JSON
+            page = dataclasses.replace(page, ts=n.created_at)
         breaker = self.breakers.setdefault(n.receiver, CircuitBreaker())
         now = self.clock()
         if not breaker.allow(now):  # breaker stage: wait, no attempt counted
@@ -174,6 +204,7 @@ class Outbox:
 
     # -- record ------------------------------------------------------------------------
     async def _failed(self, n: Notification, error: str) -> str:
+        error = redact(error)  # a receiver's error may carry its URL (a Slack webhook URL is a secret)
         await self.store.mark_failed(n.id, error)
         self.metrics.notifications.labels(n.receiver, "failed").inc()
         log.error("page %s to %s failed permanently: %s", n.key, n.receiver, error,
@@ -181,7 +212,7 @@ class Outbox:
         return "failed"
 
     async def _retry(self, n: Notification, e: Exception) -> str:
-        what = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        what = redact(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)
         if self.retry.gives_up(n.attempts + 1):
             return await self._failed(n, f"gave up after {n.attempts + 1} attempts: {what}")
         retry_after = e.retry_after if isinstance(e, Retryable) else None
@@ -194,27 +225,36 @@ class Outbox:
 
     # -- the deliverer task --------------------------------------------------------------
     def stop(self) -> None:
-        """Finish the round in flight, then return from :meth:`run` (no send is cut in half)."""
+        """Finish the rounds in flight, then return from :meth:`run` (no send is cut in half)."""
         self._stopping = True
-        self._wake.set()
+        self.wake()
 
     async def run(self, poll: float = 1.0) -> None:
-        """Deliver until stopped; wakes at once on new pages, else polls for retries.
+        """Deliver until stopped: one loop per receiver, each waking at once on new pages, else
+        polling for retries; a hung receiver holds up its own loop only.
 
         A :meth:`stop` that came before this task got to run still counts (no reset here):
         a daemon stopped right after start must not wait for a deliverer that never ends.
         """
+        loops = [self._loop(name, poll) for name in self.notifiers] + [self._loop(None, poll)]
+        try:
+            await asyncio.gather(*loops)
+        finally:
+            self._stopping = False  # ready for a later run
+
+    async def _loop(self, receiver: str | None, poll: float) -> None:
+        """Deliver ``receiver``'s notifications (``None``: those of receivers no longer configured)."""
+        wake = self._wake if receiver is None else self._wakes.setdefault(receiver, asyncio.Event())
         while True:
             try:
-                await self.deliver_due()
+                await self.deliver_due(receiver, others=receiver is None)
             except Exception:  # the store may be down: keep the loop alive, pages stay in the outbox
                 log.exception("outbox delivery round failed; will retry")
             if self._stopping:
-                self._stopping = False  # ready for a later run
                 break
-            self._wake.clear()
+            wake.clear()
             try:
-                async with asyncio.timeout(poll):
-                    await self._wake.wait()
+                async with asyncio.timeout(poll if receiver is not None else max(poll, 30.0)):
+                    await wake.wait()
             except TimeoutError:
                 pass

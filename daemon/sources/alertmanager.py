@@ -8,10 +8,13 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..events import AlertEvent
+from ..guard import bounded_id, clean_text
 from ..schema import InputError, parse_ts
 
 __all__ = ["DEFAULT_SERVICE_LABELS", "SEVERITY_CONFIDENCE", "alerts_from_webhook"]
@@ -25,6 +28,7 @@ SEVERITY_CONFIDENCE = {
 """A severity label's weight as anomaly confidence; info alerts alone stay below the paging threshold."""
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
+MAX_NAME = 253
 
 
 def _labels(raw: Any, field: str) -> dict[str, str]:
@@ -32,7 +36,7 @@ def _labels(raw: Any, field: str) -> dict[str, str]:
         return {}
     if not isinstance(raw, dict):
         raise InputError(field, "expected an object of label names to values")
-    return {str(k): str(v) for k, v in raw.items()}
+    return {clean_text(str(k), 200, single_line=True): clean_text(str(v), 4000) for k, v in raw.items()}
 
 
 def _optional_ts(raw: Any) -> float | None:
@@ -77,14 +81,22 @@ def alerts_from_webhook(body: Any, service_labels: Sequence[str] = DEFAULT_SERVI
         status = alert.get("status")
         if status not in ("firing", "resolved"):
             raise InputError(f"{field}.status", "expected firing or resolved")
-        service = next((labels[k] for k in service_labels if labels.get(k)), "")
+        label = next((k for k in service_labels if labels.get(k)), "")
+        service = clean_text(labels[label], single_line=True).strip() if label else ""
         if not service:
             skipped += 1
             continue
-        name = labels.get("alertname") or "alert"
+        if len(service) > MAX_NAME:
+            raise InputError(f"{field}.labels.{label}", f"longer than {MAX_NAME} characters (a service name)")
+        name = clean_text(labels.get("alertname") or "alert", single_line=True) or "alert"
+        if len(name) > MAX_NAME:
+            raise InputError(f"{field}.labels.alertname", f"longer than {MAX_NAME} characters")
         fingerprint = alert.get("fingerprint")
-        if not fingerprint:
-            fingerprint = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        if fingerprint is not None and not isinstance(fingerprint, (str, int)):
+            raise InputError(f"{field}.fingerprint", "expected text")
+        if not fingerprint:  # a digest of the labels: their full text can be longer than any key
+            fingerprint = hashlib.sha256(json.dumps(sorted(labels.items())).encode()).hexdigest()[:16]
+        fingerprint = bounded_id(str(fingerprint), 200)
         firing = status == "firing"
         when_field = f"{field}.startsAt" if firing else f"{field}.endsAt"
         raw_ts = alert.get("startsAt") if firing else alert.get("endsAt")
@@ -97,6 +109,6 @@ def alerts_from_webhook(body: Any, service_labels: Sequence[str] = DEFAULT_SERVI
         starts_at = ts if firing else _optional_ts(alert.get("startsAt"))
         confidence = SEVERITY_CONFIDENCE.get(labels.get("severity", "").lower(), default_confidence)
         summary = annotations.get("summary") or annotations.get("description") or name
-        out.append(AlertEvent(ts, service, name, f"alert:{fingerprint}", firing, confidence, summary[:500],
-                              starts_at))
+        out.append(AlertEvent(ts, service, name, f"alert:{fingerprint}", firing, confidence,
+                              clean_text(summary, 500), starts_at))
     return out, skipped

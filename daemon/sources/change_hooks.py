@@ -154,8 +154,11 @@ def argocd(body: Any, ctx: Mapping[str, str]) -> list[Change]:
     actor = _text(dig(app, "status.operationState.operation.initiatedBy.username") or
                   ("automated" if dig(app, "status.operationState.operation.initiatedBy.automated") else ""),
                   "app.status.operationState.operation.initiatedBy.username")
+    images = dig(app, "status.summary.images") or []
+    if not isinstance(images, list):
+        raise InputError("app.status.summary.images", "expected a list of images")
     attrs: dict[str, Any] = {"source": "argocd", "to_revision": revision, "phase": phase,
-                             "images": list(dig(app, "status.summary.images") or [])}
+                             "images": [_text(im, f"app.status.summary.images.{i}", 500) for i, im in enumerate(images)]}
     if previous:
         attrs["from_revision"] = previous
     if finished:
@@ -228,6 +231,10 @@ def launchdarkly(body: Any, ctx: Mapping[str, str]) -> list[Change]:
     date = _need(data, "date")
     if not isinstance(date, (int, float)) or isinstance(date, bool):
         raise InputError("date", "expected Unix milliseconds")
+    try:
+        ts = _ts(float(date) / 1000.0, "date")  # finite, in range, within the accepted window
+    except OverflowError:
+        raise InputError("date", "timestamp out of range") from None
     current: dict[str, Any] = data["currentVersion"] if isinstance(data.get("currentVersion"), dict) else {}
     previous: dict[str, Any] = data["previousVersion"] if isinstance(data.get("previousVersion"), dict) else {}
     resources = dig(data, "target.resources") or []
@@ -250,7 +257,7 @@ def launchdarkly(body: Any, ctx: Mapping[str, str]) -> list[Change]:
     if "on" in previous:
         attrs["from"] = "on" if previous["on"] else "off"
     actor = _text(dig(data, "member.email") or dig(data, "member.firstName") or "", "member.email")
-    return [_flag_change(cid=f"ld-{entry_id}", ts=float(date) / 1000.0, flag_key=key, service=service,
+    return [_flag_change(cid=f"ld-{entry_id}", ts=ts, flag_key=key, service=service,
                          namespace=env, summary=f"flag {key}: {verb}", actor=actor, attrs=attrs)]
 
 

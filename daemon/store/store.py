@@ -7,6 +7,7 @@ advisory lock makes that safe with several replicas starting at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from correlators.types import Change, ChangeKind, HealthEvent
 
 from ..events import AlertEvent, ChangeStatus
+from ..guard import bounded_id
 from . import tables as t
 
 __all__ = ["Notification", "Store", "StoreError"]
@@ -92,10 +94,34 @@ def _alert_of(d: dict[str, Any]) -> AlertEvent:
 
 def _anomaly_row(a: dict[str, Any], incident_id: str) -> dict[str, Any]:
     """The ``anomalies`` row of one anomaly of an incident document."""
-    return {"series": a.get("series") or f"{a['service']}/{a['signal']}", "service": a["service"],
-            "signal": a["signal"], "onset": float(a["onset"]), "detected_at": a["detected_at"],
+    return {"series": _fit(a.get("series") or f"{a['service']}/{a['signal']}", 512),
+            "service": _fit(a["service"], 253), "signal": _fit(a["signal"], 253), "onset": float(a["onset"]), "detected_at": a["detected_at"],
             "direction": a["direction"], "before": a["before"], "after": a["after"],
             "confidence": a["confidence"], "recovered_at": a.get("recovered_at"), "incident_id": incident_id}
+
+
+def _fit(value: Any, limit: int) -> str:
+    """A value for a bounded column: the edge bounds it already; this is the last line (a digest if longer)."""
+    return bounded_id(str(value), limit)
+
+
+def describe_store_error(e: BaseException) -> str:
+    """A short reason for a store failure, for /readyz and 503 answers (never the URL or a password).
+
+    >>> describe_store_error(OSError(28, "No space left on device"))
+    'store disk full'
+    """
+    text = f"{type(e).__name__} {getattr(e, 'orig', '')} {e}".lower()
+    for needle, reason in (("readonly", "store is read-only"), ("read-only", "store is read-only"),
+                           ("no space", "store disk full"), ("disk is full", "store disk full"),
+                           ("database or disk is full", "store disk full"),
+                           ("undefinedtable", "store schema missing"), ("no such table", "store schema missing"),
+                           ("does not exist", "store schema missing"),
+                           ("connect", "store unreachable"), ("connection", "store unreachable"),
+                           ("timeout", "store unreachable"), ("locked", "store busy")):
+        if needle in text:
+            return reason
+    return "store unavailable"
 
 
 def normalise_url(url: str) -> str:
@@ -273,6 +299,28 @@ class Store:
             rows = (await conn.execute(q)).all()
         return [_alert_of(r[0]) for r in rows]
 
+    async def unprocessed_alert_rows(self, limit: int = 10_000) -> list[tuple[str, Any]]:
+        """Like :meth:`unprocessed_alerts`, undecoded: ``(key, stored document)``, so a start-up
+        replay can set aside a row it cannot read instead of failing on it."""
+        a = t.alert_inbox
+        q = sa.select(a.c.key, a.c.alert).where(a.c.processed_at.is_(None)).order_by(a.c.id).limit(limit)
+        async with self.engine.connect() as conn:
+            return [(str(r[0]), r[1]) for r in (await conn.execute(q)).all()]
+
+    async def writable(self) -> str | None:
+        """``None`` when the store takes writes, else why not (a read-only file, a missing
+        table, a full disk, a lost connection). Writes a row in a transaction it rolls back."""
+        c = t.cursors
+        try:
+            async with self._write_lock or contextlib.nullcontext(), self.engine.connect() as conn, \
+                    conn.begin() as txn:
+                await conn.execute(self._insert(c).values(source="__readyz__", value="", updated_at=0.0)
+                                   .on_conflict_do_nothing(index_elements=["source"]))
+                await txn.rollback()
+            return None
+        except (SQLAlchemyError, OSError) as e:
+            return describe_store_error(e)
+
     # -- health -----------------------------------------------------------------
     async def add_health(self, items: Sequence[HealthEvent]) -> None:
         if not items:
@@ -305,28 +353,57 @@ class Store:
         each save cost thousands of statements, and absorbing the storm quadratic).
         """
         now = now if now is not None else time.time()
-        values = dict(state=doc["state"], onset=doc["onset"], opened_at=doc["opened_at"],
-                      paged_at=doc["paged_at"], resolved_at=doc["resolved_at"], services=doc["services"],
-                      doc=doc, updated_at=now)
+        async with self.write() as conn:
+            await self._save_incident(conn, doc, now)
+
+    async def commit_decisions(self, docs: Sequence[dict[str, Any]], notifications: Sequence[dict[str, Any]] = (),
+                               *, withdraw: Sequence[tuple[str, str]] = (), alert_keys: Sequence[str] = (),
+                               now: float) -> int:
+        """In one transaction: incidents, the pages decided about them (outbox rows, idempotent
+        on ``key``), held-back resolves they withdraw (``(dedup_key, reason)``) and the inbox
+        alerts they took. A crash leaves all of it or none: never an incident marked paged
+        without its page in the outbox. Returns how many notifications were new."""
+        new = 0
+        n = t.notifications
+        async with self.write() as conn:
+            for doc in docs:
+                await self._save_incident(conn, doc, now)
+            for dedup_key, reason in withdraw:
+                await conn.execute(sa.update(n).where(n.c.dedup_key == dedup_key).where(n.c.action == "resolve")
+                                   .where(n.c.status == "pending").values(status="superseded",
+                                                                          last_error=reason[:2000]))
+            for row in notifications:
+                res = await conn.execute(self._insert(n).values(
+                    **row, status="pending", attempts=0, created_at=now).on_conflict_do_nothing(index_elements=["key"]))
+                new += int(res.rowcount == 1)
+            if alert_keys:
+                a = t.alert_inbox
+                await conn.execute(sa.update(a).where(a.c.key.in_([k[:600] for k in alert_keys]))
+                                   .where(a.c.processed_at.is_(None)).values(processed_at=now))
+        return new
+
+    async def _save_incident(self, conn: AsyncConnection, doc: dict[str, Any], now: float) -> None:
+        values = {"state": doc["state"], "onset": doc["onset"], "opened_at": doc["opened_at"],
+                  "paged_at": doc["paged_at"], "resolved_at": doc["resolved_at"], "services": doc["services"],
+                  "doc": doc, "updated_at": now}
         rows = [_anomaly_row(a, doc["id"]) for a in doc.get("anomalies", [])]
         a = t.anomalies
-        async with self.write() as conn:
-            stmt = self._insert(t.incidents).values(id=doc["id"], **values)
-            await conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
-            if not rows:
-                return
-            held = await conn.execute(sa.select(a.c.series, a.c.onset, a.c.recovered_at)
-                                      .where(a.c.incident_id == doc["id"]))
-            written = {(r.series, r.onset): r.recovered_at for r in held}
-            changed = [r for r in rows
-                       if (r["series"], r["onset"]) not in written
-                       or written[(r["series"], r["onset"])] != r["recovered_at"]]
-            if changed:
-                ins = self._insert(a)
-                await conn.execute(ins.on_conflict_do_update(
-                    index_elements=["series", "onset"],
-                    set_={"recovered_at": ins.excluded.recovered_at, "incident_id": ins.excluded.incident_id}),
-                    changed)
+        stmt = self._insert(t.incidents).values(id=doc["id"], **values)
+        await conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
+        if not rows:
+            return
+        held = await conn.execute(sa.select(a.c.series, a.c.onset, a.c.recovered_at)
+                                  .where(a.c.incident_id == doc["id"]))
+        written = {(r.series, r.onset): r.recovered_at for r in held}
+        changed = [r for r in rows
+                   if (r["series"], r["onset"]) not in written
+                   or written[(r["series"], r["onset"])] != r["recovered_at"]]
+        if changed:
+            ins = self._insert(a)
+            await conn.execute(ins.on_conflict_do_update(
+                index_elements=["series", "onset"],
+                set_={"recovered_at": ins.excluded.recovered_at, "incident_id": ins.excluded.incident_id}),
+                changed)
 
     async def get_incident(self, incident_id: str) -> dict[str, Any] | None:
         async with self.engine.connect() as conn:
@@ -413,7 +490,9 @@ class Store:
             rows = (await conn.execute(q)).mappings().all()
         return [self._notification(r) for r in rows]
 
-    async def claim_due_notifications(self, now: float, limit: int = 50, lease: float = 60.0) -> list[Notification]:
+    async def claim_due_notifications(self, now: float, limit: int = 50, lease: float = 60.0, *,
+                                      receivers: Sequence[str] | None = None,
+                                      exclude: Sequence[str] | None = None) -> list[Notification]:
         """Take due notifications for delivery by this replica only, for ``lease`` seconds.
 
         On PostgreSQL the rows are locked ``FOR UPDATE SKIP LOCKED`` and pushed ``lease``
@@ -431,6 +510,10 @@ class Store:
                    .where(earlier.c.id < n.c.id).where(earlier.c.next_attempt_at > now))
         pick = (sa.select(n.c.id).where(n.c.status == "pending").where(n.c.next_attempt_at <= now)
                 .where(~sa.exists(blocked)).order_by(n.c.id).limit(limit))
+        if receivers is not None:  # one receiver's loop: a hung receiver holds up no other
+            pick = pick.where(n.c.receiver.in_(list(receivers)))
+        if exclude:
+            pick = pick.where(n.c.receiver.not_in(list(exclude)))
         if self.dialect == "postgresql":
             pick = pick.with_for_update(skip_locked=True)
         # One statement: the pick and the push into the future are atomic on both databases.
@@ -439,6 +522,16 @@ class Store:
         async with self.write() as conn:
             rows = sorted((await conn.execute(claim)).mappings().all(), key=lambda r: r["id"])
         return [self._notification(r) for r in rows]
+
+    async def release_claims(self, now: float) -> int:
+        """Make pending notifications due now (a single replica's start: claims held by its previous
+        process, which died mid-send, would otherwise wait out their lease). Held-back resolves keep
+        their time. Returns how many were released."""
+        n = t.notifications
+        async with self.write() as conn:
+            res = await conn.execute(sa.update(n).where(n.c.status == "pending").where(n.c.next_attempt_at > now)
+                                     .where(n.c.action != "resolve").values(next_attempt_at=now))
+        return int(res.rowcount or 0)
 
     async def list_notifications(self, incident_id: str | None = None, status: str | None = None,
                                  limit: int = 200) -> list[Notification]:

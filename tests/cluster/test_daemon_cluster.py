@@ -59,7 +59,7 @@ async def test_single_replica_cluster_pages_once_and_only_while_leading(sqlite_s
         if not node.may_page():
             break
     assert not node.may_page()
-    await d._page(PageAction(PageKind.UPDATE, incident_id, T0 + 9000, "late"))
+    assert await d._plan_page(PageAction(PageKind.UPDATE, incident_id, T0 + 9000, "late")) is None
     assert await sqlite_store.outbox_depth() == 0, "leadership lost: nothing more is paged"
     d.stop()
     await asyncio.wait_for(task, 10)

@@ -18,7 +18,7 @@ SHOP = Topology.from_services([
 
 
 class FakeClock:
-    def __init__(self, now: float = 1_790_000_000.0) -> None:
+    def __init__(self, now: float = 1_796_000_000.0) -> None:  # 2026-11-30, after every example payload
         self.now = now
 
     def __call__(self) -> float:

@@ -28,15 +28,17 @@ def _storm(n: int) -> list[AlertEvent]:
 
 
 def _counting_saves(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[tuple[dict[str, Any], int]]:
-    """Record every incident document the daemon saves, with how many of its pages were queued before."""
+    """Record every incident document the daemon saves, with how many of its pages were queued before
+    (the daemon writes incidents and their pages in one transaction, :meth:`Store.commit_decisions`)."""
     saved: list[tuple[dict[str, Any], int]] = []
-    save = store.save_incident
+    commit = store.commit_decisions
 
-    async def counting(doc: dict[str, Any], *, now: float | None = None) -> None:
-        saved.append((doc, len(await store.list_notifications(incident_id=doc["id"]))))
-        await save(doc, now=now)
+    async def counting(docs: Any, *args: Any, **kwargs: Any) -> int:
+        for doc in docs:
+            saved.append((doc, len(await store.list_notifications(incident_id=doc["id"]))))
+        return await commit(docs, *args, **kwargs)
 
-    monkeypatch.setattr(store, "save_incident", counting)
+    monkeypatch.setattr(store, "commit_decisions", counting)
     return saved
 
 

@@ -78,7 +78,7 @@ async def test_changes_are_forwarded_to_pagerduty_change_events(store: Store) ->
     from .receivers import ROUTING_KEY, serve_receivers
     from .test_api import CHANGE
     async with serve_receivers() as (rec, url):
-        d = Daemon(store=store, topology=SHOP, sources=[], clock=FakeClock(T0), step=30.0,
+        d = Daemon(store=store, topology=SHOP, sources=[], clock=FakeClock(), step=30.0,
                    notifiers={"pd": PagerDutyNotifier("pd", ROUTING_KEY, url=url, change_events=True),
                               "pd-pages-only": PagerDutyNotifier("pd-pages-only", ROUTING_KEY, url=url)})
         async with TestClient(TestServer(create_app(d))) as c:
