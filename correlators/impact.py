@@ -25,7 +25,10 @@ from dataclasses import dataclass, field
 from .signals import PAGING_ROLES, SignalRole, role_of
 from .types import Anomaly
 
-__all__ = ["DEFAULT_BARS", "Bar", "ImpactPolicy"]
+__all__ = ["ALERT_SERIES", "DEFAULT_BARS", "Bar", "ImpactPolicy"]
+
+ALERT_SERIES = "alert:"
+"""The series prefix of anomalies taken from external alerts (``daemon.sources.alertmanager``)."""
 
 
 @dataclass(frozen=True)
@@ -108,8 +111,14 @@ class ImpactPolicy:
         return self.bars.get(self.role(signal))
 
     def is_material(self, a: Anomaly) -> bool:
-        """Would users feel this anomaly? Never for resource or unknown signals."""
+        """Would users feel this anomaly? Never for resource or unknown signals.
+
+        An external alert (series ``alert:<fingerprint>``, from Alertmanager) was judged worth
+        attention by its rule: it is material unless its name says it is about a resource.
+        """
         role = self.role(a.signal)
+        if a.key.startswith(ALERT_SERIES):
+            return role is not SignalRole.RESOURCE
         if role not in PAGING_ROLES:
             return False
         bar = self.bar(a.service, a.signal)

@@ -148,6 +148,7 @@ class Daemon:
         self.webhooks = webhooks  # api.webhooks.WebhookSettings; None: open webhooks
         self.cluster = cluster
         self._ticked = 0.0
+        self._flushed = 0.0
         self._unsaved: dict[str, Incident] = {}  # changed by the analysis loop since their last save
         self._alerts_unsaved: list[str] = []  # inbox keys of alerts whose incidents are among _unsaved
         self._saved_at = 0.0  # monotonic time the analysis loop last saved them
@@ -356,6 +357,12 @@ class Daemon:
                 lane.task_done()
             if self.cluster is not None and time.monotonic() - self._ticked > 1.0:  # a busy stream: lead anyway
                 await self._cluster_tick()
+            elif self.cluster is None and time.monotonic() - self._flushed > 1.0:
+                # A stream that never pauses (an alert storm) must not hold back first pages for ever.
+                try:
+                    await self.flush()
+                except Exception:
+                    log.exception("deciding pages failed; will try again")
 
     def quarantine(self, kind: str, message: str, *, exc_info: bool = False) -> None:
         """Set one bad event aside: a log line and a count on /metrics, never a retry for ever."""
@@ -381,6 +388,7 @@ class Daemon:
             log.exception("cluster tick failed; retrying")
 
     async def flush(self) -> None:
+        self._flushed = time.monotonic()
         out = self.engine.flush()
         if out.pages or out.incidents:
             await self.persist_reliably(out)
