@@ -20,7 +20,7 @@ they are evidence of where a fault sits.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .signals import PAGING_ROLES, SignalRole, role_of
 from .types import Anomaly
@@ -60,6 +60,18 @@ DEFAULT_BARS: Mapping[SignalRole, Bar] = {
 }
 
 
+def _in_milliseconds(signal: str) -> bool:
+    """``latency_p99_ms``, ``duration_milliseconds``: a latency whose unit is the millisecond."""
+    name = signal.lower()
+    return name.endswith("_ms") or "_ms_" in name or "millis" in name
+
+
+def _a_count(signal: str) -> bool:
+    """``errors_per_second``, ``http_5xx_total``: failures counted, not a share of requests."""
+    name = signal.lower()
+    return "ratio" not in name and any(h in name for h in ("per_second", "per_minute", "_rate", "count", "total"))
+
+
 @dataclass(frozen=True)
 class ImpactPolicy:
     """Which anomalies users feel.
@@ -88,6 +100,10 @@ class ImpactPolicy:
     (False, True)
     >>> p.is_material(a("request_rate", 200.0, 60.0, "down")), p.is_material(a("request_rate", 200.0, 150.0, "down"))
     (True, False)
+    >>> p.is_material(a("latency_p99_ms", 30.0, 50.0)), p.is_material(a("latency_p99_ms", 400.0, 9000.0))
+    (False, True)
+    >>> p.is_material(a("errors_per_second", 0.0, 0.5)), p.is_material(a("errors_per_second", 2.0, 40.0))
+    (False, True)
     >>> ImpactPolicy(overrides={("api", "latency_p99_seconds"): Bar(0.01, 1.2)}).is_material(
     ...     a("latency_p99_seconds", 0.03, 0.05))
     True
@@ -126,4 +142,9 @@ class ImpactPolicy:
             return False
         if role is not SignalRole.TRAFFIC and a.direction != "up":
             return False
+        if role is SignalRole.LATENCY and _in_milliseconds(a.signal):
+            bar = replace(bar, min_delta=bar.min_delta * 1000.0)  # the bars are in seconds
+        if role is SignalRole.ERRORS and (max(a.before, a.after) > 1.0 or _a_count(a.signal)):
+            # Not a ratio but a count or a rate of failures: doubled, and at least one more.
+            return a.after >= bar.min_ratio * a.before and a.after - a.before >= 1.0
         return bar.passes(role, a.before, a.after, a.rate)
