@@ -317,7 +317,8 @@ class IncidentTracker:
         impact = self.policy.impact
         traffic = impact.role(anomaly.signal) is SignalRole.TRAFFIC
         if traffic:
-            self._traffic = [t for t in self._traffic if anomaly.onset - t.onset <= self.policy.traffic_memory]
+            keep = max(self.policy.traffic_memory, self.policy.max_span)  # a surge's end may come an hour later
+            self._traffic = [t for t in self._traffic if anomaly.onset - t.onset <= keep]
             self._traffic.append(anomaly)
         if traffic and (not impact.is_material(anomaly) or self._surge_ending(anomaly)):
             found = [i for i in self._matches(anomaly) if i.state is IncidentState.OPEN]

@@ -206,7 +206,7 @@ class _View:
 
     affected: frozenset[str]
     roots: frozenset[str]  # anomalous services every other anomalous service reaches (the origin of propagation)
-    evidence: frozenset[str]  # services with weak deviations at the onset only
+    evidence: Mapping[str, float]  # services with deviations at the onset only: their strongest confidence
     shape: _Shape
     topology: Topology
 
@@ -218,7 +218,10 @@ class _View:
         located = [a.service for a in incident.anomalies if role_of(a.signal) is not SignalRole.TRAFFIC]
         affected = frozenset(located) if located else frozenset(incident.services)
         roots = frozenset(s for s in affected if affected <= topology.blast_radius_of_service(s))
-        evidence = frozenset(a.service for a in incident.evidence if a.direction == "up") - affected
+        evidence: dict[str, float] = {}
+        for a in incident.evidence:
+            if a.service not in affected and (a.direction == "up" or role_of(a.signal) is SignalRole.LATENCY):
+                evidence[a.service] = max(evidence.get(a.service, 0.0), a.confidence)
         return cls(affected, roots, evidence, _shape(incident), topology)
 
 
@@ -329,8 +332,8 @@ def _change_candidates(
                     cause, f"{ch.summary or ch.kind.value} came {_fmt_lag(lag)}, after the anomaly had begun", ch))
             continue
         scope = _scope(radius, origin, view)
-        if not scope.get("same_service") and origin & view.evidence:
-            scope["evidence"] = 1.0
+        if not scope.get("same_service") and origin & view.evidence.keys():
+            scope["evidence"] = 2.0 * max(view.evidence[o] for o in origin & view.evidence.keys())
         if ch.service in deps:
             scope["shared"] = 1.0 if affected <= radius else 0.0
         feats = {"bias": 1.0, "log_timing": _log_timing(lag, policy), "after_onset": _after(lag, policy),

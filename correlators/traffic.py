@@ -34,6 +34,7 @@ class TrafficWindow:
 
     keep: int = 64
     min_ratio: float = 1.5
+    min_rate: float = 1.0  # requests a second before: below, a rise is counting noise, not load
     baseline_points: int = 20
     _series: dict[tuple[str, str], deque[tuple[float, float]]] = field(default_factory=dict)
     _signals: dict[str, list[str]] = field(default_factory=dict)  # per service, its traffic signals
@@ -80,7 +81,7 @@ class TrafficWindow:
             # a lone glitch does not.
             values = sorted(v for _, v in after)
             level = values[(3 * len(values)) // 4]
-            if base <= 0 or level < self.min_ratio * base:
+            if base < self.min_rate or level < self.min_ratio * base:
                 continue
             mid = (base + level) / 2.0
             first = next(t for t, v in after if v >= mid)
