@@ -376,7 +376,16 @@ class Engine:
         seen = {t.service for t in inc.traffic if t.after > t.before}
         tol = self.ranking_policy.tolerance
         measured = [a for a in self._traffic.shifts(inc.estimated_onset, tol, ts) if a.service not in seen]
-        return replace(inc, traffic=inc.traffic + measured) if measured else inc
+        inc = replace(inc, traffic=inc.traffic + measured) if measured else inc
+        # Where the fault sits is told by what users feel and by strong resource shifts; a symptom
+        # too small to matter (a p99 going 8 ms -> 19 ms) is evidence, not a service to explain.
+        impact = self.tracker.policy.impact
+        small = [a for a in inc.anomalies if impact.pages(a.signal) and not impact.is_material(a)
+                 and impact.role(a.signal) is not SignalRole.TRAFFIC]
+        if small and len(small) < len(inc.anomalies):
+            kept = [a for a in inc.anomalies if a not in small]
+            inc = replace(inc, anomalies=kept, evidence=inc.evidence + small)
+        return inc
 
     def changes_known_at(self, ts: float) -> list[Change]:
         """Changes recorded so far (their own ts may be later than ``ts`` for late webhooks)."""

@@ -63,9 +63,12 @@ def score_scenario(name: str, truth: Sequence[Doc], incidents: Sequence[Doc],
     rank_of = rank_of or default_rank
     for t in truth:
         best: Doc | None = None
+        # Of the incidents that match, a paged one first, then the closest onset (two incidents
+        # within the window: the one that began with the truth is its incident, not the earlier one).
         for inc in incidents:
             if abs(inc["onset"] - t["onset"]) <= MATCH_WINDOW and set(inc["services"]) & set(t["services"]):
-                if best is None or (inc["paged_at"] is not None and best["paged_at"] is None):
+                key = (inc["paged_at"] is None, abs(inc["onset"] - t["onset"]))
+                if best is None or key < (best["paged_at"] is None, abs(best["onset"] - t["onset"])):
                     best = inc
         if best is None:
             s.ranks.append(None)
