@@ -328,11 +328,11 @@ class IncidentTracker:
             return None, []
         if not traffic and not is_bad_direction(anomaly.signal, anomaly.direction, impact.roles):
             if impact.role(anomaly.signal) is SignalRole.LATENCY:
-                return self._add_evidence(anomaly)  # answers failing fast at a callee: it is involved
+                return self.add_evidence(anomaly)  # answers failing fast at a callee: it is involved
             return None, []  # a harmless move (a callee doing less work as its callers fail): recorded only
         if not traffic and anomaly.confidence < self.policy.min_confidence:
             # A weak deviation: evidence of where the fault sits, never an incident of its own.
-            return self._add_evidence(anomaly)
+            return self.add_evidence(anomaly)
         # A symptom (or a resource's shift) of an outage; a traffic loss or surge users feel is a symptom too.
         found = self._matches(anomaly)
         actions: list[PageAction] = []
@@ -368,7 +368,7 @@ class IncidentTracker:
         return any(t.key == anomaly.key and t.after > t.before and t.onset < anomaly.onset
                    and anomaly.after >= 0.7 * t.before for t in self._traffic)
 
-    def _add_evidence(self, anomaly: Anomaly) -> tuple[Incident | None, list[PageAction]]:
+    def add_evidence(self, anomaly: Anomaly) -> tuple[Incident | None, list[PageAction]]:
         """Remember a weak anomaly for incidents opening soon; attach it to an open one it is near."""
         within = self.policy.evidence_within
         self._evidence = [e for e in self._evidence if anomaly.onset - e.onset <= self.policy.window]

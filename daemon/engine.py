@@ -272,6 +272,11 @@ class Engine:
         anomaly = Anomaly(service, signal, d.onset, d.detected_at, d.direction.value, d.before, d.after,
                           d.confidence, series=series, rate=rate)
         out.anomalies.append(anomaly)
+        if d.kind is EventKind.EVIDENCE:
+            touched, pages = self.tracker.add_evidence(anomaly)
+            if touched is not None:
+                out.incidents[touched.id] = touched
+            return out
         inc, pages = self.tracker.add_anomaly(anomaly)
         out.pages += pages
         if inc is not None and inc.state is IncidentState.OPEN:

@@ -80,9 +80,9 @@ class EnvelopeShift:
         A run must also be rarer than this if samples were independent draws from the baseline
         window (``p ** k``; see :meth:`_rare`).
     weak_evidence
-        Also report, with confidence ``WEAK_CONFIDENCE``, a run of the shortest length beyond
-        the 2-run envelope but short of the margin: evidence that localises a fault (it never
-        pages alone), upgraded to a confident shift from the same onset if it grows.
+        Also report, as an ``EVIDENCE`` event with confidence ``WEAK_CONFIDENCE``, a run of the
+        shortest length beyond the 2-run envelope but short of the margin: where a fault may sit
+        (it never pages alone); a SHIFT follows from the same onset if it grows into one.
 
     Examples
     --------
@@ -377,7 +377,8 @@ class EnvelopeShift:
         self._active = {"onset": onset, "direction": direction.value, "before": before, "after": after,
                         "bound": self._way_back(direction, before, after), "back": 0, "count": 0,
                         "values": list(values), "weak": weak}
-        return Detection(EventKind.SHIFT, onset, ts, direction, before, after, max(0.0, min(1.0, confidence)))
+        kind = EventKind.EVIDENCE if weak else EventKind.SHIFT
+        return Detection(kind, onset, ts, direction, before, after, max(0.0, min(1.0, confidence)))
 
     def _way_back(self, direction: Direction, before: float, after: float) -> float:
         """The level a sample must be back to (below for a rise): inside the series' normal range
@@ -446,8 +447,11 @@ class EnvelopeShift:
         if sign * (level - act["before"]) < 2.0 * sign * (act["after"] - act["before"]):
             return None
         act["after"] = level
+        if act.get("weak"):
+            return Detection(EventKind.EVIDENCE, act["onset"], self._last_ts or 0.0, Direction(act["direction"]),
+                             act["before"], level, self.WEAK_CONFIDENCE)
         return Detection(EventKind.SHIFT, act["onset"], self._last_ts or 0.0, Direction(act["direction"]),
-                         act["before"], level, 1.0 if not act.get("weak") else self.WEAK_CONFIDENCE)
+                         act["before"], level, 1.0)
 
     def _reset_history(self) -> None:
         active, pending, last_ts = self._active, self._pending, self._last_ts

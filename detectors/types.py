@@ -30,6 +30,9 @@ class EventKind(str, enum.Enum):
     """The series left its baseline: an anomaly begins."""
     RECOVERY = "recovery"
     """The series came back to the level it had before the last shift."""
+    EVIDENCE = "evidence"
+    """A deviation short of a shift (low confidence): where a fault may sit, never a page.
+    If it grows into a shift, a SHIFT follows from the same onset; a RECOVERY ends either."""
 
 
 @dataclass(frozen=True, slots=True)

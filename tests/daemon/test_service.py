@@ -136,13 +136,12 @@ async def test_whole_steps_as_batches_page_and_resolve_once(store: Store) -> Non
 
 
 def test_seasonal_signals_choose_the_detector_and_the_bank(sqlite_store: Store) -> None:
-    """``detection.seasonal``: listed signals learn a daily shape (not vectorised); the rest are in numpy."""
-    from detectors import DetectorBank, RobustCusumBank, SeasonalCusum
+    """``detection.seasonal``: listed signals learn a daily shape; the rest run the paging detector."""
+    from detectors import DetectorBank, EnvelopeShift, SeasonalCusum
 
     default = Daemon(store=sqlite_store, topology=SHOP, sources=[], notifiers={}, clock=FakeClock(T0))
     assert isinstance(default.engine.detector_factory("request_rate"), SeasonalCusum)
     assert isinstance(default.engine.bank_factory("request_rate"), DetectorBank)
-    assert isinstance(default.engine.bank_factory("error_ratio"), RobustCusumBank)
+    assert isinstance(default.engine.detector_factory("error_ratio"), EnvelopeShift)
     plain = Daemon(store=sqlite_store, topology=SHOP, sources=[], notifiers={}, clock=FakeClock(T0), seasonal=[])
-    assert not isinstance(plain.engine.detector_factory("request_rate"), SeasonalCusum)
-    assert isinstance(plain.engine.bank_factory("request_rate"), RobustCusumBank)
+    assert isinstance(plain.engine.detector_factory("request_rate"), EnvelopeShift)
