@@ -9,6 +9,9 @@ Pure and deterministic. Each candidate gets features, each one a piece of eviden
   ``root`` (every anomalous service reaches it: the others are propagation), ``callee`` (not
   anomalous itself but called by every anomalous service: a callee's fault surfacing at its
   callers), ``shared`` (a dependency used, directly or through callees, by all of them);
+- localisation: ``evidence`` (twice the confidence of the strongest deviation at the changed
+  service near the onset, when it is not itself affected: a callee whose p99 left its own range, or
+  fell as it failed fast, while only its caller's errors crossed a paging bar);
 - coverage and the differential: ``coverage`` is the share of anomalous services the cause can
   reach, ``unexplained`` the share it cannot (anomalous too, so something else is going on), and
   ``quiet_users`` the share of the services it hits directly that stay healthy;
