@@ -101,6 +101,7 @@ class EnvelopeShift:
     """
 
     VERSION = 1
+    _LEVEL_EVERY = 5
     CREEP_CONFIDENCE = 0.6
     """The confidence of a creep: sure of the direction, less of the onset."""
     WEAK_CONFIDENCE = 0.3
@@ -146,6 +147,7 @@ class EnvelopeShift:
         self.weak_evidence = weak_evidence
         self.run_alpha = run_alpha
         self._lag = max(self.runs)
+        self._lengths = (1,) + self.runs
         self._reset()
 
     def _reset(self) -> None:
@@ -166,6 +168,8 @@ class EnvelopeShift:
         self._blk_start: float | None = None
         self._bmed: deque[tuple[float, float]] = deque(maxlen=self.blocks)  # (block start, median)
         self._env: tuple[list[float], list[float], float, float] | None = None  # memo
+        self._level_memo: float | None = None
+        self._level_at = 0
         self._last_ts: float | None = None
         self._active: dict[str, Any] | None = None
         self._pending: dict[str, Any] | None = None
@@ -176,16 +180,23 @@ class EnvelopeShift:
         self._history.append(value)
         self._matured.append(value)
         self._count += 1
-        recent = list(self._matured)
-        for i, k in enumerate((1,) + self.runs):
-            if len(recent) < k:
-                break
-            tail = recent[-k:]
-            lo_run, hi_run = min(tail), max(tail)
-            if lo_run > self._blk_hi[i]:
-                self._blk_hi[i] = lo_run     # highest level sustained k samples
-            if hi_run < self._blk_lo[i]:
-                self._blk_lo[i] = hi_run     # lowest level sustained k samples
+        # The levels sustained by the runs ending here, longest run last: one pass back in time.
+        lo_run = hi_run = value
+        back = len(self._matured)
+        i = 0
+        for j, v in enumerate(reversed(self._matured), start=1):
+            if v < lo_run:
+                lo_run = v
+            elif v > hi_run:
+                hi_run = v
+            if j == self._lengths[i]:
+                if lo_run > self._blk_hi[i]:
+                    self._blk_hi[i] = lo_run     # highest level sustained j samples
+                if hi_run < self._blk_lo[i]:
+                    self._blk_lo[i] = hi_run     # lowest level sustained j samples
+                i += 1
+                if i == len(self._lengths) or self._lengths[i] > back:
+                    break
         if self._blk_start is None:
             self._blk_start = ts
         self._blk_vals.append(value)
@@ -212,12 +223,19 @@ class EnvelopeShift:
         """The longest run's envelope (the narrowest), cheaply: a sample inside it can end no run."""
         return (max(self._hi_done[-1], self._blk_hi[-1]), min(self._lo_done[-1], self._blk_lo[-1]))
 
+    def _level(self) -> float:
+        """The baseline median, recomputed every ``_LEVEL_EVERY`` matured samples (it moves slowly)."""
+        if self._level_memo is None or self._count - self._level_at >= self._LEVEL_EVERY:
+            self._level_memo = _median(list(self._history))
+            self._level_at = self._count
+        return self._level_memo
+
     def _envelope(self) -> tuple[list[float], list[float], float, float]:
         """Per run length (1 first): highest and lowest sustained levels; baseline median; excursion."""
         if self._env is None:
             hi = [max(d, b) for d, b in zip(self._hi_done, self._blk_hi, strict=True)]
             lo = [min(d, b) for d, b in zip(self._lo_done, self._blk_lo, strict=True)]
-            level = _median(list(self._history))
+            level = self._level()
             floor = max(self.relative_floor * abs(level), self.absolute_floor)
             # The largest excursion the series sustained for two samples: a lone glitch in the
             # history must not make it deaf to everything smaller.
@@ -270,6 +288,12 @@ class EnvelopeShift:
         if bottom <= newest <= top:
             return None  # inside every run's envelope: no run ends here
         hi, lo, level, exc = self._envelope()
+        m = self.margin * exc
+        up_gate, down_gate = hi[-1] + m, lo[-1] - m
+        if self.weak_evidence:
+            up_gate, down_gate = min(up_gate, hi[1]), max(down_gate, lo[1])
+        if down_gate <= newest <= up_gate:
+            return None  # short of every run's threshold
         found = self._strong_run([v for _, v in fresh], hi, lo, exc, level)
         if found is not None:
             direction, k, bound, clearance = found
@@ -475,6 +499,7 @@ class EnvelopeShift:
             "blk_start": self._blk_start,
             "bmed": [list(p) for p in self._bmed],
             "last_ts": self._last_ts,
+            "level": [self._level_memo, self._level_at],
             "active": dict(self._active) if self._active else None,
             "pending": dict(self._pending) if self._pending else None,
         }
@@ -500,5 +525,7 @@ class EnvelopeShift:
         self._bmed.extend((float(t), float(m)) for t, m in state["bmed"])
         self._cache_blocks()
         self._last_ts = state["last_ts"]
+        memo, at = state.get("level") or (None, 0)
+        self._level_memo, self._level_at = (None if memo is None else float(memo)), int(at)
         self._active = dict(state["active"]) if state["active"] else None
         self._pending = dict(state["pending"]) if state["pending"] else None
