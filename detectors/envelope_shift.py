@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import math
-from collections import deque
+from array import array
 from typing import Any
 
 from .types import Detection, Direction, EventKind, State
 
 __all__ = ["EnvelopeShift"]
+
+
+def _push(values: array[float], value: float, keep: int) -> None:
+    """Append, keeping the last ``keep`` values."""
+    values.append(value)
+    if len(values) > keep:
+        del values[0]
 
 
 def _median(values: list[float]) -> float:
@@ -152,21 +159,24 @@ class EnvelopeShift:
 
     def _reset(self) -> None:
         n = len(self.runs) + 1  # run length 1 (the single-sample extremes) comes first
-        self._fresh: deque[tuple[float, float]] = deque()        # newest samples, not yet history
-        self._history: deque[float] = deque(maxlen=self.window)  # for the baseline median
-        self._matured: deque[float] = deque(maxlen=self._lag)    # the last matured values (runs)
+        # Plain lists and arrays of doubles, not deques: a deque costs some 600 bytes empty, and a
+        # replica holds these for a hundred thousand series.
+        self._fresh: list[tuple[float, float]] = []             # newest samples, not yet history
+        self._history = array("d")                               # for the baseline median (``window``)
+        self._matured = array("d")                               # the last matured values (runs)
         self._count = 0                                          # matured samples since a reset
         # Per run length: the current block's extremes, then the completed blocks'.
         self._blk_hi: list[float] = [-math.inf] * n
         self._blk_lo: list[float] = [math.inf] * n
-        self._hi: list[deque[float]] = [deque(maxlen=self.blocks) for _ in range(n)]
-        self._lo: list[deque[float]] = [deque(maxlen=self.blocks) for _ in range(n)]
+        self._hi = [array("d") for _ in range(n)]  # completed blocks' extremes, the last ``blocks``
+        self._lo = [array("d") for _ in range(n)]
         self._hi_done: list[float] = [-math.inf] * n  # the completed blocks' extremes (cached)
         self._lo_done: list[float] = [math.inf] * n
         self._blk_n = 0
-        self._blk_vals: list[float] = []
+        self._blk_vals = array("d")
         self._blk_start: float | None = None
-        self._bmed: deque[tuple[float, float]] = deque(maxlen=self.blocks)  # (block start, median)
+        self._bstart = array("d")  # each completed block's start and median (the creep's scale)
+        self._bmed = array("d")
         self._env: tuple[list[float], list[float], float, float] | None = None  # memo
         self._level_memo: float | None = None
         self._level_at = 0
@@ -177,8 +187,8 @@ class EnvelopeShift:
     # -- history -----------------------------------------------------------------
     def _mature(self, ts: float, value: float) -> bool:
         """Take a value into the history; True when it closed a block."""
-        self._history.append(value)
-        self._matured.append(value)
+        _push(self._history, value, self.window)
+        _push(self._matured, value, self._lag)
         self._count += 1
         # The levels sustained by the runs ending here, longest run last: one pass back in time.
         lo_run = hi_run = value
@@ -204,12 +214,13 @@ class EnvelopeShift:
         if self._blk_n >= self.block:
             for i in range(len(self._blk_hi)):
                 if self._blk_hi[i] > -math.inf:
-                    self._hi[i].append(self._blk_hi[i])
-                    self._lo[i].append(self._blk_lo[i])
+                    _push(self._hi[i], self._blk_hi[i], self.blocks)
+                    _push(self._lo[i], self._blk_lo[i], self.blocks)
                 self._blk_hi[i], self._blk_lo[i] = -math.inf, math.inf
             self._cache_blocks()
-            self._bmed.append((self._blk_start, _median(self._blk_vals)))
-            self._blk_n, self._blk_vals, self._blk_start = 0, [], None
+            _push(self._bstart, self._blk_start, self.blocks)
+            _push(self._bmed, _median(list(self._blk_vals)), self.blocks)
+            self._blk_n, self._blk_vals, self._blk_start = 0, array("d"), None
             self._env = None
             return True
         self._env = None
@@ -272,7 +283,7 @@ class EnvelopeShift:
         self._fresh.append((ts, value))
         closed = False
         if len(self._fresh) > self._lag:
-            old_ts, old = self._fresh.popleft()
+            old_ts, old = self._fresh.pop(0)
             closed = self._mature(old_ts, old)
         if self._count < self.min_history:
             return None
@@ -372,7 +383,7 @@ class EnvelopeShift:
         return self._open(ts, fresh[start][0], direction, level, after, confidence, run)
 
     def _check_creep(self, ts: float) -> Detection | None:
-        meds = list(self._bmed)
+        meds = list(zip(self._bstart, self._bmed))
         c = self.creep_blocks
         if len(meds) < 3 * c:
             return None
@@ -497,7 +508,7 @@ class EnvelopeShift:
             "blk_n": self._blk_n,
             "blk_vals": list(self._blk_vals),
             "blk_start": self._blk_start,
-            "bmed": [list(p) for p in self._bmed],
+            "bmed": [[t, m] for t, m in zip(self._bstart, self._bmed)],
             "last_ts": self._last_ts,
             "level": [self._level_memo, self._level_at],
             "active": dict(self._active) if self._active else None,
@@ -512,17 +523,19 @@ class EnvelopeShift:
             raise ValueError("EnvelopeShift state was saved with other run lengths")
         self._reset()
         self._fresh.extend((float(t), float(v)) for t, v in state["fresh"])
-        self._history.extend(float(v) for v in state["history"])
-        self._matured.extend(float(v) for v in state["matured"])
+        self._history.extend(float(v) for v in state["history"][-self.window:])
+        self._matured.extend(float(v) for v in state["matured"][-self._lag:])
         self._count = int(state["count"])
         self._blk_hi = [-math.inf if v is None else float(v) for v in state["blk_hi"]]
         self._blk_lo = [math.inf if v is None else float(v) for v in state["blk_lo"]]
         for dst, src in zip(self._hi + self._lo, state["hi"] + state["lo"], strict=True):
             dst.extend(float(v) for v in src)
         self._blk_n = int(state["blk_n"])
-        self._blk_vals = [float(v) for v in state["blk_vals"]]
+        self._blk_vals = array("d", (float(v) for v in state["blk_vals"]))
         self._blk_start = state["blk_start"]
-        self._bmed.extend((float(t), float(m)) for t, m in state["bmed"])
+        for t, m in state["bmed"][-self.blocks:]:
+            self._bstart.append(float(t))
+            self._bmed.append(float(m))
         self._cache_blocks()
         self._last_ts = state["last_ts"]
         memo, at = state.get("level") or (None, 0)
