@@ -482,7 +482,7 @@ def rank(
 
 def _clock(ts: float) -> str:
     import datetime as _dt
-    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%H:%M")
+    return _dt.datetime.fromtimestamp(ts, _dt.UTC).strftime("%H:%M")
 
 
 def _response_to(top: Candidate, changes: Mapping[str, Change], responses: Sequence[Change]) -> Change | None:

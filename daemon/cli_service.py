@@ -66,8 +66,8 @@ def explain(cfg: Config) -> list[str]:
     g, r = pol.grouping, pol.ranking
     out += ["Windows:",
             f"  anomalies within {d(g.window)} of each other form one incident (detection.group_window)",
-            f"  an incident takes nothing {d(g.max_span)} after its onset nor {d(g.quiet_gap)} after its last "
-            f"detection; a resolved one re-opens only for the same series within {d(g.reopen_within)}",
+            (f"  an incident takes nothing {d(g.max_span)} after its onset nor {d(g.quiet_gap)} after its last "
+             f"detection; a resolved one re-opens only for the same series within {d(g.reopen_within)}"),
             f"  a change is a candidate up to {d(r.lookback)} before the onset, and up to {d(r.tolerance)} after it",
             f"  a page needs confidence >= {g.min_confidence:.2f} (detection.page_min_confidence)",
             f"  seasonal baseline (a learnt daily shape) for: {', '.join(det.seasonal) or 'none'}",

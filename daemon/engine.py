@@ -273,9 +273,9 @@ class Engine:
                           d.confidence, series=series, rate=rate)
         out.anomalies.append(anomaly)
         if d.kind is EventKind.EVIDENCE:
-            touched, pages = self.tracker.add_evidence(anomaly)
-            if touched is not None:
-                out.incidents[touched.id] = touched
+            joined, _ = self.tracker.add_evidence(anomaly)  # evidence never decides a page
+            if joined is not None:
+                out.incidents[joined.id] = joined
             return out
         inc, pages = self.tracker.add_anomaly(anomaly)
         out.pages += pages

@@ -200,9 +200,10 @@ class EnvelopeShift:
             elif v > hi_run:
                 hi_run = v
             if j == self._lengths[i]:
-                if lo_run > self._blk_hi[i]:
+                # (plain comparisons, not max/min: this runs for every sample of every series)
+                if lo_run > self._blk_hi[i]:  # noqa: PLR1730
                     self._blk_hi[i] = lo_run     # highest level sustained j samples
-                if hi_run < self._blk_lo[i]:
+                if hi_run < self._blk_lo[i]:  # noqa: PLR1730
                     self._blk_lo[i] = hi_run     # lowest level sustained j samples
                 i += 1
                 if i == len(self._lengths) or self._lengths[i] > back:

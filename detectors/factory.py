@@ -6,8 +6,6 @@ from collections.abc import Collection
 from typing import Any
 
 from .envelope_shift import EnvelopeShift
-from .robust_bank import RobustCusumBank
-from .robust_cusum import RobustCusum
 from .seasonal import SeasonalCusum
 from .series_bank import DetectorBank, SeriesBank
 from .types import Detector
