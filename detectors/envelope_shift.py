@@ -39,7 +39,8 @@ class EnvelopeShift:
 
     A slow creep (a leak, a queue growing over an hour) stays inside a short-run envelope that
     keeps learning it. It is found one scale up: the medians of whole blocks, the last
-    ``creep_blocks`` of them all above every block median older than twice that. Its onset is
+    ``creep_blocks`` of them all above every block median older than twice that, after
+    ``2 * creep_blocks`` blocks that never went down (a series that flaps does not climb). Its onset is
     the start of the first block that left the old range, so ranking can reach back to the
     change that started it.
 
@@ -123,7 +124,7 @@ class EnvelopeShift:
         fast_margin: float = 1.0,
         fast_ratio: float = 10.0,
         block: int = 30,
-        blocks: int = 12,
+        blocks: int = 24,
         creep_blocks: int = 2,
         min_relative_change: float = 0.3,
         min_absolute_change: float = 0.0,
@@ -185,9 +186,12 @@ class EnvelopeShift:
         self._pending: dict[str, Any] | None = None
 
     # -- history -----------------------------------------------------------------
-    def _mature(self, ts: float, value: float) -> bool:
-        """Take a value into the history; True when it closed a block."""
-        _push(self._history, value, self.window)
+    def _mature(self, ts: float, value: float, *, level: bool = True) -> bool:
+        """Take a value into the history; True when it closed a block. With ``level`` False (a
+        recovered shift's samples) it widens the envelope but not the block medians a creep is
+        measured by, nor the baseline median."""
+        if level:
+            _push(self._history, value, self.window)
         _push(self._matured, value, self._lag)
         self._count += 1
         # The levels sustained by the runs ending here, longest run last: one pass back in time.
@@ -210,7 +214,8 @@ class EnvelopeShift:
                     break
         if self._blk_start is None:
             self._blk_start = ts
-        self._blk_vals.append(value)
+        if level:
+            self._blk_vals.append(value)
         self._blk_n += 1
         if self._blk_n >= self.block:
             for i in range(len(self._blk_hi)):
@@ -220,7 +225,7 @@ class EnvelopeShift:
                 self._blk_hi[i], self._blk_lo[i] = -math.inf, math.inf
             self._cache_blocks()
             _push(self._bstart, self._blk_start, self.blocks)
-            _push(self._bmed, _median(list(self._blk_vals)), self.blocks)
+            _push(self._bmed, _median(list(self._blk_vals)) if self._blk_vals else self._level(), self.blocks)
             self._blk_n, self._blk_vals, self._blk_start = 0, array("d"), None
             self._env = None
             return True
@@ -393,8 +398,11 @@ class EnvelopeShift:
         top, bottom = max(ref), min(ref)
         gap = self.margin * max(top - bottom, self.relative_floor * abs(_median(ref)), self.absolute_floor)
         before = _median(ref)
-        for direction, beyond in ((Direction.UP, min(recent) > top + gap),
-                                  (Direction.DOWN, max(recent) < bottom - gap)):
+        climb = [m for _, m in meds[-2 * c:]]  # a creep climbs: block after block, never back
+        rising = all(b >= a for a, b in zip(climb, climb[1:]))
+        falling = all(b <= a for a, b in zip(climb, climb[1:]))
+        for direction, beyond in ((Direction.UP, rising and min(recent) > top + gap),
+                                  (Direction.DOWN, falling and max(recent) < bottom - gap)):
             if not beyond or not self._significant(before, recent[-1]):
                 continue
             edge = top if direction is Direction.UP else bottom
@@ -457,8 +465,12 @@ class EnvelopeShift:
             return grown
         if act["back"] >= self.recovery_points:
             self._active = None
-            # The shift's samples never entered the history; the fresh ones are the way back.
+            # Over, the shift becomes history: what a series does and comes back from, it may do
+            # again (a p99 that spends minutes on the next bucket many times a day). Left out, each
+            # such excursion would be judged against a history that never saw one, and page.
             self._fresh.clear()
+            for v in act["values"]:
+                self._mature(act["onset"], v, level=False)
             return self._recovery(act, ts)
         if act["back"] == 0 and act["count"] >= self.rebaseline_after:
             # The shift persisted: it is the new normal. Learn it afresh, still ready to
