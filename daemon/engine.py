@@ -28,7 +28,7 @@ from detectors import (
     make_detector,
 )
 
-from .events import AlertEvent, ChangeStatus, Event, ProbeResult, Sample, SampleBatch
+from .events import AlertEvent, CatchUp, ChangeStatus, Event, ProbeResult, Sample, SampleBatch
 
 __all__ = ["BankFactory", "DetectorFactory", "Engine", "EngineOutput", "default_bank_factory",
            "default_detector_factory", "object_banks"]
@@ -145,6 +145,8 @@ class Engine:
         self._health: list[HealthEvent] = []
         self._traffic = TrafficWindow()
         self.now = float("-inf")
+        self.history_until = float("-inf")
+        """Events before this are history (a catch-up, a backfill): recorded, never first-paged."""
 
     # -- ingestion ----------------------------------------------------------------
     def ingest(self, event: Event) -> EngineOutput:
@@ -155,6 +157,9 @@ class Engine:
             # A change is not an observation of time: a future-dated or late one must neither move
             # the clock nor hold back the page decision of the samples still to come.
             return self.add_change(event) if isinstance(event, Change) else self.update_change(event)
+        if isinstance(event, CatchUp):
+            self.history_until = max(self.history_until, event.ts)
+            return out
         if event.ts > self.now > float("-inf"):
             out.extend(self.flush())
         self.now = max(self.now, event.ts)
@@ -172,10 +177,18 @@ class Engine:
             out.extend(self.add_change(event))
         return out
 
+    @property
+    def in_history(self) -> bool:
+        """Is the engine still reading history (before the head of a catch-up, see :class:`CatchUp`)?"""
+        return self.now < self.history_until
+
     def flush(self) -> EngineOutput:
-        """Page the incidents that deserve a first page, with a ranking as of now."""
+        """Page the incidents that deserve a first page, with a ranking as of now.
+
+        Not while reading history: what a catch-up found is paged at its head only if still open
+        there (an incident that opened and resolved inside it is recorded, never paged)."""
         out = EngineOutput()
-        for inc in self.tracker.open_incidents():
+        for inc in [] if self.in_history else self.tracker.open_incidents():
             if self.tracker.should_page(inc):
                 self._rerank(inc, self.now)
                 out.pages += self.tracker.page(inc, self.now)

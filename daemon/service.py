@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from correlators.incidents import GroupingPolicy, Incident, PageAction
+from correlators.incidents import GroupingPolicy, Incident, PageAction, PageKind
 from correlators.learning import OnlineWeights
 from correlators.types import Cause, Change, Topology
 from detectors import SEASONAL_SIGNALS
@@ -29,7 +29,7 @@ from .api.auth import ApiTokens
 from .cluster.node import ClusterNode
 from .config import Config, DeliveryConfig, load_config_or_report
 from .engine import Engine, EngineOutput, detection_factories
-from .events import AlertEvent, ChangeStatus, Event, Sample, SampleBatch
+from .events import AlertEvent, CatchUp, ChangeStatus, Event, Sample, SampleBatch
 from .metrics import Metrics
 from .notify.dispatch import Dispatcher
 from .notify.factory import build_retry, build_router
@@ -323,7 +323,7 @@ class Daemon:
         if isinstance(ev, SampleBatch):
             self.metrics.samples.inc(len(ev))
             self.workspace.record_batch(ev)
-        elif not isinstance(ev, (Change, AlertEvent, ChangeStatus)):
+        elif not isinstance(ev, (Change, AlertEvent, ChangeStatus, CatchUp)):
             self.metrics.samples.inc()
         if isinstance(ev, Sample):
             self.workspace.record_sample(ev)
@@ -429,6 +429,11 @@ class Daemon:
             log.warning("not leading: page %s for %s dropped", action.kind.value, action.incident_id)
             return
         page = self.page_for(action)
+        head = self.engine.history_until
+        if action.kind is PageKind.RESOLVE and action.ts < head:
+            # Decided while reading history: the data up to the head already shows whether it relapsed,
+            # so the flap damping is held on event time, not again on wall time.
+            page = replace(page, hold=max(0.0, self.outbox.resolve_hold - (head - action.ts)))
         new = await self.dispatcher.dispatch(page)  # routing, silences (the workspace's), outbox
         log.info("page %s for %s queued (%d new): %s", action.kind.value, action.incident_id, new, page.title,
                  extra={"incident_id": action.incident_id})

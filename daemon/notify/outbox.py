@@ -106,7 +106,8 @@ class Outbox:
             if withdrawn:
                 log.info("incident %s relapsed: held-back resolve withdrawn, the page stays open",
                          page.incident_id, extra={"incident_id": page.incident_id})
-        due = now + self.resolve_hold if page.action == "resolve" and not page.drill else now
+        hold = self.resolve_hold if page.hold is None else page.hold
+        due = now + hold if page.action == "resolve" and not page.drill else now
         new = 0
         for name in receivers if receivers is not None else list(self.notifiers):
             key = notification_key(page, name)
