@@ -34,7 +34,7 @@ from .metrics import Metrics
 from .notify.dispatch import Dispatcher
 from .notify.factory import build_retry, build_router
 from .notify.outbox import Outbox
-from .notify.render import render_text, render_title
+from .notify.render import render_resolve_text, render_text, render_title
 from .notify.routing import Router, severity_of
 from .notify.types import Notifier, Page
 from .policy import policies
@@ -112,6 +112,7 @@ class Daemon:
         self._alerts_unsaved: list[str] = []  # inbox keys of alerts whose incidents are among _unsaved
         self._saved_at = 0.0  # monotonic time the analysis loop last saved them
         self._stored_changes: set[str] = set()  # ids stored by submit_changes, not yet through the core
+        self._lineage: dict[str, dict[str, Any]] = {}  # incident id -> follows_by, merged_from (kept once forgotten)
         if cluster is not None:
             cluster.attach(self.engine)
 
@@ -390,7 +391,7 @@ class Daemon:
         now = self.clock()
         self._saved_at = time.monotonic()
         for inc_id, inc in list(self._unsaved.items()):
-            doc = inc.to_json()
+            doc = self.incident_doc(inc)
             await self.store.save_incident(doc, now=now)
             self._unsaved.pop(inc_id, None)
             await self.workspace.snapshot(doc, self.engine.now)
@@ -412,9 +413,35 @@ class Daemon:
                     severity="info", service=ch.service, reason="change")
         await self.outbox.enqueue(page, receivers)
 
+    def incident_doc(self, inc: Incident) -> dict[str, Any]:
+        """The incident's document with what the engine knows around it: the incident it follows and
+        how long after that one resolved, those merged into it, and the changes made in response to it
+        (a rollback, a flag turned off) with their times, for the pages, the API and the postmortem."""
+        doc = inc.to_json()
+        known = self._lineage.setdefault(inc.id, {})
+        earlier = self.engine.incidents.get(inc.follows) if inc.follows else None
+        if earlier is not None and earlier.resolved_at is not None:
+            known["follows_by"] = max(0.0, inc.onset - earlier.resolved_at)
+        merged = sorted(i.id for i in self.engine.incidents.values() if i.merged_into == inc.id)
+        if merged:
+            known["merged_from"] = sorted(set(known.get("merged_from", [])) | set(merged))
+        doc.update(known)
+        doc["responses"] = [c.to_json() for c in self.responses_to(inc)]
+        return doc
+
+    def responses_to(self, inc: Incident) -> list[Change]:
+        """Changes made after the incident was paged to its services or to its top candidate's service."""
+        _, responses = self.engine.episode_changes(inc)
+        services = set(inc.involved)
+        top = inc.ranking.top if inc.ranking else None
+        if top is not None and (ch := self.engine.change(top.cause.ref)) is not None:
+            services.add(ch.service)
+        return [c for c in responses if c.service in services]
+
     def page_for(self, action: PageAction) -> Page:
-        doc = self.engine.incidents[action.incident_id].to_json()
-        return self.page_of_doc(doc, action.kind.value, action.ts, render_text(doc), action.reason)
+        doc = self.incident_doc(self.engine.incidents[action.incident_id])
+        text = render_resolve_text(doc) if action.kind is PageKind.RESOLVE else render_text(doc)
+        return self.page_of_doc(doc, action.kind.value, action.ts, text, action.reason)
 
     def page_of_doc(self, doc: dict[str, Any], action: str, ts: float, text: str, reason: str) -> Page:
         """The page for an incident document: title, link, severity, first service, runbook."""
