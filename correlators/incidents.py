@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -221,6 +221,9 @@ class IncidentTracker:
     def __init__(self, topology: Topology, policy: GroupingPolicy | None = None) -> None:
         self.topology = topology
         self.policy = policy or GroupingPolicy()
+        self.same_cause: Callable[[Incident, Anomaly], bool] | None = None
+        """Given by the engine: does the cause leading a relapse now lead the resolved incident too?
+        (Without it, the same series soon after is taken as the same outage.)"""
         self._reset()
 
     def _reset(self) -> None:
@@ -277,8 +280,11 @@ class IncidentTracker:
         if inc.state is IncidentState.RESOLVED:
             # Only the same outage coming back re-opens: the same series, soon after it ended.
             assert inc.resolved_at is not None
+            # ... with the same leading cause: another outage on the same series (a dependency failing
+            # after a deploy was rolled back) is a new incident that follows this one.
             return (anomaly.onset - inc.resolved_at <= pol.reopen_within and anomaly.onset >= inc.onset
-                    and any(a.key == anomaly.key for a in inc.anomalies))
+                    and any(a.key == anomaly.key for a in inc.anomalies)
+                    and (self.same_cause is None or self.same_cause(inc, anomaly)))
         return False
 
     def _matches(self, anomaly: Anomaly) -> list[Incident]:
@@ -348,6 +354,10 @@ class IncidentTracker:
             inc.traffic.append(anomaly)  # also a load candidate for the ranking
         inc.onset = self.onset_of(inc.anomalies)
         return inc, actions
+
+    def traffic_near(self, onset: float, within: float) -> list[Anomaly]:
+        """Traffic shifts remembered with an onset this close to ``onset``."""
+        return [t for t in self._traffic if abs(t.onset - onset) <= within]
 
     def _add_evidence(self, anomaly: Anomaly) -> tuple[Incident | None, list[PageAction]]:
         """Remember a weak anomaly for incidents opening soon; attach it to an open one it is near."""

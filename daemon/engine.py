@@ -136,6 +136,7 @@ class Engine:
         self.ranking_policy = ranking or RankingPolicy()
         self.weights = weights or (lambda: DEFAULT_WEIGHTS)
         self.tracker = IncidentTracker(topology, grouping)
+        self.tracker.same_cause = self._same_cause
         self.health_tracker = health or HealthTracker()
         self.change_retention = change_retention
         self._banks: dict[str, SeriesBank] = {}  # per signal
@@ -366,6 +367,21 @@ class Engine:
         ranking = rank(self._with_measured_traffic(inc, ts), candidates, self._health,
                        self.topology, policy=self.ranking_policy, weights=self.weights(), responses=responses)
         return self.tracker.set_ranking(inc, ranking, ts)
+
+    def _same_cause(self, inc: Incident, anomaly: Anomaly) -> bool:
+        """Is a relapse of a resolved incident's series the same outage coming back? Only when the cause
+        that would lead it now (ranked as an episode of its own: a change rolled back since, a dependency
+        recovered, do not count) is the one that led the incident."""
+        led = inc.ranking.top.cause if inc.ranking is not None and inc.ranking.top is not None else None
+        if led is None:
+            return True
+        window = self.tracker.policy.window
+        probe = Incident(inc.id, anomaly.onset, anomaly.detected_at, anomalies=[anomaly],
+                         traffic=[t for t in self.tracker.traffic_near(anomaly.onset, window)])
+        candidates, _ = self.episode_changes(probe)
+        ranking = rank(self._with_measured_traffic(probe, anomaly.detected_at), candidates, self._health,
+                       self.topology, policy=self.ranking_policy, weights=self.weights())
+        return ranking.top is not None and ranking.top.cause == led
 
     def episode_changes(self, inc: Incident) -> tuple[list[Change], list[Change]]:
         """The changes that could have caused this episode, and those made in response to it.
