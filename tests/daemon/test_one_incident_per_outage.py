@@ -41,7 +41,7 @@ def _feed(eng: Engine, minutes: range, rng: random.Random, *, errors: float | No
 
 
 def _first_outage(eng: Engine, rng: random.Random, *, rolled_back: bool) -> tuple[str, EngineOutput]:
-    _feed(eng, range(0, 300), rng)
+    _feed(eng, range(300), rng)
     eng.ingest(Change("chg-bad", T0 + 299 * STEP, ChangeKind.DEPLOY, "checkout", "shop",
                       attributes={"from_revision": "14", "to_revision": "15"}))
     out = _feed(eng, range(300, 303), rng, errors=0.3)
