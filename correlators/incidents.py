@@ -333,7 +333,9 @@ class IncidentTracker:
         actions: list[PageAction] = []
         if not found:
             inc = Incident(_incident_id(anomaly), anomaly.onset, anomaly.detected_at)
-            inc.traffic = [t for t in self._traffic if abs(t.onset - anomaly.onset) <= self.policy.window]
+            # a rise remembered from an earlier episode that is over by this onset is not this episode's
+            inc.traffic = [t for t in self._traffic if abs(t.onset - anomaly.onset) <= self.policy.window
+                           and (t.recovered_at is None or t.recovered_at > anomaly.onset)]
             inc.follows = self._follows(anomaly)
             inc.evidence = [e for e in self._evidence if abs(e.onset - anomaly.onset) <= self.policy.evidence_within
                             and self._connected(e.service, inc, also=anomaly.service)]
@@ -395,6 +397,8 @@ class IncidentTracker:
     def recover(self, series: str, ts: float) -> list[PageAction]:
         """A series came back; resolve incidents whose anomalies all recovered."""
         actions: list[PageAction] = []
+        self._traffic = [replace(t, recovered_at=ts) if t.key == series and t.recovered_at is None else t
+                         for t in self._traffic]
         for inc in self.incidents.values():
             if inc.state is not IncidentState.OPEN:
                 continue

@@ -78,3 +78,36 @@ def test_the_same_deploy_flapping_re_opens_its_incident() -> None:
     out.extend(_feed(eng, range(314, 320), rng, errors=0.3))
     assert triggers(out) == []
     assert eng.incidents[first].reopened == 1 and eng.incidents[first].state is IncidentState.OPEN
+
+
+def test_a_dependency_that_recovered_before_a_later_episode_does_not_lead_it() -> None:
+    eng, rng = _engine(), random.Random(22)
+    _feed(eng, range(300), rng)
+    out = _feed(eng, range(300, 305), rng, errors=0.3, redis_up=False)
+    out.extend(_feed(eng, range(305, 312), rng))
+    (first,) = triggers(out)
+    ranking = eng.incidents[first].ranking
+    assert ranking is not None and ranking.top is not None and ranking.top.cause.ref == "redis"
+    # redis has been healthy for seven minutes when a bad deploy of checkout breaks it again
+    eng.ingest(Change("chg-bad", T0 + 311 * STEP, ChangeKind.DEPLOY, "checkout", "shop",
+                      attributes={"from_revision": "14", "to_revision": "15"}))
+    out = _feed(eng, range(312, 318), rng, errors=0.3)
+    (second,) = triggers(out)
+    assert second != first
+    ranking = eng.incidents[second].ranking
+    assert ranking is not None and ranking.top is not None and ranking.top.cause.ref == "chg-bad"
+    assert "redis" not in [c.cause.ref for c in ranking.candidates]
+
+
+def test_a_traffic_rise_over_before_a_later_episode_is_not_its_candidate() -> None:
+    from correlators.incidents import IncidentTracker
+    from correlators.types import Anomaly
+
+    tracker = IncidentTracker(TOPO, policies(STEP).grouping)
+    rise = Anomaly("frontend", "request_rate", T0, T0 + 60, "up", 100.0, 130.0, 0.9)  # remembered, no page
+    tracker.add_anomaly(rise)
+    tracker.recover(rise.key, T0 + 180)  # the surge is over three minutes later
+    inc, _ = tracker.add_anomaly(Anomaly("checkout", "error_ratio", T0 + 480, T0 + 540, "up", 0.005, 0.3, 1.0))
+    assert inc is not None and inc.traffic == [], "the earlier episode's rise is no candidate of this one"
+    inc2, _ = tracker.add_anomaly(Anomaly("frontend", "request_rate", T0 + 470, T0 + 560, "up", 100.0, 130.0, 0.9))
+    assert inc2 is inc and [t.onset for t in inc.traffic] == [T0 + 470], "a rise of this episode still is"
