@@ -158,3 +158,26 @@ def test_postmortem_times_are_never_negative() -> None:
     assert "-" not in md.split("Time to first responder action: ")[1].split(" ")[0]
     assert "Follows inc-0 by 4 min" in md and "re-opened 1×" in md
     assert "Response: the rollback at" in md
+
+
+async def test_the_rollback_shows_as_a_response_on_the_api_the_page_and_the_postmortem(store: Store) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from daemon.api.app import create_app
+
+    from .workspace_helpers import START, feed_incident, make_daemon
+
+    daemon = make_daemon(store)
+    undo = Change("chg-ws-undo", START + 95 * STEP, ChangeKind.ROLLBACK, "checkout", "shop",
+                  "checkout rollback revision 15 -> 14")
+    inc_id = await feed_incident(daemon, steps=160, bad_until=120, extra=[undo])
+    async with TestClient(TestServer(create_app(daemon))) as client:
+        view = await (await client.get(f"/api/v1/incidents/{inc_id}")).json()
+        assert view["recommendation"]["action"] == "watch" and view["recommendation"]["command"] == ""
+        assert [e["kind"] for e in view["timeline"] if e.get("ref") == "chg-ws-undo"] == ["response"]
+        assert "chg-ws-undo" not in [c["cause"].get("id") for c in view["candidates"]]
+        html = await (await client.get(f"/incidents/{inc_id}")).text()
+        assert "response: rollback checkout" in html and 'id="command"' not in html
+        md = await (await client.get(f"/api/v1/incidents/{inc_id}/postmortem.md")).text()
+        assert "Response: the rollback at" in md and "Recommendation (watch)" in md
+        assert "rollout undo" not in md, "the rollback was made: no command to run it again"
