@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -227,6 +227,9 @@ class IncidentTracker:
     def __init__(self, topology: Topology, policy: GroupingPolicy | None = None) -> None:
         self.topology = topology
         self.policy = policy or GroupingPolicy()
+        self.same_cause: Callable[[Incident, Anomaly], bool] | None = None
+        """Given by the engine: does the cause leading a relapse now lead the resolved incident too?
+        (Without it, the same series soon after is taken as the same outage.)"""
         self._reset()
 
     def _reset(self) -> None:
@@ -283,8 +286,11 @@ class IncidentTracker:
         if inc.state is IncidentState.RESOLVED:
             # Only the same outage coming back re-opens: the same series, soon after it ended.
             assert inc.resolved_at is not None
+            # ... with the same leading cause: another outage on the same series (a dependency failing
+            # after a deploy was rolled back) is a new incident that follows this one.
             return (anomaly.onset - inc.resolved_at <= pol.reopen_within and anomaly.onset >= inc.onset
-                    and any(a.key == anomaly.key for a in inc.anomalies))
+                    and any(a.key == anomaly.key for a in inc.anomalies)
+                    and (self.same_cause is None or self.same_cause(inc, anomaly)))
         return False
 
     def _matches(self, anomaly: Anomaly) -> list[Incident]:
@@ -338,7 +344,9 @@ class IncidentTracker:
         actions: list[PageAction] = []
         if not found:
             inc = Incident(_incident_id(anomaly), anomaly.onset, anomaly.detected_at)
-            inc.traffic = [t for t in self._traffic if abs(t.onset - anomaly.onset) <= self.policy.window]
+            # a rise remembered from an earlier episode that is over by this onset is not this episode's
+            inc.traffic = [t for t in self._traffic if abs(t.onset - anomaly.onset) <= self.policy.window
+                           and (t.recovered_at is None or t.recovered_at > anomaly.onset)]
             inc.follows = self._follows(anomaly)
             inc.evidence = [e for e in self._evidence if abs(e.onset - anomaly.onset) <= self.policy.evidence_within
                             and self._connected(e.service, inc, also=anomaly.service)]
@@ -367,6 +375,10 @@ class IncidentTracker:
             return False
         return any(t.key == anomaly.key and t.after > t.before and t.onset < anomaly.onset
                    and anomaly.after >= 0.7 * t.before for t in self._traffic)
+
+    def traffic_near(self, onset: float, within: float) -> list[Anomaly]:
+        """Traffic shifts remembered with an onset this close to ``onset``."""
+        return [t for t in self._traffic if abs(t.onset - onset) <= within]
 
     def add_evidence(self, anomaly: Anomaly) -> tuple[Incident | None, list[PageAction]]:
         """Remember a weak anomaly for incidents opening soon; attach it to an open one it is near."""
@@ -404,6 +416,8 @@ class IncidentTracker:
     def recover(self, series: str, ts: float) -> list[PageAction]:
         """A series came back; resolve incidents whose anomalies all recovered."""
         actions: list[PageAction] = []
+        self._traffic = [replace(t, recovered_at=ts) if t.key == series and t.recovered_at is None else t
+                         for t in self._traffic]
         for inc in self.incidents.values():
             if inc.state is not IncidentState.OPEN:
                 continue

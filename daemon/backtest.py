@@ -55,8 +55,12 @@ class Backtest:
 
 
 async def backtest(cfg: Config, start: float, end: float, *, url: str | None = None,
-                   client: Any = None) -> dict[str, Any]:
-    """Fetch ``[start, end]`` from Prometheus and the change log from the store; replay it."""
+                   client: Any = None, history_until: float | None = None) -> dict[str, Any]:
+    """Fetch ``[start, end]`` from Prometheus and the change log from the store; replay it.
+
+    ``history_until``: samples before it are history, as the live daemon's catch-up at start-up
+    reads them (recorded, and only what is still open at that head pages), so that a backtest of
+    a live run's window gives the live run's pages."""
     from .service import grouping_of, topology_of
     from .store import Store
 
@@ -78,4 +82,6 @@ async def backtest(cfg: Config, start: float, end: float, *, url: str | None = N
     detector, bank = detection_factories(cfg.detection.seasonal, cfg.detection.vectorised)
     engine = Engine(bt.topology, grouping=grouping_of(cfg), ranking=policies(bt.step).ranking,
                     detector_factory=detector, bank_factory=bank)
+    if history_until is not None:
+        engine.history_until = history_until
     return replay(bt, engine)

@@ -48,6 +48,11 @@ def explain(cfg: Config) -> list[str]:
     if prom is not None:
         out.append(f"Prometheus {prom.url}: each query every {d(prom.step)} (timeout {d(prom.timeout)}); "
                    f"{d(prom.lookback)} of history read at start")
+        if cfg.templates:
+            from .config import rate_window
+            out.append(f"Templates' rate window: {d(rate_window(prom.step, prom.scrape_interval))} by default, "
+                       f"max(step, 2 x prometheus.scrape_interval = {d(prom.scrape_interval)}), so that a "
+                       "one-step glitch stays one sample")
     signals = cfg.all_signals()
     out.append(f"Signals ({len(signals)}; one series per value of the service label):" if signals
                else "Signals: none (only probes, webhooks and Kubernetes feed this daemon)")

@@ -92,6 +92,8 @@ def format_incident(view: dict[str, Any]) -> str:
     lines = [render_symptom(view)] + ([f"{cause[:1].upper()}{cause[1:]}"] if cause else [])
     lines += [(f"{view['id']}  {view['state']}  onset {_utc(view['onset'])} UTC  "
                f"paged {_utc(view.get('paged_at'))}  resolved {_utc(view.get('resolved_at'))}"), ""]
+    if view.get("lineage"):  # follows, re-opened, merged
+        lines[-1:] = [f"{view['lineage']}.", ""]
     inv = view.get("investigation")
     if inv:
         lines.append(f"Investigating {inv.get('title') or inv['cause_key']} for {int(inv['elapsed'] // 60)} min")

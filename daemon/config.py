@@ -158,6 +158,9 @@ class PrometheusConfig(_Model):
     step: Duration = 30.0
     timeout: Duration = 10.0
     lookback: Duration = 3600.0
+    scrape_interval: Duration = 30.0
+    """How often Prometheus scrapes the services (its ``scrape_interval``): the templates' rate
+    window is ``max(step, 2 x scrape_interval)``, the shortest that holds two scrapes."""
     bearer_token: SecretRef | None = None
     basic_auth: BasicAuth | None = None
     tls: TLSConfig = TLSConfig()
@@ -175,6 +178,19 @@ class SignalConfig(_Model):
     """What the signal means (default: from its name); only errors, latency and traffic page."""
 
 
+def rate_window(step: float, scrape_interval: float) -> float:
+    """The templates' default rate window: the step, widened only as far as two scrapes need.
+
+    A rate over ``w`` seconds spreads a one-step glitch over ``w / step`` samples: at the old
+    ``max(4 x step, 1m)`` a glitch of one step became a four-step plateau (a histogram's p99 stays
+    near full height) that paged. ``rate()`` needs two scrapes inside its window, hence the floor.
+
+    >>> rate_window(30.0, 15.0), rate_window(30.0, 30.0), rate_window(60.0, 15.0), rate_window(15.0, 30.0)
+    (30.0, 60.0, 60.0, 60.0)
+    """
+    return max(step, 2.0 * scrape_interval)
+
+
 class TemplateConfig(_Model):
     """Error ratio, latency quantile and request rate per service from common instrumentation, no PromQL."""
 
@@ -185,9 +201,9 @@ class TemplateConfig(_Model):
     quantile: float = Field(default=0.99, gt=0.0, lt=1.0)
     window: Duration | None = None
 
-    def signals(self, step: float) -> list[SignalConfig]:
+    def signals(self, step: float, scrape_interval: float = 30.0) -> list[SignalConfig]:
         from .sources.templates import expand
-        window = self.window or max(4 * step, 60.0)
+        window = self.window or rate_window(step, scrape_interval)
         return [SignalConfig(name=s.name, query=s.query, service_label=s.service_label)
                 for s in expand(self.template, window=window, services=self.services,
                                 service_label=self.service_label, selector=self.selector, quantile=self.quantile)]
@@ -550,7 +566,8 @@ class Config(_Model):
     def all_signals(self) -> list[SignalConfig]:
         """Custom ``signals`` followed by every template's expansion."""
         step = self.prometheus.step if self.prometheus else 30.0
-        return list(self.signals) + [s for t in self.templates for s in t.signals(step)]
+        scrape = self.prometheus.scrape_interval if self.prometheus else 30.0
+        return list(self.signals) + [s for t in self.templates for s in t.signals(step, scrape)]
 
     @property
     def host_port(self) -> tuple[str, int]:

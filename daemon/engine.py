@@ -28,7 +28,7 @@ from detectors import (
     make_detector,
 )
 
-from .events import AlertEvent, ChangeStatus, Event, ProbeResult, Sample, SampleBatch
+from .events import AlertEvent, CatchUp, ChangeStatus, Event, ProbeResult, Sample, SampleBatch
 
 __all__ = ["BankFactory", "DetectorFactory", "Engine", "EngineOutput", "default_bank_factory",
            "default_detector_factory", "object_banks"]
@@ -136,6 +136,7 @@ class Engine:
         self.ranking_policy = ranking or RankingPolicy()
         self.weights = weights or (lambda: DEFAULT_WEIGHTS)
         self.tracker = IncidentTracker(topology, grouping)
+        self.tracker.same_cause = self._same_cause
         self.health_tracker = health or HealthTracker()
         self.change_retention = change_retention
         self._banks: dict[str, SeriesBank] = {}  # per signal
@@ -145,6 +146,8 @@ class Engine:
         self._health: list[HealthEvent] = []
         self._traffic = TrafficWindow()
         self.now = float("-inf")
+        self.history_until = float("-inf")
+        """Events before this are history (a catch-up, a backfill): recorded, never first-paged."""
 
     # -- ingestion ----------------------------------------------------------------
     def ingest(self, event: Event) -> EngineOutput:
@@ -155,6 +158,9 @@ class Engine:
             # A change is not an observation of time: a future-dated or late one must neither move
             # the clock nor hold back the page decision of the samples still to come.
             return self.add_change(event) if isinstance(event, Change) else self.update_change(event)
+        if isinstance(event, CatchUp):
+            self.history_until = max(self.history_until, event.ts)
+            return out
         if event.ts > self.now > float("-inf"):
             out.extend(self.flush())
         self.now = max(self.now, event.ts)
@@ -172,10 +178,18 @@ class Engine:
             out.extend(self.add_change(event))
         return out
 
+    @property
+    def in_history(self) -> bool:
+        """Is the engine still reading history (before the head of a catch-up, see :class:`CatchUp`)?"""
+        return self.now < self.history_until
+
     def flush(self) -> EngineOutput:
-        """Page the incidents that deserve a first page, with a ranking as of now."""
+        """Page the incidents that deserve a first page, with a ranking as of now.
+
+        Not while reading history: what a catch-up found is paged at its head only if still open
+        there (an incident that opened and resolved inside it is recorded, never paged)."""
         out = EngineOutput()
-        for inc in self.tracker.open_incidents():
+        for inc in [] if self.in_history else self.tracker.open_incidents():
             if self.tracker.should_page(inc):
                 self._rerank(inc, self.now)
                 out.pages += self.tracker.page(inc, self.now)
@@ -360,6 +374,21 @@ class Engine:
         ranking = rank(self._with_measured_traffic(inc, ts), candidates, self._health,
                        self.topology, policy=self.ranking_policy, weights=self.weights(), responses=responses)
         return self.tracker.set_ranking(inc, ranking, ts)
+
+    def _same_cause(self, inc: Incident, anomaly: Anomaly) -> bool:
+        """Is a relapse of a resolved incident's series the same outage coming back? Only when the cause
+        that would lead it now (ranked as an episode of its own: a change rolled back since, a dependency
+        recovered, do not count) is the one that led the incident."""
+        led = inc.ranking.top.cause if inc.ranking is not None and inc.ranking.top is not None else None
+        if led is None:
+            return True
+        window = self.tracker.policy.window
+        probe = Incident(inc.id, anomaly.onset, anomaly.detected_at, anomalies=[anomaly],
+                         traffic=[t for t in self.tracker.traffic_near(anomaly.onset, window)])
+        candidates, _ = self.episode_changes(probe)
+        ranking = rank(self._with_measured_traffic(probe, anomaly.detected_at), candidates, self._health,
+                       self.topology, policy=self.ranking_policy, weights=self.weights())
+        return ranking.top is not None and ranking.top.cause == led
 
     def episode_changes(self, inc: Incident) -> tuple[list[Change], list[Change]]:
         """The changes that could have caused this episode, and those made in response to it.

@@ -14,6 +14,7 @@ from correlators.types import Change
 __all__ = [
     "CHANGE_STATUSES",
     "AlertEvent",
+    "CatchUp",
     "ChangeStatus",
     "Event",
     "ProbeResult",
@@ -183,7 +184,21 @@ class ChangeStatus:
         return replace(ch, status=self.status, completed_at=completed, attributes=attrs)
 
 
-Event = Sample | SampleBatch | ProbeResult | Change | AlertEvent | ChangeStatus
+@dataclass(frozen=True, slots=True)
+class CatchUp:
+    """A source is about to hand over history read at start-up (a Prometheus catch-up from its
+    cursor, a backfill): its events before ``ts``, the head of the data, are history.
+
+    History warms the detectors and is recorded (anomalies, incidents), but pages only what is
+    still open at the head: an incident opened and resolved inside the catch-up is never paged.
+    Not an observation of time: it does not move the engine's clock.
+    """
+
+    ts: float
+    source: str = ""
+
+
+Event = Sample | SampleBatch | ProbeResult | Change | AlertEvent | ChangeStatus | CatchUp
 
 
 def batched(events: Iterable[Event]) -> Iterator[Event]:

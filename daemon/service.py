@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from correlators.incidents import GroupingPolicy, Incident, PageAction
+from correlators.incidents import GroupingPolicy, Incident, PageAction, PageKind
 from correlators.learning import OnlineWeights
 from correlators.types import Cause, Change, Topology
 from detectors import SEASONAL_SIGNALS
@@ -30,14 +30,14 @@ from .api.auth import ApiTokens
 from .cluster.node import ClusterNode
 from .config import Config, DeliveryConfig, load_config_or_report
 from .engine import Engine, EngineOutput, detection_factories
-from .events import AlertEvent, ChangeStatus, Event, Sample, SampleBatch
+from .events import AlertEvent, CatchUp, ChangeStatus, Event, Sample, SampleBatch
 from .guard import TimeWindow, clean_alert, clean_change, is_clean
 from .intake import Busy, IntakeLimits
 from .metrics import Metrics
 from .notify.dispatch import Dispatcher
 from .notify.factory import build_retry, build_router
 from .notify.outbox import Outbox
-from .notify.render import render_text, render_title
+from .notify.render import render_resolve_text, render_text, render_title
 from .notify.routing import Router, severity_of
 from .notify.types import Notifier, Page
 from .policy import policies
@@ -153,6 +153,7 @@ class Daemon:
         self._alerts_unsaved: list[str] = []  # inbox keys of alerts whose incidents are among _unsaved
         self._saved_at = 0.0  # monotonic time the analysis loop last saved them
         self._stored_changes: set[str] = set()  # ids stored by submit_changes, not yet through the core
+        self._lineage: dict[str, dict[str, Any]] = {}  # incident id -> follows_by, merged_from (kept once forgotten)
         if cluster is not None:
             cluster.attach(self.engine)
 
@@ -431,7 +432,7 @@ class Daemon:
         if isinstance(ev, SampleBatch):
             self.metrics.samples.inc(len(ev))
             self.workspace.record_batch(ev)
-        elif not isinstance(ev, (Change, AlertEvent, ChangeStatus)):
+        elif not isinstance(ev, (Change, AlertEvent, ChangeStatus, CatchUp)):
             self.metrics.samples.inc()
         if isinstance(ev, Sample):
             self.workspace.record_sample(ev)
@@ -589,7 +590,7 @@ class Daemon:
         now = self.clock()
         self._saved_at = time.monotonic()
         items = list(self._unsaved.items())
-        docs = [inc.to_json() for _, inc in items]
+        docs = [self.incident_doc(inc) for _, inc in items]
         rows: list[dict[str, Any]] = []
         withdraw: list[tuple[str, str]] = []
         for page, receivers in planned:
@@ -629,17 +630,43 @@ class Daemon:
                     severity="info", service=ch.service, reason="change")
         await self.outbox.enqueue(page, receivers)
 
+    def incident_doc(self, inc: Incident) -> dict[str, Any]:
+        """The incident's document with what the engine knows around it: the incident it follows and
+        how long after that one resolved, those merged into it, and the changes made in response to it
+        (a rollback, a flag turned off) with their times, for the pages, the API and the postmortem."""
+        doc = inc.to_json()
+        known = self._lineage.setdefault(inc.id, {})
+        earlier = self.engine.incidents.get(inc.follows) if inc.follows else None
+        if earlier is not None and earlier.resolved_at is not None:
+            known["follows_by"] = max(0.0, inc.onset - earlier.resolved_at)
+        merged = sorted(i.id for i in self.engine.incidents.values() if i.merged_into == inc.id)
+        if merged:
+            known["merged_from"] = sorted(set(known.get("merged_from", [])) | set(merged))
+        doc.update(known)
+        doc["responses"] = [c.to_json() for c in self.responses_to(inc)]
+        return doc
+
+    def responses_to(self, inc: Incident) -> list[Change]:
+        """Changes made after the incident was paged to its services or to its top candidate's service."""
+        _, responses = self.engine.episode_changes(inc)
+        services = set(inc.involved)
+        top = inc.ranking.top if inc.ranking else None
+        if top is not None and (ch := self.engine.change(top.cause.ref)) is not None:
+            services.add(ch.service)
+        return [c for c in responses if c.service in services]
+
     def page_for(self, action: PageAction) -> Page:
         """The page for a decision. Its event time is always finite: a decision made before the core
         saw any event time (a restart without a checkpoint) takes the incident's own latest time."""
-        doc = self.engine.incidents[action.incident_id].to_json()
+        doc = self.incident_doc(self.engine.incidents[action.incident_id])
         ts = action.ts
         if not math.isfinite(ts):
             ts = max(_event_times(doc))
             ts = ts if math.isfinite(ts) else self.clock()
             log.warning("page %s for %s had no event time; using %.0f", action.kind.value, action.incident_id, ts,
                         extra={"incident_id": action.incident_id})
-        return self.page_of_doc(doc, action.kind.value, ts, render_text(doc), action.reason)
+        text = render_resolve_text(doc) if action.kind is PageKind.RESOLVE else render_text(doc)
+        return self.page_of_doc(doc, action.kind.value, ts, text, action.reason)
 
     def page_of_doc(self, doc: dict[str, Any], action: str, ts: float, text: str, reason: str) -> Page:
         """The page for an incident document: title, link, severity, first service, runbook."""
@@ -654,7 +681,13 @@ class Daemon:
         if self.cluster is not None and not self.cluster.may_page():
             log.warning("not leading: page %s for %s dropped", action.kind.value, action.incident_id)
             return None
-        return await self.dispatcher.plan(self.page_for(action))
+        page = self.page_for(action)
+        head = self.engine.history_until
+        if action.kind is PageKind.RESOLVE and action.ts < head:
+            # Decided while reading history: the data up to the head already shows whether it relapsed,
+            # so the flap damping is held on event time, not again on wall time.
+            page = replace(page, hold=max(0.0, self.outbox.resolve_hold - (head - action.ts)))
+        return await self.dispatcher.plan(page)
 
     async def notify_incident(self, incident_id: str, text: str, *, action: str = "note", actor: str = "") -> int:
         """Send a note (or ``acknowledge``) about an incident to the receivers paged about it.

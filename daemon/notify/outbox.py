@@ -127,7 +127,8 @@ class Outbox:
         withdraw = None
         if page.action in _OPENING and page.incident.get("state", "open") == "open":
             withdraw = f"withdrawn: {page.reason or 'relapsed'}"
-        due = now + self.resolve_hold if page.action == "resolve" and not page.drill else now
+        hold = self.resolve_hold if page.hold is None else page.hold
+        due = now + hold if page.action == "resolve" and not page.drill else now
         payload = page.to_json()
         rows = [{"key": notification_key(page, name), "incident_id": page.incident_id, "receiver": name,
                  "action": page.action, "dedup_key": page.dedup_key, "payload": payload, "next_attempt_at": due}

@@ -6,8 +6,19 @@ import re
 import time
 from typing import Any
 
-__all__ = ["format_value", "is_shell_command", "likely_cause", "possessive", "render_symptom", "render_text",
-           "render_title", "unit_of"]
+__all__ = [
+    "format_value",
+    "is_shell_command",
+    "likely_cause",
+    "lineage",
+    "possessive",
+    "render_resolve_text",
+    "render_symptom",
+    "render_text",
+    "render_title",
+    "response_name",
+    "unit_of",
+]
 
 
 def _clock(ts: float | None) -> str:
@@ -147,6 +158,79 @@ def plain(text: str) -> str:
 NEAR_ZERO = 0.005  # a score that rounds to 0.00: folded, not shown as a full candidate
 
 
+def _gap(seconds: float) -> str:
+    """``4 min``, ``45 s``.
+
+    >>> _gap(240.0), _gap(45.0), _gap(-10.0)
+    ('4 min', '45 s', '0 s')
+    """
+    seconds = max(0.0, seconds)
+    return f"{seconds / 60.0:.0f} min" if seconds >= 60.0 else f"{seconds:.0f} s"
+
+
+def lineage(doc: dict[str, Any]) -> str:
+    """How the incident relates to others: follows, re-opened, merged ('' when alone).
+
+    >>> lineage({"follows": "inc-1", "follows_by": 240.0, "reopened": 1})
+    'Follows inc-1 by 4 min (a new outage after it resolved, with its own page); re-opened 1× (the same outage came back)'
+    >>> lineage({"merged_into": "inc-2", "merged_from": ["inc-3"]})
+    'Merged into inc-2 (one outage, one page); merged from inc-3'
+    >>> lineage({})
+    ''
+    """
+    parts = []
+    if doc.get("follows"):
+        by = doc.get("follows_by")
+        parts.append(f"follows {doc['follows']}" + (f" by {_gap(float(by))}" if by is not None else "")
+                     + " (a new outage after it resolved, with its own page)")
+    if doc.get("reopened"):
+        parts.append(f"re-opened {doc['reopened']}× (the same outage came back)")
+    if doc.get("merged_into"):
+        parts.append(f"merged into {doc['merged_into']} (one outage, one page)")
+    if doc.get("merged_from"):
+        parts.append(f"merged from {', '.join(doc['merged_from'])}")
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:]
+
+
+_RESPONSE_NAMES = {"rollback": "the rollback", "feature_flag": "the flag change", "config": "the config change",
+                   "scale": "the scaling", "deploy": "the deploy", "infra": "the infrastructure change"}
+
+
+def response_name(change: dict[str, Any]) -> str:
+    """``the rollback at 18:29 (payments rollback revision 7 -> 6)``.
+
+    >>> response_name({"kind": "rollback", "ts": 66540.0, "service": "payments", "summary": "payments 7 -> 6"})
+    'the rollback at 18:29 UTC (payments 7 -> 6)'
+    """
+    kind = str(change.get("kind", "change"))
+    what = change.get("summary") or f"{kind} {change.get('service', '')}".strip()
+    return f"{_RESPONSE_NAMES.get(kind, 'the ' + kind)} at {_clock(change.get('ts'))} UTC ({what})"
+
+
+def render_resolve_text(doc: dict[str, Any]) -> str:
+    """The resolve page: the incident recovered, when, and what helped; never a command to run.
+
+    ``doc["responses"]`` are the changes made in response to the incident before it recovered.
+    """
+    end, onset = doc.get("resolved_at"), doc.get("onset")
+    took = f", {_gap(float(end) - float(onset))} after onset" if end is not None and onset is not None else ""
+    lines = [f"Recovered at {_clock(end)} UTC{took}: every anomaly is back to normal. Nothing to run."]
+    helped = [r for r in doc.get("responses") or [] if end is None or float(r.get("ts", 0.0)) <= float(end)]
+    if helped:
+        lines.append("What helped: " + "; ".join(response_name(r) for r in helped) + ".")
+    else:
+        lines.append("No response was recorded before it recovered.")
+    cause = likely_cause(doc)
+    if cause:
+        lines.append(f"Cause as ranked: {cause}.")
+    rel = lineage(doc)
+    if rel:
+        lines.append(f"{rel}.")
+    lines.append("Next: confirm the cause on the incident page; the postmortem draft is ready there.")
+    return "\n".join(lines)
+
+
 def render_text(doc: dict[str, Any], *, max_candidates: int = 3) -> str:
     """The page's body: the likely cause and what to do first, then the candidates and what was ruled out."""
     lines = []
@@ -154,6 +238,12 @@ def render_text(doc: dict[str, Any], *, max_candidates: int = 3) -> str:
     rec = doc.get("recommendation") or {}
     if cause:
         lines.append(f"{cause[:1].upper()}{cause[1:]}.")
+    rel = lineage(doc)
+    if rel:
+        lines.append(f"{rel}.")
+    if rec.get("action") == "watch":  # the response has been made: nothing to run
+        lines.append(f"Recommended (watch, nothing to run): {plain(str(rec.get('why', '')))}")
+        rec = {}
     if rec.get("command") and is_shell_command(str(rec["command"])):
         lines.append(f"Recommended ({rec.get('action')}): {rec['command']}")
     elif rec.get("command"):

@@ -34,6 +34,8 @@ class Page:
     service: str = ""
     runbook: str = ""
     reason: str = ""
+    hold: float | None = None
+    """How long the outbox holds a resolve back (None: ``delivery.resolve_hold``); not sent."""
 
     @property
     def services(self) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from correlators.types import Topology
 
-from ..events import Event
+from ..events import CatchUp, Event
 from .base import SourceStatus
 
 __all__ = ["DemoSource", "demo_shop", "prepare_store", "run_demo"]
@@ -48,6 +48,8 @@ class DemoSource:
 
     async def events(self) -> AsyncIterator[Event]:
         step = self.shop.step
+        if self._next < self.clock():  # the backfilled hour is history: it warms, pages only what is open at its head
+            yield CatchUp(self._next + math.floor((self.clock() - self._next) / step) * step, self.name)
         while True:
             now = self.clock()
             if self._next > now:

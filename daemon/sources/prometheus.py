@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ..config import HealthQueryConfig, PrometheusConfig, SignalConfig
-from ..events import Event, ProbeResult, Sample, batched
+from ..events import CatchUp, Event, ProbeResult, Sample, batched
 from .base import SourceStatus
 
 __all__ = [
@@ -271,6 +271,8 @@ class PrometheusSource:
                 backoff = step
                 newest = max((ev.ts for ev in batch), default=None)
                 self.status.ok(self.clock(), newest)
+                if end - cursor > step:  # a catch-up (start-up, or after an outage): history before the head
+                    yield CatchUp(end, self.name)
                 for ev in batched(batch) if self.batch else batch:
                     yield ev
                 cursor = end

@@ -61,20 +61,56 @@ def apply_states(doc: Mapping[str, Any], log: Sequence[Mapping[str, Any]]) -> di
     """
     states = current_states(log)
     candidates: list[dict[str, Any]] = []
-    dead_ends = [dict(d) for d in doc.get("dead_ends") or []]
+    dead_ends: list[dict[str, Any]] = []
     refuted: list[dict[str, Any]] = []
+    seen: set[str] = set()
+
+    def refute(cause: Mapping[str, Any], title: str, st: Mapping[str, Any]) -> None:
+        who = f" by {st['actor']}" if st.get("actor") else ""
+        refuted.append({"cause": dict(cause), "title": title,
+                        "reason": f"refuted{who}: {st['note']}" if st["note"] else f"refuted{who}",
+                        "refuted_at": st["since"], "hypothesis_note": st["note"]})
+
     for cand in doc.get("candidates") or []:
-        st = states.get(cause_key(cand["cause"]))
+        key = cause_key(cand["cause"])
+        seen.add(key)
+        st = states.get(key)
         c = {**cand, "hypothesis_state": st["state"] if st else None,
              "hypothesis_note": st["note"] if st else "", "hypothesis_since": st["since"] if st else None}
         if st and st["state"] == HypothesisState.REFUTED.value:
-            who = f" by {st['actor']}" if st.get("actor") else ""
-            refuted.append({"cause": cand["cause"], "title": cand.get("title", ""),
-                            "reason": f"refuted{who}: {st['note']}" if st["note"] else f"refuted{who}",
-                            "refuted_at": st["since"]})
+            refute(cand["cause"], cand.get("title", ""), st)
         else:
             candidates.append(c)
+    # A responder's answer survives every re-rank: a confirmed or refuted cause that a later ranking
+    # put below the shown candidates (or dropped) keeps its state and its note.
+    for d in doc.get("dead_ends") or []:
+        key = cause_key(d["cause"])
+        st = states.get(key)
+        if key in seen or st is None:
+            dead_ends.append(dict(d))
+            continue
+        seen.add(key)
+        if st["state"] == HypothesisState.REFUTED.value:
+            refute(d["cause"], d.get("title", ""), st)
+        elif st["state"] == HypothesisState.CONFIRMED.value:
+            candidates.append(_kept(d["cause"], d.get("title", ""), st, f"ranked lower since: {d.get('reason', '')}"))
+        else:
+            dead_ends.append({**d, "hypothesis_state": st["state"], "hypothesis_note": st["note"]})
+    for key, st in states.items():
+        if key in seen or "cause" not in st:
+            continue
+        if st["state"] == HypothesisState.REFUTED.value:
+            refute(st["cause"], key, st)
+        elif st["state"] == HypothesisState.CONFIRMED.value:
+            candidates.append(_kept(st["cause"], key, st, "no longer among the ranked causes"))
     return {**doc, "candidates": candidates, "dead_ends": refuted + dead_ends}
+
+
+def _kept(cause: Mapping[str, Any], title: str, st: Mapping[str, Any], why: str) -> dict[str, Any]:
+    """A confirmed cause the ranking no longer shows, kept among the candidates as the responders said."""
+    return {"rank": None, "cause": dict(cause), "title": title or cause_key(cause), "score": 0.0,
+            "hypothesis": "confirmed by the responders", "test": "", "evidence": [why],
+            "hypothesis_state": st["state"], "hypothesis_note": st["note"], "hypothesis_since": st["since"]}
 
 
 def investigation(candidates: Sequence[Mapping[str, Any]], log: Sequence[Mapping[str, Any]],

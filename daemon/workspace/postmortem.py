@@ -6,7 +6,15 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ..notify.render import NEAR_ZERO, format_value, is_shell_command, likely_cause, render_symptom
+from ..notify.render import (
+    NEAR_ZERO,
+    format_value,
+    is_shell_command,
+    likely_cause,
+    lineage,
+    render_symptom,
+    response_name,
+)
 from ..web.layout import dead_end_groups
 from .hypotheses import cause_key
 
@@ -106,6 +114,9 @@ def postmortem_timeline(view: Mapping[str, Any]) -> list[dict[str, Any]]:
 def render_postmortem(view: Mapping[str, Any], *, url: str = "") -> str:
     """Render a workspace view (see :func:`daemon.workspace.view.build_view`) as a Markdown draft."""
     doc = view
+    # The incident's own onset: the earliest of its estimate and its first anomaly (a re-ranked estimate
+    # may move later than the page), so that no time below comes out negative.
+    onset = min(float(doc["onset"]), float(doc.get("first_onset", doc["onset"])))
     title = render_symptom(dict(doc))
     cause = likely_cause(dict(doc))
     end = doc.get("resolved_at")
@@ -113,20 +124,24 @@ def render_postmortem(view: Mapping[str, Any], *, url: str = "") -> str:
     lines += [f"- Incident: `{doc['id']}`" + (f" ({url})" if url else ""),
               *([f"- Ranking: {_md(cause)}"] if cause else []),
               f"- State: {doc['state']}" + (f" (re-opened {doc['reopened']}×)" if doc.get("reopened") else ""),
-              f"- Onset: {_ts(doc['onset'])}; resolved: {_ts(end)}", ""]
+              *([f"- Related: {_md(lineage(dict(doc)))}"] if lineage(dict(doc)) else []),
+              f"- Onset: {_ts(onset)}; resolved: {_ts(end)}", ""]
     lines += ["## Timeline", "", "| time (UTC) | event | what |", "| --- | --- | --- |"]
     for e in postmortem_timeline(doc):
         lines.append(f"| {_ts(e['ts'])} | {e['kind']} | {_md(e['text'])} |")
     lines += ["", "## Impact", ""]
-    duration = (float(end) if end is not None else float(doc["now"])) - float(doc["onset"])
+    duration = max(0.0, (float(end) if end is not None else float(doc["now"])) - onset)
     services = doc.get("services") or []
     lines.append(f"- Duration: {_duration(duration)}" + ("" if end is not None else " so far (still open)"))
     lines.append(f"- Services affected: {', '.join(services) if services else 'none recorded'}")
     if doc.get("paged_at") is not None:
-        lines.append(f"- Time to page: {_duration(float(doc['paged_at']) - float(doc['onset']))} after onset")
+        lines.append(f"- Time to page: {_duration(max(0.0, float(doc['paged_at']) - onset))} after onset")
     if doc.get("acknowledged_at") is not None:
         lines.append(f"- Time to first responder action: "
-                     f"{_duration(float(doc['acknowledged_at']) - float(doc['onset']))} after onset")
+                     f"{_duration(max(0.0, float(doc['acknowledged_at']) - onset))} after onset")
+    for r in doc.get("responses") or []:
+        lines.append(f"- Response: {_md(response_name(r))}, {_duration(max(0.0, float(r['ts']) - onset))} "
+                     "after onset")
     points = {s["series"]: s.get("points", []) for s in doc.get("series", [])}
     for a in doc.get("anomalies", []):
         until = a.get("recovered_at") or float("inf")
@@ -175,12 +190,18 @@ def render_postmortem(view: Mapping[str, Any], *, url: str = "") -> str:
     fb = doc.get("feedback") or []
     lines += ["", "## Root cause", ""]
     if confirmed:
-        lines += [f"Confirmed by the responders: {_md(c.get('title') or c['cause'])}." for c in confirmed]
+        lines += [f"Confirmed by the responders: {_md(c.get('title') or c['cause'])}"
+                  + (f" ({_md(c['hypothesis_note'])})" if c.get("hypothesis_note") else "") + "." for c in confirmed]
     elif fb:
         lines.append(f"Responder feedback: the cause was {_md(cause_key(fb[-1]['cause']))}"
                      + (f" ({_md(fb[-1]['note'])})" if fb[-1].get("note") else "") + ".")
     else:
         lines.append("_Not confirmed yet: fill in._")
+    refuted = [d for d in dead if d.get("refuted_at") is not None]
+    if refuted:
+        lines += ["", "Ruled out by the responders: "
+                  + "; ".join(f"{_md(d.get('title') or cause_key(d['cause']))} ({_md(d['reason'])})" for d in refuted)
+                  + "."]
     lines += ["", "## Follow-ups", ""]
     for name, what in FOLLOW_UPS:
         lines.append(f"- [ ] **{name}**: {what}. Owner: _ _, due: _ _")

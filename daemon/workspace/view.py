@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..notify.render import lineage
 from .hypotheses import apply_states, cause_key, investigation
 
 __all__ = ["AFTER", "BEFORE", "acknowledged_at", "build_view", "timeline", "window_of"]
@@ -44,8 +45,13 @@ def timeline(doc: Mapping[str, Any], *, changes: Sequence[Mapping[str, Any]], he
              hypotheses: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Everything that happened, oldest first: ``{"ts", "kind", "text"}``."""
     out: list[dict[str, Any]] = []
+    responses = {str(r["id"]) for r in doc.get("responses") or []}
     for c in changes:
         progress = " (rollout in progress)" if c.get("status") == "progressing" else ""
+        if c["id"] in responses:  # made after the page, in response: never a candidate
+            out.append({"ts": c["ts"], "kind": "response", "ref": c["id"],
+                        "text": f"response: {c['kind']} {c['service']}: {c.get('summary') or c['id']}{progress}"})
+            continue
         out.append({"ts": c["ts"], "kind": "change",
                     "text": f"{c['kind']} {c['service']}: {c.get('summary') or c['id']}{progress}", "ref": c["id"]})
         if c.get("status") in ("complete", "failed") and c.get("completed_at") is not None:
@@ -77,8 +83,20 @@ def timeline(doc: Mapping[str, Any], *, changes: Sequence[Mapping[str, Any]], he
                     "text": f"feedback{who}: the cause was {cause_key(f['cause'])}" + (f" ({f['note']})" if f.get("note") else "")})
     if doc.get("resolved_at") is not None:
         out.append({"ts": doc["resolved_at"], "kind": "resolution", "text": "resolved: all anomalies recovered"})
+    if doc.get("reopened"):
+        out.append({"ts": doc["opened_at"], "kind": "detection",
+                    "text": f"re-opened {doc['reopened']}× since: the same outage came back"})
+    if doc.get("follows"):
+        by = doc.get("follows_by")
+        out.append({"ts": doc["opened_at"], "kind": "detection", "ref": doc["follows"],
+                    "text": f"follows {doc['follows']}" + (f" (began {max(0.0, float(by)) / 60:.0f} min after it "
+                                                           "resolved)" if by is not None else "")
+                    + ": a new outage, its own incident and page"})
+    if doc.get("merged_into"):
+        out.append({"ts": doc.get("resolved_at") or doc["opened_at"], "kind": "resolution",
+                    "text": f"merged into {doc['merged_into']}: one outage, one page", "ref": doc["merged_into"]})
     order = {"change": 0, "health": 1, "onset": 2, "detection": 3, "page": 4, "acknowledgement": 5,
-             "hypothesis": 6, "feedback": 7, "resolution": 8}
+             "response": 6, "hypothesis": 7, "feedback": 8, "resolution": 9}
     return sorted(out, key=lambda e: (float(e["ts"]), order[e["kind"]]))
 
 
@@ -101,6 +119,7 @@ def build_view(doc: Mapping[str, Any], *, now: float, series: Sequence[Mapping[s
         "hypotheses": [dict(h) for h in hypotheses],
         "silences": [dict(s) for s in silences],
         "acknowledged_at": acknowledged_at(feedback, hypotheses),
+        "lineage": lineage(dict(doc)),
         "investigation": investigation(view["candidates"], hypotheses, now)
         if doc.get("state") == "open" else None,
         "timeline": timeline(doc, changes=changes, health=health, notifications=notifications,

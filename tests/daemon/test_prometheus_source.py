@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from daemon.config import HealthQueryConfig, PrometheusConfig, SignalConfig, TemplateConfig
-from daemon.events import Event, ProbeResult, Sample, SampleBatch
+from daemon.events import CatchUp, Event, ProbeResult, Sample, SampleBatch
 from daemon.sources.base import SourceStatus
 from daemon.sources.prometheus import MAX_POINTS, PrometheusError, PrometheusSource
 from daemon.sources.templates import TEMPLATES
@@ -126,7 +126,9 @@ async def test_each_query_result_per_step_is_one_batch(fake: tuple[FakePrometheu
         if len(batches) >= 40:
             break
     kinds = [type(e).__name__ for e in batches]
-    assert kinds[:4] == ["SampleBatch", "ProbeResult", "SampleBatch", "ProbeResult"]  # per step: query, health
+    # the catch-up at start-up is announced with its head, then per step: query, health
+    assert kinds[:5] == ["CatchUp", "SampleBatch", "ProbeResult", "SampleBatch", "ProbeResult"]
+    assert batches[0].ts >= max(b.ts for b in batches[1:] if not isinstance(b, CatchUp))
     assert all(len(b) == 1 and b.signal == "error_ratio" for b in batches if isinstance(b, SampleBatch))
     single, _ = _source(url, FakeClock(NOW), MemoryCursor())
     single.batch = False
@@ -139,8 +141,9 @@ async def test_catch_up_is_aligned_and_resumes_from_the_cursor(fake: tuple[FakeP
     prom, url = fake
     clock, cursor = FakeClock(NOW), MemoryCursor()
     src, status = _source(url, clock, cursor)
-    events = (await _take(src, 120 + 120 + 1))[:240]  # one hour of samples and health; the cursor is saved after
+    head, *events = (await _take(src, 1 + 120 + 120 + 1))[:241]  # one hour of samples and health; the cursor is saved after
     samples = [e for e in events if isinstance(e, Sample)]
+    assert isinstance(head, CatchUp) and head.ts == samples[-1].ts  # the catch-up's head: history before it
     assert len(samples) == 120 and all(s.ts % STEP == 0 for s in samples)
     assert samples[-1].ts <= NOW - src.settle
     assert [e.ts for e in events] == sorted(e.ts for e in events)

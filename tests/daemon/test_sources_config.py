@@ -42,3 +42,15 @@ def test_factory_builds_every_source() -> None:
     sources, statuses = build_sources(cfg)
     assert [s.name for s in sources] == ["prometheus", "probes", "kubernetes"]
     assert [s.name for s in statuses] == ["prometheus", "probes", "kubernetes"]
+
+
+def test_the_templates_rate_window_follows_the_step_so_one_glitch_stays_one_sample() -> None:
+    from daemon.config import parse_config
+    cfg = parse_config({"prometheus": {"url": "http://p:9090", "step": "30s", "scrape_interval": "15s"},
+                        "templates": [{"template": "http"}]})
+    assert all("[30s]" in s.query for s in cfg.all_signals())
+    default = parse_config({"prometheus": {"url": "http://p:9090", "step": "30s"}, "templates": [{"template": "http"}]})
+    assert all("[60s]" in s.query for s in default.all_signals()), "two scrapes at the default 30 s"
+    wide = parse_config({"prometheus": {"url": "http://p:9090", "step": "60s", "scrape_interval": "15s"},
+                         "templates": [{"template": "http", "window": "5m"}]})
+    assert all("[300s]" in s.query for s in wide.all_signals()), "an explicit window is kept"
