@@ -466,8 +466,10 @@ def rank(
             candidates.append(describe_candidate(len(candidates) + 1, s, p, incident, topology,
                                                  low_confidence=p < policy.low_confidence))
         else:
-            dead.append(describe_dead_end(s.cause, f"ranked below the top {policy.max_candidates} (score "
-                                                   f"{math.exp(s.logit - top_logit) / z:.2f})", s.change))
+            p = math.exp(s.logit - top_logit) / z
+            likely = "under 1%" if p < 0.01 else f"{p:.0%}"
+            dead.append(describe_dead_end(s.cause, f"less likely than the top {policy.max_candidates} ({likely})",
+                                          s.change))
     top = candidates[0]
     low = top.cause.type is CauseType.NONE or top.score < policy.low_confidence
     changes_by_id = {c.id: c for c in changes}

@@ -54,17 +54,17 @@ def split_candidates(candidates: Sequence[Mapping[str, Any]]) -> tuple[list[Mapp
     return shown, folded
 
 
-_SCORE = re.compile(r"\s*\(score [0-9.]+\)")
+_SCORE = re.compile(r"\s*\((?:score [0-9.]+|under 1%|[0-9]+%)\)")
 
 
 def dead_end_groups(dead_ends: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Dead ends grouped by reason (a score in the reason does not split a group), largest group last.
 
-    >>> g = dead_end_groups([{"title": "a", "reason": "ranked below the top 5 (score 0.00)"},
-    ...                      {"title": "b", "reason": "ranked below the top 5 (score 0.01)"},
+    >>> g = dead_end_groups([{"title": "a", "reason": "less likely than the top 5 (under 1%)"},
+    ...                      {"title": "b", "reason": "less likely than the top 5 (2%)"},
     ...                      {"title": "c", "reason": "came 2 min after the onset"}])
     >>> [(x["reason"], x["titles"]) for x in g]
-    [('came 2 min after the onset', ['c']), ('ranked below the top 5', ['a', 'b'])]
+    [('came 2 min after the onset', ['c']), ('less likely than the top 5', ['a', 'b'])]
     """
     groups: dict[str, list[str]] = {}
     for d in dead_ends:

@@ -16,6 +16,7 @@ import jinja2
 from aiohttp import web
 
 from ..api.auth import COOKIE, Access
+from ..intake import TokenBucket
 from ..notify.render import likely_cause, render_symptom, render_title
 from ..workspace.hypotheses import cause_key
 from .layout import inline_markdown, layout
@@ -116,14 +117,49 @@ async def login_form(request: web.Request) -> web.Response:
     return _render(request, "login.html", error="")
 
 
+LOGIN_RATE = 5.0 / 60.0  # failed logins a second per client address, after a burst of
+LOGIN_BURST = 10.0
+_MAX_CLIENTS = 10_000    # addresses remembered (the oldest forgotten first)
+LOGIN_BUCKETS: web.AppKey[dict[str, TokenBucket]] = web.AppKey("login_buckets", dict)
+
+
+def _client(request: web.Request) -> str:
+    return request.remote or "?"
+
+
+def _behind_tls(request: web.Request) -> bool:
+    """HTTPS here, or at the proxy in front (X-Forwarded-Proto / Forwarded), or by the configured base URL."""
+    if request.secure:
+        return True
+    if request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower() == "https":
+        return True
+    if "proto=https" in request.headers.get("Forwarded", "").lower():
+        return True
+    return str(getattr(_daemon(request), "base_url", "")).startswith("https://")
+
+
 async def login(request: web.Request) -> web.Response:
+    buckets = request.app[LOGIN_BUCKETS]
+    bucket = buckets.get(_client(request))
+    now = time.monotonic()
+    # A client that has failed once pays a token for every attempt after it (10 at once, then 5 a
+    # minute): guessing tokens is slow, a responder who mistyped is not locked out.
+    if bucket is not None and (wait := bucket.take(1, now)) > 0:
+        resp = _render(request, "login.html", status=429, error="Too many failed attempts: try again later.")
+        resp.headers["Retry-After"] = str(max(1, round(wait)))
+        return resp
     form = await request.post()
     token = str(form.get("token", ""))
     d = _daemon(request)
     if d.api_tokens.access(token) < Access.READ:
+        if bucket is None:
+            if len(buckets) >= _MAX_CLIENTS:
+                buckets.pop(next(iter(buckets)))
+            bucket = buckets[_client(request)] = TokenBucket(LOGIN_RATE, LOGIN_BURST)
+            bucket.take(1, now)
         return _render(request, "login.html", status=403, error="That token is not valid.")
     resp = web.HTTPFound("/incidents")
-    resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=request.secure, path="/")
+    resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=_behind_tls(request), path="/")
     raise resp
 
 
@@ -133,6 +169,7 @@ async def favicon(request: web.Request) -> web.FileResponse:
 
 def add_routes(app: web.Application) -> None:
     app[ENV_KEY] = _environment()
+    app[LOGIN_BUCKETS] = {}
     app.on_response_prepare.append(security_headers)
     r = app.router
     r.add_get("/", index)

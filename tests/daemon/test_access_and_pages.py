@@ -113,3 +113,17 @@ def test_series_buffer_is_bounded() -> None:
     b.add("s4", 10.0, 5.0)  # out of order: ignored, the buffer stays sorted
     b.add("s4", 1e6, float("nan"))  # kept as a gap, never plotted
     assert b.window("s4", 0, 1e9)[-1] == (999 * 30.0, 999.0)
+
+
+async def test_login_is_rate_limited_after_failures_and_its_cookie_is_secure_behind_tls(sqlite_store: Store) -> None:
+    daemon = make_daemon(sqlite_store, tokens=ApiTokens.of(read=["r-secret"], write=["w-secret"]))
+    async with TestClient(TestServer(create_app(daemon))) as c:
+        r = await c.post("/login", data={"token": "r-secret"}, allow_redirects=False)
+        assert r.status == 302 and "Secure" not in r.headers["Set-Cookie"]  # plain HTTP, no proxy
+        r = await c.post("/login", data={"token": "r-secret"}, allow_redirects=False,
+                         headers={"X-Forwarded-Proto": "https"})
+        assert r.status == 302 and "Secure" in r.headers["Set-Cookie"]  # TLS ends at the proxy
+        statuses = [(await c.post("/login", data={"token": f"guess-{i}"})).status for i in range(12)]
+        assert statuses[:10] == [403] * 10 and statuses[10:] == [429, 429], statuses
+        r = await c.post("/login", data={"token": "r-secret"}, allow_redirects=False)
+        assert r.status == 429 and int(r.headers["Retry-After"]) >= 1  # even the right token waits its turn
