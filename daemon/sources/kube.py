@@ -22,8 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from correlators.types import Change
+
 from ..config import KubernetesConfig
 from ..events import Event
+from ..guard import clean_change
 from .base import SourceStatus
 from .kube_changes import KubeDiffer, Observed
 
@@ -307,6 +310,12 @@ class KubernetesSource:
                         ch = await out.get()
                 except TimeoutError:
                     ch = None
+                if isinstance(ch, Change):
+                    try:
+                        ch = clean_change(ch)  # names and annotations cleaned and clipped where they enter
+                    except ValueError as e:
+                        log.warning("kubernetes: a change set aside: %s", e)
+                        ch = None
                 if ch is not None:
                     yield ch
                 if self.clock() - last_save >= self.checkpoint_every or ch is None:

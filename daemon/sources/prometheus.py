@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from ..config import HealthQueryConfig, PrometheusConfig, SignalConfig
 from ..events import CatchUp, Event, ProbeResult, Sample, batched
+from ..guard import bounded_id
 from .base import SourceStatus
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
 log = logging.getLogger("whatchanged.prometheus")
 
 MAX_POINTS = 11_000  # Prometheus refuses query_range answers of more points per series
+_LABEL_MAX = 253     # the store's service and target columns
 
 
 class CursorStore(Protocol):
@@ -82,7 +84,16 @@ def classify(e: BaseException) -> PrometheusError:
 
 
 def _series_labels(series: dict[str, Any]) -> dict[str, str]:
-    return {str(k): str(v) for k, v in (series.get("metric", {}) or {}).items()}
+    """Label names and values as text any store can hold (no lone surrogate, no control character,
+    at most 253 characters: a service or dependency name column), cleaned where they enter.
+
+    >>> bad = "a" + chr(0xD800) + chr(0) + "b" + "x" * 300
+    >>> got = _series_labels({"metric": {"service": bad}})["service"]
+    >>> got[:4] == "a" + chr(0xFFFD) + "bx", len(got)
+    (True, 253)
+    """
+    return {bounded_id(str(k), _LABEL_MAX): bounded_id(str(v), _LABEL_MAX)
+            for k, v in (series.get("metric", {}) or {}).items()}
 
 
 def _value(raw: Any) -> float:

@@ -215,3 +215,14 @@ async def test_a_poisoned_inbox_is_set_aside_at_start_and_the_rest_pages(store: 
         assert await store.unprocessed_alert_rows() == []  # nothing is replayed at the next start
     for inc in await store.list_incidents():
         assert all(len(a["service"]) <= 253 and len(a["series"]) <= 512 for a in inc["anomalies"])
+
+
+def test_prometheus_labels_are_cleaned_where_they_enter() -> None:
+    """A lone surrogate, a control character or a 300-character label from a query's result never
+    reaches the core or the store as such: cleaned and clipped to the service column's 253."""
+    from daemon.guard import is_clean
+    from daemon.sources.prometheus import samples_from_matrix
+    bad = "svc" + chr(0xD800) + chr(7) + "x" * 300
+    [s] = samples_from_matrix([{"metric": {"service": bad, "route": chr(0xDFFF)}, "values": [[10, "1"]]}],
+                              "error_ratio", "service")
+    assert is_clean(s.service) and len(s.service) <= 253 and is_clean(s.key)
