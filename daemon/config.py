@@ -412,13 +412,18 @@ class IntakeConfig(_Model):
     """What the edge accepts: event times within ``max_age`` before and ``max_future`` after now
     (a change dated 2099 would otherwise hold the ranking's clock there); per source (the API,
     each webhook) at most ``rate`` events a second with bursts of ``burst``, and at most
-    ``max_pending`` events waiting for the core. Beyond the limits: 429 with Retry-After."""
+    ``max_pending`` events waiting for the core. Beyond the limits: 429 with Retry-After.
+    ``reorder_within``: see the field."""
 
     max_age: Duration = 365 * 86400.0
     max_future: Duration = 900.0
     rate: float = Field(default=1000.0, gt=0.0)
     burst: int = Field(default=10_000, ge=1)
     max_pending: int = Field(default=20_000, ge=100)
+    reorder_within: Duration = Field(default=0.0, ge=0.0, le=600.0)
+    """Observations (samples, probes, alerts) arriving out of order by up to this much event time
+    are put back in order before the core sees them (daemon/reorder.py); every one then waits up to
+    this long. 0 (the default): taken as they come, a sample older than its series' last ignored."""
 
 
 class DetectionConfig(_Model):

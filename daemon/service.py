@@ -41,6 +41,7 @@ from .notify.render import render_resolve_text, render_text, render_title
 from .notify.routing import Router, severity_of
 from .notify.types import Notifier, Page
 from .policy import policies
+from .reorder import ReorderBuffer
 from .series_buffer import SeriesBuffer
 from .sources.base import Source, SourceStatus
 from .store import Store, StoreError
@@ -110,12 +111,14 @@ class Daemon:
         seasonal: Collection[str] = SEASONAL_SIGNALS,
         time_window: TimeWindow | None = None,
         intake: IntakeLimits | None = None,
+        reorder_within: float = 0.0,
     ) -> None:
         pol = policies(step)
         self.store = store
         self.topology = topology
         self.time_window = time_window or TimeWindow()  # event times the edge and the core accept
         self.intake = intake or IntakeLimits()
+        self.reorder = ReorderBuffer(reorder_within)  # observations back in event-time order
         self.clock = clock
         self.metrics = metrics or Metrics()
         self.learner = OnlineWeights()  # evidence weights, updated by responders' feedback
@@ -274,6 +277,9 @@ class Daemon:
                 await self.queue.join()
                 await self.bulk.join()
                 analysis.cancel()
+                await asyncio.gather(analysis, return_exceptions=True)
+                for held in self.reorder.drain():  # nothing can overtake them any more
+                    await self._take(held)
                 await self.flush()
                 await self.persist_reliably(EngineOutput())  # incidents the loop has not saved yet
                 self.outbox.stop()  # deliver what the last events paged, finish in-flight sends
@@ -343,6 +349,8 @@ class Daemon:
                     if not self.bulk.empty():
                         continue
                     try:
+                        for held in self.reorder.due(self.clock()):
+                            await self._take(held)
                         await self.flush()  # a quiet moment: the batch is complete, decide first pages
                         if self.cluster is not None:
                             await self._cluster_tick()
@@ -351,9 +359,8 @@ class Daemon:
                     continue
             ev, lane = got
             try:
-                await self.handle(ev, coalesce=True)
-            except Exception:  # noqa: BLE001 - quarantined: logged with its traceback and counted
-                self.quarantine(type(ev).__name__, f"failed to process event {_describe(ev)}", exc_info=True)
+                for ready in self.reorder.push(ev):
+                    await self._take(ready)
             finally:
                 lane.task_done()
             if self.cluster is not None and time.monotonic() - self._ticked > 1.0:  # a busy stream: lead anyway
@@ -364,6 +371,12 @@ class Daemon:
                     await self.flush()
                 except Exception:
                     log.exception("deciding pages failed; will try again")
+
+    async def _take(self, ev: Event) -> None:
+        try:
+            await self.handle(ev, coalesce=True)
+        except Exception:  # noqa: BLE001 - quarantined: logged with its traceback and counted
+            self.quarantine(type(ev).__name__, f"failed to process event {_describe(ev)}", exc_info=True)
 
     def quarantine(self, kind: str, message: str, *, exc_info: bool = False) -> None:
         """Set one bad event aside: a log line and a count on /metrics, never a retry for ever."""
@@ -858,7 +871,8 @@ async def _run_from_config(cfg: Config) -> int:
                         router=build_router(cfg), delivery=cfg.delivery, vectorised=cfg.detection.vectorised,
                         seasonal=cfg.detection.seasonal,
                         time_window=TimeWindow(cfg.intake.max_age, cfg.intake.max_future),
-                        intake=IntakeLimits(cfg.intake.rate, float(cfg.intake.burst), cfg.intake.max_pending))
+                        intake=IntakeLimits(cfg.intake.rate, float(cfg.intake.burst), cfg.intake.max_pending),
+                        reorder_within=cfg.intake.reorder_within)
         host, port = cfg.host_port
         return await serve(daemon, host, port)
     finally:

@@ -375,7 +375,9 @@ class EnvelopeShift:
         fresh = list(self._fresh)
         sign = 1.0 if direction is Direction.UP else -1.0
         start = len(fresh) - k
-        while start > 0 and sign * (fresh[start - 1][1] - bound) > 0:
+        hi, lo, _, _ = self._envelope()
+        edge = max(bound, hi[0]) if sign > 0 else min(bound, lo[0])  # beyond any single normal sample
+        while start > 0 and sign * (fresh[start - 1][1] - edge) > 0:
             start -= 1  # the run began earlier, just less far out
         tail = [v for _, v in fresh[-k:]]
         sustained = min(tail) if direction is Direction.UP else max(tail)  # a glitch in the run cannot count
