@@ -75,10 +75,14 @@ async def test_after_the_rollback_the_advice_is_to_watch_and_the_resolve_page_sa
 
 
 async def test_a_future_dated_change_posted_to_the_daemon_does_not_suppress_the_page(store: Store) -> None:
-    future = Change("chg-2099", 4_070_908_800.0, ChangeKind.DEPLOY, "checkout", "shop", "a CI clock far ahead")
+    # 2099 is refused at the edge (intake.max_future); a CI clock ten minutes ahead is accepted, and
+    # must not move the engine's clock past the samples still to come either.
+    far = Change("chg-2099", 4_070_908_800.0, ChangeKind.DEPLOY, "checkout", "shop", "a CI clock far ahead")
+    ahead = Change("chg-ahead", D0 + 100_000 + 600, ChangeKind.DEPLOY, "checkout", "shop", "a CI clock ahead")
 
     async def post(d: Daemon) -> None:
-        assert await d.submit_changes([future], source="api") == [True]  # what POST /api/v1/changes does
+        assert await d.submit_changes([far], source="api") == [False]   # what POST /api/v1/changes does
+        assert await d.submit_changes([ahead], source="api") == [True]
 
     rec = await _run(store, shop_events(D0, 100, bad_from=80), 1, before=post)
     assert [p.action for _, p in rec.pages] == ["trigger"]
