@@ -332,11 +332,8 @@ class IncidentTracker:
                 found[0].traffic.append(anomaly)
                 return found[0], self._merge(found[0], found[1:], anomaly.detected_at)
             return None, []
-        if not traffic and not is_bad_direction(anomaly.signal, anomaly.direction, impact.roles):
-            if impact.role(anomaly.signal) is SignalRole.LATENCY:
-                return self.add_evidence(anomaly)  # answers failing fast at a callee: it is involved
-            return None, []  # a harmless move (a callee doing less work as its callers fail): recorded only
-        if not traffic and anomaly.confidence < self.policy.min_confidence:
+        if not traffic and (anomaly.confidence < self.policy.min_confidence
+                            or not is_bad_direction(anomaly.signal, anomaly.direction, impact.roles)):
             # A weak deviation: evidence of where the fault sits, never an incident of its own.
             return self.add_evidence(anomaly)
         # A symptom (or a resource's shift) of an outage; a traffic loss or surge users feel is a symptom too.
@@ -381,7 +378,15 @@ class IncidentTracker:
         return [t for t in self._traffic if abs(t.onset - onset) <= within]
 
     def add_evidence(self, anomaly: Anomaly) -> tuple[Incident | None, list[PageAction]]:
-        """Remember a weak anomaly for incidents opening soon; attach it to an open one it is near."""
+        """Remember a weak anomaly for incidents opening soon; attach it to an open one it is near.
+
+        Only a move the bad way is evidence, or a latency falling (a callee failing fast); a resource
+        or a rate falling is a callee doing less work as its callers fail: recorded, never evidence.
+        """
+        impact = self.policy.impact
+        if not is_bad_direction(anomaly.signal, anomaly.direction, impact.roles) and (
+                impact.role(anomaly.signal) is not SignalRole.LATENCY):
+            return None, []
         within = self.policy.evidence_within
         self._evidence = [e for e in self._evidence if anomaly.onset - e.onset <= self.policy.window]
         self._evidence.append(anomaly)
