@@ -87,6 +87,9 @@ class EnvelopeShift:
     run_alpha
         A run must also be rarer than this if samples were independent draws from the baseline
         window (``p ** k``; see :meth:`_rare`).
+    learn_after
+        A shift that recovers after this many others recovered within the envelope's reach becomes
+        part of the history (the series does this): its level no longer counts as a shift.
     weak_evidence
         Also report, as an ``EVIDENCE`` event with confidence ``WEAK_CONFIDENCE``, a run of the
         shortest length beyond the 2-run envelope but short of the margin: where a fault may sit
@@ -134,6 +137,7 @@ class EnvelopeShift:
         rebaseline_after: int = 60,
         weak_evidence: bool = True,
         run_alpha: float = 1e-3,
+        learn_after: int = 2,
     ) -> None:
         if not runs or sorted(runs) != list(runs) or runs[0] < 2:
             raise ValueError("runs must be increasing run lengths of at least 2")
@@ -154,6 +158,7 @@ class EnvelopeShift:
         self.rebaseline_after = rebaseline_after
         self.weak_evidence = weak_evidence
         self.run_alpha = run_alpha
+        self.learn_after = learn_after
         self._lag = max(self.runs)
         self._lengths = (1,) + self.runs
         self._reset()
@@ -184,6 +189,7 @@ class EnvelopeShift:
         self._last_ts: float | None = None
         self._active: dict[str, Any] | None = None
         self._pending: dict[str, Any] | None = None
+        self._recoveries: list[int] = []  # when recent shifts recovered (in matured samples)
 
     # -- history -----------------------------------------------------------------
     def _mature(self, ts: float, value: float, *, level: bool = True) -> bool:
@@ -467,12 +473,18 @@ class EnvelopeShift:
             return grown
         if act["back"] >= self.recovery_points:
             self._active = None
-            # Over, the shift becomes history: what a series does and comes back from, it may do
-            # again (a p99 that spends minutes on the next bucket many times a day). Left out, each
-            # such excursion would be judged against a history that never saw one, and page.
+            # Over. A shift the series has made and come back from ``learn_after`` times already
+            # within the envelope's reach becomes history: what a series does again and again (a p99
+            # that spends minutes on the next bucket many times a day) is its normal, and left out
+            # each such excursion would be judged against a history that never saw one, and page.
+            # The first ones stay out: an outage that comes back is still found.
             self._fresh.clear()
-            for v in act["values"]:
-                self._mature(act["onset"], v, level=False)
+            horizon = self._count - self.blocks * self.block
+            self._recoveries = [c for c in self._recoveries if c > horizon]
+            if len(self._recoveries) >= self.learn_after:
+                for v in act["values"]:
+                    self._mature(act["onset"], v, level=False)
+            self._recoveries.append(self._count)
             return self._recovery(act, ts)
         if act["back"] == 0 and act["count"] >= self.rebaseline_after:
             # The shift persisted: it is the new normal. Learn it afresh, still ready to
@@ -526,6 +538,7 @@ class EnvelopeShift:
             "bmed": [[t, m] for t, m in zip(self._bstart, self._bmed)],
             "last_ts": self._last_ts,
             "level": [self._level_memo, self._level_at],
+            "recoveries": list(self._recoveries),
             "active": dict(self._active) if self._active else None,
             "pending": dict(self._pending) if self._pending else None,
         }
@@ -555,5 +568,6 @@ class EnvelopeShift:
         self._last_ts = state["last_ts"]
         memo, at = state.get("level") or (None, 0)
         self._level_memo, self._level_at = (None if memo is None else float(memo)), int(at)
+        self._recoveries = [int(c) for c in state.get("recoveries", [])]
         self._active = dict(state["active"]) if state["active"] else None
         self._pending = dict(state["pending"]) if state["pending"] else None

@@ -114,7 +114,7 @@ def samples_from_matrix(result: Sequence[dict[str, Any]], signal: str, service_l
         labels = _series_labels(series)
         service = labels.get(service_label)
         extra = {k: v for k, v in labels.items() if k not in (service_label, "__name__")}
-        if service is None:
+        if not service:  # absent, or nothing left once cleaned
             service = ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or signal
         key = ""
         if extra:

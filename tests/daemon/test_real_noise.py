@@ -168,13 +168,16 @@ def test_a_future_dated_change_neither_moves_the_clock_nor_holds_back_a_page() -
 
 def test_a_p99_that_dwells_on_the_next_bucket_many_times_a_day_never_pages_once_learnt() -> None:
     """Like checkout's real p99: 0.49 s, and every half hour or so a few minutes (sometimes ten) at
-    0.98 s. Once six hours of it have been seen, two more days of it page nothing."""
-    for seed in (11, 13, 14):
+    0.98 s. While the detector learns that this is what the series does (an excursion becomes history
+    once it has recurred twice) it may page a few times; once eight hours have been seen, the
+    remaining forty page nothing. (A daemon starting with catch-up history learns it there, unpaged.)"""
+    for seed in (11, 13, 14, 16):
         eng, rng = engine(), random.Random(seed)
-        state, late = 0.49, []
+        state, early, late = 0.49, [], []
         for m in range(2 * 1440):
             if rng.random() < (0.03 if state == 0.49 else 0.25):
                 state = 0.98 if state == 0.49 else 0.49
             out = eng.ingest(Sample(T0 + m * STEP, "checkout", "latency_p99_seconds", state))
-            late += [p for p in out.pages if p.kind is PageKind.TRIGGER and m >= 360]
-        assert late == [], f"seed {seed}: paged {len(late)} times for bucket flapping after the first 6 hours"
+            (late if m >= 480 else early).extend(p for p in out.pages if p.kind is PageKind.TRIGGER)
+        assert len(early) <= 4, f"seed {seed}: {len(early)} pages while learning"
+        assert late == [], f"seed {seed}: paged {len(late)} times for bucket flapping after the first 8 hours"
