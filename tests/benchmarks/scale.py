@@ -8,15 +8,15 @@ path; a cold warm-up of 100k series would take minutes of the benchmark and meas
 nothing new), then full steps go through the Engine on one core, timing CPU
 (``time.process_time``) per step:
 
-- ``sample``: one ``Sample`` at a time, one ``RobustCusum`` object per series
-  (``detection.vectorised: false``);
-- ``batch``: each signal's step as one ``SampleBatch`` into the vectorised
-  ``RobustCusumBank`` (the default; what the Prometheus source hands over).
+- ``sample``: one ``Sample`` at a time, one detector object per series (``make_detector``: the
+  paging ``EnvelopeShift``, ``SeasonalCusum`` for request rates);
+- ``batch``: each signal's step as one ``SampleBatch`` (what the Prometheus source hands over) into
+  the signal's bank: a ``DetectorBank`` of the same objects (the paging detector has no vectorised
+  form; ``RobustCusumBank`` vectorised the earlier ``RobustCusum``).
 
 Memory per series is what tracemalloc sees allocated by restoring the detectors (objects,
 deques or numpy rows, the engine's and the bank's dicts). "State" is the detector state
-proper: the JSON of one ``RobustCusum`` state for the per-sample path, the numpy ring
-buffers of the rows in use for the bank; "beyond" is the rest (dict entries, objects,
+proper: the JSON of one detector's state; "beyond" is the rest (dict entries, objects,
 unused rows of a bank that grew by doubling).
 
 Arrival-to-page latency is measured separately by ``latency.py`` (a Daemon and a receiver).
