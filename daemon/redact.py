@@ -12,10 +12,11 @@ import logging
 import re
 import threading
 
-__all__ = ["RedactingFilter", "redact", "register"]
+__all__ = ["RedactingFilter", "allow_host", "redact", "register"]
 
 MASK = "[redacted]"
 _secrets: set[str] = set()
+_own_hosts: set[str] = set()  # host:port of the daemon's own pages (allow_host)
 _lock = threading.Lock()
 _URL = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{1,15}://)(?:[^/\s'\"<>@]*@)?([^/\s'\"<>?#]+)([/?#][^\s'\"<>]*)?")
 
@@ -27,8 +28,20 @@ def register(secret: str) -> None:
             _secrets.add(secret)
 
 
+def allow_host(url_or_host: str) -> None:
+    """Show the paths of links to this host (the daemon's own pages): they carry no secret."""
+    host = re.sub(r"^[a-z][a-z0-9+.-]*://", "", url_or_host.strip(), flags=re.I).split("/")[0]
+    host = host.rsplit("@", 1)[-1]
+    if host:
+        with _lock:
+            _own_hosts.add(host.lower())
+
+
 def _url(m: re.Match[str]) -> str:
     rest = m.group(3) or ""
+    host = m.group(2).lower()
+    if host in _own_hosts:
+        return m.group(1) + m.group(2) + rest  # our own pages (credentials in user info still go)
     return m.group(1) + m.group(2) + ("/" + MASK if len(rest) > 1 else rest)
 
 
@@ -38,8 +51,10 @@ def redact(text: str) -> str:
     >>> register("s3cr3t-token")
     >>> redact("POST https://hooks.slack.com/services/T0/B0/XyZ failed: token s3cr3t-token refused")
     'POST https://hooks.slack.com/[redacted] failed: token [redacted] refused'
-    >>> redact("connect to http://user:pw@db:5432 refused"), redact("http://127.0.0.1:8080/")
-    ('connect to http://db:5432 refused', 'http://127.0.0.1:8080/')
+    >>> redact("connect to http://user:pw@db:5432 refused"), redact("see http://127.0.0.1:8081/incidents")
+    ('connect to http://db:5432 refused', 'see http://127.0.0.1:8081/[redacted]')
+    >>> allow_host("http://127.0.0.1:8081"); redact("see http://127.0.0.1:8081/incidents")
+    'see http://127.0.0.1:8081/incidents'
     """
     if not text:
         return text

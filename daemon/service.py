@@ -41,6 +41,7 @@ from .notify.render import render_resolve_text, render_text, render_title
 from .notify.routing import Router, severity_of
 from .notify.types import Notifier, Page
 from .policy import policies
+from . import redact
 from .reorder import ReorderBuffer
 from .series_buffer import SeriesBuffer
 from .sources.base import Source, SourceStatus
@@ -133,6 +134,8 @@ class Daemon:
                              send_timeout=dc.send_timeout, breaker_threshold=dc.breaker_threshold,
                              breaker_cool_down=dc.breaker_cool_down, resolve_hold=dc.resolve_hold)
         self.base_url = base_url.rstrip("/")
+        if self.base_url:
+            redact.allow_host(self.base_url)  # links to our own pages are shown whole in logs
         self.checkpoint_every = checkpoint_every
         self.save_incidents_every = save_incidents_every
         self.retention = retention
