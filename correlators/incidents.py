@@ -334,7 +334,8 @@ class IncidentTracker:
             return None, []
         if not traffic and (anomaly.confidence < self.policy.min_confidence
                             or not is_bad_direction(anomaly.signal, anomaly.direction, impact.roles)):
-            # A weak deviation: evidence of where the fault sits, never an incident of its own.
+            # A weak deviation, or a move the harmless way: at most evidence of where the fault sits
+            # (add_evidence decides), never an incident of its own.
             return self.add_evidence(anomaly)
         # A symptom (or a resource's shift) of an outage; a traffic loss or surge users feel is a symptom too.
         found = self._matches(anomaly)
