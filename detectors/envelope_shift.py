@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 from array import array
+from itertools import pairwise
 from typing import Any
 
+from .recovery import significant
 from .types import Detection, Direction, EventKind, State
 
 __all__ = ["EnvelopeShift"]
@@ -260,17 +262,14 @@ class EnvelopeShift:
             lo = [min(d, b) for d, b in zip(self._lo_done, self._blk_lo, strict=True)]
             level = self._level()
             floor = max(self.relative_floor * abs(level), self.absolute_floor)
-            # The largest excursion the series sustained for two samples: a lone glitch in the
-            # history must not make it deaf to everything smaller.
+            # The largest single-sample excursion in the history (the scale of every margin).
             excursion = max(hi[0] - level, level - lo[0], floor)
             self._env = (hi, lo, level, excursion)
         return self._env
 
     def _significant(self, before: float, after: float) -> bool:
-        delta = abs(after - before)
-        if delta < self.min_absolute_change:
-            return False
-        return delta / max(abs(before), self.absolute_floor) >= self.min_relative_change
+        return significant(before, after, min_absolute=self.min_absolute_change,
+                           min_relative=self.min_relative_change, floor=self.absolute_floor)
 
     # -- update ---------------------------------------------------------------------
     def update(self, ts: float, value: float) -> Detection | None:
@@ -407,8 +406,8 @@ class EnvelopeShift:
         gap = self.margin * max(top - bottom, self.relative_floor * abs(_median(ref)), self.absolute_floor)
         before = _median(ref)
         climb = [m for _, m in meds[-2 * c:]]  # a creep climbs: block after block, never back
-        rising = all(b >= a for a, b in zip(climb, climb[1:]))
-        falling = all(b <= a for a, b in zip(climb, climb[1:]))
+        rising = all(b >= a for a, b in pairwise(climb))
+        falling = all(b <= a for a, b in pairwise(climb))
         for direction, beyond in ((Direction.UP, rising and min(recent) > top + gap),
                                   (Direction.DOWN, falling and max(recent) < bottom - gap)):
             if not beyond or not self._significant(before, recent[-1]):

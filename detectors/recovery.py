@@ -1,4 +1,5 @@
-"""The one rule every detector uses to decide that a series is back to its pre-shift level."""
+"""The rules every detector shares: is a change big enough to report, and is a series back to its
+pre-shift level."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import TypeVar
 
 import numpy as np
 
-__all__ = ["near_before"]
+__all__ = ["near_before", "significant"]
 
 T = TypeVar("T", float, np.ndarray)
 
@@ -29,3 +30,16 @@ def near_before(value: T, before: T, after: T, spread: T) -> T:
     """
     reach = np.maximum(3.0 * spread, np.minimum(np.abs(after - before) / 2.0, 6.0 * spread))
     return np.abs(value - before) <= reach  # type: ignore[no-any-return]
+
+
+def significant(before: float, after: float, *, min_absolute: float, min_relative: float, floor: float) -> bool:
+    """Is ``before`` → ``after`` worth reporting: at least ``min_absolute`` apart, and at least
+    ``min_relative`` of ``before`` (``floor`` keeps a zero level from dividing by zero).
+
+    >>> significant(0.0, 0.004, min_absolute=0.005, min_relative=0.3, floor=1e-9)
+    False
+    >>> significant(0.2, 0.27, min_absolute=0.0, min_relative=0.3, floor=1e-9), significant(0.2, 0.27, min_absolute=0.0, min_relative=0.5, floor=1e-9)
+    (True, False)
+    """
+    delta = abs(after - before)
+    return delta >= min_absolute and delta / max(abs(before), floor) >= min_relative

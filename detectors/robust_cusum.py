@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .recovery import near_before
+from .recovery import near_before, significant
 from .types import Detection, Direction, EventKind, State
 
 __all__ = ["RobustCusum"]
@@ -167,11 +167,8 @@ class RobustCusum:
         return level, spread
 
     def _significant(self, before: float, after: float) -> bool:
-        delta = abs(after - before)
-        if delta < self.min_absolute_change:
-            return False
-        scale = max(abs(before), self.absolute_floor)
-        return delta / scale >= self.min_relative_change
+        return significant(before, after, min_absolute=self.min_absolute_change,
+                           min_relative=self.min_relative_change, floor=self.absolute_floor)
 
     # -- update ---------------------------------------------------------------
     def update(self, ts: float, value: float) -> Detection | None:
