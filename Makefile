@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench venv clean
+.PHONY: run test lint bench venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ run: $(STAMP)
 ## test: run the test suite (benchmarks marked slow are not part of it)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+## lint: mypy --strict over the packages, ruff over everything (rules in pyproject.toml)
+lint: $(STAMP)
+	$(BIN)/mypy daemon detectors correlators
+	$(BIN)/ruff check .
 
 ## bench: root-cause ranking benchmark on the dev scenarios (../shared/scenarios/dev), or, in a clone
 ## without them, on simulated sets written once by `whatchanged simulate` under .bench/
