@@ -10,9 +10,9 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..guard import clean_json, clean_text, is_clean
-from ..intake import Busy
-from ..schema import InputError, accepting_times, parse_changes
+from ..core.guard import clean_json, clean_text, is_clean
+from ..core.intake import Busy
+from ..core.schema import InputError, accepting_times, parse_changes
 from ..store import StoreError
 from ..store.store import describe_store_error
 from .auth import auth_middleware
@@ -20,7 +20,7 @@ from .incidents import add_routes as add_workspace_routes
 from .incidents import get_incident, parse_cause, text_field
 
 if TYPE_CHECKING:
-    from ..service import Daemon
+    from ..runtime.daemon import Daemon
 
 __all__ = ["DAEMON_KEY", "create_app"]
 
@@ -72,7 +72,7 @@ def _float_param(request: web.Request, name: str) -> float | None:
     raw = request.query.get(name)
     if raw is None:
         return None
-    from ..schema import parse_ts
+    from ..core.schema import parse_ts
     try:
         return parse_ts(raw)
     except ValueError as e:

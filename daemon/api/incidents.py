@@ -8,13 +8,13 @@ from aiohttp import web
 
 from correlators.types import Cause, CauseType
 
-from ..schema import InputError, parse_ts
+from ..core.schema import InputError, parse_ts
 from ..workspace.hypotheses import HypothesisState
 from ..workspace.postmortem import render_postmortem
 from ..workspace.service import WorkspaceError
 
 if TYPE_CHECKING:
-    from ..service import Daemon
+    from ..runtime.daemon import Daemon
 
 __all__ = ["add_routes", "parse_cause", "text_field"]
 

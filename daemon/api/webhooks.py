@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from ..guard import check_change, clean_text
+from ..core.guard import check_change, clean_text
 from ..sources.alertmanager import DEFAULT_SERVICE_LABELS, alerts_from_webhook
 from ..sources.change_hooks import ADAPTERS
 from .auth import ApiTokens
 
 if TYPE_CHECKING:
     from ..config import WebhooksConfig
-    from ..service import Daemon
+    from ..runtime.daemon import Daemon
 
 __all__ = ["WebhookSettings", "add_routes", "sign"]
 

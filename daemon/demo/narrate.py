@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from daemon.cli_service import DEMO_KINDS
+from daemon.cli.run import DEMO_KINDS
 from daemon.demo.incidents import Incident
 
 __all__ = ["KIND_WORDS", "describe_injection"]

@@ -30,8 +30,8 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..metrics import Metrics
-from ..redact import redact
+from ..runtime.metrics import Metrics
+from ..runtime.redact import redact
 from ..store import Notification, Store
 from .breaker import CircuitBreaker
 from .retry import RetryPolicy

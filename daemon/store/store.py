@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from correlators.types import Change, ChangeKind, HealthEvent
 
-from ..events import AlertEvent, ChangeStatus
-from ..guard import bounded_id
+from ..core.events import AlertEvent, ChangeStatus
+from ..core.guard import bounded_id
 from . import tables as t
 
 __all__ = ["Notification", "Store", "StoreError"]

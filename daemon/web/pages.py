@@ -16,13 +16,13 @@ import jinja2
 from aiohttp import web
 
 from ..api.auth import COOKIE, Access
-from ..intake import TokenBucket
+from ..core.intake import TokenBucket
 from ..notify.render import likely_cause, render_symptom, render_title
 from ..workspace.hypotheses import cause_key
 from .layout import inline_markdown, layout
 
 if TYPE_CHECKING:
-    from ..service import Daemon
+    from ..runtime.daemon import Daemon
 
 __all__ = ["CSP", "add_routes", "security_headers"]
 

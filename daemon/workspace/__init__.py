@@ -3,5 +3,5 @@
 ``hypotheses`` folds the responders' hypothesis log into candidate states;
 ``view`` assembles an incident's full view (plots, timeline, changes, health);
 ``postmortem`` renders the draft; ``updates`` sends findings to the page's
-receivers; ``service`` ties them to a running :class:`~daemon.service.Daemon`.
+receivers; ``service`` ties them to a running :class:`~daemon.runtime.daemon.Daemon`.
 """

@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 from correlators.types import Cause
 
-from ..events import Sample, SampleBatch
-from ..series_buffer import SeriesBuffer
+from ..core.events import Sample, SampleBatch
+from ..core.series_buffer import SeriesBuffer
 from ..store.workspace import WorkspaceStore
 from .hypotheses import HypothesisState, cause_key
 from .updates import send_incident_note
 from .view import build_view, window_of
 
 if TYPE_CHECKING:
-    from ..service import Daemon
+    from ..runtime.daemon import Daemon
 
 __all__ = ["SNAPSHOT_EVERY", "Workspace", "WorkspaceError"]
 
@@ -41,7 +41,7 @@ def _merge(*point_lists: list[list[float]] | list[tuple[float, float]]) -> list[
 
 
 class Workspace:
-    """What the incident pages and their API need from a :class:`~daemon.service.Daemon`."""
+    """What the incident pages and their API need from a :class:`~daemon.runtime.daemon.Daemon`."""
 
     def __init__(self, daemon: Daemon, buffer: SeriesBuffer) -> None:
         self.daemon = daemon

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ..notify.render import render_text
 
 if TYPE_CHECKING:
-    from ..service import Daemon
+    from ..runtime.daemon import Daemon
 
 __all__ = ["send_incident_note"]
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from daemon.api.auth import ApiTokens
 from daemon.api.webhooks import WebhookSettings
-from daemon.service import Daemon
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 from daemon.store import tables as t
 from tests.daemon.helpers import SHOP, RecordingNotifier

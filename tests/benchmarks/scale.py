@@ -38,8 +38,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from correlators.types import ServiceInfo, Topology
-from daemon.engine import Engine, detection_factories
-from daemon.events import Sample, SampleBatch
+from daemon.core.engine import Engine, detection_factories
+from daemon.core.events import Sample, SampleBatch
 from detectors import SEASONAL_SIGNALS, RobustCusumBank
 
 STEP = 15.0

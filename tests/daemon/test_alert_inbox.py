@@ -8,8 +8,8 @@ from typing import Any
 
 import aiohttp
 
-from daemon.events import AlertEvent
-from daemon.service import Daemon
+from daemon.core.events import AlertEvent
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 from tests.daemon.servers import free_port
 

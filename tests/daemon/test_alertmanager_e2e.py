@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from daemon.api.webhooks import WebhookSettings
-from daemon.service import Daemon
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 
 from .helpers import SHOP, RecordingNotifier

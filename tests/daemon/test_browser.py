@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from daemon.api.auth import ApiTokens
-from daemon.service import Daemon
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 from tests.daemon.servers import free_port
 

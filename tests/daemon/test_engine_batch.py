@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from correlators.types import Change, ChangeKind
-from daemon.engine import Engine, default_detector_factory, object_banks
-from daemon.events import Event, ProbeResult, Sample, SampleBatch, batched
-from daemon.replay import policies_for_step
-from daemon.scenario import load_scenario
+from daemon.core.engine import Engine, default_detector_factory, object_banks
+from daemon.core.events import Event, ProbeResult, Sample, SampleBatch, batched
+from daemon.core.replay import policies_for_step
+from daemon.sources.scenario import load_scenario
 
 SCENARIOS = ["dev-bad_deploy-0", "dev-dependency_down-0", "dev-traffic_spike-0"]
 
@@ -229,7 +229,7 @@ def test_traffic_is_observed_in_sample_order_around_detections() -> None:
 def test_replay_in_steps_batches_every_sample_once(dev_scenarios: Path) -> None:
     from collections import Counter
 
-    from daemon.replay import InSteps, replay
+    from daemon.core.replay import InSteps, replay
     sc = load_scenario(dev_scenarios / "dev-bad_deploy-0")
     stepped = list(InSteps(sc).events())
     flat = [s for e in stepped for s in (e.samples() if isinstance(e, SampleBatch) else [e])]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import random
 
 from correlators.types import Change, ChangeKind, IncidentState, ServiceInfo, Topology
-from daemon.engine import Engine, EngineOutput
-from daemon.events import ProbeResult, Sample
-from daemon.policy import policies
+from daemon.core.engine import Engine, EngineOutput
+from daemon.core.events import ProbeResult, Sample
+from daemon.core.policy import policies
 
 from .test_real_noise import STEP, T0, normal, triggers
 

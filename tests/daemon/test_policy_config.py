@@ -6,9 +6,9 @@ import pytest
 
 from correlators.signals import SignalRole
 from correlators.types import Anomaly
-from daemon.cli_service import explain
+from daemon.cli.run import explain
 from daemon.config import ConfigError, parse_config
-from daemon.policy import policies
+from daemon.core.policy import policies
 
 BASE = {"prometheus": {"url": "http://127.0.0.1:9", "step": "60s"},
         "notifiers": [{"name": "c", "type": "console"}]}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from daemon.metrics import Metrics
 from daemon.notify.alertmanager import alertmanager_alert
 from daemon.notify.opsgenie import OpsgenieNotifier
 from daemon.notify.outbox import Outbox
@@ -14,6 +13,7 @@ from daemon.notify.retry import RetryPolicy
 from daemon.notify.slack import SlackNotifier, SlackWebhookNotifier
 from daemon.notify.types import Notifier, Page
 from daemon.notify.webhook import WebhookNotifier
+from daemon.runtime.metrics import Metrics
 from daemon.store import Store
 
 from .helpers import FakeClock

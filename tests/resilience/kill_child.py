@@ -20,7 +20,7 @@ from daemon.config import DeliveryConfig
 from daemon.notify.pagerduty import PagerDutyNotifier
 from daemon.notify.types import Notifier
 from daemon.notify.webhook import WebhookNotifier
-from daemon.service import Daemon
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 from tests.daemon.helpers import SHOP
 from tests.daemon.receivers import ROUTING_KEY

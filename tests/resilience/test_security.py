@@ -15,7 +15,7 @@ from daemon.api import auth
 from daemon.api import webhooks as wh
 from daemon.api.app import create_app
 from daemon.config import parse_config
-from daemon.service import Daemon, api_tokens_of, build_notifiers
+from daemon.runtime.daemon import Daemon, api_tokens_of, build_notifiers
 from daemon.store import Store
 from tests.daemon.helpers import SHOP, FakeClock, ListSource, shop_events
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from correlators.types import Change, ChangeKind
-from daemon.service import Daemon
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 from tests.daemon.servers import free_port
 from tests.daemon.workspace_helpers import START, STEP, feed_incident, make_daemon

@@ -11,7 +11,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .config import Config
+    from ..config import Config
 
 __all__ = ["DEMO_KINDS", "add_parsers", "check_config", "explain", "human_duration"]
 
@@ -49,7 +49,7 @@ def explain(cfg: Config) -> list[str]:
         out.append(f"Prometheus {prom.url}: each query every {d(prom.step)} (timeout {d(prom.timeout)}); "
                    f"{d(prom.lookback)} of history read at start")
         if cfg.templates:
-            from .config import rate_window
+            from ..config import rate_window
             out.append(f"Templates' rate window: {d(rate_window(prom.step, prom.scrape_interval))} by default, "
                        f"max(step, 2 x prometheus.scrape_interval = {d(prom.scrape_interval)}), so that a "
                        "one-step glitch stays one sample")
@@ -66,7 +66,7 @@ def explain(cfg: Config) -> list[str]:
         out.append(f"Probe {p.target}: GET {p.url} every {d(p.interval)}, timeout {d(p.timeout)}, "
                    f"healthy on {p.expect_status}")
     det, dl = cfg.detection, cfg.delivery
-    from .policy import policies
+    from ..core.policy import policies
     pol = policies(prom.step if prom is not None else 30.0, det, signals)
     g, r = pol.grouping, pol.ranking
     out += ["Windows:",
@@ -106,7 +106,7 @@ def _count(n: int, what: str) -> str:
 
 def check_config(args: argparse.Namespace) -> int:
     """Validate the config; list every secret that cannot be read here; ``--explain`` the queries and windows."""
-    from .config import ConfigError, load_config_unresolved, unresolved_secrets
+    from ..config import ConfigError, load_config_unresolved, unresolved_secrets
     try:
         cfg = load_config_unresolved(args.config)
     except ConfigError as e:
@@ -135,7 +135,7 @@ def check_config(args: argparse.Namespace) -> int:
 
 
 def _listen(value: str) -> str:
-    from .config import Config as _C
+    from ..config import Config as _C
     try:
         _C._listen(value)
     except ValueError as e:
@@ -144,9 +144,9 @@ def _listen(value: str) -> str:
 
 
 def _service(name: str) -> Any:
-    """A command of :mod:`daemon.service`, imported when it runs."""
+    """A command of :mod:`daemon.runtime.daemon`, imported when it runs."""
     def run(args: argparse.Namespace) -> int:
-        from . import service
+        from ..runtime import daemon as service
         return int(getattr(service, name)(args))
     return run
 

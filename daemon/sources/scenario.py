@@ -13,8 +13,8 @@ from typing import Any
 
 from correlators.types import Change, ServiceInfo, Topology
 
-from .events import Event, ProbeResult, Sample
-from .schema import InputError, parse_change
+from ..core.events import Event, ProbeResult, Sample
+from ..core.schema import InputError, parse_change
 
 __all__ = ["Scenario", "ScenarioError", "load_scenario"]
 

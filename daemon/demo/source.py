@@ -17,8 +17,8 @@ from typing import Any
 
 from correlators.types import Topology
 
-from ..events import CatchUp, Event
-from .base import SourceStatus
+from ..core.events import CatchUp, Event
+from ..sources.base import SourceStatus
 
 __all__ = ["DemoSource", "demo_shop", "prepare_store", "run_demo"]
 
@@ -41,7 +41,7 @@ class DemoSource:
         incidents = self.shop.incidents()
         if len(incidents) <= self._announced:
             return
-        from ..demo.narrate import describe_injection
+        from .narrate import describe_injection
         for inc in incidents[self._announced:]:
             log.info("demo: %s", describe_injection(inc))
         self._announced = len(incidents)
@@ -70,7 +70,7 @@ class DemoSource:
 def demo_shop(now: float, *, seed: int, step: float, every: float, first_after: float,
               backfill: float = 3600.0, run: str = "") -> Any:
     """The demo's shop: it starts ``backfill`` seconds ago (warm detectors) and breaks ``first_after`` from now."""
-    from ..demo.shop import AutoSchedule, DemoShop, NoiseSettings
+    from .shop import AutoSchedule, DemoShop, NoiseSettings
 
     start = math.floor((now - backfill) / step) * step
     return DemoShop(seed, start, step, cycle_period=1800.0, changes_per_hour=12.0,
@@ -94,7 +94,7 @@ def prepare_store(path: Path, *, fresh: bool) -> bool:
 async def run_demo(*, listen: str, db: str, seed: int, step: float, every: float, first_after: float,
                    backfill: float = 3600.0, fresh: bool = False) -> int:
     from ..notify.console import ConsoleNotifier
-    from ..service import Daemon, serve
+    from ..runtime.daemon import Daemon, serve
     from ..store import Store
 
     path = Path(db)

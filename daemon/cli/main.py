@@ -19,18 +19,18 @@ DESCRIPTION = ("whatchanged asks 'what changed?' when error rates spike: it dete
 
 # command: (module whose registration function adds it, that function, one line of help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "run": ("daemon.cli_service", "add_parsers", "run the live daemon from a YAML config"),
-    "demo": ("daemon.cli_service", "add_parsers",
+    "run": ("daemon.cli.run", "add_parsers", "run the live daemon from a YAML config"),
+    "demo": ("daemon.cli.run", "add_parsers",
              "run the daemon on the built-in simulated shop (SQLite, no other server)"),
-    "check-config": ("daemon.cli_service", "add_parsers", "validate a YAML config and exit"),
+    "check-config": ("daemon.cli.run", "add_parsers", "validate a YAML config and exit"),
     "drill": ("daemon.notify.drill", "add_parser",
               "send a marked drill page to every receiver and report each delivery"),
-    "replay": ("daemon.replay", "add_parser",
+    "replay": ("daemon.core.replay", "add_parser",
                "replay a scenario folder through the core and print what would have paged (JSON)"),
-    "incidents": ("daemon.cli_views", "add_parser", "list incidents of a running daemon (open first)"),
-    "incident": ("daemon.cli_views", "add_parser", "show one incident of a running daemon"),
+    "incidents": ("daemon.cli.incidents", "add_parser", "list incidents of a running daemon (open first)"),
+    "incident": ("daemon.cli.incidents", "add_parser", "show one incident of a running daemon"),
     "simulate": ("daemon.demo.simulate", "add_parser", "write simulated incident scenario folders"),
-    "detect": ("daemon.detect", "add_parser",
+    "detect": ("daemon.cli.detect", "add_parser",
                "score timestamp,value CSV files online (Numenta Anomaly Benchmark format)"),
 }
 
@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
-    from .logs import setup_logging
+    from ..runtime.logs import setup_logging
     setup_logging(args.log_level)
     try:
         return int(args.func(args))

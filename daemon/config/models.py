@@ -120,7 +120,7 @@ class SecretRef(_Model):
             where = "value" if self.value is not None else f"environment variable {self.env}" \
                 if self.env is not None else f"secret file {self.file}"
             raise ValueError(f"the secret is empty ({where}); an empty secret would let anyone in")
-        from .redact import register
+        from ..runtime.redact import register
         register(secret.get_secret_value())
         return secret
 
@@ -202,7 +202,7 @@ class TemplateConfig(_Model):
     window: Duration | None = None
 
     def signals(self, step: float, scrape_interval: float = 30.0) -> list[SignalConfig]:
-        from .sources.templates import expand
+        from ..sources.templates import expand
         window = self.window or rate_window(step, scrape_interval)
         return [SignalConfig(name=s.name, query=s.query, service_label=s.service_label)
                 for s in expand(self.template, window=window, services=self.services,
@@ -422,7 +422,7 @@ class IntakeConfig(_Model):
     max_pending: int = Field(default=20_000, ge=100)
     reorder_within: Duration = Field(default=0.0, ge=0.0, le=600.0)
     """Observations (samples, probes, alerts) arriving out of order by up to this much event time
-    are put back in order before the core sees them (daemon/reorder.py); every one then waits up to
+    are put back in order before the core sees them (daemon/core/reorder.py); every one then waits up to
     this long. 0 (the default): taken as they come, a sample older than its series' last ignored."""
 
 

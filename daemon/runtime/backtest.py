@@ -18,13 +18,13 @@ from typing import Any
 
 from correlators.types import Change, Topology
 
-from .config import Config
-from .engine import Engine, detection_factories
-from .events import Event, batched
-from .policy import policies
-from .replay import replay
-from .sources.base import SourceStatus
-from .sources.prometheus import PrometheusSource
+from ..config import Config
+from ..core.engine import Engine, detection_factories
+from ..core.events import Event, batched
+from ..core.policy import policies
+from ..core.replay import replay
+from ..sources.base import SourceStatus
+from ..sources.prometheus import PrometheusSource
 
 __all__ = ["Backtest", "backtest"]
 
@@ -36,7 +36,7 @@ CHANGE_LEAD = 6 * 3600.0
 
 @dataclass(frozen=True)
 class Backtest:
-    """A window of history shaped like a scenario for :func:`~daemon.replay.replay`."""
+    """A window of history shaped like a scenario for :func:`~daemon.core.replay.replay`."""
 
     name: str
     step: float
@@ -61,8 +61,8 @@ async def backtest(cfg: Config, start: float, end: float, *, url: str | None = N
     ``history_until``: samples before it are history, as the live daemon's catch-up at start-up
     reads them (recorded, and only what is still open at that head pages), so that a backtest of
     a live run's window gives the live run's pages."""
-    from .service import grouping_of, topology_of
-    from .store import Store
+    from ..store import Store
+    from .daemon import grouping_of, topology_of
 
     if cfg.prometheus is None:
         raise ValueError("the config has no prometheus section (give --prometheus URL or prometheus.url)")

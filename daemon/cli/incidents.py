@@ -87,7 +87,7 @@ def format_table(incidents: list[dict[str, Any]]) -> str:
 
 def format_incident(view: dict[str, Any]) -> str:
     """One incident as a responder reads it in a terminal: symptom, likely cause, what to do, candidates."""
-    from .notify.render import NEAR_ZERO, is_shell_command, likely_cause, plain, render_symptom
+    from ..notify.render import NEAR_ZERO, is_shell_command, likely_cause, plain, render_symptom
     cause = likely_cause(view)
     lines = [render_symptom(view)] + ([f"{cause[:1].upper()}{cause[1:]}"] if cause else [])
     lines += [(f"{view['id']}  {view['state']}  onset {_utc(view['onset'])} UTC  "
@@ -122,7 +122,7 @@ def format_incident(view: dict[str, Any]) -> str:
     if folded:
         lines.append(f"   also considered, each under 1%: {', '.join(str(c.get('title') or c['cause']) for c in folded)}")
     if view.get("dead_ends"):
-        from .web.layout import dead_end_groups
+        from ..web.layout import dead_end_groups
         lines += ["", "Ruled out:"]
         for g in dead_end_groups(view["dead_ends"]):
             lines.append(f"- {g['titles'][0]}: {g['reason']}" if len(g["titles"]) == 1

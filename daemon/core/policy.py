@@ -17,7 +17,7 @@ from correlators.ranking import RankingPolicy
 from correlators.signals import SignalRole
 
 if TYPE_CHECKING:
-    from .config import DetectionConfig, SignalConfig
+    from ..config import DetectionConfig, SignalConfig
 
 __all__ = ["Policies", "impact_of", "policies"]
 

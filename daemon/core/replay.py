@@ -13,10 +13,10 @@ from typing import Any, Protocol
 
 from correlators.types import Topology
 
+from ..sources.scenario import ScenarioError, load_scenario
 from .engine import Engine
 from .events import Event, Sample, batched
 from .policy import Policies, policies
-from .scenario import ScenarioError, load_scenario
 
 __all__ = ["InSteps", "add_parser", "policies_for_step", "replay", "run"]
 
@@ -24,12 +24,12 @@ log = logging.getLogger("whatchanged.replay")
 
 
 def policies_for_step(step: float) -> Policies:
-    """The policies of a scenario replayed without a config (:func:`daemon.policy.policies`)."""
+    """The policies of a scenario replayed without a config (:func:`daemon.core.policy.policies`)."""
     return policies(step)
 
 
 class Replayable(Protocol):
-    """A scenario folder, or a window of history (:mod:`daemon.backtest`)."""
+    """A scenario folder, or a window of history (:mod:`daemon.runtime.backtest`)."""
 
     @property
     def name(self) -> str: ...
@@ -124,10 +124,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def _run_backtest(args: argparse.Namespace) -> int:
     import asyncio
 
-    from .backtest import backtest
-    from .config import ConfigError, load_config
+    from ..config import ConfigError, load_config
+    from ..runtime.backtest import backtest
+    from ..sources.prometheus import PrometheusError
     from .schema import parse_ts
-    from .sources.prometheus import PrometheusError
     missing = [o for o, v in (("--config", args.config), ("--from", args.start), ("--to", args.end)) if not v]
     if missing:
         print(f"whatchanged replay: --prometheus needs {', '.join(missing)}", file=sys.stderr)

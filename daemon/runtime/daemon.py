@@ -26,28 +26,28 @@ from correlators.learning import OnlineWeights
 from correlators.types import Cause, Change, Topology
 from detectors import SEASONAL_SIGNALS
 
-from .api.auth import ApiTokens
-from .cluster.node import ClusterNode
-from .config import Config, DeliveryConfig, load_config_or_report
-from .engine import Engine, EngineOutput, detection_factories
-from .events import AlertEvent, CatchUp, ChangeStatus, Event, Sample, SampleBatch
-from .guard import TimeWindow, clean_alert, clean_change, is_clean
-from .intake import Busy, IntakeLimits
-from .metrics import Metrics
-from .notify.dispatch import Dispatcher
-from .notify.factory import build_retry, build_router
-from .notify.outbox import Outbox
-from .notify.render import render_resolve_text, render_text, render_title
-from .notify.routing import Router, severity_of
-from .notify.types import Notifier, Page
-from .policy import policies
+from ..api.auth import ApiTokens
+from ..cluster.node import ClusterNode
+from ..config import Config, DeliveryConfig, load_config_or_report
+from ..core.engine import Engine, EngineOutput, detection_factories
+from ..core.events import AlertEvent, CatchUp, ChangeStatus, Event, Sample, SampleBatch
+from ..core.guard import TimeWindow, clean_alert, clean_change, is_clean
+from ..core.intake import Busy, IntakeLimits
+from ..core.policy import policies
+from ..core.reorder import ReorderBuffer
+from ..core.series_buffer import SeriesBuffer
+from ..notify.dispatch import Dispatcher
+from ..notify.factory import build_retry, build_router
+from ..notify.outbox import Outbox
+from ..notify.render import render_resolve_text, render_text, render_title
+from ..notify.routing import Router, severity_of
+from ..notify.types import Notifier, Page
+from ..sources.base import Source, SourceStatus
+from ..store import Store, StoreError
+from ..store.store import _alert_of, describe_store_error
+from ..workspace.service import Workspace
 from . import redact
-from .reorder import ReorderBuffer
-from .series_buffer import SeriesBuffer
-from .sources.base import Source, SourceStatus
-from .store import Store, StoreError
-from .store.store import _alert_of, describe_store_error
-from .workspace.service import Workspace
+from .metrics import Metrics
 
 __all__ = ["Daemon", "add_parsers", "serve"]
 
@@ -249,7 +249,7 @@ class Daemon:
         await self.restore()
         runner: web.AppRunner | None = None
         if host is not None and port is not None:
-            from .api.app import create_app
+            from ..api.app import create_app
             runner = web.AppRunner(create_app(self), access_log=None)
             await runner.setup()
             await web.TCPSite(runner, host, port).start()
@@ -507,7 +507,7 @@ class Daemon:
         return self.queue.qsize() + self.bulk.qsize()
 
     def admit(self, source: str, n: int) -> None:
-        """Take ``n`` events from ``source`` now, or raise :class:`~daemon.intake.Busy` (HTTP 429)."""
+        """Take ``n`` events from ``source`` now, or raise :class:`~daemon.core.intake.Busy` (HTTP 429)."""
         try:
             self.intake.admit(source, n, self.pending)
         except Busy:
@@ -817,7 +817,7 @@ class Daemon:
 # -- building from config -------------------------------------------------------------
 def build_notifiers(cfg: Config, store: Store | None = None) -> dict[str, Notifier]:
     """The configured receivers (Slack in bot mode keeps its message refs in ``store``)."""
-    from .notify.factory import build_notifiers as _build
+    from ..notify.factory import build_notifiers as _build
     return _build(cfg, store)
 
 
@@ -846,8 +846,8 @@ async def serve(daemon: Daemon, host: str, port: int) -> int:
 
 
 async def _run_from_config(cfg: Config) -> int:
-    from .api.webhooks import WebhookSettings
-    from .sources.factory import build_sources
+    from ..api.webhooks import WebhookSettings
+    from ..sources.factory import build_sources
     try:
         store = await Store.open(cfg.store.url)
     except StoreError as e:
@@ -858,7 +858,7 @@ async def _run_from_config(cfg: Config) -> int:
         step = cfg.prometheus.step if cfg.prometheus else 30.0
         cluster = None
         if cfg.cluster is not None:
-            from .cluster.build import build_node
+            from ..cluster.build import build_node
             try:
                 cluster = build_node(cfg.cluster, cfg.store, store, address=cfg.listen)
             except ValueError as e:
@@ -884,7 +884,7 @@ async def _run_from_config(cfg: Config) -> int:
 
 def grouping_of(cfg: Config) -> GroupingPolicy:
     """How anomalies group and page, from ``detection`` and the step (the daemon and the backtest alike:
-    the same :func:`daemon.policy.policies` that replay uses)."""
+    the same :func:`daemon.core.policy.policies` that replay uses)."""
     step = cfg.prometheus.step if cfg.prometheus else 30.0
     return policies(step, cfg.detection, cfg.all_signals()).grouping
 
@@ -899,20 +899,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from .cli_service import check_config
+    from ..cli.run import check_config
     return check_config(args)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .sources.demo import run_demo
+    from ..demo.source import run_demo
     return asyncio.run(run_demo(listen=args.listen, db=args.db, seed=args.seed, step=args.step,
                                 every=args.every, first_after=args.first_after, fresh=args.fresh))
 
 
 def add_parsers(sub: Any) -> None:
-    """``run``, ``check-config``, ``demo`` and ``drill`` (the parsers live in :mod:`daemon.cli_service`,
+    """``run``, ``check-config``, ``demo`` and ``drill`` (the parsers live in :mod:`daemon.cli.run`,
     which imports nothing heavy, so that ``--help`` is quick)."""
-    from .cli_service import add_parsers as add_service
-    from .notify.drill import add_parser as add_drill
+    from ..cli.run import add_parsers as add_service
+    from ..notify.drill import add_parser as add_drill
     add_service(sub)
     add_drill(sub)
