@@ -437,7 +437,8 @@ class DetectionConfig(_Model):
     """
 
     page_min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
-    group_window: Duration | None = None  # default: max(10 min, 6 steps), as replay uses
+    # maps to GroupingPolicy.window through daemon.core.policy.policy (the one builder); default: max(10 min, 6 steps)
+    group_window: Duration | None = None
     impact: dict[Literal["errors", "latency", "traffic"], ImpactBarConfig] = {}
     impact_overrides: list[ImpactOverrideConfig] = []
     roles: dict[str, Literal["errors", "latency", "traffic", "resource", "other"]] = {}

@@ -29,6 +29,7 @@ from detectors import (
 )
 
 from .events import AlertEvent, CatchUp, ChangeStatus, Event, ProbeResult, Sample, SampleBatch
+from .policy import DEFAULT_STEP, policy
 
 __all__ = ["BankFactory", "DetectorFactory", "Engine", "EngineOutput", "default_bank_factory",
            "default_detector_factory", "object_banks"]
@@ -133,7 +134,10 @@ class Engine:
             bank_factory = (default_bank_factory if detector_factory is default_detector_factory
                             else object_banks(detector_factory))
         self.bank_factory = bank_factory
-        self.ranking_policy = ranking or RankingPolicy()
+        if grouping is None or ranking is None:  # the one builder's windows (daemon.core.policy), at its default step
+            defaults = policy(None, DEFAULT_STEP)
+            grouping, ranking = grouping or defaults.grouping, ranking or defaults.ranking
+        self.ranking_policy = ranking
         self.weights = weights or (lambda: DEFAULT_WEIGHTS)
         self.tracker = IncidentTracker(topology, grouping)
         self.tracker.same_cause = self._same_cause

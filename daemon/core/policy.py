@@ -1,9 +1,12 @@
 """The one policy builder: grouping and ranking windows from the config and the sampling step.
 
-``run``, ``demo``, ``replay`` and the backtest all call :func:`policies`, so that replay figures
-are figures of ``run``. Windows scale with the step (sets go from 15 s to 5 min between samples);
-``detection`` in the config overrides the grouping window, the confidence a page needs, and the
-impact bars (see :mod:`correlators.impact` and docs/paging.md).
+``run``, ``demo``, ``replay``, the backtest and an :class:`~daemon.core.engine.Engine` built without
+policies all call :func:`policy`, so that replay figures are figures of ``run`` and no other module
+holds a default window. Windows scale with the step (sets go from 15 s to 5 min between samples);
+``detection`` in the config overrides the grouping window (``detection.group_window``: the
+:attr:`~correlators.incidents.GroupingPolicy.window`), the confidence a page needs
+(``detection.page_min_confidence``: ``min_confidence``), and the impact bars (see
+:mod:`correlators.impact` and docs/paging.md).
 """
 
 from __future__ import annotations
@@ -17,9 +20,12 @@ from correlators.ranking import RankingPolicy
 from correlators.signals import SignalRole
 
 if TYPE_CHECKING:
-    from ..config import DetectionConfig, SignalConfig
+    from ..config import Config, DetectionConfig, SignalConfig
 
-__all__ = ["Policies", "impact_of", "policies"]
+__all__ = ["DEFAULT_STEP", "Policies", "impact_of", "policy", "step_of"]
+
+DEFAULT_STEP = 30.0
+"""Seconds between samples when no Prometheus section says (probes, webhooks and Kubernetes only)."""
 
 
 @dataclass(frozen=True)
@@ -44,16 +50,26 @@ def impact_of(detection: DetectionConfig | None, signals: list[SignalConfig] | N
     return ImpactPolicy(bars=bars, overrides=overrides, roles=roles)
 
 
-def policies(step: float, detection: DetectionConfig | None = None,
-             signals: list[SignalConfig] | None = None) -> Policies:
-    """Grouping and ranking for a sampling ``step`` (seconds) and an optional ``detection`` config.
+def step_of(config: Config | None) -> float:
+    """The sampling step of a config: ``prometheus.step``, or :data:`DEFAULT_STEP` without Prometheus."""
+    return config.prometheus.step if config is not None and config.prometheus is not None else DEFAULT_STEP
 
-    >>> p = policies(30.0)
+
+def policy(config: Config | None, step: float) -> Policies:
+    """Grouping and ranking for a ``config`` (``None``: the defaults, as a scenario replays) at a
+    sampling ``step`` (seconds).
+
+    >>> p = policy(None, 30.0)
     >>> p.grouping.window, p.grouping.reopen_within, p.ranking.tolerance
     (600.0, 600.0, 90.0)
-    >>> policies(300.0).grouping.window
+    >>> policy(None, 300.0).grouping.window
     1800.0
     """
+    return _policies(step, config.detection if config is not None else None,
+                     config.all_signals() if config is not None else None)
+
+
+def _policies(step: float, detection: DetectionConfig | None, signals: list[SignalConfig] | None) -> Policies:
     window = max(600.0, 6 * step)
     min_confidence = 0.5
     if detection is not None:
@@ -63,7 +79,7 @@ def policies(step: float, detection: DetectionConfig | None = None,
         grouping=GroupingPolicy(window=window, reopen_within=max(600.0, 6 * step),
                                 traffic_memory=max(1800.0, 20 * step), min_confidence=min_confidence,
                                 max_span=max(3600.0, 24 * step), quiet_gap=max(1800.0, 12 * step),
-                                impact=impact_of(detection, signals)),
+                                evidence_within=120.0, impact=impact_of(detection, signals)),
         ranking=RankingPolicy(tolerance=max(90.0, 3 * step), lag_scale=max(600.0, 4 * step),
                               slow_lag_scale=max(3600.0, 12 * step), lookback=max(7200.0, 40 * step)),
     )

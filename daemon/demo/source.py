@@ -15,12 +15,10 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from correlators.types import Topology
-
 from ..core.events import CatchUp, Event
 from ..sources.base import SourceStatus
 
-__all__ = ["DemoSource", "demo_shop", "prepare_store", "run_demo"]
+__all__ = ["DemoSource", "demo_shop", "prepare_store"]
 
 log = logging.getLogger("whatchanged.demo")
 
@@ -89,30 +87,3 @@ def prepare_store(path: Path, *, fresh: bool) -> bool:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     log.info("demo: fresh SQLite store at %s", path)
     return False
-
-
-async def run_demo(*, listen: str, db: str, seed: int, step: float, every: float, first_after: float,
-                   backfill: float = 3600.0, fresh: bool = False) -> int:
-    from ..notify.console import ConsoleNotifier
-    from ..runtime.daemon import Daemon, serve
-    from ..store import Store
-
-    path = Path(db)
-    now = time.time()
-    kept = prepare_store(path, fresh=fresh)
-    # a kept store already holds the changes of earlier runs: this run's get ids of their own
-    shop = demo_shop(now, seed=seed, step=step, every=every, first_after=first_after, backfill=backfill,
-                     run=f"run-{int(now)}:" if kept else "")
-    topology = Topology.from_services(shop.topology())
-    store = await Store.open(f"sqlite+aiosqlite:///{path}")
-    host, _, port = listen.rpartition(":")
-    status = SourceStatus("demo", stale_after=10 * step)
-    try:
-        daemon = Daemon(store=store, topology=topology, sources=[DemoSource(shop, status)],
-                        notifiers={"console": ConsoleNotifier()}, statuses=[status], step=step,
-                        base_url=f"http://{listen}")
-        log.info("demo: %d services, first incident in about %.0fs, then every %.0fs; watch it at http://%s/incidents",
-                 len(topology.services), first_after, every, listen)
-        return await serve(daemon, host.strip("[]"), int(port))
-    finally:
-        await store.close()

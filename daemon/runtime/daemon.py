@@ -7,12 +7,10 @@ drain the queue, checkpoint, give in-flight deliveries a moment, and exit.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
 import math
-import signal
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
@@ -21,23 +19,24 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from correlators.incidents import GroupingPolicy, Incident, PageAction, PageKind
+from correlators.incidents import Incident, PageAction, PageKind
 from correlators.learning import OnlineWeights
 from correlators.types import Cause, Change, Topology
 from detectors import SEASONAL_SIGNALS
 
 from ..api.auth import ApiTokens
 from ..cluster.node import ClusterNode
-from ..config import Config, DeliveryConfig, load_config_or_report
+from ..config import DeliveryConfig
 from ..core.engine import Engine, EngineOutput, detection_factories
 from ..core.events import AlertEvent, CatchUp, ChangeStatus, Event, Sample, SampleBatch
 from ..core.guard import TimeWindow, clean_alert, clean_change, is_clean
 from ..core.intake import Busy, IntakeLimits
-from ..core.policy import policies
+from ..core.policy import Policies
+from ..core.policy import policy as build_policy
 from ..core.reorder import ReorderBuffer
 from ..core.series_buffer import SeriesBuffer
 from ..notify.dispatch import Dispatcher
-from ..notify.factory import build_retry, build_router
+from ..notify.factory import build_retry
 from ..notify.outbox import Outbox
 from ..notify.render import render_resolve_text, render_text, render_title
 from ..notify.routing import Router, severity_of
@@ -49,7 +48,7 @@ from ..workspace.service import Workspace
 from . import redact
 from .metrics import Metrics
 
-__all__ = ["Daemon", "add_parsers", "serve"]
+__all__ = ["Daemon"]
 
 log = logging.getLogger("whatchanged.daemon")
 
@@ -96,7 +95,7 @@ class Daemon:
         step: float = 30.0,
         base_url: str = "",
         clock: Callable[[], float] = time.time,
-        grouping: GroupingPolicy | None = None,
+        policy: Policies | None = None,
         checkpoint_every: float = 60.0,
         retention: float = 30 * 86400.0,
         metrics: Metrics | None = None,
@@ -114,7 +113,7 @@ class Daemon:
         intake: IntakeLimits | None = None,
         reorder_within: float = 0.0,
     ) -> None:
-        pol = policies(step)
+        pol = policy or build_policy(None, step)  # the composition root passes policy(config, step)
         self.store = store
         self.topology = topology
         self.time_window = time_window or TimeWindow()  # event times the edge and the core accept
@@ -124,7 +123,7 @@ class Daemon:
         self.metrics = metrics or Metrics()
         self.learner = OnlineWeights()  # evidence weights, updated by responders' feedback
         detector, bank = detection_factories(seasonal, vectorised)
-        self.engine = Engine(topology, grouping=grouping or pol.grouping, ranking=pol.ranking,
+        self.engine = Engine(topology, grouping=pol.grouping, ranking=pol.ranking,
                              weights=self.learner.weights, detector_factory=detector, bank_factory=bank,
                              forget_incidents_after=3600.0)
         self.sources = list(sources)
@@ -245,12 +244,15 @@ class Daemon:
         self._stop.set()
 
     async def run(self, *, host: str | None = None, port: int | None = None,
-                  ready: asyncio.Event | None = None) -> None:
+                  ready: asyncio.Event | None = None, app: web.Application | None = None) -> None:
+        """Run until :meth:`stop`; with ``host``, ``port`` and ``app`` (the HTTP API the composition
+        root built, :func:`daemon.api.app.create_app`), serve it once restored."""
         await self.restore()
         runner: web.AppRunner | None = None
         if host is not None and port is not None:
-            from ..api.app import create_app
-            runner = web.AppRunner(create_app(self), access_log=None)
+            if app is None:
+                raise ValueError("Daemon.run: give the HTTP app to serve (daemon.config.compose.serve builds it)")
+            runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             await web.TCPSite(runner, host, port).start()
             log.info("listening on http://%s:%d", host, port)
@@ -812,107 +814,3 @@ class Daemon:
                 self.metrics.source_lag.labels(st.name).set(max(0.0, now - st.newest_data))
         with contextlib.suppress(Exception):
             self.metrics.outbox_depth.set(await self.store.outbox_depth())
-
-
-# -- building from config -------------------------------------------------------------
-def build_notifiers(cfg: Config, store: Store | None = None) -> dict[str, Notifier]:
-    """The configured receivers (Slack in bot mode keeps its message refs in ``store``)."""
-    from ..notify.factory import build_notifiers as _build
-    return _build(cfg, store)
-
-
-def api_tokens_of(cfg: Config) -> ApiTokens:
-    return ApiTokens.of([t.resolve().get_secret_value() for t in cfg.api.read_tokens],
-                        [t.resolve().get_secret_value() for t in cfg.api.write_tokens])
-
-
-def topology_of(cfg: Config) -> Topology:
-    from correlators.types import ServiceInfo
-    return Topology.from_services([ServiceInfo(s.name, s.namespace, tuple(s.calls), tuple(s.dependencies))
-                                   for s in cfg.services])
-
-
-async def serve(daemon: Daemon, host: str, port: int) -> int:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, daemon.stop)
-    try:
-        await daemon.run(host=host, port=port)
-    except OSError as e:
-        log.error("cannot listen on %s:%d: %s (pick another with --listen HOST:PORT)", host, port, e.strerror)
-        return 1
-    return 0
-
-
-async def _run_from_config(cfg: Config) -> int:
-    from ..api.webhooks import WebhookSettings
-    from ..sources.factory import build_sources
-    try:
-        store = await Store.open(cfg.store.url)
-    except StoreError as e:
-        log.error("%s (check store.url)", e)
-        return 1
-    try:
-        sources, statuses = build_sources(cfg, store)
-        step = cfg.prometheus.step if cfg.prometheus else 30.0
-        cluster = None
-        if cfg.cluster is not None:
-            from ..cluster.build import build_node
-            try:
-                cluster = build_node(cfg.cluster, cfg.store, store, address=cfg.listen)
-            except ValueError as e:
-                log.error("bad cluster settings: %s", e)
-                return 2
-        daemon = Daemon(cluster=cluster, store=store, topology=topology_of(cfg), sources=sources,
-                        notifiers=build_notifiers(cfg, store), statuses=statuses, step=step,
-                        base_url=cfg.base_url or f"http://{cfg.listen}",
-                        grouping=grouping_of(cfg),
-                        retention=cfg.store.retention, api_tokens=api_tokens_of(cfg),
-                        webhooks=WebhookSettings.from_config(cfg.webhooks),
-                        checkpoint_every=cfg.cluster.checkpoint if cfg.cluster is not None else 60.0,
-                        router=build_router(cfg), delivery=cfg.delivery, vectorised=cfg.detection.vectorised,
-                        seasonal=cfg.detection.seasonal,
-                        time_window=TimeWindow(cfg.intake.max_age, cfg.intake.max_future),
-                        intake=IntakeLimits(cfg.intake.rate, float(cfg.intake.burst), cfg.intake.max_pending),
-                        reorder_within=cfg.intake.reorder_within)
-        host, port = cfg.host_port
-        return await serve(daemon, host, port)
-    finally:
-        await store.close()
-
-
-def grouping_of(cfg: Config) -> GroupingPolicy:
-    """How anomalies group and page, from ``detection`` and the step (the daemon and the backtest alike:
-    the same :func:`daemon.core.policy.policies` that replay uses)."""
-    step = cfg.prometheus.step if cfg.prometheus else 30.0
-    return policies(step, cfg.detection, cfg.all_signals()).grouping
-
-
-def _cmd_run(args: argparse.Namespace) -> int:
-    cfg = load_config_or_report(args.config)
-    if cfg is None:
-        return 2
-    if args.listen:
-        cfg = cfg.model_copy(update={"listen": args.listen})
-    return asyncio.run(_run_from_config(cfg))
-
-
-def _cmd_check(args: argparse.Namespace) -> int:
-    from ..cli.run import check_config
-    return check_config(args)
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from ..demo.source import run_demo
-    return asyncio.run(run_demo(listen=args.listen, db=args.db, seed=args.seed, step=args.step,
-                                every=args.every, first_after=args.first_after, fresh=args.fresh))
-
-
-def add_parsers(sub: Any) -> None:
-    """``run``, ``check-config``, ``demo`` and ``drill`` (the parsers live in :mod:`daemon.cli.run`,
-    which imports nothing heavy, so that ``--help`` is quick)."""
-    from ..cli.run import add_parsers as add_service
-    from ..notify.drill import add_parser as add_drill
-    add_service(sub)
-    add_drill(sub)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from daemon.cli import COMMANDS, build_parser, main
-from daemon.cli.run import DEMO_KINDS
+from daemon.demo.kinds import DEMO_KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "deploy" / "examples" / "config.yaml"

@@ -6,9 +6,9 @@ import pytest
 
 from correlators.signals import SignalRole
 from correlators.types import Anomaly
-from daemon.cli.run import explain
+from daemon.cli.check_config import explain
 from daemon.config import ConfigError, parse_config
-from daemon.core.policy import policies
+from daemon.core.policy import policy
 
 BASE = {"prometheus": {"url": "http://127.0.0.1:9", "step": "60s"},
         "notifiers": [{"name": "c", "type": "console"}]}
@@ -20,7 +20,7 @@ def slow(service: str, before: float, after: float, signal: str = "latency_p99_s
 
 def test_defaults_are_the_replay_defaults() -> None:
     cfg = parse_config(BASE)
-    assert policies(60.0, cfg.detection, cfg.all_signals()) == policies(60.0)
+    assert policy(cfg, 60.0) == policy(None, 60.0)
 
 
 def test_bars_overrides_and_roles_from_the_config_decide_what_pages() -> None:
@@ -30,7 +30,7 @@ def test_bars_overrides_and_roles_from_the_config_decide_what_pages() -> None:
                                       "impact_overrides": [{"service": "payments", "signal": "latency_p99_seconds",
                                                             "min_delta": 0.05, "min_ratio": 1.2}],
                                       "roles": {"jvm_gc_pause_seconds": "resource"}}})
-    impact = policies(60.0, cfg.detection, cfg.all_signals()).grouping.impact
+    impact = policy(cfg, 60.0).grouping.impact
     assert not impact.is_material(slow("checkout", 0.2, 0.4))     # +200 ms < the configured 250 ms
     assert impact.is_material(slow("checkout", 0.2, 0.5))
     assert impact.is_material(slow("payments", 0.03, 0.1))        # its own, lower bar

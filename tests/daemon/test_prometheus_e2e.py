@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from daemon.config import parse_config
+from daemon.config.domain import topology_of
 from daemon.runtime.backtest import backtest
-from daemon.runtime.daemon import Daemon, topology_of
+from daemon.runtime.daemon import Daemon
 from daemon.sources.factory import build_sources
 from daemon.sources.scenario import load_scenario
 from daemon.store import Store

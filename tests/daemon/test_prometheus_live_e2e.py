@@ -25,8 +25,9 @@ import pytest
 
 from correlators.types import Change, ChangeKind
 from daemon.config import Config, parse_config
+from daemon.config.domain import topology_of
 from daemon.runtime.backtest import backtest
-from daemon.runtime.daemon import Daemon, topology_of
+from daemon.runtime.daemon import Daemon
 from daemon.sources.factory import build_sources
 from daemon.store import Store
 
