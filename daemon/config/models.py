@@ -27,6 +27,11 @@ from pydantic import (
     model_validator,
 )
 
+from correlators.impact import Bar
+
+from ..runtime.redact import register
+from ..sources.templates import expand
+
 __all__ = [
     "AlertmanagerNotifierConfig",
     "ApiConfig",
@@ -120,7 +125,6 @@ class SecretRef(_Model):
             where = "value" if self.value is not None else f"environment variable {self.env}" \
                 if self.env is not None else f"secret file {self.file}"
             raise ValueError(f"the secret is empty ({where}); an empty secret would let anyone in")
-        from ..runtime.redact import register
         register(secret.get_secret_value())
         return secret
 
@@ -202,7 +206,6 @@ class TemplateConfig(_Model):
     window: Duration | None = None
 
     def signals(self, step: float, scrape_interval: float = 30.0) -> list[SignalConfig]:
-        from ..sources.templates import expand
         window = self.window or rate_window(step, scrape_interval)
         return [SignalConfig(name=s.name, query=s.query, service_label=s.service_label)
                 for s in expand(self.template, window=window, services=self.services,
@@ -395,7 +398,6 @@ class ImpactBarConfig(_Model):
     min_failures: float | None = Field(default=None, ge=0.0)
 
     def bar(self, base: Any) -> Any:
-        from correlators.impact import Bar
         given = {k: v for k, v in self.model_dump().items() if k in Bar.__dataclass_fields__ and v is not None}
         return Bar(**{**base.__dict__, **given})
 

@@ -425,6 +425,10 @@ class Engine:
             inc = replace(inc, anomalies=kept, evidence=inc.evidence + small)
         return inc
 
+    def open_incidents(self) -> Iterable[Incident]:
+        """The incidents open now (what the workspace snapshots, what /metrics counts)."""
+        return self.tracker.open_incidents()
+
     def changes_known_at(self, ts: float) -> list[Change]:
         """Changes recorded so far (their own ts may be later than ``ts`` for late webhooks)."""
         return list(self._changes)

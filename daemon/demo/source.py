@@ -17,6 +17,8 @@ from typing import Any
 
 from ..core.events import CatchUp, Event
 from ..sources.base import SourceStatus
+from .narrate import describe_injection
+from .shop import AutoSchedule, DemoShop, NoiseSettings
 
 __all__ = ["DemoSource", "demo_shop", "prepare_store"]
 
@@ -39,7 +41,6 @@ class DemoSource:
         incidents = self.shop.incidents()
         if len(incidents) <= self._announced:
             return
-        from .narrate import describe_injection
         for inc in incidents[self._announced:]:
             log.info("demo: %s", describe_injection(inc))
         self._announced = len(incidents)
@@ -68,8 +69,6 @@ class DemoSource:
 def demo_shop(now: float, *, seed: int, step: float, every: float, first_after: float,
               backfill: float = 3600.0, run: str = "") -> Any:
     """The demo's shop: it starts ``backfill`` seconds ago (warm detectors) and breaks ``first_after`` from now."""
-    from .shop import AutoSchedule, DemoShop, NoiseSettings
-
     start = math.floor((now - backfill) / step) * step
     return DemoShop(seed, start, step, cycle_period=1800.0, changes_per_hour=12.0,
                     schedule=AutoSchedule(first_after=(now - start) + first_after, every=every,

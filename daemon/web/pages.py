@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 from aiohttp import web
 
 from ..api.auth import COOKIE, Access
+from ..api.backend import Backend, backend
 from ..core.intake import TokenBucket
 from ..notify.render import likely_cause, render_symptom, render_title
 from ..workspace.hypotheses import cause_key
 from .layout import inline_markdown, layout
-
-if TYPE_CHECKING:
-    from ..runtime.daemon import Daemon
 
 __all__ = ["CSP", "add_routes", "security_headers"]
 
@@ -68,9 +66,8 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
         response.headers["Cache-Control"] = "no-store"
 
 
-def _daemon(request: web.Request) -> Daemon:
-    from ..api.app import DAEMON_KEY
-    return request.app[DAEMON_KEY]
+def _daemon(request: web.Request) -> Backend:
+    return backend(request)
 
 
 def _render(request: web.Request, name: str, status: int = 200, **ctx: Any) -> web.Response:
@@ -95,7 +92,7 @@ async def incident_list(request: web.Request) -> web.Response:
     except ValueError:
         offset = 0
     docs = await d.store.list_incidents(state=state, service=service, limit=PAGE_SIZE + 1, offset=offset)
-    services = sorted(set(d.engine.topology.services) | {s for doc in docs for s in doc.get("services", [])})
+    services = sorted(set(d.topology.services) | {s for doc in docs for s in doc.get("services", [])})
     return _render(request, "list.html", incidents=docs[:PAGE_SIZE], more=len(docs) > PAGE_SIZE, offset=offset,
                    page_size=PAGE_SIZE, state=state or "", service=service or "", services=services)
 

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from correlators.types import Cause
 
 from ..core.events import Sample, SampleBatch
+from ..core.ports import CoreView, FeedbackSink, NoteSink
 from ..core.series_buffer import SeriesBuffer
+from ..store import Store
 from ..store.workspace import WorkspaceStore
 from .hypotheses import HypothesisState, cause_key
 from .updates import send_incident_note
 from .view import build_view, window_of
-
-if TYPE_CHECKING:
-    from ..runtime.daemon import Daemon
 
 __all__ = ["SNAPSHOT_EVERY", "Workspace", "WorkspaceError"]
 
@@ -41,12 +41,18 @@ def _merge(*point_lists: list[list[float]] | list[tuple[float, float]]) -> list[
 
 
 class Workspace:
-    """What the incident pages and their API need from a :class:`~daemon.runtime.daemon.Daemon`."""
+    """What the incident pages and their API need of a running daemon: the store, what the core
+    knows (:class:`~daemon.core.ports.CoreView`), and where feedback and notes go."""
 
-    def __init__(self, daemon: Daemon, buffer: SeriesBuffer) -> None:
-        self.daemon = daemon
+    def __init__(self, store: Store, core: CoreView, buffer: SeriesBuffer, *, clock: Callable[[], float],
+                 feedback: FeedbackSink, notes: NoteSink) -> None:
+        self.store = store
+        self.core = core
         self.buffer = buffer
-        self.db = WorkspaceStore(daemon.store)
+        self.clock = clock
+        self.feedback = feedback
+        self.notes = notes
+        self.db = WorkspaceStore(store)
         self._snapped: dict[str, tuple[float, str, frozenset[str]]] = {}
         self._last_note_ts: dict[str, float] = {}
 
@@ -72,12 +78,12 @@ class Workspace:
 
     async def snapshot_open(self) -> None:
         """Snapshot every open incident now (the daemon calls this with each checkpoint and at shutdown)."""
-        for inc in list(self.daemon.engine.tracker.open_incidents()):
-            await self.snapshot(inc.to_json(), self.daemon.engine.now, force=True)
+        for inc in list(self.core.open_incidents()):
+            await self.snapshot(inc.to_json(), self.core.now, force=True)
 
     async def snapshot(self, doc: dict[str, Any], event_now: float, *, force: bool = False) -> None:
         """Persist the series around the incident (throttled; at once when its state or series changed)."""
-        wall = self.daemon.clock()
+        wall = self.clock()
         series = self._series_of(doc, max(event_now, float(doc["onset"])))
         keys = frozenset(s["series"] for s in series)
         last = self._snapped.get(doc["id"])
@@ -95,11 +101,11 @@ class Workspace:
 
     # -- the full view ------------------------------------------------------------------
     async def view(self, incident_id: str) -> dict[str, Any] | None:
-        d = self.daemon
-        doc = await d.store.get_incident(incident_id)
+        doc = await self.store.get_incident(incident_id)
         if doc is None:
             return None
-        now = max(d.clock(), d.engine.now if d.engine.now > float("-inf") else 0.0)
+        core_now = self.core.now
+        now = max(self.clock(), core_now if core_now > float("-inf") else 0.0)
         # the daemon's clock is wall time; in replays and tests event time may run ahead of it
         start, end = window_of(doc, now)
         stored = {s["series"]: s for s in await self.db.load_series(incident_id)}
@@ -110,16 +116,16 @@ class Workspace:
             series.append({**s, "points": [p for p in pts if start <= p[0] <= end]})
         series += list(stored.values())
         # changes posted to the API are stored; those from sources may live only in the engine's memory
-        known = {c.id: c for c in await d.store.list_changes(since=start, until=end, limit=500)}
-        for c in d.engine.changes_known_at(end):
+        known = {c.id: c for c in await self.store.list_changes(since=start, until=end, limit=500)}
+        for c in self.core.changes_known_at(end):
             if start <= c.ts <= end:
                 known.setdefault(c.id, c)
         changes = sorted((c.to_json() for c in known.values()), key=lambda c: (c["ts"], c["id"]))
-        health = [h.to_json() for h in reversed(await d.store.list_health(since=start, until=end, limit=500))]
+        health = [h.to_json() for h in reversed(await self.store.list_health(since=start, until=end, limit=500))]
         notes = [{"receiver": n.receiver, "action": n.action, "status": n.status, "attempts": n.attempts,
                   "last_error": n.last_error, "created_at": n.created_at, "sent_at": n.sent_at}
-                 for n in await d.store.list_notifications(incident_id=incident_id)]
-        feedback = [{k: v for k, v in f.items() if k != "id"} for f in await d.store.list_feedback(incident_id)]
+                 for n in await self.store.list_notifications(incident_id=incident_id)]
+        feedback = [{k: v for k, v in f.items() if k != "id"} for f in await self.store.list_feedback(incident_id)]
         hyps = await self.db.list_hypotheses(incident_id)
         services = set(doc.get("services", []))
         silences = [s for s in await self.db.list_silences()
@@ -132,8 +138,7 @@ class Workspace:
     async def set_hypothesis(self, incident_id: str, cause: Cause, state: HypothesisState, note: str,
                              actor: str) -> dict[str, Any]:
         """Record a candidate's new state, tell the receivers, and feed a confirmed cause to learning."""
-        d = self.daemon
-        doc = await d.store.get_incident(incident_id)
+        doc = await self.store.get_incident(incident_id)
         if doc is None:
             raise WorkspaceError("id", "no such incident", 404)
         key = cause_key(cause.to_json())
@@ -141,17 +146,18 @@ class Workspace:
         known.update({cause_key(x["cause"]): x for x in doc.get("dead_ends") or []})
         if key not in known:
             raise WorkspaceError("cause", f"{key} is not a candidate of {incident_id}")
-        now = d.clock()
+        now = self.clock()
         hid = await self.db.add_hypothesis(incident_id, cause.to_json(), key, state.value, note, actor, now)
         title = known[key].get("title") or key
         who = f" by {actor}" if actor else ""
         text = f"Hypothesis {state.value}{who}: {title}" + (f" — {note}" if note else "")
         ts = max(now, self._last_note_ts.get(incident_id, float("-inf")) + 1.0)  # one outbox key per note
         self._last_note_ts[incident_id] = ts
-        queued = await send_incident_note(d, doc, text, ts)
+        queued = await send_incident_note(self.notes, doc, text, ts)
         feedback_id = None
         if state is HypothesisState.CONFIRMED:
-            feedback_id = await d.record_feedback(incident_id, cause, note or "confirmed in the workspace", actor)
+            feedback_id = await self.feedback.record_feedback(incident_id, cause, note or "confirmed in the workspace",
+                                                              actor)
         log.info("incident %s: %s", incident_id, text, extra={"incident_id": incident_id})
         return {"id": hid, "incident_id": incident_id, "cause": cause.to_json(), "state": state.value,
                 "note": note, "actor": actor, "created_at": now, "notified": queued, "feedback_id": feedback_id}

@@ -61,7 +61,7 @@ async def test_alert_answered_then_crash_before_the_core_took_it(store: Store) -
     async def blocked(ev: Any, **_: Any) -> Any:  # the core never gets to the alert
         stuck.set()
         await asyncio.Event().wait()
-    first.handle = blocked  # type: ignore[method-assign]
+    first.analysis.handle = blocked  # type: ignore[method-assign]
     ready = asyncio.Event()
     run = asyncio.create_task(first.run(host="127.0.0.1", port=port, app=create_app(first), ready=ready))
     await asyncio.wait_for(ready.wait(), 10)
