@@ -121,7 +121,7 @@ def measure(n: int, steps: int, templates: dict[str, list[dict[str, Any]]], path
         engine.flush()
         cpu.append(time.process_time() - c0)
         # the detectors alone, on the same values one step later (no engine bookkeeping)
-        dets = [engine._banks[sig]._detectors[key] for _, sig, key in ser]  # type: ignore[attr-defined]
+        dets = [engine.series.banks[sig]._detectors[key] for _, sig, key in ser]  # type: ignore[attr-defined]
         vals = [value(rng, sig) for _, sig, _ in ser]
         c0 = time.process_time()
         for d, v in zip(dets, vals):
@@ -147,7 +147,7 @@ def measure_batch(n: int, steps: int, templates: dict[str, list[dict[str, Any]]]
     detector, bank = detection_factories(seasonal, vectorised=True)
     engine = Engine(topology(), detector_factory=detector, bank_factory=bank)
     before, after = restore_warm(engine, ser, templates)
-    banks = engine._banks
+    banks = engine.series.banks
     # the state of a series: a numpy row in a vectorised bank, a detector's JSON in an object bank
     per_signal = {sig: (b.state_bytes_per_series if isinstance(b, RobustCusumBank)
                         else statistics.mean(len(json.dumps(t)) for t in templates[sig]))
