@@ -6,11 +6,10 @@ import time
 from typing import TYPE_CHECKING
 
 from .signals import SignalRole, role_of
-from .types import Candidate, Cause, CauseType, Change, ChangeKind, DeadEnd, Topology
+from .types import Candidate, Cause, CauseType, Change, ChangeKind, DeadEnd, Scored, Topology
 
 if TYPE_CHECKING:
     from .incidents import Incident
-    from .ranking import Scored
 
 __all__ = ["describe_candidate", "describe_dead_end", "rollout_clause", "symptom"]
 

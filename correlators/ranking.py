@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .hypotheses import describe_candidate, describe_dead_end
 from .incidents import Incident, consensus_onset
@@ -47,6 +47,7 @@ from .types import (
     HealthEvent,
     Ranking,
     Recommendation,
+    Scored,
     Topology,
 )
 
@@ -123,15 +124,6 @@ class RankingPolicy:
     none_logit: float = 0.0
     max_candidates: int = 5
     low_confidence: float = 0.5
-
-
-@dataclass
-class Scored:
-    cause: Cause
-    features: dict[str, float]
-    evidence: list[str] = field(default_factory=list)
-    change: Change | None = None
-    logit: float = 0.0
 
 
 # -- evidence -------------------------------------------------------------------------------
