@@ -41,8 +41,13 @@ def explain(cfg: Config) -> list[str]:
     signals = cfg.all_signals()
     out.append(f"Signals ({len(signals)}; one series per value of the service label):" if signals
                else "Signals: none (only probes, webhooks and Kubernetes feed this daemon)")
+    from correlators.signals import default_bad_direction
+
+    from ..core.policy import impact_of
+    configured_roles = impact_of(cfg.detection, signals).roles
     for s in signals:
-        out.append(f"  {s.name}  [service label {s.service_label}; bad direction {s.bad_direction}]")
+        bad = s.bad_direction or default_bad_direction(s.name, configured_roles)
+        out.append(f"  {s.name}  [service label {s.service_label}; bad direction {bad}]")
         out += [f"    {line}" for line in " ".join(s.query.split()).splitlines()]
     if cfg.health_queries:
         out.append("Dependency health queries (1 = healthy):")

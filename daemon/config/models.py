@@ -177,7 +177,9 @@ class SignalConfig(_Model):
     name: str = Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
     query: str = Field(min_length=1)
     service_label: str = "service"
-    bad_direction: Literal["up", "down", "both"] = "up"
+    bad_direction: Literal["up", "down", "both"] | None = None
+    """Which way the signal hurts users (default: from its role, correlators.signals.default_bad_direction:
+    up, and both for traffic, whose moves are judged by size)."""
     role: Literal["errors", "latency", "traffic", "resource", "other"] | None = None
     """What the signal means (default: from its name); only errors, latency and traffic page."""
 

@@ -13,7 +13,7 @@ from typing import Any
 from correlators.health import HealthTracker
 from correlators.incidents import GroupingPolicy, Incident, IncidentTracker, PageAction
 from correlators.ranking import DEFAULT_WEIGHTS, RankingPolicy, Weights
-from correlators.signals import SignalRole, role_of
+from correlators.signals import SignalRole
 from correlators.traffic import TrafficWindow
 from correlators.types import Anomaly, Change, HealthEvent, IncidentState, Topology
 from detectors import (
@@ -224,16 +224,19 @@ class Engine:
     def detect(self, s: Sample) -> Detection | None:
         """Advance the sample's detector only: no grouping (a replica that does not lead uses this)."""
         self.now = max(self.now, s.ts)
-        if role_of(s.signal) is SignalRole.TRAFFIC:
+        if self._is_traffic(s.signal):
             self._traffic.observe(s.service, s.signal, s.ts, s.value)
         return self.series.update_one(s.key, s.signal, s.ts, s.value)
+
+    def _is_traffic(self, signal: str) -> bool:
+        return self.tracker.policy.impact.role(signal) is SignalRole.TRAFFIC  # the config's role, or the name's
 
     def _on_batch(self, b: SampleBatch) -> EngineOutput:
         """Detect on the whole step, then take its detections and traffic in the samples' order,
         as the same samples one at a time would."""
         found = self._detect_batch(b)
         out = EngineOutput()
-        traffic = role_of(b.signal) is SignalRole.TRAFFIC
+        traffic = self._is_traffic(b.signal)
         seen = 0
         for i, d in found:
             if traffic:
@@ -252,7 +255,7 @@ class Engine:
     def detect_batch(self, b: SampleBatch) -> list[tuple[int, Detection]]:
         """Advance the batch's detectors only (no grouping): ``(position in the batch, detection)``."""
         found = self._detect_batch(b)
-        if role_of(b.signal) is SignalRole.TRAFFIC:
+        if self._is_traffic(b.signal):
             self._observe_traffic(b, 0, len(b))
         return found
 

@@ -36,10 +36,12 @@ class Policies:
 
 def impact_of(detection: DetectionConfig | None, signals: list[SignalConfig] | None = None) -> ImpactPolicy:
     """The impact bars of a config: defaults per role, ``detection.impact`` over them, overrides per
-    service and signal, and signal roles from ``signals[].role``."""
+    service and signal, signal roles from ``signals[].role`` and ``detection.roles``, and which way each
+    signal hurts from ``signals[].bad_direction`` (unset: :func:`correlators.signals.default_bad_direction`)."""
     bars = dict(DEFAULT_BARS)
     overrides: dict[tuple[str, str], Bar] = {}
     roles = {s.name: SignalRole(s.role) for s in signals or [] if s.role is not None}
+    bad = {s.name: s.bad_direction for s in signals or [] if s.bad_direction is not None}
     if detection is not None:
         for role, cfg in detection.impact.items():
             bars[SignalRole(role)] = cfg.bar(bars.get(SignalRole(role), Bar()))
@@ -47,7 +49,7 @@ def impact_of(detection: DetectionConfig | None, signals: list[SignalConfig] | N
             base = bars.get(SignalRole(o.role) if o.role else roles.get(o.signal) or SignalRole.OTHER, Bar())
             overrides[(o.service, o.signal)] = o.bar(base)
         roles.update({name: SignalRole(r) for name, r in detection.roles.items()})
-    return ImpactPolicy(bars=bars, overrides=overrides, roles=roles)
+    return ImpactPolicy(bars=bars, overrides=overrides, roles=roles, bad_directions=bad)
 
 
 def step_of(config: Config | None) -> float:
@@ -75,11 +77,13 @@ def _policies(step: float, detection: DetectionConfig | None, signals: list[Sign
     if detection is not None:
         window = detection.group_window if detection.group_window is not None else window
         min_confidence = detection.page_min_confidence
+    impact = impact_of(detection, signals)
     return Policies(
         grouping=GroupingPolicy(window=window, reopen_within=max(600.0, 6 * step),
                                 traffic_memory=max(1800.0, 20 * step), min_confidence=min_confidence,
                                 max_span=max(3600.0, 24 * step), quiet_gap=max(1800.0, 12 * step),
-                                evidence_within=120.0, impact=impact_of(detection, signals)),
+                                evidence_within=120.0, impact=impact),
         ranking=RankingPolicy(tolerance=max(90.0, 3 * step), lag_scale=max(600.0, 4 * step),
-                              slow_lag_scale=max(3600.0, 12 * step), lookback=max(7200.0, 40 * step)),
+                              slow_lag_scale=max(3600.0, 12 * step), lookback=max(7200.0, 40 * step),
+                              roles=impact.roles),
     )

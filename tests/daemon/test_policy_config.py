@@ -49,3 +49,49 @@ def test_bad_bars_are_refused_naming_the_field(section: dict[str, object], field
     with pytest.raises(ConfigError) as e:
         parse_config({**BASE, "detection": section})
     assert field in str(e.value)
+
+
+def _drop(signal: str) -> Anomaly:
+    return Anomaly("checkout", signal, 0.0, 60.0, "down", 4e9, 1e8, 0.9, series=f"checkout/{signal}")
+
+
+def test_a_configured_bad_direction_is_honoured() -> None:
+    """``signals[].bad_direction`` decides which way a signal hurts: a drop of free memory opens an
+    incident when configured ``down``; by default (a rise hurts) the same drop is only evidence."""
+    from correlators.incidents import IncidentTracker
+    from correlators.types import ServiceInfo, Topology
+
+    topo = Topology.from_services([ServiceInfo("checkout", "shop")])
+    sig = {"name": "free_memory_bytes", "query": "sum by (service) (x)"}
+    configured = policy(parse_config({**BASE, "signals": [{**sig, "bad_direction": "down"}]}), 60.0).grouping
+    default = policy(parse_config({**BASE, "signals": [sig]}), 60.0).grouping
+    assert configured.impact.is_bad("free_memory_bytes", "down") and not configured.impact.is_bad(
+        "free_memory_bytes", "up")
+    assert not default.impact.is_bad("free_memory_bytes", "down")
+    opened, _ = IncidentTracker(topo, configured).add_anomaly(_drop("free_memory_bytes"))
+    assert opened is not None and [a.signal for a in opened.anomalies] == ["free_memory_bytes"]
+    assert IncidentTracker(topo, default).add_anomaly(_drop("free_memory_bytes"))[0] is None
+    assert "free_memory_bytes  [service label service; bad direction down]" in "\n".join(
+        explain(parse_config({**BASE, "signals": [{**sig, "bad_direction": "down"}]})))
+
+
+def test_a_configured_role_reaches_ranking_and_the_engine() -> None:
+    """A signal whose name says nothing (``checkout_calls``) configured as traffic is traffic everywhere:
+    in what pages, in ranking, and in the request rates the engine measures around an onset."""
+    from correlators.types import ServiceInfo, Topology
+    from daemon.core.engine import Engine
+    from daemon.core.events import Sample
+
+    cfg = parse_config({**BASE, "signals": [{"name": "checkout_calls", "query": "sum by (service) (x)",
+                                             "role": "traffic"}]})
+    pol = policy(cfg, 60.0)
+    assert pol.grouping.impact.role("checkout_calls") is SignalRole.TRAFFIC
+    assert pol.ranking.roles == {"checkout_calls": SignalRole.TRAFFIC}
+    topo = Topology.from_services([ServiceInfo("checkout", "shop")])
+    configured = Engine(topo, grouping=pol.grouping, ranking=pol.ranking)
+    default = Engine(topo)
+    for engine in (configured, default):
+        for k in range(40):
+            engine.ingest(Sample(1_790_000_000.0 + 60 * k, "checkout", "checkout_calls", 100.0 if k < 30 else 400.0))
+    assert [a.service for a in configured._traffic.shifts(1_790_000_000.0 + 60 * 30, 90.0, 1_790_000_000.0 + 60 * 39)]
+    assert not default._traffic.shifts(1_790_000_000.0 + 60 * 30, 90.0, 1_790_000_000.0 + 60 * 39)
