@@ -16,8 +16,8 @@ from correlators.types import Topology
 
 from ..core.guard import TimeWindow
 from ..core.ports import AlertSink, ChangeSink, ClusterView, FeedbackSink, Readiness
-from ..runtime.metrics import Metrics
 from ..store import Store
+from ..telemetry.metrics import Metrics
 from ..workspace.service import Workspace
 from .auth import ApiTokens
 

@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
-    from ..runtime.logs import setup_logging  # after parsing: --help answers without it
+    from ..telemetry.logs import setup_logging  # after parsing: --help answers without it
     setup_logging(args.log_level)
     try:
         return int(args.func(args))

@@ -29,8 +29,8 @@ from pydantic import (
 
 from correlators.impact import Bar
 
-from ..runtime.redact import register
 from ..sources.templates import expand
+from ..telemetry.redact import register
 
 __all__ = [
     "AlertmanagerNotifierConfig",

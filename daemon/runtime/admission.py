@@ -12,8 +12,8 @@ from ..core.engine import Engine
 from ..core.events import AlertEvent, Event
 from ..core.guard import TimeWindow, clean_change, is_clean
 from ..core.intake import Busy, IntakeLimits
+from ..telemetry.metrics import Metrics
 from .lanes import Lanes, Quarantine
-from .metrics import Metrics
 
 __all__ = ["Admission", "describe"]
 

@@ -18,10 +18,10 @@ from correlators.types import Change
 from ..core.engine import Engine, EngineOutput
 from ..core.events import AlertEvent, CatchUp, ChangeStatus, Event, Sample, SampleBatch
 from ..core.reorder import ReorderBuffer
+from ..telemetry.metrics import Metrics
 from ..workspace.service import Workspace
 from .admission import Admission, describe
 from .lanes import Lanes, Quarantine
-from .metrics import Metrics
 from .mode import Mode
 from .persist import OutputWriter
 

@@ -48,14 +48,14 @@ from ..notify.routing import Router
 from ..notify.types import Notifier, Page
 from ..sources.base import Source, SourceStatus
 from ..store import Store, StoreError
+from ..telemetry import redact
+from ..telemetry.metrics import Metrics
 from ..workspace.service import Workspace
-from . import redact
 from .admission import Admission
 from .analysis import AnalysisLoop
 from .health import Health
 from .intake import Intake
 from .lanes import Lanes, Quarantine
-from .metrics import Metrics
 from .mode import Clustered, Mode, SingleNode
 from .paging import PagePlanner
 from .persist import OutputWriter, StoreHealth

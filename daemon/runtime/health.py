@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from ..core.engine import Engine
 from ..sources.base import SourceStatus
 from ..store import Store
-from .metrics import Metrics
+from ..telemetry.metrics import Metrics
 from .mode import Mode
 from .persist import StoreHealth
 

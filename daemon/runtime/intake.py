@@ -12,9 +12,9 @@ from correlators.types import Cause, Change
 from ..core.events import AlertEvent, ChangeStatus
 from ..core.guard import clean_alert
 from ..store import Store
+from ..telemetry.metrics import Metrics
 from .admission import Admission
 from .lanes import Lanes
-from .metrics import Metrics
 from .paging import PagePlanner
 from .restore import LEARNING_CHECKPOINT
 

@@ -12,7 +12,7 @@ import logging
 from correlators.types import Topology
 
 from ..core.events import AlertEvent, Event
-from .metrics import Metrics
+from ..telemetry.metrics import Metrics
 
 __all__ = ["Lanes", "Quarantine"]
 

@@ -13,8 +13,8 @@ from ..cluster.node import ClusterNode
 from ..core.engine import Engine, EngineOutput
 from ..core.events import Event, Sample, SampleBatch
 from ..store import Store
+from ..telemetry.metrics import Metrics
 from ..workspace.service import Workspace
-from .metrics import Metrics
 
 __all__ = ["ENGINE_CHECKPOINT", "Clustered", "Mode", "SingleNode"]
 

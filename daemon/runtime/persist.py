@@ -20,9 +20,9 @@ from ..notify.outbox import Outbox
 from ..notify.types import Page
 from ..store import Store, StoreError
 from ..store.store import describe_store_error
+from ..telemetry.metrics import Metrics
 from ..workspace.service import Workspace
 from .lanes import Quarantine
-from .metrics import Metrics
 from .paging import PagePlanner
 
 __all__ = ["OutputWriter", "StoreHealth", "permanent"]

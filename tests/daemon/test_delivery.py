@@ -18,8 +18,8 @@ from daemon.notify.routing import Route, Router
 from daemon.notify.slack import SlackNotifier, SlackWebhookNotifier
 from daemon.notify.types import Retryable
 from daemon.notify.webhook import WebhookNotifier
-from daemon.runtime.metrics import Metrics
 from daemon.store import Store
+from daemon.telemetry.metrics import Metrics
 
 from ..conftest import ROOT
 from .helpers import FakeClock, RecordingNotifier

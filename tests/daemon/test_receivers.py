@@ -13,8 +13,8 @@ from daemon.notify.retry import RetryPolicy
 from daemon.notify.slack import SlackNotifier, SlackWebhookNotifier
 from daemon.notify.types import Notifier, Page
 from daemon.notify.webhook import WebhookNotifier
-from daemon.runtime.metrics import Metrics
 from daemon.store import Store
+from daemon.telemetry.metrics import Metrics
 
 from .helpers import FakeClock
 from .receivers import GENIE_KEY, ROUTING_KEY, SLACK_TOKEN, serve_receivers
