@@ -202,6 +202,38 @@ def test_imports_inside_functions_are_on_the_allow_list() -> None:
                      "(a heavy optional dependency):\n" + "\n".join(bad))
 
 
+# (importing module prefix, imported module prefix, why not): the rooms' rules of docs/architecture.md
+FORBIDDEN: list[tuple[str, str, str]] = [
+    ("daemon.core", "daemon.", "the core is pure: detectors, correlators and itself only"),
+    ("daemon.runtime", "daemon.api.app", "the composition root hands the runtime its HTTP app"),
+    ("daemon.runtime", "daemon.cli", "nothing but the console script imports the CLI"),
+    ("daemon.runtime", "daemon.config.compose", "the composition root builds the runtime, not the reverse"),
+    ("daemon.api", "daemon.runtime", "the API sees the daemon through daemon.api.backend and daemon.core.ports"),
+    ("daemon.web", "daemon.runtime", "the pages see the daemon through daemon.api.backend"),
+    ("daemon.workspace", "daemon.runtime", "the workspace sees the daemon through daemon.core.ports"),
+    ("daemon.demo", "daemon.runtime", "the composition root builds the demo daemon"),
+    ("daemon.sources", "daemon.runtime", "sources hand events over; they never drive the daemon"),
+    ("daemon.notify", "daemon.runtime", "receivers are driven by the runtime's outbox"),
+    ("daemon.store", "daemon.runtime", "the store holds records; it knows nothing of the daemon"),
+    ("daemon.telemetry", "daemon.", "every room may use telemetry: it imports nothing of the daemon"),
+]
+ANYONE = ("daemon.cli", "daemon.config.compose")  # the entry points, imported by nothing else
+
+
+def test_rooms_import_only_what_their_rules_allow() -> None:
+    graph, _ = _graph()
+    bad = []
+    for m, targets in graph.items():
+        for t in targets:
+            for src, dst, why in FORBIDDEN:
+                inside = t.startswith(src + ".") or t == src
+                if (m == src or m.startswith(src + ".")) and t.startswith(dst) and not inside:
+                    bad.append(f"{m} -> {t}: {why}")
+            if t.startswith(ANYONE) and not m.startswith(ANYONE):
+                bad.append(f"{m} -> {t}: only the CLI imports the entry points")
+    assert not bad, "imports against the rooms' rules:\n" + "\n".join(sorted(bad))
+
+
 def test_no_class_in_daemon_is_longer_than_300_lines() -> None:
     long = []
     for mod, path in _modules().items():
