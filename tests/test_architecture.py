@@ -27,7 +27,7 @@ BEING_SPLIT: dict[str, str] = {
 
 # module -> modules it may import inside a function, and why (everything else imports at the top)
 DEFERRED: dict[str, dict[str, str]] = {
-    "daemon.cli.main": {"daemon.telemetry.logs": "--help answers without loading logging set-up",
+    "daemon.cli.console": {"daemon.telemetry.logs": "--help answers without loading logging set-up",
                         "*": "each command's module is imported (importlib) only when that command runs"},
     "daemon.cli.run": {"*": "`run --help` answers without loading the daemon"},
     "daemon.cli.options": {"daemon.config": "pydantic loads when an address is validated, not for --help"},

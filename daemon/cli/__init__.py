@@ -6,6 +6,6 @@ into the composition root (:mod:`daemon.config.compose`), the core or an adapter
 logic of its own that another entry point would need. Nothing else imports the CLI.
 """
 
-from .main import COMMANDS, build_parser, main
+from .console import COMMANDS, build_parser, main
 
 __all__ = ["COMMANDS", "build_parser", "main"]

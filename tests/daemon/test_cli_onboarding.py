@@ -114,3 +114,16 @@ detection: {group_window: 10m}
     assert "istio_requests_total" in out and "[1m]" in out  # the template's queries, with the effective window
     assert 'probe_success{job="blackbox"}' in out
     assert "each query every 15s" in out and "within 10m of each other" in out and "resolve is held 10m" in out
+
+
+def test_a_command_whose_module_cannot_be_imported_is_an_error_naming_it(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never a command silently missing from the parser: the error names the command, the module and
+    what to do."""
+    import daemon.cli.console as cli_main
+    monkeypatch.setitem(cli_main.COMMANDS, "replay", ("daemon.cli.no_such_module", "add_parser", "broken"))
+    assert main(["replay", "--help"]) == 1
+    err = capsys.readouterr().err
+    assert "'replay' command is unavailable" in err and "daemon.cli.no_such_module" in err and "Reinstall" in err
+    with pytest.raises(cli_main.CommandUnavailable):
+        build_parser()
