@@ -32,7 +32,8 @@ def test_top_level_help_imports_no_command() -> None:
 
 def test_a_command_help_imports_only_that_command() -> None:
     code = ("import sys\nfrom daemon.cli import main\ntry:\n    main(['demo', '--help'])\nexcept SystemExit:\n"
-            "    pass\nprint(sorted(m for m in ('numpy', 'daemon.runtime.daemon', 'daemon.store') if m in sys.modules))")
+            "    pass\nprint(sorted(m for m in ('numpy', 'daemon.runtime.daemon', 'daemon.store')"
+            " if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
                          check=False).stdout
     assert out.strip().endswith("[]") and "--fresh" in out, out
