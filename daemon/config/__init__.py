@@ -1,9 +1,11 @@
-"""Configuration: the YAML models and their validation (``models``), secrets, and the composition
-root (``compose``) that builds the daemon, its sources, notifiers and HTTP app from a :class:`Config`.
+"""Configuration: the YAML models and their validation (``models``, ``base``), secrets (``secrets``),
+config to domain (``domain``), and the composition root (``compose``) that builds the daemon, its
+sources, notifiers and HTTP app from a :class:`Config`.
 
-``models`` imports nothing of the daemon at module level (pydantic only), so any room may read the
-config; the composition root is the one module allowed to import every room, and nothing but the CLI
-imports it. This package re-exports the models so that ``from daemon.config import Config`` keeps working.
+``models`` and ``secrets`` import only pydantic, ``correlators``, the template expander and
+telemetry, so any room may read the config; the composition root is the one module allowed to
+import every room, and nothing but the CLI imports it. This package re-exports the models so that
+``from daemon.config import Config`` keeps working.
 """
 
 from .models import (
@@ -47,9 +49,8 @@ from .models import (
     parse_config,
     parse_duration,
     rate_window,
-    secret_refs,
-    unresolved_secrets,
 )
+from .secrets import secret_refs, unresolved_secrets
 
 __all__ = [
     "AlertmanagerNotifierConfig",

@@ -15,11 +15,8 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
-    SecretStr,
     StrictBool,
     StringConstraints,
     ValidationError,
@@ -30,7 +27,8 @@ from pydantic import (
 from correlators.impact import Bar
 
 from ..sources.templates import expand
-from ..telemetry.redact import register
+from .base import ConfigError, ConfigModel
+from .secrets import SecretRef, resolve_secrets
 
 __all__ = [
     "AlertmanagerNotifierConfig",
@@ -89,58 +87,7 @@ def parse_duration(value: Any) -> float:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
-
-
-class ConfigError(Exception):
-    """A config that cannot be used: names the file and the field."""
-
-    def __init__(self, path: str, field: str, message: str) -> None:
-        where = f"{path}: {field}" if field else path
-        super().__init__(f"{where}: {message}")
-        self.path, self.field, self.message = path, field, message
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SecretRef(_Model):
-    """A secret given inline, from an environment variable, or from a file; resolved when the config loads."""
-
-    value: SecretStr | None = None
-    env: str | None = None
-    file: Path | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> SecretRef:
-        if sum(x is not None for x in (self.value, self.env, self.file)) != 1:
-            raise ValueError("give exactly one of value, env or file")
-        return self
-
-    def resolve(self) -> SecretStr:
-        """The secret; an empty one is an error (it would fail open: an empty token or HMAC key
-        matches what anyone can send). Resolved secrets are kept out of logs and errors."""
-        secret = self._read()
-        if not secret.get_secret_value().strip():
-            where = "value" if self.value is not None else f"environment variable {self.env}" \
-                if self.env is not None else f"secret file {self.file}"
-            raise ValueError(f"the secret is empty ({where}); an empty secret would let anyone in")
-        register(secret.get_secret_value())
-        return secret
-
-    def _read(self) -> SecretStr:
-        if self.value is not None:
-            return self.value
-        if self.env is not None:
-            val = os.environ.get(self.env)
-            if val is None:
-                raise ValueError(f"environment variable {self.env} is not set")
-            return SecretStr(val)
-        assert self.file is not None
-        try:
-            return SecretStr(self.file.read_text(encoding="utf-8").strip())
-        except OSError as e:
-            raise ValueError(f"cannot read secret file {self.file}: {e.strerror}") from None
+_Model = ConfigModel
 
 
 class TLSConfig(_Model):
@@ -637,7 +584,7 @@ def load_config_unresolved(path: str | Path) -> Config:
 
 def load_config(path: str | Path) -> Config:
     cfg = load_config_unresolved(path)
-    _resolve_secrets(cfg, str(path))
+    resolve_secrets(cfg, str(path))
     return cfg
 
 
@@ -661,45 +608,3 @@ def load_config_or_report(path: str | Path, prog: str = "whatchanged") -> Config
     except ConfigError as e:
         print(f"{prog}: bad config: {e}", file=sys.stderr)
         return None
-
-
-def secret_refs(cfg: Config) -> list[tuple[str, SecretRef]]:
-    """Every secret of the config with the field it is given in."""
-    refs: list[tuple[str, SecretRef]] = []
-    if cfg.prometheus and cfg.prometheus.bearer_token:
-        refs.append(("prometheus.bearer_token", cfg.prometheus.bearer_token))
-    if cfg.prometheus and cfg.prometheus.basic_auth:
-        refs.append(("prometheus.basic_auth.password", cfg.prometheus.basic_auth.password))
-    for i, n in enumerate(cfg.notifiers):
-        for fname in type(n).model_fields:
-            secret = getattr(n, fname)
-            if isinstance(secret, SecretRef):
-                refs.append((f"notifiers.{i}.{fname}", secret))
-    for kind in ("read_tokens", "write_tokens"):
-        for i, tok in enumerate(getattr(cfg.api, kind)):
-            refs.append((f"api.{kind}.{i}", tok))
-    for i, ref in enumerate(cfg.webhooks.bearer_tokens):
-        refs.append((f"webhooks.bearer_tokens.{i}", ref))
-    for i, ref in enumerate(cfg.webhooks.hmac_secrets):
-        refs.append((f"webhooks.hmac_secrets.{i}", ref))
-    return refs
-
-
-def unresolved_secrets(cfg: Config) -> list[tuple[str, SecretRef, str]]:
-    """``(field, ref, why)`` of every secret that cannot be read here (all of them, not only the first)."""
-    out = []
-    for field, ref in secret_refs(cfg):
-        try:
-            ref.resolve()
-        except ValueError as e:
-            out.append((field, ref, str(e)))
-    return out
-
-
-def _resolve_secrets(cfg: Config, path: str) -> None:
-    """Fail at start, not at 3 AM, when a secret's variable or file is missing."""
-    for field, ref in secret_refs(cfg):
-        try:
-            ref.resolve()
-        except ValueError as e:
-            raise ConfigError(path, field, str(e)) from None
