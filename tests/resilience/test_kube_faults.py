@@ -65,7 +65,7 @@ async def test_watch_drop_and_410_gone_lose_and_double_nothing(sqlite_store: Sto
         finally:
             d.stop()
             await asyncio.wait_for(task, 30)
-    changes = [c for c in await sqlite_store.list_changes() if c.service == "checkout"]
+    changes = [c for c in await sqlite_store.changes.find() if c.service == "checkout"]
     assert len(changes) == 1 and changes[0].attributes.get("to_revision") == "15", [c.summary for c in changes]
     assert rx.actions().count("trigger") == 1 and rx.doubled() == {}
     trigger = next(rx.bodies[k_] for k_ in rx.accepted if rx.bodies[k_]["action"] == "trigger")
