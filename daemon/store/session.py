@@ -29,6 +29,7 @@ class Database:
         self.dialect = engine.dialect.name
         # SQLite takes one writer at a time; PostgreSQL locks rows, its writers need no queue
         self.write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+        self._writer: asyncio.Task[Any] | None = None  # the task inside the SQLite write lock
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -43,8 +44,17 @@ class Database:
             async with self.engine.begin() as conn:
                 yield conn
             return
-        async with self.write_lock, self.engine.begin() as conn:
-            yield conn
+        me = asyncio.current_task()
+        if me is not None and me is self._writer:
+            # the lock is not re-entrant: waiting for it here would wait for ourselves forever
+            raise RuntimeError("a write inside an open write transaction: pass it as tx= instead")
+        async with self.write_lock:
+            self._writer = me
+            try:
+                async with self.engine.begin() as conn:
+                    yield conn
+            finally:
+                self._writer = None
 
     @asynccontextmanager
     async def transaction(self, tx: AsyncConnection | None) -> AsyncIterator[AsyncConnection]:

@@ -166,7 +166,7 @@ async def test_drill_reaches_every_receiver_and_reports(store: Store) -> None:
         notifiers: dict[str, Any] = {
             "pd": PagerDutyNotifier("pd", ROUTING_KEY, url=url),
             "og": OpsgenieNotifier("og", GENIE_KEY, url=url),
-            "slack": SlackNotifier("slack", SLACK_TOKEN, "#oncall", refs=store, base_url=f"{url}/api/"),
+            "slack": SlackNotifier("slack", SLACK_TOKEN, "#oncall", refs=store.refs, base_url=f"{url}/api/"),
             "slack-hook": SlackWebhookNotifier("slack-hook", f"{url}/slack/hook"),
             "hook": WebhookNotifier("hook", f"{url}/hook", secret=rec.webhook_secret),
             "broken": OpsgenieNotifier("broken", "revoked-key", url=url),

@@ -123,7 +123,7 @@ async def test_opsgenie_create_note_close_dedupes_on_alias(store: Store) -> None
 async def test_slack_bot_message_is_updated_in_place(store: Store) -> None:
     async with serve_receivers() as (rec, url):
         clock = FakeClock(T0)
-        slack = SlackNotifier("slack", SLACK_TOKEN, "#oncall", refs=store, base_url=f"{url}/api/")
+        slack = SlackNotifier("slack", SLACK_TOKEN, "#oncall", refs=store.refs, base_url=f"{url}/api/")
         ob = outbox_for(store, {"slack": slack}, clock)
         await ob.enqueue(page("trigger", T0, doc=incident_doc(n_candidates=12, long=True), title="c" * 400))
         await ob.enqueue(page("update", T0 + 60, reason="top candidate changed"))
@@ -142,8 +142,8 @@ async def test_slack_ratelimit_is_retried_after_retry_after(store: Store) -> Non
     async with serve_receivers() as (rec, url):
         rec.script["/api/chat.postMessage"] = [429]
         clock = FakeClock(T0)
-        ob = outbox_for(store, {"s": SlackNotifier("s", SLACK_TOKEN, "#oncall", refs=store, base_url=f"{url}/api/")},
-                        clock)
+        slack = SlackNotifier("s", SLACK_TOKEN, "#oncall", refs=store.refs, base_url=f"{url}/api/")
+        ob = outbox_for(store, {"s": slack}, clock)
         await ob.enqueue(page("trigger", T0))
         await ob.deliver_due()
         [n] = await store.notifications.find()

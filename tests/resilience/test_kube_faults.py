@@ -33,7 +33,7 @@ async def test_watch_drop_and_410_gone_lose_and_double_nothing(sqlite_store: Sto
     status = SourceStatus("kubernetes")
     conf = KubernetesConfig.model_validate({"kubeconfig": str(kubeconfig), "in_cluster": False,
                                             "namespaces": ["shop"], "watch_timeout": 5, "watch": ["deployments"]})
-    kube = KubernetesSource(conf, status, cursor=sqlite_store, checkpoint_every=0.2, clock=clock)
+    kube = KubernetesSource(conf, status, cursor=sqlite_store.checkpoints, checkpoint_every=0.2, clock=clock)
     feed = QueueSource()
     events = shop_events(T0, 160, bad_from=80, bad_until=130)
     per_step = len(events) // 160
