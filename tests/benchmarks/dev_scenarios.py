@@ -3,8 +3,8 @@
 Run: ``.venv/bin/python tests/benchmarks/dev_scenarios.py [--detector NAME] [SCENARIO_DIR ...]``
 (default: every folder under ``../shared/scenarios/dev``; ``--detector`` names a class in
 ``detectors`` to compare, with its default settings and the factory's per-signal
-``min_absolute_change``, instead of ``make_detector``: ``RobustCusum``, ``EwmaCusum``,
-``Bocpd``, ``SeasonalCusum`` or ``Adwin``).
+``min_absolute_change``, instead of ``make_detector``: ``EnvelopeShift``, ``SeasonalCusum``
+or ``RobustCusum``).
 
 For each scenario every (service, signal) series gets its own detector from
 ``make_detector(signal)``. Reported:
@@ -39,7 +39,7 @@ DEFAULT_DIR = ROOT.parent / "shared" / "scenarios" / "dev"
 if not DEFAULT_DIR.exists():
     DEFAULT_DIR = Path("/work/shared/scenarios/dev")
 SLACK_SECONDS = 600.0
-DETECTORS = ("RobustCusum", "EwmaCusum", "Bocpd", "SeasonalCusum", "Adwin")
+DETECTORS = ("EnvelopeShift", "SeasonalCusum", "RobustCusum")
 
 
 def run_scenario(folder: Path, factory: Callable[[str], Any] = make_detector) -> dict[tuple[str, str], list[Detection]]:
