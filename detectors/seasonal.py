@@ -329,7 +329,7 @@ class SeasonalCusum:
         else:
             return
         self._inner = self._new_inner()
-        for t, v in zip(self._recent_ts, self._recent_v):
+        for t, v in zip(self._recent_ts, self._recent_v, strict=True):
             self._inner.update(t, v / self._factor(t))
 
     # -- update ---------------------------------------------------------------
@@ -371,7 +371,7 @@ class SeasonalCusum:
             "version": self.VERSION,
             "inner": self._inner.state_dict(),
             "last_ts": self._last_ts,
-            "recent": [[t, v] for t, v in zip(self._recent_ts, self._recent_v)],
+            "recent": [[t, v] for t, v in zip(self._recent_ts, self._recent_v, strict=True)],
             "first_ts": self._first_ts,
             "profile": list(self._profile),
             "weight": list(self._weight),

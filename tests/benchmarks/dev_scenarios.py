@@ -64,13 +64,16 @@ def main(argv: list[str]) -> int:
             print(f"--detector: expected one of {', '.join(DETECTORS)}", file=sys.stderr)
             return 2
         cls = getattr(detectors, argv[1])
-        factory = lambda signal: cls(min_absolute_change=MIN_ABSOLUTE_CHANGE.get(signal, 0.0))
+
+        def factory(signal: str) -> Any:
+            return cls(min_absolute_change=MIN_ABSOLUTE_CHANGE.get(signal, 0.0))
         argv = argv[2:]
     folders = [Path(a) for a in argv] or sorted(p for p in DEFAULT_DIR.iterdir() if p.is_dir())
     delays: list[float] = []
     onset_errs: list[float] = []
     missed = quiet_total = early_total = other_total = 0
-    print(f"{'scenario':26} {'delay(samples) per truth service':48} {'onset_err':>9} {'quiet':>5} {'early':>5} {'other':>5}")
+    print(f"{'scenario':26} {'delay(samples) per truth service':48} {'onset_err':>9} {'quiet':>5} {'early':>5} "
+          f"{'other':>5}")
     for folder in folders:
         meta = json.loads((folder / "scenario.json").read_text())
         truth = json.loads((folder / "truth.json").read_text())["incidents"]

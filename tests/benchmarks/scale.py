@@ -124,7 +124,7 @@ def measure(n: int, steps: int, templates: dict[str, list[dict[str, Any]]], path
         dets = [engine._banks[sig]._detectors[key] for _, sig, key in ser]  # type: ignore[attr-defined]
         vals = [value(rng, sig) for _, sig, _ in ser]
         c0 = time.process_time()
-        for d, v in zip(dets, vals):
+        for d, v in zip(dets, vals, strict=True):
             d.update(ts + STEP / 2, v)
         detect.append(time.process_time() - c0)
     per_series = (after - before) / n
