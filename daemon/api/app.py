@@ -96,7 +96,7 @@ async def list_incidents(request: web.Request) -> web.Response:
     state = request.query.get("state")
     if state not in (None, "open", "resolved"):
         raise InputError("state", "expected open or resolved")
-    docs = await backend(request).store.list_incidents(
+    docs = await backend(request).store.incidents.find(
         state=state, service=request.query.get("service") or None, since=float_param(request, "since"),
         limit=int_param(request, "limit", 50, 1, 500), offset=int_param(request, "offset", 0, 0, 1_000_000))
     return web.json_response({"incidents": docs})
@@ -116,7 +116,7 @@ async def post_changes(request: web.Request) -> web.Response:
 
 
 async def list_changes(request: web.Request) -> web.Response:
-    changes = await backend(request).store.list_changes(
+    changes = await backend(request).store.changes.find(
         since=float_param(request, "since"), until=float_param(request, "until"),
         service=request.query.get("service") or None, limit=int_param(request, "limit", 200, 1, 5000))
     return web.json_response({"changes": [c.to_json() for c in changes]})
@@ -125,7 +125,7 @@ async def list_changes(request: web.Request) -> web.Response:
 async def post_feedback(request: web.Request) -> web.Response:
     d = backend(request)
     incident_id = request.match_info["id"]
-    if await d.store.get_incident(incident_id) is None:
+    if await d.store.incidents.get(incident_id) is None:
         return error_response(404, "id", "no such incident")
     body = await json_body(request)
     if not isinstance(body, dict):

@@ -20,7 +20,7 @@ async def _main(args: argparse.Namespace) -> int:
         return 2
     store = await Store.open(cfg.store.url)
     try:
-        notifiers = build_notifiers(cfg, store)
+        notifiers = build_notifiers(cfg, store.refs)
         if args.receiver:
             missing = [r for r in args.receiver if r not in notifiers]
             if missing:

@@ -45,7 +45,7 @@ def build_daemon(cfg: Config, store: Store, cluster: ClusterNode | None = None) 
     sources, statuses = build_sources(cfg, store)
     step = step_of(cfg)
     return Daemon(cluster=cluster, store=store, topology=topology_of(cfg), sources=sources,
-                  notifiers=build_notifiers(cfg, store), statuses=statuses, step=step,
+                  notifiers=build_notifiers(cfg, store.refs), statuses=statuses, step=step,
                   base_url=cfg.base_url or f"http://{cfg.listen}", policy=policy(cfg, step),
                   retention=cfg.store.retention, api_tokens=api_tokens_of(cfg),
                   webhooks=WebhookSettings.from_config(cfg.webhooks),

@@ -153,9 +153,10 @@ class Engine:
         self.change_retention = change_retention
         self.series = SeriesDetectors(bank_factory)
         self.log = ChangeLog(change_retention)
-        self.ranker = Ranker(topology, self.tracker, self.log, ranking, self.weights)
+        self.ranker = Ranker(topology, self.log, ranking, self.weights)
         self._traffic = TrafficWindow()
-        self.tracker.same_cause = lambda inc, anomaly: self.ranker.same_cause(inc, anomaly, self._traffic)
+        self.tracker.same_cause = lambda inc, anomaly: self.ranker.same_cause(inc, anomaly, self.tracker,
+                                                                                 self._traffic)
         self.now = float("-inf")
         self.history_until = float("-inf")
         """Events before this are history (a catch-up, a backfill): recorded, never first-paged."""
@@ -343,7 +344,7 @@ class Engine:
             out.incidents[inc.id] = inc
 
     def _rerank(self, inc: Incident, ts: float) -> list[PageAction]:
-        return self.ranker.rerank(inc, ts, self._traffic)
+        return self.ranker.rerank(inc, ts, self.tracker, self._traffic)
 
     def episode_changes(self, inc: Incident) -> tuple[list[Change], list[Change]]:
         """The changes that could have caused this episode, and those made in response to it."""

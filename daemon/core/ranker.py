@@ -19,34 +19,35 @@ __all__ = ["Ranker"]
 
 
 class Ranker:
-    """Ranks the engine's incidents against what it knows (changes, health, traffic)."""
+    """Ranks the engine's incidents against what it knows (changes, health, traffic). The incident
+    tracker and the traffic window are the engine's current ones, passed in (a leader taking over
+    starts a new tracker)."""
 
-    def __init__(self, topology: Topology, tracker: IncidentTracker, log: ChangeLog, policy: RankingPolicy,
+    def __init__(self, topology: Topology, log: ChangeLog, policy: RankingPolicy,
                  weights: Callable[[], Weights]) -> None:
         self.topology = topology
-        self.tracker = tracker
         self.log = log
         self.policy = policy
         self.weights = weights
 
-    def rerank(self, inc: Incident, ts: float, traffic: TrafficWindow) -> list[PageAction]:
+    def rerank(self, inc: Incident, ts: float, tracker: IncidentTracker, traffic: TrafficWindow) -> list[PageAction]:
         candidates, responses = self.episode_changes(inc)
-        ranking = rank(self.with_measured_traffic(inc, ts, traffic), candidates, self.log.health,
+        ranking = rank(self.with_measured_traffic(inc, ts, tracker, traffic), candidates, self.log.health,
                        self.topology, policy=self.policy, weights=self.weights(), responses=responses)
-        return self.tracker.set_ranking(inc, ranking, ts)
+        return tracker.set_ranking(inc, ranking, ts)
 
-    def same_cause(self, inc: Incident, anomaly: Anomaly, traffic: TrafficWindow) -> bool:
+    def same_cause(self, inc: Incident, anomaly: Anomaly, tracker: IncidentTracker, traffic: TrafficWindow) -> bool:
         """Is a relapse of a resolved incident's series the same outage coming back? Only when the cause
         that would lead it now (ranked as an episode of its own: a change rolled back since, a dependency
         recovered, do not count) is the one that led the incident."""
         led = inc.ranking.top.cause if inc.ranking is not None and inc.ranking.top is not None else None
         if led is None:
             return True
-        window = self.tracker.policy.window
+        window = tracker.policy.window
         probe = Incident(inc.id, anomaly.onset, anomaly.detected_at, anomalies=[anomaly],
-                         traffic=list(self.tracker.traffic_near(anomaly.onset, window)))
+                         traffic=list(tracker.traffic_near(anomaly.onset, window)))
         candidates, _ = self.episode_changes(probe)
-        ranking = rank(self.with_measured_traffic(probe, anomaly.detected_at, traffic), candidates,
+        ranking = rank(self.with_measured_traffic(probe, anomaly.detected_at, tracker, traffic), candidates,
                        self.log.health, self.topology, policy=self.policy, weights=self.weights())
         return ranking.top is not None and ranking.top.cause == led
 
@@ -65,7 +66,8 @@ class Ranker:
                   and c.ts < r.ts <= inc.estimated_onset - self.policy.tolerance}
         return [c for c in before if c.id not in undone], responses
 
-    def with_measured_traffic(self, inc: Incident, ts: float, traffic: TrafficWindow) -> Incident:
+    def with_measured_traffic(self, inc: Incident, ts: float, tracker: IncidentTracker,
+                              traffic: TrafficWindow) -> Incident:
         """The incident as ranking sees it: its traffic anomalies plus request-rate rises measured
         across its onset at services whose detector has not (or not yet) reported one."""
         seen = {t.service for t in inc.traffic if t.after > t.before}
@@ -74,7 +76,7 @@ class Ranker:
         inc = replace(inc, traffic=inc.traffic + measured) if measured else inc
         # Where the fault sits is told by what users feel and by strong resource shifts; a symptom
         # too small to matter (a p99 going 8 ms -> 19 ms) is evidence, not a service to explain.
-        impact = self.tracker.policy.impact
+        impact = tracker.policy.impact
         small = [a for a in inc.anomalies if impact.pages(a.signal) and not impact.is_material(a)
                  and impact.role(a.signal) is not SignalRole.TRAFFIC]
         if small and len(small) < len(inc.anomalies):

@@ -227,8 +227,8 @@ class Daemon:
             await asyncio.sleep(self.checkpoint_every)
             try:
                 await self.checkpoint()
-                await self.store.prune(self.clock() - self.retention)
-                await self.workspace.db.prune(self.clock() - self.retention)
+                await self.store.retention.prune(self.clock() - self.retention)
+                await self.workspace.db.retention.prune_workspace(self.clock() - self.retention)
                 self.writes.ok = True
             except (StoreError, OSError, Exception) as e:  # keep running; readiness shows it
                 self.writes.ok = False
@@ -294,7 +294,7 @@ class Daemon:
         if action not in ("note", "acknowledge", "update"):
             raise ValueError(f"action: expected note, acknowledge or update, not {action!r}")
         inc = self.engine.incidents.get(incident_id)
-        doc = inc.to_json() if inc is not None else await self.store.get_incident(incident_id)
+        doc = inc.to_json() if inc is not None else await self.store.incidents.get(incident_id)
         if doc is None:
             raise KeyError(incident_id)
         return await self.planner.notify_incident(doc, text, action=action, actor=actor)

@@ -32,7 +32,7 @@ class Health:
         reasons = []
         if not await self.store.ping():
             reasons.append("store unreachable")
-        elif (why := await self.store.writable()) is not None:
+        elif (why := await self.store.unwritable()) is not None:
             reasons.append(f"store cannot be written: {why}")
         elif not self.writes.ok:
             reasons.append(f"store writes failing: {self.writes.reason or 'see the log'}")
@@ -53,4 +53,4 @@ class Health:
             if st.newest_data is not None:
                 self.metrics.source_lag.labels(st.name).set(max(0.0, now - st.newest_data))
         with contextlib.suppress(Exception):
-            self.metrics.outbox_depth.set(await self.store.outbox_depth())
+            self.metrics.outbox_depth.set(await self.store.notifications.depth())

@@ -11,7 +11,7 @@ from correlators.types import Cause, Change
 
 from ..core.events import AlertEvent, ChangeStatus
 from ..core.guard import clean_alert
-from ..store import Store
+from ..store import StatusOutcome, Store
 from ..telemetry.metrics import Metrics
 from .admission import Admission
 from .lanes import Lanes
@@ -41,7 +41,7 @@ class Intake:
         finite or far ahead of now is set aside (quarantined), never stored."""
         admitted = [self.admission.admissible_change(ch, f"change from {source}") for ch in changes]
         good = [ch for ch in admitted if ch is not None]
-        stored = iter(await self.store.add_changes(good, source=source, received_at=self.clock()) if good else [])
+        stored = iter(await self.store.changes.add(good, source=source, received_at=self.clock()) if good else [])
         inserted = [False if ch is None else next(stored) for ch in admitted]
         for ch, new in zip(admitted, inserted, strict=True):
             if ch is None:
@@ -62,12 +62,12 @@ class Intake:
         Returns ``updated``, ``unchanged`` (a repeat) or ``unknown`` (no change with that id:
         logged and dropped, as an outcome means nothing without its change).
         """
-        res = await self.store.update_change_status(st)
-        if res is False:
+        res = await self.store.changes.update_status(st)
+        if res.outcome is StatusOutcome.UNKNOWN:
             log.info("%s: outcome %s of unknown change %s ignored", source, st.status, st.change_id,
                      extra={"change_ids": [st.change_id]})
             return "unknown"
-        if res is None:
+        if res.outcome is StatusOutcome.UNCHANGED:
             return "unchanged"
         log.info("%s: change %s is %s", source, st.change_id, st.status, extra={"change_ids": [st.change_id]})
         await self.lanes.queue.put(st)
@@ -78,7 +78,7 @@ class Intake:
         then fed to the core through the queue. A re-sent alert (same fingerprint, startsAt and
         status) is not fed twice. Returns, per alert, whether it was new."""
         alerts = [clean_alert(a) for a in alerts]
-        new = await self.store.add_alerts(alerts, self.clock())
+        new = await self.store.alerts.add(alerts, self.clock())
         for a, fresh in zip(alerts, new, strict=True):
             self.metrics.alerts.labels("firing" if a.firing else "resolved").inc()
             if fresh:
@@ -88,11 +88,11 @@ class Intake:
     async def record_feedback(self, incident_id: str, cause: Cause, note: str, actor: str) -> int:
         """Store the answer, then learn from it: the evidence of the true cause against the rest
         of what was shown. The learned weights are checkpointed at once, so they survive restarts."""
-        fid = await self.store.add_feedback(incident_id, cause.to_json(), note, actor, self.clock())
-        doc = await self.store.get_incident(incident_id)
+        fid = await self.store.feedback.add(incident_id, cause.to_json(), note, actor, self.clock())
+        doc = await self.store.incidents.get(incident_id)
         shown = [(Cause.from_json(c["cause"]), c.get("features") or {}) for c in (doc or {}).get("candidates", [])]
         if self.learner.update(shown, cause):
-            await self.store.save_checkpoint(LEARNING_CHECKPOINT, self.learner.state_dict(), now=self.clock())
+            await self.store.checkpoints.save(LEARNING_CHECKPOINT, self.learner.state_dict(), now=self.clock())
             log.info("learned from feedback on %s (%d answers so far)", incident_id, self.learner.updates,
                      extra={"incident_id": incident_id})
         return fid

@@ -61,7 +61,7 @@ class SingleNode:
             log.info("resumed %d series from checkpoint", self.engine.series_count)
 
     async def checkpoint(self) -> None:
-        await self.store.save_checkpoint(ENGINE_CHECKPOINT, self.engine.state_dict(), now=self.clock())
+        await self.store.checkpoints.save(ENGINE_CHECKPOINT, self.engine.state_dict(), now=self.clock())
         await self.workspace.snapshot_open()
 
     async def leave(self) -> None:

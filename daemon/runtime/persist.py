@@ -113,7 +113,7 @@ class OutputWriter:
         bad: set[str] = set()
         for inc_id, inc in list(self.unsaved.items()):
             try:
-                await self.store.save_incident(inc.to_json(), now=self.clock())
+                await self.store.incidents.save(inc.to_json(), now=self.clock())
             except Exception as e:
                 if not permanent(e):
                     raise
@@ -141,9 +141,9 @@ class OutputWriter:
         for a in out.anomalies:
             self.metrics.anomalies.labels(self.metrics.signal_label(a.signal)).inc()
         if out.health:
-            await self.store.add_health(out.health)
+            await self.store.health.add(out.health)
         if out.changes:  # changes handed to the core directly; submit_changes stored its own already
-            await self.store.add_changes(out.changes, source="stream", received_at=self.clock())
+            await self.store.changes.add(out.changes, source="stream", received_at=self.clock())
         self.unsaved.update(out.incidents)
         if not coalesce or out.pages:
             planned = [p for p in [await self.planner.plan_page(a) for a in out.pages] if p is not None]
@@ -168,7 +168,7 @@ class OutputWriter:
             rows += page_rows
         keys, self.alerts_unsaved = self.alerts_unsaved, []
         try:
-            new = await self.store.commit_decisions(docs, rows, withdraw=withdraw, alert_keys=keys, now=now)
+            new = await self.store.decisions.commit(docs, rows, withdraw=withdraw, alert_keys=keys, now=now)
         except BaseException:
             self.alerts_unsaved = keys + self.alerts_unsaved
             raise
@@ -185,4 +185,4 @@ class OutputWriter:
     async def mark_alerts_processed(self) -> None:
         if self.alerts_unsaved:
             keys, self.alerts_unsaved = self.alerts_unsaved, []
-            await self.store.mark_alerts_processed(keys, self.clock())
+            await self.store.alerts.mark_processed(keys, self.clock())

@@ -15,7 +15,7 @@ from ..core.engine import Engine
 from ..core.events import AlertEvent
 from ..core.guard import clean_alert
 from ..store import Store
-from ..store.store import _alert_of
+from ..store.alerts import alert_of
 from .admission import Admission
 from .lanes import Quarantine
 from .mode import Mode
@@ -51,7 +51,7 @@ class Restorer:
                              "ranking starts from its priors"):
             log.info("resumed ranking weights learned from %d answers", self.learner.updates)
         latest = float("-inf")
-        owned = await self.store.list_incidents(state="open", limit=500) if self.mode.owns_incidents else []
+        owned = await self.store.incidents.find(state="open", limit=500) if self.mode.owns_incidents else []
         for doc in owned:
             try:
                 inc = Incident.from_json(doc)
@@ -65,18 +65,18 @@ class Restorer:
             # time the restored incidents saw, so a page decided now carries a real event time
             self.engine.now = latest
         now = self.clock()
-        for ch in await self.store.list_changes(since=now - self.engine.change_retention, limit=10_000):
+        for ch in await self.store.changes.find(since=now - self.engine.change_retention, limit=10_000):
             good = self.admission.admissible_change(ch, "stored change")
             if good is not None:
                 self.engine.add_change(good)
-        for h in reversed(await self.store.list_health(since=now - self.engine.change_retention, limit=10_000)):
+        for h in reversed(await self.store.health.find(since=now - self.engine.change_retention, limit=10_000)):
             if math.isfinite(h.ts) and h.ts <= self.admission.horizon():
                 self.engine.add_health(h)
         replay: list[AlertEvent] = []
         poisoned: list[str] = []
-        for key, raw in await self.store.unprocessed_alert_rows():
+        for key, raw in await self.store.alerts.unprocessed_rows():
             try:
-                alert = clean_alert(_alert_of(raw))
+                alert = clean_alert(alert_of(raw))
                 if alert.ts > self.admission.horizon():
                     raise ValueError(self.admission.time_window.check(alert.ts, self.admission.reference_now()))
             except (KeyError, TypeError, ValueError, OverflowError) as e:
@@ -87,8 +87,8 @@ class Restorer:
                 inbox_keys[alert.key] = key
             replay.append(alert)
         if poisoned:  # never replayed again: one bad alert must not stop every start
-            await self.store.mark_alerts_processed(poisoned, now)
-        if self.mode.owns_incidents and (released := await self.store.release_claims(now)):
+            await self.store.alerts.mark_processed(poisoned, now)
+        if self.mode.owns_incidents and (released := await self.store.notifications.release_claims(now)):
             # the only deliverer: pages its previous process had claimed (and perhaps died sending)
             # go out now with their keys, not after the claim's lease
             log.info("%d pending page(s) from before the last stop are due now", released)
@@ -99,7 +99,7 @@ class Restorer:
 
     async def resume(self, key: str, load: Callable[[dict[str, Any]], None], what: str, fallback: str) -> bool:
         """Load one checkpoint into ``load``; an unusable one is logged and skipped, never fatal."""
-        state = await self.store.load_checkpoint(key)
+        state = await self.store.checkpoints.load(key)
         if not state:
             return False
         try:
