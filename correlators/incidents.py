@@ -161,6 +161,8 @@ class Incident:
             "dead_ends": [d.to_json() for d in ranking.dead_ends] if ranking else [],
             "recommendation": ranking.recommendation.to_json() if ranking else None,
             "low_confidence": ranking.low_confidence if ranking else False,
+            **({"tests": [t.to_json() for t in ranking.tests],
+                "ranked_without_tests": [c.to_json() for c in ranking.untested]} if ranking and ranking.tests else {}),
             "reopened": self.reopened,
             "merged_into": self.merged_into,
             "follows": self.follows,
