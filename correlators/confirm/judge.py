@@ -9,13 +9,16 @@ difference too small to matter.
 Statistics, per symptom signal, over the steps at which both arms were measured after the change:
 
 - error ratios with the arms' request rates: failed and total requests of each arm (ratio times
-  rate times step), a one-sided two-proportion z-test, or Fisher's exact test when an arm has
-  few requests or failures; non-inferiority with the unpooled standard error;
+  rate times step), a one-sided two-proportion z-test, or Fisher's exact test when a cell of the
+  table expects fewer than five requests; non-inferiority with the unpooled standard error; both z-tests'
+  variances widened by the quasi-binomial dispersion of the per-step counts (:func:`dispersion`);
 - latencies, and error ratios without request rates: the per-step values of each arm, a one-sided
   Mann-Whitney U test; non-inferiority by the same test against the control shifted up to the bar.
 
 With several signals the significance level is split among them (Bonferroni): one confirmed
-signal confirms the candidate, all refuted refute it.
+signal confirms the candidate, all refuted refute it. A test looked at again as data arrive
+spends its level over the looks (the k-th look at ``alpha / (k (k + 1))``, summing to ``alpha``),
+so waiting for a lucky step cannot confirm a candidate.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from ..signals import SignalRole
 from ..types import JSON, Anomaly, Cause
 from .plan import ConfirmPlan, TestKind
 
-__all__ = ["ArmData", "ConfirmData", "ConfirmResult", "JudgePolicy", "SignalResult", "Verdict", "judge"]
+__all__ = ["ArmData", "ConfirmData", "ConfirmResult", "JudgePolicy", "SignalResult", "Verdict", "dispersion", "judge"]
 
 Points = Sequence[tuple[float, float]]
 
@@ -170,29 +173,64 @@ def _aligned(new: Points, old: Points, since: float) -> tuple[list[float], np.nd
     return [p[0] for p in pairs], np.array([p[1] for p in pairs]), np.array([p[2] for p in pairs])
 
 
-def _counts(ts: Sequence[float], ratio: np.ndarray, rate: Points, step: float) -> tuple[float, float] | None:
+@dataclass(frozen=True, slots=True)
+class _Counts:
+    failed: float
+    total: float
+    per_step: tuple[tuple[float, float], ...]
+    """(failed, total) of each step: the spread between steps beyond the binomial's."""
+
+
+def _counts(ts: Sequence[float], ratio: np.ndarray, rate: Points, step: float) -> _Counts | None:
     """Failed and total requests over ``ts`` from the ratio and the arm's rate; None without rates."""
     by_ts = dict(rate)
     if not rate or any(t not in by_ts or not math.isfinite(by_ts[t]) for t in ts):
         return None
     n = np.array([max(0.0, by_ts[t]) * step for t in ts])
-    return float(np.sum(np.clip(ratio, 0.0, 1.0) * n)), float(np.sum(n))
+    k = np.clip(ratio, 0.0, 1.0) * n
+    return _Counts(float(np.sum(k)), float(np.sum(n)), tuple(zip(k.tolist(), n.tolist(), strict=True)))
 
 
-def _proportions(k1: float, n1: float, k0: float, n0: float, margin: float) -> tuple[float, float, str]:
-    """One-sided p-values: treated worse (superiority), and treated within ``margin`` (non-inferiority)."""
+def dispersion(*arms: Sequence[tuple[float, float]]) -> float:
+    """The quasi-binomial dispersion of per-step counts (Pearson chi-square over its degrees of
+    freedom, each arm around its own ratio), at least 1: real error ratios wander between steps
+    more than independent requests would, and the tests' variances are widened by it.
+
+    >>> dispersion([(1.0, 100.0), (1.0, 100.0)], [(5.0, 100.0), (5.0, 100.0)])
+    1.0
+    >>> round(dispersion([(0.0, 100.0), (10.0, 100.0), (0.0, 100.0), (10.0, 100.0)]), 1)
+    7.0
+    """
+    chi2, df = 0.0, 0
+    for arm in arms:
+        k = sum(a for a, _ in arm)
+        n = sum(b for _, b in arm)
+        if n <= 0 or len(arm) < 2:
+            continue
+        p = k / n
+        if 0.0 < p < 1.0:
+            chi2 += sum((a - b * p) ** 2 / (b * p * (1 - p)) for a, b in arm if b > 0)
+            df += len(arm) - 1
+    return max(1.0, chi2 / df) if df > 0 else 1.0
+
+
+def _proportions(new: _Counts, old: _Counts, margin: float) -> tuple[float, float, str]:
+    """One-sided p-values: treated worse (superiority), and treated within ``margin`` (non-inferiority),
+    the z-tests' variances widened by the steps' dispersion."""
+    k1, n1, k0, n0 = new.failed, new.total, old.failed, old.total
     p1, p0 = k1 / n1, k0 / n0
-    small = min(n1, n0) < 30 or min(k1 + k0, n1 + n0 - k1 - k0) < 10
-    if small:
+    phi = dispersion(new.per_step, old.per_step)
+    pooled = (k1 + k0) / (n1 + n0)
+    expected = min(n1 * pooled, n0 * pooled, n1 * (1 - pooled), n0 * (1 - pooled))
+    if expected < 5:  # the normal approximation fails on a few expected failures: exact test
         table = [[round(k1), round(n1 - k1)], [round(k0), round(n0 - k0)]]
         p_worse = float(stats.fisher_exact(table, alternative="greater").pvalue)
         test = "Fisher exact"
     else:
-        pooled = (k1 + k0) / (n1 + n0)
-        se = math.sqrt(max(pooled * (1 - pooled) * (1 / n1 + 1 / n0), 1e-18))
+        se = math.sqrt(max(phi * pooled * (1 - pooled) * (1 / n1 + 1 / n0), 1e-18))
         p_worse = float(stats.norm.sf((p1 - p0) / se))
         test = "two-proportion z"
-    se_u = math.sqrt(max(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0, 0.25 / (n1 * n1) + 0.25 / (n0 * n0)))
+    se_u = math.sqrt(phi * max(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0, 0.25 / (n1 * n1) + 0.25 / (n0 * n0)))
     p_not = float(stats.norm.cdf((p1 - p0 - margin) / se_u))
     return p_worse, p_not, test
 
@@ -210,56 +248,87 @@ def _material(policy: ImpactPolicy, service: str, signal: str, old: float, new: 
     return policy.is_material(probe)
 
 
-def _margin_level(policy: ImpactPolicy, service: str, signal: str, old: float) -> float:
-    """The smallest treated level a user would feel against ``old`` (the paging bar of the signal)."""
+def _margin_level(policy: ImpactPolicy, service: str, signal: str, old: float, rise: float = 0.0) -> float:
+    """The smallest treated level that would matter against ``old``: the paging bar of the signal,
+    or half the rise the incident shows at the service, whichever is smaller (a candidate is not
+    ruled out by a difference that could explain the symptom in front of us)."""
     bar = policy.bar(service, signal)
-    if bar is None:
-        return math.inf
-    delta = bar.min_delta * (1000.0 if signal.endswith("_ms") or "millis" in signal else 1.0)
-    return max(old + delta, bar.min_ratio * old)
+    level = math.inf
+    if bar is not None:
+        delta = bar.min_delta * (1000.0 if signal.endswith("_ms") or "millis" in signal else 1.0)
+        level = max(old + delta, bar.min_ratio * old)
+    return min(level, old + rise / 2.0) if rise > 0 else level
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    new_level: float
+    old_level: float
+    p_worse: float
+    p_not: float
+    test: str
+    n_new: float
+    n_old: float
+    rate_new: float | None
+    enough: bool
+
+
+def _window(plan: ConfirmPlan, data: ConfirmData, signal: str, ts: Sequence[float], new: np.ndarray,
+            old: np.ndarray, policy: JudgePolicy) -> _Window:
+    """Both tests over the steps ``ts``: the treated arm worse, and not materially worse."""
+    assert data.new is not None and data.old is not None
+    impact, rise = policy.impact, dict(plan.rises).get(signal, 0.0)
+    counts = None
+    if impact.role(signal) is SignalRole.ERRORS and float(np.max(np.concatenate([new, old]))) <= 1.0:
+        c1, c0 = _counts(ts, new, data.new.rate, data.step), _counts(ts, old, data.old.rate, data.step)
+        counts = (c1, c0) if c1 is not None and c0 is not None and c1.total > 0 and c0.total > 0 else None
+    if counts is not None:
+        c1, c0 = counts
+        old_level = c0.failed / c0.total
+        margin = _margin_level(impact, plan.service, signal, old_level, rise) - old_level
+        p_worse, p_not, test = _proportions(c1, c0, margin)
+        return _Window(c1.failed / c1.total, old_level, p_worse, p_not, test, c1.total, c0.total,
+                       c1.total / (len(ts) * data.step), min(c1.total, c0.total) >= policy.min_requests)
+    threshold = np.array([_margin_level(impact, plan.service, signal, o, rise) for o in old])
+    if not np.all(np.isfinite(threshold)):
+        threshold = np.full_like(old, np.inf)
+    p_worse, p_not = _ranks(new, old, threshold)
+    return _Window(float(np.median(new)), float(np.median(old)), p_worse, p_not, "Mann-Whitney U",
+                   float(len(ts)), float(len(ts)), None, True)
 
 
 def _judge_signal(plan: ConfirmPlan, data: ConfirmData, signal: str, alpha: float,
                   policy: JudgePolicy) -> SignalResult:
+    """Confirm on every side-by-side step since the change; refute only on those since the onset
+    (a fault that grows, or bites late, is not ruled out by a calm start)."""
     assert data.new is not None and data.old is not None
-    impact = policy.impact
-    role = impact.role(signal)
     ts, new, old = _aligned(data.new.values.get(signal, ()), data.old.values.get(signal, ()), plan.since)
     steps = len(ts)
     if steps < policy.min_steps:
         why = (f"{steps} side-by-side step(s) of {signal} since the change, {policy.min_steps} needed"
                if steps else f"no step with both {plan.new_name} and {plan.old_name} measured")
         return SignalResult(signal, Verdict.INCONCLUSIVE, "", math.nan, math.nan, 0, 0, steps, 1.0, 1.0, why)
-    counts = None
-    if role is SignalRole.ERRORS and float(np.max(np.concatenate([new, old]))) <= 1.0:
-        c1, c0 = _counts(ts, new, data.new.rate, data.step), _counts(ts, old, data.old.rate, data.step)
-        counts = (c1, c0) if c1 is not None and c0 is not None and c1[1] > 0 and c0[1] > 0 else None
-    if counts is not None:
-        (k1, n1), (k0, n0) = counts
-        new_level, old_level = k1 / n1, k0 / n0
-        margin = _margin_level(impact, plan.service, signal, old_level) - old_level
-        p_worse, p_not, test = _proportions(k1, n1, k0, n0, margin)
-        rate_new: float | None = n1 / (steps * data.step)
-        enough = min(n1, n0) >= policy.min_requests
+    w = _window(plan, data, signal, ts, new, old, policy)
+    material = _material(policy.impact, plan.service, signal, w.old_level, w.new_level, w.rate_new)
+    during = [i for i, t in enumerate(ts) if t >= plan.onset]
+    d = (_window(plan, data, signal, [ts[i] for i in during], new[during], old[during], policy)
+         if len(during) >= policy.min_steps else None)
+    if w.p_worse < alpha and material:
+        return SignalResult(signal, Verdict.CONFIRMED, w.test, w.new_level, w.old_level, w.n_new, w.n_old, steps,
+                            w.p_worse, w.p_not, "")
+    if d is not None and d.p_not < alpha and d.enough:
+        return SignalResult(signal, Verdict.REFUTED, d.test, d.new_level, d.old_level, d.n_new, d.n_old,
+                            len(during), d.p_worse, d.p_not, "")
+    if w.p_worse < alpha:
+        why = "worse, but by too little for a user to feel"
+    elif d is None:
+        why = f"{len(during)} side-by-side step(s) since the onset, {policy.min_steps} needed to rule it out"
+    elif not d.enough:
+        why = f"too few requests ({min(d.n_new, d.n_old):.0f}) since the onset to rule it out"
     else:
-        new_level, old_level = float(np.median(new)), float(np.median(old))
-        threshold = np.array([_margin_level(impact, plan.service, signal, o) for o in old])
-        if not np.all(np.isfinite(threshold)):
-            threshold = np.full_like(old, np.inf)
-        p_worse, p_not = _ranks(new, old, threshold)
-        test, n1, n0, rate_new, enough = "Mann-Whitney U", float(steps), float(steps), None, True
-    material = _material(impact, plan.service, signal, old_level, new_level, rate_new)
-    if p_worse < alpha and material:
-        verdict, why = Verdict.CONFIRMED, ""
-    elif p_not < alpha and enough:
-        verdict, why = Verdict.REFUTED, ""
-    elif p_worse < alpha:
-        verdict, why = Verdict.INCONCLUSIVE, "worse, but by too little for a user to feel"
-    elif not enough:
-        verdict, why = Verdict.INCONCLUSIVE, f"too few requests ({min(n1, n0):.0f}) to rule it out"
-    else:
-        verdict, why = Verdict.INCONCLUSIVE, "neither a significant difference nor enough data to rule one out"
-    return SignalResult(signal, verdict, test, new_level, old_level, n1, n0, steps, p_worse, p_not, why)
+        why = "neither a significant difference nor enough data to rule one out"
+    return SignalResult(signal, Verdict.INCONCLUSIVE, w.test, w.new_level, w.old_level, w.n_new, w.n_old, steps,
+                        w.p_worse, w.p_not, why)
 
 
 def _describe(plan: ConfirmPlan, r: SignalResult, impact: ImpactPolicy) -> str:
@@ -271,7 +340,8 @@ def _describe(plan: ConfirmPlan, r: SignalResult, impact: ImpactPolicy) -> str:
             f"{_level_text(r.signal, role, r.old_level)} ({n}, {r.test}, {_p_text(p)})")
 
 
-def judge(plan: ConfirmPlan, data: ConfirmData, at: float, policy: JudgePolicy | None = None) -> ConfirmResult:
+def judge(plan: ConfirmPlan, data: ConfirmData, at: float, policy: JudgePolicy | None = None,
+          look: int = 1) -> ConfirmResult:
     """Decide a confirm test from the fetched data.
 
     Parameters
@@ -284,6 +354,9 @@ def judge(plan: ConfirmPlan, data: ConfirmData, at: float, policy: JudgePolicy |
         When the test ran (event time): recorded with the result.
     policy
         Significance, data needed and the materiality bars.
+    look
+        How many times this test has been looked at, this one included (the level is spent over
+        the looks: the k-th at ``alpha / (k (k + 1))``).
 
     Examples
     --------
@@ -310,7 +383,7 @@ def judge(plan: ConfirmPlan, data: ConfirmData, at: float, policy: JudgePolicy |
     if data.new is None or data.old is None:
         why = data.missing or f"no series of {plan.new_name} and {plan.old_name}"
         return ConfirmResult(plan.cause, plan.kind, Verdict.INCONCLUSIVE, data.query, at, plan.summary, why)
-    alpha = policy.alpha / max(1, len(plan.signals))
+    alpha = policy.alpha / max(1, len(plan.signals)) / (look * (look + 1))
     results = tuple(_judge_signal(plan, data, s, alpha, policy) for s in plan.signals)
     confirmed = [r for r in results if r.verdict is Verdict.CONFIRMED]
     if confirmed:

@@ -18,8 +18,8 @@ both arms alike, so only the candidate's own arm can differ.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from ..signals import SignalRole, role_of
 from ..types import JSON, Candidate, Cause, CauseType, Change, ChangeKind
@@ -90,6 +90,8 @@ class ConfirmPlan:
     old_name: str
     since: float
     onset: float
+    rises: tuple[tuple[str, float], ...] = ()
+    """How much each signal rose at ``service`` in the incident (a refutation must rule out that much)."""
 
     @property
     def summary(self) -> str:
@@ -109,7 +111,8 @@ def _symptoms(signals: Sequence[str]) -> tuple[str, ...]:
     return tuple(got) or DEFAULT_SYMPTOMS
 
 
-def plan_test(candidate: Candidate, change: Change | None, signals: Sequence[str], onset: float) -> ConfirmPlan | None:
+def plan_test(candidate: Candidate, change: Change | None, signals: Sequence[str], onset: float,
+              rises: Mapping[tuple[str, str], float] | None = None) -> ConfirmPlan | None:
     """The confirm test of ``candidate``, or None for "none of these" (nothing to split).
 
     Parameters
@@ -122,6 +125,8 @@ def plan_test(candidate: Candidate, change: Change | None, signals: Sequence[str
         The signals of the incident's anomalies: the symptoms to compare.
     onset
         The incident's estimated onset.
+    rises
+        The rise of each ``(service, signal)`` in the incident (its anomalies' after minus before).
 
     Examples
     --------
@@ -140,8 +145,15 @@ def plan_test(candidate: Candidate, change: Change | None, signals: Sequence[str
     >>> plan_test(Candidate(2, Cause(CauseType.NONE), 0.1, "", "", ()), None, [], 0.0) is None
     True
     """
+    plan = _plan(candidate, change, _symptoms(signals), onset)
+    if plan is None or not rises:
+        return plan
+    mine = tuple((s, r) for s in plan.signals if (r := rises.get((plan.service, s), 0.0)) > 0)
+    return replace(plan, rises=mine) if mine else plan
+
+
+def _plan(candidate: Candidate, change: Change | None, symptoms: tuple[str, ...], onset: float) -> ConfirmPlan | None:
     cause = candidate.cause
-    symptoms = _symptoms(signals)
     if cause.type is CauseType.CHANGE and change is not None:
         attrs = change.attributes
         if change.kind in (ChangeKind.DEPLOY, ChangeKind.ROLLBACK, ChangeKind.SCALE, ChangeKind.INFRA):

@@ -32,8 +32,8 @@ DEPLOY = Change("chg-1", 1000.0, ChangeKind.DEPLOY, "checkout", attributes={"fro
 CAND = Candidate(1, Cause(CauseType.CHANGE, "chg-1"), 0.4, "I think ...", "", ())
 
 
-def _plan(signals: tuple[str, ...] = ("error_ratio",)):  # type: ignore[no-untyped-def]
-    plan = plan_test(CAND, DEPLOY, signals, 1060.0)
+def _plan(signals: tuple[str, ...] = ("error_ratio",), onset: float = 1020.0):  # type: ignore[no-untyped-def]
+    plan = plan_test(CAND, DEPLOY, signals, onset)
     assert plan is not None
     return plan
 
@@ -66,9 +66,9 @@ def test_both_arms_hit_alike_is_refuted_not_confirmed() -> None:
 def test_significant_but_immaterial_never_confirms() -> None:
     """0.2% -> 1% is significant on a few thousand requests but under the one-point paging bar:
     not a confirmation; not a refutation either while a material rise is still within the noise."""
-    r = judge(_plan(), ConfirmData("q", STEP, _arm("15", 0.010, 0.2, 10, 8, 5), _arm("14", 0.002, 0.2, 10, 8, 6)),
+    r = judge(_plan(), ConfirmData("q", STEP, _arm("15", 0.011, 0.2, 20, 8, 5), _arm("14", 0.002, 0.2, 20, 8, 6)),
               1300.0)
-    assert r.signals[0].p_worse < 0.01
+    assert r.signals[0].p_worse < 0.001
     assert r.verdict is Verdict.INCONCLUSIVE
     assert "too little" in r.reason
     # With a hundred times the requests the same small rise is shown to be immaterial: refuted.
@@ -112,6 +112,24 @@ def test_only_steps_after_the_change_with_both_arms_count() -> None:
     before = _arm("14", 0.002, 0.2, 20, 8, 17, start=700.0)   # the old pods before the change: not side by side
     r = judge(_plan(), ConfirmData("q", STEP, _arm("15", 0.12, 0.2, 20, 8, 18), before), 1300.0)
     assert r.verdict is Verdict.INCONCLUSIVE and r.signals[0].steps == 0
+
+
+def test_a_calm_start_does_not_rule_out_what_bites_later() -> None:
+    """Refuting needs side-by-side steps since the onset: before it, a slow fault is not visible yet."""
+    calm = ConfirmData("q", STEP, _arm("15", 0.002, 0.2, 20, 8, 21), _arm("14", 0.002, 0.2, 20, 8, 22))
+    assert judge(_plan(onset=1020.0), calm, 1300.0).verdict is Verdict.REFUTED
+    late = judge(_plan(onset=1200.0), calm, 1300.0)
+    assert late.verdict is Verdict.INCONCLUSIVE and "since the onset" in late.reason
+
+
+def test_the_incidents_own_rise_bounds_the_margin() -> None:
+    """New pods 1.3% against old 0.6%: under the one-point bar, but this incident's symptom at the
+    service rose by one point, so a 0.7-point difference could be it: not refuted."""
+    data = ConfirmData("q", STEP, _arm("15", 0.013, 0.2, 200, 8, 23), _arm("14", 0.006, 0.2, 200, 8, 24))
+    assert judge(_plan(), data, 1300.0).verdict is Verdict.REFUTED
+    plan = plan_test(CAND, DEPLOY, ("error_ratio",), 1020.0, {("checkout", "error_ratio"): 0.01})
+    assert plan is not None and plan.rises == (("error_ratio", 0.01),)
+    assert judge(plan, data, 1300.0).verdict is Verdict.INCONCLUSIVE
 
 
 def test_policy_alpha_is_split_between_signals() -> None:
