@@ -207,6 +207,8 @@ class Engine:
                     out.incidents[inc.id] = inc
         if self.forget_incidents_after is not None:
             self.tracker.forget(self.now, self.forget_incidents_after)
+            if self.confirm is not None:
+                self.confirm.keep(self.tracker.incidents)
         return out
 
     def ingest_many(self, events: Iterable[Event]) -> EngineOutput:
