@@ -16,7 +16,7 @@ from correlators.confirm import ArmData, ConfirmData, ConfirmPlan
 
 from .labelled import LabelledSample
 
-__all__ = ["ConfirmSource", "SeriesConfirmSource"]
+__all__ = ["AsyncSeries", "ConfirmSource", "SeriesConfirmSource"]
 
 
 class ConfirmSource(Protocol):
@@ -60,9 +60,28 @@ class SeriesConfirmSource:
     def __init__(self, samples: Iterable[LabelledSample], step: float) -> None:
         self.step = step
         self._index: dict[tuple[str, str], _Arms] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+        self.add(samples)
+
+    def add(self, samples: Iterable[LabelledSample]) -> None:
+        """More samples, in time order (a live feed: the demo shop's)."""
         for s in samples:
             for key, value in s.labels.items():
                 self._index[(s.service, key)][value][s.signal].append((s.ts, s.value))
+
+    def prune(self, before: float) -> None:
+        """Forget the samples older than ``before`` (a live feed's memory stays bounded)."""
+        for arms in self._index.values():
+            for value in list(arms):
+                for signal in list(arms[value]):
+                    kept = [p for p in arms[value][signal] if p[0] >= before]
+                    if kept:
+                        arms[value][signal] = kept
+                    else:
+                        del arms[value][signal]
+                if not arms[value]:
+                    del arms[value]
+        for key in [k for k, arms in self._index.items() if not arms]:
+            del self._index[key]
 
     def __bool__(self) -> bool:
         return bool(self._index)
@@ -118,3 +137,13 @@ class SeriesConfirmSource:
         values = {s: [p for p in series.get(s, []) if p[0] <= until] for s in signals}
         rate = [p for p in series.get("request_rate", []) if p[0] <= until]
         return ArmData(value, values, rate)
+
+
+class AsyncSeries:
+    """A :class:`SeriesConfirmSource` behind the live task's async interface (the demo's)."""
+
+    def __init__(self, inner: SeriesConfirmSource) -> None:
+        self.inner = inner
+
+    async def fetch(self, plan: ConfirmPlan, until: float) -> ConfirmData:
+        return self.inner.fetch(plan, until)
