@@ -3,10 +3,11 @@
 Usage: .venv/bin/python tests/benchmarks/rca.py [--batches] [SCENARIO_SET_DIR ...]
 (default: ../shared/scenarios/dev; in a clone without it, simulated sets A and B of docs/ranking.md,
 written once with ``whatchanged simulate`` under .bench/). ``--batches`` replays each step's samples as one batch per
-signal (the live daemon's path: vectorised banks) instead of one sample at a time. Both rankings are scored on the same replay,
-so detection is shared and only the ordering of causes differs. "without confirm tests" is the order the evidence
-alone gave in that same replay (``ranked_without_tests``), before the tests on the scenario's per-version series
-re-ranked it; the last line counts how often a test confirmed or refuted the true cause and the other candidates.
+signal (the live daemon's path into the signals' banks) instead of one sample at a time. Both rankings are scored on
+the same replay, so detection is shared and only the ordering of causes differs. "without confirm tests" is the
+order the evidence alone gave in that same replay (``ranked_without_tests``), before the tests on the scenario's
+per-version series re-ranked it; the last line counts how often a test confirmed or refuted the true cause and the
+other candidates.
 """
 
 from __future__ import annotations
