@@ -222,7 +222,7 @@ async def test_the_deploys_confirm_test_runs_on_prometheus_by_pod_and_updates_th
                     await asyncio.sleep(0.2)
                 daemon.stop()
                 await asyncio.wait_for(task, timeout=30)
-                incidents = await store.list_incidents()
+                incidents = await store.incidents.find()
             finally:
                 await store.close()
     finally:
