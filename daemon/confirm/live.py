@@ -46,7 +46,12 @@ class LiveConfirm:
             if not due:
                 await asyncio.sleep(self.poll)
                 continue
-            await asyncio.gather(*(self.run_one(d) for d in due))
+            for d, outcome in zip(due, await asyncio.gather(*(self.run_one(d) for d in due), return_exceptions=True),
+                                  strict=True):
+                if isinstance(outcome, Exception):  # never take the daemon down: drop the test, say why
+                    log.error("confirm test of %s failed to run: %s", d.plan.cause.key, outcome, exc_info=outcome)
+                    self.runner.record(d, judge(d.plan, ConfirmData("", self.step, missing=f"the test failed to run: "
+                                                                     f"{type(outcome).__name__}"), d.until))
 
     async def run_one(self, due: Due) -> None:
         try:

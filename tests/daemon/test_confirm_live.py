@@ -71,3 +71,28 @@ async def test_the_engine_never_fetches_and_a_slow_source_is_inconclusive(tmp_pa
     await live.run_one(due)
     [result] = runner.results(due.incident)
     assert result.verdict is Verdict.INCONCLUSIVE and "did not answer within 0.05 s" in result.reason
+
+
+async def test_a_failing_source_makes_an_inconclusive_test_and_the_task_goes_on(tmp_path: Path) -> None:
+    engine, runner, live, source, path = _setup(tmp_path)
+
+    class Broken:
+        async def fetch(self, plan: ConfirmPlan, until: float) -> ConfirmData:
+            raise ConnectionError("prometheus unreachable")
+    live.source = Broken()
+    for ev in load_scenario(path).events():
+        engine.ingest(ev)
+        if runner.take(1):
+            break
+    task = asyncio.create_task(live.run())
+    try:
+        for _ in range(100):
+            if any(runner.results(i) for i in engine.incidents):
+                break
+            await asyncio.sleep(0.01)
+        assert not task.done(), "the task keeps running"
+    finally:
+        task.cancel()
+    [result] = [r for i in engine.incidents for r in runner.results(i)][:1]
+    assert result.verdict is Verdict.INCONCLUSIVE
+    assert result.reason == "the queries failed: ConnectionError: prometheus unreachable"
