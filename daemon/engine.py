@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from correlators.health import HealthTracker
 from correlators.incidents import GroupingPolicy, Incident, IncidentTracker, PageAction
@@ -29,6 +29,9 @@ from detectors import (
 )
 
 from .events import AlertEvent, CatchUp, ChangeStatus, Event, ProbeResult, Sample, SampleBatch
+
+if TYPE_CHECKING:
+    from .confirm.runner import ConfirmRunner
 
 __all__ = ["BankFactory", "DetectorFactory", "Engine", "EngineOutput", "default_bank_factory",
            "default_detector_factory", "object_banks"]
@@ -125,7 +128,10 @@ class Engine:
         health: HealthTracker | None = None,
         change_retention: float = 6 * 3600.0,
         forget_incidents_after: float | None = None,
+        confirm: ConfirmRunner | None = None,
     ) -> None:
+        self.confirm = confirm
+        """Runs the top candidates' confirm tests after each ranking (:mod:`daemon.confirm`)."""
         self.topology = topology
         self.forget_incidents_after = forget_incidents_after
         self.detector_factory = detector_factory
@@ -194,8 +200,15 @@ class Engine:
                 self._rerank(inc, self.now)
                 out.pages += self.tracker.page(inc, self.now)
                 out.incidents[inc.id] = inc
+        if self.confirm is not None and not self.in_history:
+            for inc in self.tracker.open_incidents():
+                if inc.ranking is not None and self.confirm.waiting(inc, self.now):
+                    out.pages += self._rerank(inc, self.now)  # a confirm test has more data now
+                    out.incidents[inc.id] = inc
         if self.forget_incidents_after is not None:
             self.tracker.forget(self.now, self.forget_incidents_after)
+            if self.confirm is not None:
+                self.confirm.keep(self.tracker.incidents)
         return out
 
     def ingest_many(self, events: Iterable[Event]) -> EngineOutput:
@@ -373,6 +386,8 @@ class Engine:
         candidates, responses = self.episode_changes(inc)
         ranking = rank(self._with_measured_traffic(inc, ts), candidates, self._health,
                        self.topology, policy=self.ranking_policy, weights=self.weights(), responses=responses)
+        if self.confirm is not None:
+            ranking = self.confirm(inc, ranking, ts, candidates)
         return self.tracker.set_ranking(inc, ranking, ts)
 
     def _same_cause(self, inc: Incident, anomaly: Anomaly) -> bool:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from correlators.types import Topology
 
+from .confirm.replay import confirm_runner
 from .engine import Engine
 from .events import Event, Sample, batched
 from .policy import Policies, policies
@@ -74,10 +75,15 @@ class InSteps:
         yield from batched(others + [s for evs in samples.values() for s in evs])
 
 
-def replay(scenario: Replayable, engine: Engine | None = None) -> dict[str, Any]:
-    """Feed every event of ``scenario`` to an engine; return the replay document."""
+def replay(scenario: Replayable, engine: Engine | None = None, *, confirm: bool = True) -> dict[str, Any]:
+    """Feed every event of ``scenario`` to an engine; return the replay document.
+
+    With ``confirm`` (and a scenario that carries per-version series), the top candidates'
+    confirm tests run on those series and re-rank each incident (:mod:`daemon.confirm`).
+    """
     pol = policies_for_step(scenario.step)
-    engine = engine or Engine(scenario.topology, grouping=pol.grouping, ranking=pol.ranking)
+    engine = engine or Engine(scenario.topology, grouping=pol.grouping, ranking=pol.ranking,
+                              confirm=confirm_runner(scenario) if confirm else None)
     events = 0
     for ev in scenario.events():
         events += 1

@@ -29,6 +29,8 @@ from detectors import SEASONAL_SIGNALS
 from .api.auth import ApiTokens
 from .cluster.node import ClusterNode
 from .config import Config, DeliveryConfig, load_config_or_report
+from .confirm.build import build_confirm
+from .confirm.live import LiveConfirm
 from .engine import Engine, EngineOutput, detection_factories
 from .events import AlertEvent, CatchUp, ChangeStatus, Event, Sample, SampleBatch
 from .guard import TimeWindow, clean_alert, clean_change, is_clean
@@ -114,8 +116,10 @@ class Daemon:
         time_window: TimeWindow | None = None,
         intake: IntakeLimits | None = None,
         reorder_within: float = 0.0,
+        confirm: LiveConfirm | None = None,
     ) -> None:
         pol = policies(step)
+        self.confirm = confirm  # the top candidates' confirm tests, run live (daemon.confirm)
         self.store = store
         self.topology = topology
         self.time_window = time_window or TimeWindow()  # event times the edge and the core accept
@@ -127,7 +131,7 @@ class Daemon:
         detector, bank = detection_factories(seasonal, vectorised)
         self.engine = Engine(topology, grouping=grouping or pol.grouping, ranking=pol.ranking,
                              weights=self.learner.weights, detector_factory=detector, bank_factory=bank,
-                             forget_incidents_after=3600.0)
+                             forget_incidents_after=3600.0, confirm=confirm.runner if confirm else None)
         self.sources = list(sources)
         self.statuses = {s.name: s for s in statuses}
         dc = delivery or DeliveryConfig(resolve_hold=0.0)
@@ -265,6 +269,8 @@ class Daemon:
                 workers = [tg.create_task(self._pump(s), name=f"source:{s.name}") for s in self.sources]
                 deliverer = tg.create_task(self.outbox.run(), name="outbox")
                 workers.append(tg.create_task(self._checkpoints(), name="checkpoints"))
+                if self.confirm is not None:
+                    workers.append(tg.create_task(self.confirm.run(), name="confirm"))
                 if self.cluster is not None:
                     workers.append(tg.create_task(self.cluster.run(), name="cluster"))
                 analysis = tg.create_task(self._analysis(), name="analysis")
@@ -876,7 +882,8 @@ async def _run_from_config(cfg: Config) -> int:
                         seasonal=cfg.detection.seasonal,
                         time_window=TimeWindow(cfg.intake.max_age, cfg.intake.max_future),
                         intake=IntakeLimits(cfg.intake.rate, float(cfg.intake.burst), cfg.intake.max_pending),
-                        reorder_within=cfg.intake.reorder_within)
+                        reorder_within=cfg.intake.reorder_within,
+                        confirm=build_confirm(cfg, sources, topology_of(cfg)))
         host, port = cfg.host_port
         return await serve(daemon, host, port)
     finally:

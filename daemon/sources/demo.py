@@ -27,8 +27,9 @@ log = logging.getLogger("whatchanged.demo")
 
 class DemoSource:
     def __init__(self, shop: Any, status: SourceStatus, *, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], Any] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Any] = asyncio.sleep, labelled: Any = None) -> None:
         self.name = "demo"
+        self.labelled = labelled  # takes the shop's per-version samples (its confirm tests' data)
         self.shop = shop
         self.status = status
         self.clock = clock
@@ -63,6 +64,9 @@ class DemoSource:
                 yield p
             for s in tick.samples:
                 yield s
+            if self.labelled is not None:
+                self.labelled.add(tick.labelled)
+                self.labelled.prune(self._next - 3 * 3600.0)
             self.status.ok(self.clock(), self._next)
             self._next += step
 
@@ -76,7 +80,7 @@ def demo_shop(now: float, *, seed: int, step: float, every: float, first_after: 
     return DemoShop(seed, start, step, cycle_period=1800.0, changes_per_hour=12.0,
                     schedule=AutoSchedule(first_after=(now - start) + first_after, every=every,
                                           duration=min(180.0, every / 2)),
-                    noise=NoiseSettings(cycle_amplitude=0.25), run=run)
+                    noise=NoiseSettings(cycle_amplitude=0.25), run=run, versions=True)
 
 
 def prepare_store(path: Path, *, fresh: bool) -> bool:
@@ -93,6 +97,9 @@ def prepare_store(path: Path, *, fresh: bool) -> bool:
 
 async def run_demo(*, listen: str, db: str, seed: int, step: float, every: float, first_after: float,
                    backfill: float = 3600.0, fresh: bool = False) -> int:
+    from ..confirm.live import LiveConfirm
+    from ..confirm.runner import ConfirmRunner
+    from ..confirm.source import AsyncSeries, SeriesConfirmSource
     from ..notify.console import ConsoleNotifier
     from ..service import Daemon, serve
     from ..store import Store
@@ -108,9 +115,11 @@ async def run_demo(*, listen: str, db: str, seed: int, step: float, every: float
     host, _, port = listen.rpartition(":")
     status = SourceStatus("demo", stale_after=10 * step)
     try:
-        daemon = Daemon(store=store, topology=topology, sources=[DemoSource(shop, status)],
+        series = SeriesConfirmSource([], step)  # the shop's old and new pods, for the confirm tests
+        confirm = LiveConfirm(ConfirmRunner(None, topology, step), AsyncSeries(series), step=step)
+        daemon = Daemon(store=store, topology=topology, sources=[DemoSource(shop, status, labelled=series)],
                         notifiers={"console": ConsoleNotifier()}, statuses=[status], step=step,
-                        base_url=f"http://{listen}")
+                        base_url=f"http://{listen}", confirm=confirm)
         log.info("demo: %d services, first incident in about %.0fs, then every %.0fs; watch it at http://%s/incidents",
                  len(topology.services), first_after, every, listen)
         return await serve(daemon, host.strip("[]"), int(port))
