@@ -11,8 +11,8 @@ coefficients *are* the ranking's weights.
 
 The model is a logistic regression without intercept learnt by plain SGD on the log loss (river's
 ``optim.losses.Log`` and ``optim.SGD``, what its ``LogisticRegression`` with ``intercept_lr=0`` and
-``l2=0`` computes), its weights a dict held here and started at the hand-set :data:`~correlators.ranking.DEFAULT_WEIGHTS` (the prior)
-so that a few answers nudge the ranking rather than replace it. Plain SGD has no state besides the
+``l2=0`` computes), its weights a dict held here and started at the hand-set
+:data:`~correlators.ranking.DEFAULT_WEIGHTS` (the prior) so that a few answers nudge the ranking rather than replace it. Plain SGD has no state besides the
 weights, so :meth:`state_dict` / :meth:`load_state` round-trip exactly through JSON and a restart
 resumes where it left off.
 
@@ -22,8 +22,8 @@ replaying them rebuilds the same weights) and passes :meth:`weights` to the engi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any, cast
 
 from river import optim
 
@@ -75,7 +75,8 @@ class OnlineWeights:
         g = max(min(self._loss.gradient(True, z), self.clip), -self.clip)
         for k in x:
             self._weights.setdefault(k, 0.0)
-        self._optimizer.step(self._weights, {k: v * g for k, v in x.items()})
+        grad: dict[Hashable, Any] = {k: v * g for k, v in x.items()}
+        self._optimizer.step(cast("dict[Hashable, Any]", self._weights), grad)  # updates the dict in place
 
     def update(self, candidates: Iterable[CandidateFeatures], true_cause: Cause) -> bool:
         """Learn that ``true_cause`` was the cause among ``candidates`` (a ranking's candidates, or
