@@ -13,8 +13,8 @@ The model is a logistic regression without intercept learnt by plain SGD on the 
 ``optim.losses.Log`` and ``optim.SGD``, what its ``LogisticRegression`` with ``intercept_lr=0`` and
 ``l2=0`` computes), its weights a dict held here and started at the hand-set
 :data:`~correlators.ranking.DEFAULT_WEIGHTS` (the prior) so that a few answers nudge the ranking
-rather than replace it. Plain SGD has no state besides the weights, so :meth:`state_dict` / :meth:`load_state` round-trip exactly through JSON and a restart
-resumes where it left off.
+rather than replace it. Plain SGD has no state besides the weights, so :meth:`state_dict` /
+:meth:`load_state` round-trip exactly through JSON and a restart resumes where it left off.
 
 Pure: no I/O. The daemon persists :meth:`state_dict` (store table ``feedback`` holds the answers;
 replaying them rebuilds the same weights) and passes :meth:`weights` to the engine.
