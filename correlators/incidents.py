@@ -69,6 +69,12 @@ class PageAction:
     reason: str
 
 
+def decided_tests(tests: list[Any]) -> tuple[str, ...]:
+    """``cause=verdict`` of the confirmed and refuted tests in an incident document's ``tests``."""
+    return tuple(sorted(f"{Cause.from_json(t['cause']).key}={t['verdict']}" for t in tests
+                        if t.get("verdict") in ("confirmed", "refuted")))
+
+
 @dataclass
 class Incident:
     id: str
@@ -84,6 +90,8 @@ class Incident:
     resolved_at: float | None = None
     ranking: Ranking | None = None
     paged_top: Cause | None = None
+    paged_tests: tuple[str, ...] = ()
+    """The decided confirm tests (``cause=verdict``) the last page showed: a new one updates it."""
     reopened: int = 0
     merged_into: str | None = None
     follows: str | None = None
@@ -138,6 +146,7 @@ class Incident:
             state=IncidentState(doc.get("state", "open")), paged_at=doc.get("paged_at"),
             resolved_at=doc.get("resolved_at"),
             paged_top=Cause.from_json(cands[0]["cause"]) if cands and doc.get("paged_at") is not None else None,
+            paged_tests=decided_tests(doc.get("tests") or []) if doc.get("paged_at") is not None else (),
             reopened=int(doc.get("reopened", 0)), merged_into=doc.get("merged_into"),
             follows=doc.get("follows"),
         )
@@ -161,6 +170,8 @@ class Incident:
             "dead_ends": [d.to_json() for d in ranking.dead_ends] if ranking else [],
             "recommendation": ranking.recommendation.to_json() if ranking else None,
             "low_confidence": ranking.low_confidence if ranking else False,
+            **({"tests": [t.to_json() for t in ranking.tests],
+                "ranked_without_tests": [c.to_json() for c in ranking.untested]} if ranking and ranking.tests else {}),
             "reopened": self.reopened,
             "merged_into": self.merged_into,
             "follows": self.follows,
@@ -486,9 +497,12 @@ class IncidentTracker:
         """Attach a new ranking; update the page when the top cause changed since it was paged."""
         inc.ranking = ranking
         top = ranking.top.cause if ranking.top else None
-        if inc.paged_at is not None and inc.state is IncidentState.OPEN and top != inc.paged_top:
-            inc.paged_top = top
-            return [PageAction(PageKind.UPDATE, inc.id, ts, "top candidate changed")]
+        tests = decided_tests([t.to_json() for t in ranking.tests])
+        if inc.paged_at is not None and inc.state is IncidentState.OPEN and (top != inc.paged_top
+                                                                             or tests != inc.paged_tests):
+            why = "top candidate changed" if top != inc.paged_top else "a confirm test decided"
+            inc.paged_top, inc.paged_tests = top, tests
+            return [PageAction(PageKind.UPDATE, inc.id, ts, why)]
         return []
 
     def page(self, inc: Incident, ts: float) -> list[PageAction]:
@@ -497,4 +511,5 @@ class IncidentTracker:
             return []
         inc.paged_at = ts
         inc.paged_top = inc.ranking.top.cause if inc.ranking and inc.ranking.top else None
+        inc.paged_tests = decided_tests([t.to_json() for t in inc.ranking.tests]) if inc.ranking else ()
         return [PageAction(PageKind.TRIGGER, inc.id, ts, "new incident")]

@@ -9,12 +9,12 @@ moves the weights exactly towards ranking the true cause above each rival, and b
 comparison of two candidates only depends on the difference of their logits, the learned
 coefficients *are* the ranking's weights.
 
-The model is a logistic regression without intercept learnt by plain SGD on the log loss (what
-river's ``LogisticRegression`` with ``intercept_lr=0``, ``l2=0`` and ``SGD`` computes), its weights a
-dict held here and started at the hand-set :data:`~correlators.ranking.DEFAULT_WEIGHTS` (the prior)
-so that a few answers nudge the ranking rather than replace it. Plain SGD has no state besides the
-weights, so :meth:`state_dict` / :meth:`load_state` round-trip exactly through JSON and a restart
-resumes where it left off.
+The model is a logistic regression without intercept learnt by plain SGD on the log loss (river's
+``optim.losses.Log`` and ``optim.SGD``, what its ``LogisticRegression`` with ``intercept_lr=0`` and
+``l2=0`` computes), its weights a dict held here and started at the hand-set
+:data:`~correlators.ranking.DEFAULT_WEIGHTS` (the prior) so that a few answers nudge the ranking
+rather than replace it. Plain SGD has no state besides the weights, so :meth:`state_dict` /
+:meth:`load_state` round-trip exactly through JSON and a restart resumes where it left off.
 
 Pure: no I/O. The daemon persists :meth:`state_dict` (store table ``feedback`` holds the answers;
 replaying them rebuilds the same weights) and passes :meth:`weights` to the engine.
@@ -22,9 +22,10 @@ replaying them rebuilds the same weights) and passes :meth:`weights` to the engi
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any, cast
+
+from river import optim
 
 from .ranking import DEFAULT_WEIGHTS, Weights
 from .types import Candidate, Cause, CauseType
@@ -57,24 +58,25 @@ class OnlineWeights:
         self.clip = clip
         self.updates = 0
         self._weights = {k: float(v) for k, v in self.prior.items()}
+        self._loss = optim.losses.Log()
+        self._optimizer = optim.SGD(self.learning_rate)
 
     def weights(self) -> dict[str, float]:
         """Current weights for :func:`correlators.ranking.rank` (every prior key is present)."""
         return {**self.prior, **self._weights}
 
     def _learn_won(self, x: Mapping[str, float]) -> None:
-        """One SGD step of the log loss on ``x`` labelled "the first won" (label 1, no intercept)."""
+        """One SGD step of the log loss on ``x`` labelled "the first won" (label 1, no intercept).
+
+        The loss's gradient and the step are river's public ``optim`` parts, the ones its
+        ``LogisticRegression`` uses; the weights are held here so that they can start at the prior.
+        """
         z = sum(self._weights.get(k, 0.0) * v for k, v in x.items())
-        # d(log loss)/dz at label 1 is -1 / (1 + e^z); past |z| = 18 its limits, so exp cannot overflow
-        if z > 18.0:
-            grad = -math.exp(-z)
-        elif z < -18.0:
-            grad = -1.0
-        else:
-            grad = -1.0 / (math.exp(z) + 1.0)
-        grad = max(min(grad, self.clip), -self.clip)
-        for k, v in x.items():
-            self._weights[k] = self._weights.get(k, 0.0) - self.learning_rate * (v * grad)
+        g = max(min(self._loss.gradient(True, z), self.clip), -self.clip)
+        for k in x:
+            self._weights.setdefault(k, 0.0)
+        grad: dict[Hashable, Any] = {k: v * g for k, v in x.items()}
+        self._optimizer.step(cast("dict[Hashable, Any]", self._weights), grad)  # updates the dict in place
 
     def update(self, candidates: Iterable[CandidateFeatures], true_cause: Cause) -> bool:
         """Learn that ``true_cause`` was the cause among ``candidates`` (a ranking's candidates, or

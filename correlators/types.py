@@ -8,7 +8,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .confirm.judge import ConfirmResult
 
 __all__ = [
     "JSON",
@@ -297,6 +300,10 @@ class Ranking:
     dead_ends: tuple[DeadEnd, ...]
     recommendation: Recommendation
     low_confidence: bool = False
+    tests: tuple[ConfirmResult, ...] = ()
+    """The confirm tests run on the candidates (:mod:`correlators.confirm`), latest per cause."""
+    untested: tuple[Cause, ...] = ()
+    """The candidates' causes in the order the evidence alone ranked them (set with ``tests``)."""
 
     @property
     def top(self) -> Candidate | None:

@@ -35,6 +35,7 @@ DEFERRED: dict[str, dict[str, str]] = {
     "daemon.cli.detect": {"*": "`detect --help` answers without loading numpy and river"},
     "daemon.cluster.build": {"daemon.cluster.kube_lease": "the kubernetes client loads only for a lease",
                              "daemon.cluster.leader": "asyncpg loads only with PostgreSQL"},
+    "daemon.confirm.build": {"daemon.sources.prometheus": "the Prometheus client loads only when confirm tests run"},
     "daemon.sources.factory": {"*": "each source's client library (kubernetes, prometheus) loads only "
                                     "when configured"},
     "daemon.notify.factory": {"*": "each receiver's client library (slack_sdk) loads only when configured"},
@@ -210,6 +211,7 @@ FORBIDDEN: list[tuple[str, str, str]] = [
     ("daemon.sources", "daemon.runtime", "sources hand events over; they never drive the daemon"),
     ("daemon.notify", "daemon.runtime", "receivers are driven by the runtime's outbox"),
     ("daemon.store", "daemon.runtime", "the store holds records; it knows nothing of the daemon"),
+    ("daemon.confirm", "daemon.runtime", "confirm tests are handed to the runtime by the composition root"),
     ("daemon.telemetry", "daemon.", "every room may use telemetry: it imports nothing of the daemon"),
 ]
 ANYONE = ("daemon.cli", "daemon.config.compose")  # the entry points, imported by nothing else

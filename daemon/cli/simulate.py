@@ -38,6 +38,8 @@ class SimulateOptions:
     count: int
     topology: str
     services: int | None
+    versions: bool = False
+    decoys: int = 0
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -72,6 +74,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="'random' (a random DAG per scenario, default) or 'shop' (the demo shop)")
     parser.add_argument("--services", metavar="N", default=None,
                         help="services per random topology (default: 6-20 at random)")
+    parser.add_argument("--versions", action="store_true",
+                        help="also write per-version series (metrics.csv's labels column: old and new pods side by "
+                             "side while a change rolls out), for the confirm tests (default off)")
+    parser.add_argument("--decoys", metavar="N", default="0",
+                        help="harmless deploys of N other services at the moment of each incident's cause "
+                             "(default 0)")
     parser.set_defaults(func=run)
     return parser
 
@@ -109,7 +117,9 @@ def _options(args: argparse.Namespace) -> SimulateOptions:
         raise OptionError(f"--hours: {hours:g} h cannot hold the incidents of --kinds; "
                           f"give at least {needed:.2f}")
     return SimulateOptions(out=Path(args.out), seed=_number(args, "seed", int, 0, 2**63 - 1), plan=plan,
-                           hours=hours, step=step, count=count, topology=topology, services=services)
+                           hours=hours, step=step, count=count, topology=topology, services=services,
+                           versions=bool(getattr(args, "versions", False)),
+                           decoys=_number(args, "decoys", int, 0, 50) if getattr(args, "decoys", None) else 0)
 
 
 def _progress(done: int, count: int, path: Path) -> None:
@@ -134,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
         opts = _options(args)
         paths = write_set(opts.out, opts.seed, opts.plan, opts.count, opts.hours, opts.step,
                           topology=opts.topology, n_services=opts.services,
-                          progress=_progress if sys.stderr.isatty() else None)
+                          progress=_progress if sys.stderr.isatty() else None,
+                          versions=opts.versions, decoys=opts.decoys)
     except OptionError as exc:
         print(f"{_PROG}: error: {exc}", file=sys.stderr)
         return 2

@@ -21,6 +21,10 @@ from ..api.app import create_app
 from ..api.webhooks import WebhookSettings
 from ..cluster.build import build_node
 from ..cluster.node import ClusterNode
+from ..confirm.build import build_confirm
+from ..confirm.live import LiveConfirm
+from ..confirm.runner import ConfirmRunner
+from ..confirm.source import AsyncSeries, SeriesConfirmSource
 from ..core.guard import TimeWindow
 from ..core.intake import IntakeLimits
 from ..core.policy import policy, step_of
@@ -54,7 +58,8 @@ def build_daemon(cfg: Config, store: Store, cluster: ClusterNode | None = None) 
                   seasonal=cfg.detection.seasonal,
                   time_window=TimeWindow(cfg.intake.max_age, cfg.intake.max_future),
                   intake=IntakeLimits(cfg.intake.rate, float(cfg.intake.burst), cfg.intake.max_pending),
-                  reorder_within=cfg.intake.reorder_within)
+                  reorder_within=cfg.intake.reorder_within,
+                  confirm=build_confirm(cfg, sources, topology_of(cfg)))
 
 
 def build_cluster(cfg: Config, store: Store) -> ClusterNode | None:
@@ -110,9 +115,11 @@ async def run_demo(*, listen: str, db: str, seed: int, step: float, every: float
     host, _, port = listen.rpartition(":")
     status = SourceStatus("demo", stale_after=10 * step)
     try:
-        daemon = Daemon(store=store, topology=topology, sources=[DemoSource(shop, status)],
+        series = SeriesConfirmSource([], step)  # the shop's old and new pods, for the confirm tests
+        confirm = LiveConfirm(ConfirmRunner(None, topology, step), AsyncSeries(series), step=step)
+        daemon = Daemon(store=store, topology=topology, sources=[DemoSource(shop, status, labelled=series)],
                         notifiers={"console": ConsoleNotifier()}, statuses=[status], step=step,
-                        policy=policy(None, step), base_url=f"http://{listen}")
+                        policy=policy(None, step), base_url=f"http://{listen}", confirm=confirm)
         demo_log.info("demo: %d services, first incident in about %.0fs, then every %.0fs; watch it at http://%s/incidents",
                  len(topology.services), first_after, every, listen)
         return await serve(daemon, host.strip("[]"), int(port))

@@ -471,6 +471,24 @@ class ClusterConfig(_Model):
         return index
 
 
+class ConfirmConfig(_Model):
+    """Confirm tests run live (docs/confirm.md): each top candidate's test queried from Prometheus.
+
+    They run when the config has a signal template and either a Kubernetes watch (the pods of the
+    new and old ReplicaSet, by ``pod_label``) or a ``version_label`` the metrics carry."""
+
+    enabled: bool = True
+    template: Literal["http", "spring", "istio", "ingress_nginx", "grpc"] | None = None
+    """The per-version queries' template (default: the first of ``templates``)."""
+    pod_label: str = Field(default="pod", pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+    version_label: str | None = Field(default=None, pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+    top: int = Field(default=3, ge=1, le=20)
+    max_queries: int = Field(default=40, ge=1, le=1000)
+    """Tests per incident, at most (each test is a few range queries)."""
+    timeout: Duration = 10.0
+    concurrency: int = Field(default=2, ge=1, le=32)
+
+
 class Config(_Model):
     listen: str = "127.0.0.1:8080"
     base_url: str = ""
@@ -492,6 +510,7 @@ class Config(_Model):
     webhooks: WebhooksConfig = WebhooksConfig()
     intake: IntakeConfig = IntakeConfig()
     cluster: ClusterConfig | None = None
+    confirm: ConfirmConfig = ConfirmConfig()
 
     @field_validator("listen")
     @classmethod

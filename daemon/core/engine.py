@@ -30,7 +30,7 @@ from detectors import (
 from .changes import ChangeLog
 from .events import AlertEvent, CatchUp, ChangeStatus, Event, ProbeResult, Sample, SampleBatch
 from .policy import DEFAULT_STEP, policy
-from .ranker import Ranker
+from .ranker import Confirmer, Ranker
 from .series import BankFactory, SeriesDetectors
 
 __all__ = ["BankFactory", "DetectorFactory", "Engine", "EngineOutput", "alert_detection", "default_bank_factory",
@@ -135,6 +135,7 @@ class Engine:
         health: HealthTracker | None = None,
         change_retention: float = 6 * 3600.0,
         forget_incidents_after: float | None = None,
+        confirm: Confirmer | None = None,
     ) -> None:
         self.topology = topology
         self.forget_incidents_after = forget_incidents_after
@@ -153,7 +154,7 @@ class Engine:
         self.change_retention = change_retention
         self.series = SeriesDetectors(bank_factory)
         self.log = ChangeLog(change_retention)
-        self.ranker = Ranker(topology, self.log, ranking, self.weights)
+        self.ranker = Ranker(topology, self.log, ranking, self.weights, confirm)  # confirm: daemon.confirm
         self._traffic = TrafficWindow()
         self.tracker.same_cause = lambda inc, anomaly: self.ranker.same_cause(inc, anomaly, self.tracker,
                                                                                  self._traffic)
@@ -206,8 +207,15 @@ class Engine:
                 self._rerank(inc, self.now)
                 out.pages += self.tracker.page(inc, self.now)
                 out.incidents[inc.id] = inc
+        if (confirm := None if self.in_history else self.ranker.confirm) is not None:
+            for inc in self.tracker.open_incidents():
+                if inc.ranking is not None and confirm.waiting(inc, self.now):
+                    out.pages += self._rerank(inc, self.now)  # a confirm test has more data now
+                    out.incidents[inc.id] = inc
         if self.forget_incidents_after is not None:
             self.tracker.forget(self.now, self.forget_incidents_after)
+            if self.ranker.confirm is not None:
+                self.ranker.confirm.keep(self.tracker.incidents)
         return out
 
     def ingest_many(self, events: Iterable[Event]) -> EngineOutput:
@@ -235,7 +243,8 @@ class Engine:
     def _on_batch(self, b: SampleBatch) -> EngineOutput:
         """Detect on the whole step, then take its detections and traffic in the samples' order,
         as the same samples one at a time would."""
-        found = self._detect_batch(b)
+        self.now = max(self.now, b.ts)
+        found = self.series.update_batch(b)
         out = EngineOutput()
         traffic = self._is_traffic(b.signal)
         seen = 0
@@ -255,14 +264,11 @@ class Engine:
 
     def detect_batch(self, b: SampleBatch) -> list[tuple[int, Detection]]:
         """Advance the batch's detectors only (no grouping): ``(position in the batch, detection)``."""
-        found = self._detect_batch(b)
+        self.now = max(self.now, b.ts)
+        found = self.series.update_batch(b)
         if self._is_traffic(b.signal):
             self._observe_traffic(b, 0, len(b))
         return found
-
-    def _detect_batch(self, b: SampleBatch) -> list[tuple[int, Detection]]:
-        self.now = max(self.now, b.ts)
-        return self.series.update_batch(b)
 
     def add_detection(self, service: str, signal: str, series: str, d: Detection) -> EngineOutput:
         """Take a detection (from a detector here, another replica, or an external alert) into the incidents."""
@@ -345,10 +351,6 @@ class Engine:
 
     def _rerank(self, inc: Incident, ts: float) -> list[PageAction]:
         return self.ranker.rerank(inc, ts, self.tracker, self._traffic)
-
-    def episode_changes(self, inc: Incident) -> tuple[list[Change], list[Change]]:
-        """The changes that could have caused this episode, and those made in response to it."""
-        return self.ranker.episode_changes(inc)
 
     def open_incidents(self) -> Iterable[Incident]:
         """The incidents open now (what the workspace snapshots, what /metrics counts)."""

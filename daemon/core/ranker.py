@@ -4,18 +4,29 @@ test that tells a relapse from a new outage."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
+from typing import Protocol
 
 from correlators.incidents import Incident, IncidentTracker, PageAction
 from correlators.ranking import RankingPolicy, Weights, rank
 from correlators.signals import SignalRole
 from correlators.traffic import TrafficWindow
-from correlators.types import Anomaly, Change, ChangeKind, Topology
+from correlators.types import Anomaly, Change, ChangeKind, Ranking, Topology
 
 from .changes import ChangeLog
 
-__all__ = ["Ranker"]
+__all__ = ["Confirmer", "Ranker"]
+
+
+class Confirmer(Protocol):
+    """The engine's confirm hook (:class:`daemon.confirm.runner.ConfirmRunner`): re-ranks an incident
+    with its top candidates' confirm tests, says which incidents wait for a test's data, and forgets
+    those the engine forgot."""
+
+    def __call__(self, inc: Incident, ranking: Ranking, ts: float, changes: Sequence[Change]) -> Ranking: ...
+    def waiting(self, inc: Incident, ts: float) -> bool: ...
+    def keep(self, incident_ids: Collection[str]) -> None: ...
 
 
 class Ranker:
@@ -24,9 +35,10 @@ class Ranker:
     starts a new tracker)."""
 
     def __init__(self, topology: Topology, log: ChangeLog, policy: RankingPolicy,
-                 weights: Callable[[], Weights]) -> None:
+                 weights: Callable[[], Weights], confirm: Confirmer | None = None) -> None:
         self.topology = topology
         self.log = log
+        self.confirm = confirm
         self.policy = policy
         self.weights = weights
 
@@ -34,6 +46,8 @@ class Ranker:
         candidates, responses = self.episode_changes(inc)
         ranking = rank(self.with_measured_traffic(inc, ts, tracker, traffic), candidates, self.log.health,
                        self.topology, policy=self.policy, weights=self.weights(), responses=responses)
+        if self.confirm is not None:
+            ranking = self.confirm(inc, ranking, ts, candidates)
         return tracker.set_ranking(inc, ranking, ts)
 
     def same_cause(self, inc: Incident, anomaly: Anomaly, tracker: IncidentTracker, traffic: TrafficWindow) -> bool:

@@ -8,15 +8,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from correlators.types import Topology
 
 from .engine import Engine
 from .events import Event, Sample, batched
 from .policy import policy
+from .ranker import Confirmer
 
-__all__ = ["InSteps", "Replayable", "replay"]
+__all__ = ["Confirmable", "InSteps", "Replayable", "replay"]
 
 log = logging.getLogger("whatchanged.replay")
 
@@ -31,6 +32,13 @@ class Replayable(Protocol):
     @property
     def topology(self) -> Topology: ...
     def events(self) -> Iterator[Event]: ...
+
+
+@runtime_checkable
+class Confirmable(Protocol):
+    """A replayable that can run its incidents' confirm tests (a scenario folder with per-version series)."""
+
+    def confirm_runner(self) -> Confirmer | None: ...
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,9 @@ class InSteps:
     def topology(self) -> Topology:
         return self.inner.topology
 
+    def confirm_runner(self) -> Confirmer | None:
+        return self.inner.confirm_runner() if isinstance(self.inner, Confirmable) else None
+
     def events(self) -> Iterator[Event]:
         now: float | None = None
         others: list[Event] = []
@@ -67,10 +78,16 @@ class InSteps:
         yield from batched(others + [s for evs in samples.values() for s in evs])
 
 
-def replay(scenario: Replayable, engine: Engine | None = None) -> dict[str, Any]:
-    """Feed every event of ``scenario`` to an engine; return the replay document."""
+def replay(scenario: Replayable, engine: Engine | None = None, *, confirm: bool = True) -> dict[str, Any]:
+    """Feed every event of ``scenario`` to an engine; return the replay document.
+
+    With ``confirm`` (and a scenario that carries per-version series), the top candidates'
+    confirm tests run on those series and re-rank each incident (:mod:`daemon.confirm`): the
+    scenario hands over its runner (:class:`Confirmable`).
+    """
     pol = policy(None, scenario.step)
-    engine = engine or Engine(scenario.topology, grouping=pol.grouping, ranking=pol.ranking)
+    runner = scenario.confirm_runner() if confirm and isinstance(scenario, Confirmable) else None
+    engine = engine or Engine(scenario.topology, grouping=pol.grouping, ranking=pol.ranking, confirm=runner)
     events = 0
     for ev in scenario.events():
         events += 1

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from correlators.types import Change, ServiceInfo
+from daemon.confirm.labelled import format_labels
 from daemon.core.events import ProbeResult
 from daemon.demo.incidents import INCIDENT_KINDS
 from daemon.demo.randomness import derive_rng, stable_int
@@ -67,6 +68,10 @@ class ScenarioSpec:
         Mean number of routine background changes per hour.
     duration_minutes
         Range of incident durations.
+    versions
+        Also write per-version series (the ``labels`` column of ``metrics.csv``) while changes roll out.
+    decoys
+        Harmless deploys of other services at the moment of each incident's cause.
     """
 
     name: str | None = None
@@ -76,6 +81,8 @@ class ScenarioSpec:
     missing_fraction: float = 0.0025
     changes_per_hour: float = 3.0
     duration_minutes: tuple[float, float] = (15.0, 40.0)
+    versions: bool = False
+    decoys: int = 0
 
 
 def parse_kinds(text: str) -> list[list[str]]:
@@ -132,7 +139,9 @@ def _schedule(shop: DemoShop, rng: np.random.Generator, kinds: Sequence[str], to
         wanted = rng.uniform(*spec.duration_minutes) * 60.0
         if kind == "slow_creep":
             wanted = max(wanted, 1800.0)
-        shop.schedule_incident(kind, at, min(wanted, lo + 0.85 * width - 180.0 - at))
+        incident = shop.schedule_incident(kind, at, min(wanted, lo + 0.85 * width - 180.0 - at))
+        if spec.decoys:
+            shop.schedule_decoys(incident, spec.decoys)
 
 
 def _number(value: float) -> int | float:
@@ -164,18 +173,24 @@ def _scenario_json(name: str, shop: DemoShop, end: float) -> dict[str, Any]:
     }
 
 
-def _write_series(directory: Path, shop: DemoShop, n_steps: int, missing: float) -> None:
+def _labelled_rows(tick: DemoTick) -> list[list[str]]:
+    return [[str(_number(s.ts)), s.service, s.signal, f"{s.value:.{_DECIMALS.get(s.signal, 6)}f}",
+             format_labels(s.labels)] for s in tick.labelled]
+
+
+def _write_series(directory: Path, shop: DemoShop, n_steps: int, missing: float, versions: bool = False) -> None:
     drop_rng = derive_rng(shop.seed, "missing")
     with (open(directory / "metrics.csv", "w", newline="") as metrics_file,
           open(directory / "health.csv", "w", newline="") as health_file,
           open(directory / "changes.jsonl", "w") as changes_file):
         metrics = csv.writer(metrics_file, lineterminator="\n")
         health = csv.writer(health_file, lineterminator="\n")
-        metrics.writerow(["timestamp", "service", "signal", "value"])
+        metrics.writerow(["timestamp", "service", "signal", "value", *(["labels"] if versions else [])])
         health.writerow(["timestamp", "target", "healthy"])
         for k in range(n_steps):
             tick = shop.tick(shop.start + k * shop.step)
             metrics.writerows(_metric_rows(tick, drop_rng.random(len(tick.samples)) >= missing))
+            metrics.writerows(_labelled_rows(tick))
             health.writerows(_probe_rows(tick.probes))
             changes_file.writelines(_change_line(c) + "\n" for c in tick.changes)
 
@@ -218,11 +233,11 @@ def write_scenario(
     if n_steps < 2:
         raise ValueError("the scenario must hold at least two steps")
     shop = DemoShop(seed, _start(seed, spec), step, _topology(seed, spec),
-                    changes_per_hour=spec.changes_per_hour)
+                    changes_per_hour=spec.changes_per_hour, versions=spec.versions)
     _schedule(shop, derive_rng(seed, "placement"), kinds, n_steps * step, spec)
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    _write_series(out, shop, n_steps, spec.missing_fraction)
+    _write_series(out, shop, n_steps, spec.missing_fraction, spec.versions)
     name = spec.name or f"sim-{'+'.join(kinds) or QUIET}-{seed}"
     end = shop.start + (n_steps - 1) * step
     (out / "scenario.json").write_text(json.dumps(_scenario_json(name, shop, end), indent=1) + "\n")
@@ -234,7 +249,7 @@ def write_scenario(
 def write_set(
     out: str | Path, seed: int, plan: Sequence[Sequence[str]], count: int, hours: float, step: float,
     topology: str = "random", n_services: int | None = None,
-    progress: Callable[[int, int, Path], None] | None = None,
+    progress: Callable[[int, int, Path], None] | None = None, *, versions: bool = False, decoys: int = 0,
 ) -> list[Path]:
     """Write ``count`` scenarios, the i-th injecting ``plan[i % len(plan)]``.
 
@@ -256,6 +271,8 @@ def write_set(
         Size of random topologies (None: 6-20).
     progress
         Called after each scenario with ``(done, count, path)``.
+    versions, decoys
+        Per-version series and same-time decoy deploys (see :class:`ScenarioSpec`; off by default).
 
     Returns
     -------
@@ -267,7 +284,7 @@ def write_set(
     for i in range(count):
         kinds = list(plan[i % len(plan)])
         name = f"sim-{'+'.join(kinds) or QUIET}-{i}"
-        spec = ScenarioSpec(name=name, services=services, n_services=n_services)
+        spec = ScenarioSpec(name=name, services=services, n_services=n_services, versions=versions, decoys=decoys)
         path = Path(out) / name
         write_scenario(path, stable_int(seed, "scenario", i) % 2**31, kinds, hours, step, spec)
         paths.append(path)

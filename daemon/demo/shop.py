@@ -15,13 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from correlators.types import Change, ServiceInfo
+from correlators.types import Change, ChangeKind, ServiceInfo
+from daemon.confirm.labelled import LabelledSample
 from daemon.core.events import ProbeResult, Sample
 from daemon.demo.changes import ChangeLog, PlannedChange, background_changes
 from daemon.demo.incidents import INCIDENT_KINDS, Effect, Incident, plan_incident
 from daemon.demo.model import build_profiles
 from daemon.demo.randomness import derive_rng
 from daemon.demo.topology import all_dependencies, callers_first_order, default_services
+from daemon.demo.versions import ArmLevels, Versions
 
 __all__ = ["SIGNALS", "AutoSchedule", "DemoShop", "DemoTick", "NoiseSettings"]
 
@@ -90,6 +92,8 @@ class DemoTick:
     samples: list[Sample] = field(default_factory=list)
     probes: list[ProbeResult] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
+    labelled: list[LabelledSample] = field(default_factory=list)
+    """Per-version samples (old and new pods side by side), with ``versions`` on."""
 
 
 class DemoShop:
@@ -116,6 +120,8 @@ class DemoShop:
     run
         Salt of the change ids (``""`` by default): the live demo restarted on a kept store passes
         one so that its changes are not taken for the previous run's (same seed, same keys).
+    versions
+        Also emit per-version series while changes roll out (:mod:`daemon.demo.versions`).
 
     Examples
     --------
@@ -129,6 +135,7 @@ class DemoShop:
         self, seed: int, start: float, step: float = 15.0, services: Sequence[ServiceInfo] | None = None,
         *, cycle_period: float = 86_400.0, changes_per_hour: float = 3.0,
         schedule: AutoSchedule | None = None, noise: NoiseSettings = NoiseSettings(), run: str = "",
+        versions: bool = False,
     ) -> None:
         if step <= 0 or cycle_period <= 0 or changes_per_hour < 0:
             raise ValueError("step and cycle_period must be positive, changes_per_hour not negative")
@@ -147,6 +154,8 @@ class DemoShop:
         self._pending: list[PlannedChange] = []
         self._windows_done = 0
         self._auto_done = 0
+        self._versions = Versions(seed, self.step) if versions else None
+        self._rates: dict[str, float] = {}
 
     @classmethod
     def live(cls, seed: int, start: float, step: float = 15.0,
@@ -235,7 +244,27 @@ class DemoShop:
         self._schedule_auto(ts)
         self._plan_background(ts)
         rng = derive_rng(self.seed, "tick", round(ts * 1000))
-        return DemoTick(ts, self._samples(ts, rng), self._probes(ts, rng), self._emit_changes(ts))
+        samples, probes, changes = self._samples(ts, rng), self._probes(ts, rng), self._emit_changes(ts)
+        labelled = ([] if self._versions is None else
+                    self._versions.samples(ts, self._incidents, lambda s, x: self._arm_levels(ts, s, x)))
+        return DemoTick(ts, samples, probes, changes, labelled)
+
+    def schedule_decoys(self, incident: Incident, count: int) -> list[str]:
+        """Deploy ``count`` other services at the moment of ``incident``'s cause, harmlessly: the
+        same-time decoys a ranking must see through (as in the nezha-ob sets). Returns their services."""
+        rng = derive_rng(self.seed, "decoys", incident.index)
+        pool = sorted(s.name for s in self._services if s.name != incident.target)
+        chosen = [str(x) for x in rng.choice(pool, size=min(count, len(pool)), replace=False)] if pool else []
+        self._pending.extend(PlannedChange(incident.at, f"incident:{incident.index}:decoy:{j}", ChangeKind.DEPLOY,
+                                           svc, str(rng.choice(("ci", "argocd")))) for j, svc in enumerate(chosen))
+        return chosen
+
+    def _arm_levels(self, ts: float, service: str, exclude: int | None) -> ArmLevels:
+        i = self._order.index(service)
+        eff = self._effects(ts, exclude).get(service, Effect())
+        lat = float(self._base[2][i]) * (1.0 + 0.2 * (self._cycle(ts) - 1.0)) * eff.latency_mult
+        return ArmLevels(self._rates.get(service, float(self._base[0][i])), float(self._base[1][i]) + eff.error_add,
+                         lat)
 
     def history(self, n_steps: int) -> list[DemoTick]:
         """Quiet samples and probes of the ``n_steps`` steps before ``start`` (no changes).
@@ -286,11 +315,17 @@ class DemoShop:
     def _emit_changes(self, ts: float) -> list[Change]:
         due = sorted((p for p in self._pending if p.ts <= ts), key=lambda p: (p.ts, p.key))
         self._pending = [p for p in self._pending if p.ts > ts]
-        return [self._log.build(p) for p in due if not self._guarded(p)]
+        built = [(p, self._log.build(p)) for p in due if not self._guarded(p)]
+        if self._versions is not None:
+            for p, change in built:
+                self._versions.observe(change, p.key)
+        return [change for _, change in built]
 
-    def _effects(self, ts: float) -> dict[str, Effect]:
+    def _effects(self, ts: float, exclude: int | None = None) -> dict[str, Effect]:
         combined: dict[str, Effect] = {}
         for incident in self._incidents:
+            if incident.index == exclude:
+                continue
             strength = incident.strength(ts)
             if strength <= 0.0:
                 continue
@@ -317,6 +352,7 @@ class DemoShop:
         error = np.minimum(1.0, np.where(glitch[0], error * noise.glitch_factor, error))
         latency = np.where(glitch[1], latency * noise.glitch_factor, latency)
         samples: list[Sample] = []
+        self._rates = {name: float(rate[i]) for i, name in enumerate(self._order)}
         for i, name in enumerate(self._order):
             samples += [Sample(ts, name, "request_rate", round(float(rate[i]), 4)),
                         Sample(ts, name, "error_ratio", round(float(error[i]), 6)),

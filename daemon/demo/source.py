@@ -27,8 +27,9 @@ log = logging.getLogger("whatchanged.demo")
 
 class DemoSource:
     def __init__(self, shop: Any, status: SourceStatus, *, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], Any] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Any] = asyncio.sleep, labelled: Any = None) -> None:
         self.name = "demo"
+        self.labelled = labelled  # takes the shop's per-version samples (its confirm tests' data)
         self.shop = shop
         self.status = status
         self.clock = clock
@@ -62,6 +63,9 @@ class DemoSource:
                 yield p
             for s in tick.samples:
                 yield s
+            if self.labelled is not None:
+                self.labelled.add(tick.labelled)
+                self.labelled.prune(self._next - 3 * 3600.0)
             self.status.ok(self.clock(), self._next)
             self._next += step
 
@@ -73,7 +77,7 @@ def demo_shop(now: float, *, seed: int, step: float, every: float, first_after: 
     return DemoShop(seed, start, step, cycle_period=1800.0, changes_per_hour=12.0,
                     schedule=AutoSchedule(first_after=(now - start) + first_after, every=every,
                                           duration=min(180.0, every / 2)),
-                    noise=NoiseSettings(cycle_amplitude=0.25), run=run)
+                    noise=NoiseSettings(cycle_amplitude=0.25), run=run, versions=True)
 
 
 def prepare_store(path: Path, *, fresh: bool) -> bool:

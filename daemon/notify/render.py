@@ -256,6 +256,7 @@ def render_text(doc: dict[str, Any], *, max_candidates: int = 3) -> str:
         lines.append(f"{c['rank']}. ({c['score']:.2f}) {c.get('title') or c['cause']}")
         lines.append(f"   Hypothesis: {plain(str(c['hypothesis']))}")
         lines.append(f"   Confirm: {plain(str(c['test']))}")
+        lines += [f"   Test run: {plain(str(t['line']))}" for t in _tests_of(doc, c)]
     folded = len(cands) - len(shown)
     if folded > 0:
         lines.append(f"({folded} more candidate{'s' if folded > 1 else ''} on the incident page)")
@@ -266,6 +267,11 @@ def render_text(doc: dict[str, Any], *, max_candidates: int = 3) -> str:
         ruled = "; ".join(f"{d.get('title') or d['cause']} ({d['reason']})" for d in dead[:3])
         lines.append(f"Ruled out: {ruled}{' …' if len(dead) > 3 else ''}")
     return "\n".join(lines)
+
+
+def _tests_of(doc: dict[str, Any], cand: dict[str, Any]) -> list[dict[str, Any]]:
+    """The confirm tests run on one candidate (``confirmed: new pods (revision 15) 12.1% errors vs ...``)."""
+    return [t for t in doc.get("tests") or [] if t.get("cause") == cand.get("cause")]
 
 
 def clip(text: str, limit: int) -> str:
@@ -292,7 +298,9 @@ def incident_details(doc: dict[str, Any], *, max_candidates: int = 5, max_dead_e
     ``custom_details``, Opsgenie ``details``, webhook bodies)."""
     cands = [{"rank": c.get("rank"), "score": round(float(c.get("score", 0.0)), 3),
               "cause": c.get("title") or str(c.get("cause")), "hypothesis": c.get("hypothesis", ""),
-              "test": c.get("test", "")} for c in doc.get("candidates", [])[:max_candidates]]
+              "test": c.get("test", ""),
+              **({"tests": [t.get("line", "") for t in _tests_of(doc, c)]} if _tests_of(doc, c) else {})}
+             for c in doc.get("candidates", [])[:max_candidates]]
     dead = [{"cause": d.get("title") or str(d.get("cause")), "reason": d.get("reason", "")}
             for d in doc.get("dead_ends", [])[:max_dead_ends]]
     anomalies = [f"{a['service']} {a['signal'].replace('_', ' ')} {format_value(a['signal'], a['before'])} → "

@@ -33,6 +33,7 @@ from detectors import SEASONAL_SIGNALS
 from ..api.auth import ApiTokens
 from ..cluster.node import ClusterNode
 from ..config import DeliveryConfig
+from ..confirm.live import LiveConfirm
 from ..core.engine import Engine, EngineOutput, detection_factories
 from ..core.events import AlertEvent, ChangeStatus, Event
 from ..core.guard import TimeWindow
@@ -78,6 +79,7 @@ class Daemon:
         cluster: ClusterNode | None = None, router: Router | None = None, delivery: DeliveryConfig | None = None,
         save_incidents_every: float = 0.5, vectorised: bool = True, seasonal: Collection[str] = SEASONAL_SIGNALS,
         time_window: TimeWindow | None = None, intake: IntakeLimits | None = None, reorder_within: float = 0.0,
+        confirm: LiveConfirm | None = None,
     ) -> None:
         pol = policy or build_policy(None, step)  # the composition root passes policy(config, step)
         self.store, self.topology, self.clock = store, topology, clock
@@ -92,9 +94,11 @@ class Daemon:
         if self.base_url:
             redact.allow_host(self.base_url)  # links to our own pages are shown whole in logs
         self.learner = OnlineWeights()  # evidence weights, updated by responders' feedback
+        self.confirm = confirm  # the top candidates' confirm tests, run live (daemon.confirm)
         detector, bank = detection_factories(seasonal, vectorised)
         self.engine = Engine(topology, grouping=pol.grouping, ranking=pol.ranking, weights=self.learner.weights,
-                             detector_factory=detector, bank_factory=bank, forget_incidents_after=3600.0)
+                             detector_factory=detector, bank_factory=bank, forget_incidents_after=3600.0,
+                             confirm=confirm.runner if confirm else None)
         dc = delivery or DeliveryConfig(resolve_hold=0.0)
         self.outbox = Outbox(store, notifiers, clock=clock, metrics=self.metrics, retry=build_retry(dc),
                              send_timeout=dc.send_timeout, breaker_threshold=dc.breaker_threshold,
@@ -172,6 +176,8 @@ class Daemon:
         workers = [tg.create_task(self._pump(s), name=f"source:{s.name}") for s in self.sources]
         deliverer = tg.create_task(self.outbox.run(), name="outbox")
         workers.append(tg.create_task(self._checkpoints(), name="checkpoints"))
+        if self.confirm is not None:
+            workers.append(tg.create_task(self.confirm.run(), name="confirm"))
         workers += [tg.create_task(coro, name=name) for name, coro in self.mode.tasks()]
         analysis = tg.create_task(self.analysis.run(), name="analysis")
         await self._stop.wait()

@@ -64,7 +64,7 @@ class PagePlanner:
 
     def responses_to(self, inc: Incident) -> list[Change]:
         """Changes made after the incident was paged to its services or to its top candidate's service."""
-        _, responses = self.engine.episode_changes(inc)
+        _, responses = self.engine.ranker.episode_changes(inc)
         services = set(inc.involved)
         top = inc.ranking.top if inc.ranking else None
         if top is not None and (ch := self.engine.change(top.cause.ref)) is not None:

@@ -20,7 +20,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from correlators.types import Change
 
@@ -29,6 +29,9 @@ from ..core.events import Event
 from ..core.guard import clean_change
 from .base import SourceStatus
 from .kube_changes import KubeDiffer, Observed
+
+if TYPE_CHECKING:
+    from ..confirm.pods import PodIndex
 
 __all__ = ["RESOURCES", "CheckpointStore", "ClusterAccess", "KubernetesSource", "Resource", "TokenFile",
            "connect"]
@@ -171,6 +174,8 @@ class KubernetesSource:
         self.differ = KubeDiffer(cfg.service_labels)
         self.versions: dict[str, str] = {}
         self._dirty = False
+        self.pods: PodIndex | None = None
+        """Told every Pod seen, when confirm tests need to know which pods run which version."""
 
     # -- checkpoints ---------------------------------------------------------------------
     async def _restore(self) -> None:
@@ -235,6 +240,9 @@ class KubernetesSource:
                     items, rv = await self._list(client, res, namespace)
                     for ch in self.differ.sync(res.kind, items, self.clock(), namespace):
                         await out.put(ch)
+                    if self.pods is not None and res.kind == "Pod":
+                        for item in items:
+                            self.pods.observe("ADDED", item, self.clock())
                     self.versions[key] = rv
                     self._dirty = True
                     self.status.ok(self.clock())
@@ -250,6 +258,8 @@ class KubernetesSource:
                         if kind != "BOOKMARK":
                             for ch in self.differ.observe(res.kind, kind, ev["raw_object"], self.clock()):
                                 await out.put(ch)
+                            if self.pods is not None and res.kind == "Pod":
+                                self.pods.observe(kind, ev["raw_object"], self.clock())
                         if w.resource_version:
                             self.versions[key] = str(w.resource_version)
                         self._dirty = True

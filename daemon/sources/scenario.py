@@ -13,7 +13,10 @@ from typing import Any
 
 from correlators.types import Change, ServiceInfo, Topology
 
+from ..confirm.labelled import LabelledSample, read_labelled
+from ..confirm.replay import confirm_runner
 from ..core.events import Event, ProbeResult, Sample
+from ..core.ranker import Confirmer
 from ..core.schema import InputError, parse_change
 
 __all__ = ["Scenario", "ScenarioError", "load_scenario"]
@@ -62,11 +65,22 @@ class Scenario:
             for lineno, row in enumerate(reader, 2):
                 if not row:
                     continue
+                if len(row) > 4 and row[4].strip():
+                    continue  # a per-version series (labels column): confirm tests read it, detectors do not
                 try:
                     ts, value = float(row[0]), float(row[3]) if row[3] != "" else math.nan
                 except (ValueError, IndexError):
                     raise ScenarioError(f"{path}:{lineno}: expected numeric timestamp and value, got {row!r}") from None
                 yield Sample(ts, row[1], row[2], value)
+
+    def labelled(self) -> Iterator[LabelledSample]:
+        """The per-version series: rows of ``metrics.csv`` whose optional ``labels`` column is set
+        (``version=15``, ``config_hash=ab12``, ``flag_variant=on``; ``;`` between several)."""
+        return read_labelled(self.path / "metrics.csv")
+
+    def confirm_runner(self) -> Confirmer | None:
+        """The runner of this scenario's confirm tests over its per-version series (replay's hook)."""
+        return confirm_runner(self)
 
     def probes(self) -> Iterator[ProbeResult]:
         path = self.path / "health.csv"

@@ -111,6 +111,25 @@ def postmortem_timeline(view: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _tests_section(doc: Mapping[str, Any]) -> list[str]:
+    """The confirm tests whatchanged ran: verdict, candidate, numbers, the query, per signal the test."""
+    tests = doc.get("tests") or []
+    if not tests:
+        return []
+    lines = ["", "### Confirm tests run", ""]
+    for t in tests:
+        lines.append(f"- {_ts(t['at'])} **{t['verdict']}** {_md(t.get('title') or cause_key(t['cause']))}: "
+                     f"{_md(t['reason'])}")
+        if t.get("query"):
+            lines.append(f"  - Query: `{str(t['query']).replace('`', chr(39))}`")
+        for sig in t.get("signals") or []:
+            if sig.get("test"):
+                lines.append(f"  - {sig['signal']}: new {sig['new']} vs old {sig['old']} (n {sig['n_new']} vs "
+                             f"{sig['n_old']}, {sig['steps']} steps, {sig['test']}, p(worse) {sig['p_worse']}, "
+                             f"p(not material) {sig['p_not_material']}): {sig['verdict']}")
+    return lines
+
+
 def render_postmortem(view: Mapping[str, Any], *, url: str = "") -> str:
     """Render a workspace view (see :func:`daemon.workspace.view.build_view`) as a Markdown draft."""
     doc = view
@@ -169,6 +188,7 @@ def render_postmortem(view: Mapping[str, Any], *, url: str = "") -> str:
     folded = [c for c in cands if c not in shown]
     if folded:
         lines.append(f"\nAlso considered, each under 1%: {_md(', '.join(str(c.get('title') or c['cause']) for c in folded))}.")
+    lines += _tests_section(doc)
     rec = doc.get("recommendation") or {}
     if rec:
         lines += ["", f"Recommendation ({rec.get('action')}): {_md(rec.get('why', ''))}"]

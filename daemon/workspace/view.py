@@ -11,7 +11,7 @@ from typing import Any
 from ..notify.render import lineage
 from .hypotheses import apply_states, cause_key, investigation
 
-__all__ = ["AFTER", "BEFORE", "acknowledged_at", "build_view", "timeline", "window_of"]
+__all__ = ["AFTER", "BEFORE", "acknowledged_at", "build_view", "timeline", "titled_tests", "window_of"]
 
 BEFORE = 3 * 3600.0   # plots and the change list start this long before the onset
 AFTER = 3600.0        # and end this long after resolution (or now, while open)
@@ -81,6 +81,9 @@ def timeline(doc: Mapping[str, Any], *, changes: Sequence[Mapping[str, Any]], he
         who = f" by {f['actor']}" if f.get("actor") else ""
         out.append({"ts": f["created_at"], "kind": "feedback",
                     "text": f"feedback{who}: the cause was {cause_key(f['cause'])}" + (f" ({f['note']})" if f.get("note") else "")})
+    for t in titled_tests(doc):  # the confirm tests whose outcome the last ranking used
+        out.append({"ts": t["at"], "kind": "test", "ref": cause_key(t["cause"]),
+                    "text": f"confirm test of {t['title']}: {t['line']}"})
     if doc.get("resolved_at") is not None:
         out.append({"ts": doc["resolved_at"], "kind": "resolution", "text": "resolved: all anomalies recovered"})
     if doc.get("reopened"):
@@ -96,8 +99,15 @@ def timeline(doc: Mapping[str, Any], *, changes: Sequence[Mapping[str, Any]], he
         out.append({"ts": doc.get("resolved_at") or doc["opened_at"], "kind": "resolution",
                     "text": f"merged into {doc['merged_into']}: one outage, one page", "ref": doc["merged_into"]})
     order = {"change": 0, "health": 1, "onset": 2, "detection": 3, "page": 4, "acknowledgement": 5,
-             "response": 6, "hypothesis": 7, "feedback": 8, "resolution": 9}
+             "response": 6, "test": 7, "hypothesis": 7, "feedback": 8, "resolution": 9}
     return sorted(out, key=lambda e: (float(e["ts"]), order[e["kind"]]))
+
+
+def titled_tests(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The incident's confirm tests, each with its candidate's title (``checkout rollout revision 14 -> 15``)."""
+    titles = {cause_key(c["cause"]): str(c.get("title") or "")
+              for c in [*(doc.get("candidates") or []), *(doc.get("dead_ends") or [])]}
+    return [{**t, "title": titles.get(cause_key(t["cause"])) or cause_key(t["cause"])} for t in doc.get("tests") or []]
 
 
 def build_view(doc: Mapping[str, Any], *, now: float, series: Sequence[Mapping[str, Any]],
@@ -124,5 +134,6 @@ def build_view(doc: Mapping[str, Any], *, now: float, series: Sequence[Mapping[s
         if doc.get("state") == "open" else None,
         "timeline": timeline(doc, changes=changes, health=health, notifications=notifications,
                              feedback=feedback, hypotheses=hypotheses),
+        "tests": titled_tests(doc),
     })
     return view

@@ -135,3 +135,53 @@ def naive_rank_of(changes: Sequence[Doc]) -> Callable[[Doc, Doc], int | None]:
         return None
 
     return rank_of
+
+
+def untested_rank_of(inc: Doc, t: Doc) -> int | None:
+    """The true cause's rank in the order the evidence alone gave, before the confirm tests re-ranked
+    (``ranked_without_tests``; an incident without tests keeps its candidates' order)."""
+    want = _cause_key(t["cause"])
+    order = inc.get("ranked_without_tests")
+    if order is None:
+        order = [c["cause"] for c in inc.get("candidates", [])]
+    for i, c in enumerate(order, 1):
+        if _cause_key(c) == want:
+            return i
+    return None
+
+
+@dataclass
+class TestTally:
+    """What the confirm tests said about true causes and about the other candidates (decoys)."""
+
+    __test__ = False
+
+    incidents: int = 0          # matched truth incidents
+    true_tested: int = 0
+    true_confirmed: int = 0
+    true_refuted: int = 0
+    decoys_tested: int = 0
+    decoys_refuted: int = 0
+    decoys_confirmed: int = 0
+
+
+def tally_tests(truth: Sequence[Doc], incidents: Sequence[Doc], tally: TestTally) -> None:
+    """Add one scenario's tests to ``tally``: each truth incident's best match, as scoring takes it."""
+    for t in truth:
+        cands = [inc for inc in incidents
+                 if abs(inc["onset"] - t["onset"]) <= MATCH_WINDOW and set(inc["services"]) & set(t["services"])]
+        if not cands:
+            continue
+        inc = min(cands, key=lambda i: (i["paged_at"] is None, abs(i["onset"] - t["onset"])))
+        tally.incidents += 1
+        want = _cause_key(t["cause"])
+        for test in inc.get("tests", []):
+            verdict = test["verdict"]
+            if _cause_key(test["cause"]) == want:
+                tally.true_tested += 1
+                tally.true_confirmed += verdict == "confirmed"
+                tally.true_refuted += verdict == "refuted"
+            else:
+                tally.decoys_tested += 1
+                tally.decoys_refuted += verdict == "refuted"
+                tally.decoys_confirmed += verdict == "confirmed"

@@ -4,7 +4,10 @@ Usage: .venv/bin/python tests/benchmarks/rca.py [--batches] [SCENARIO_SET_DIR ..
 (default: ../shared/scenarios/dev; in a clone without it, simulated sets A and B of docs/ranking.md,
 written once with ``whatchanged simulate`` under .bench/). ``--batches`` replays each step's samples as one batch per
 signal (the live daemon's path into the signals' banks) instead of one sample at a time. Both rankings are scored on
-the same replay, so detection is shared and only the ordering of causes differs.
+the same replay, so detection is shared and only the ordering of causes differs. "without confirm tests" is the
+order the evidence alone gave in that same replay (``ranked_without_tests``), before the tests on the scenario's
+per-version series re-ranked it; the last line counts how often a test confirmed or refuted the true cause and the
+other candidates.
 """
 
 from __future__ import annotations
@@ -20,11 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from daemon.core.replay import InSteps, replay
 from daemon.sources.scenario import load_scenario
 from tests.benchmarks.evaluate import (
+    TestTally,
     find_scenario_set,
     load_truth,
     naive_rank_of,
     score_scenario,
     summarise,
+    tally_tests,
+    untested_rank_of,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     if not dirs:
         print(f"no scenario folders under {', '.join(map(str, args.sets))}", file=sys.stderr)
         return 2
-    ours, naive, took = [], [], []
+    ours, naive, untested, took = [], [], [], []
+    tally = TestTally()
     tty = sys.stderr.isatty()
     for i, d in enumerate(dirs, 1):
         sc = load_scenario(d)
@@ -79,8 +86,11 @@ def main(argv: list[str] | None = None) -> int:
         changes = [json.loads(line) for line in (d / "changes.jsonl").read_text().splitlines() if line.strip()]
         ours.append(score_scenario(sc.name, truth, doc["incidents"]))
         naive.append(score_scenario(sc.name, truth, doc["incidents"], naive_rank_of(changes)))
+        untested.append(score_scenario(sc.name, truth, doc["incidents"], untested_rank_of))
+        tally_tests(truth, doc["incidents"], tally)
         meta = json.loads((d / "scenario.json").read_text())
-        ours[-1].days = naive[-1].days = max(0.0, float(meta["end"]) - float(meta["start"])) / 86400.0
+        days = max(0.0, float(meta["end"]) - float(meta["start"])) / 86400.0
+        ours[-1].days = naive[-1].days = untested[-1].days = days
         if args.verbose:
             print(f"{sc.name:32s} truth={len(truth)} ours ranks={ours[-1].ranks} naive ranks={naive[-1].ranks} "
                   f"false_pages={ours[-1].false_pages} ttp={ours[-1].time_to_page} ({took[-1]:.1f}s)")
@@ -95,12 +105,16 @@ def main(argv: list[str] | None = None) -> int:
           f"pages per system-day")
     print(f"{'ranking':28s} {'hit@1':>6s} {'hit@3':>6s} {'recall':>6s} {'paged':>6s} {'false':>6s} {'false/day':>9s} "
           f"{'quiet':>6s} {'ttp(med)':>9s}")
-    for label, scores in (("whatchanged", ours), ("naive most-recent-change", naive)):
+    rows = [("whatchanged", ours), ("  without confirm tests", untested), ("naive most-recent-change", naive)]
+    for label, scores in rows:
         s = summarise(scores)
         ttp = f"{s.median_time_to_page:.0f}s" if s.median_time_to_page is not None else "-"
         per_day = f"{s.false_per_day:.2f}" if s.false_per_day is not None else "-"
         print(f"{label:28s} {s.hit1:6.2f} {s.hit3:6.2f} {s.recall:6.2f} {s.paged_recall:6.2f} {s.false_pages:6d} "
               f"{per_day:>9s} {s.quiet_false_pages:6d} {ttp:>9s}")
+    print(f"confirm tests on {tally.incidents} matched incidents: true cause tested {tally.true_tested}, "
+          f"confirmed {tally.true_confirmed}, refuted {tally.true_refuted}; other candidates tested "
+          f"{tally.decoys_tested}, refuted {tally.decoys_refuted}, confirmed {tally.decoys_confirmed}")
     return 0
 
 

@@ -204,7 +204,8 @@ def secret(name: str, ns: str, data: dict[str, str], time: str) -> dict[str, Any
 
 
 def pod(name: str, ns: str, app: str, *, restarts: int = 0, oom: bool = False, crashloop: bool = False,
-        unschedulable: bool = False) -> dict[str, Any]:
+        unschedulable: bool = False, template_hash: str = "6d4cf56db6",
+        created: str = "2026-11-29T02:00:00Z") -> dict[str, Any]:
     cs: dict[str, Any] = {"name": "app", "image": f"registry.example/{app}:15", "imageID": "", "ready": not oom,
                           "restartCount": restarts, "started": True,
                           "state": {"running": {"startedAt": "2026-11-29T03:00:00Z"}}, "lastState": {}}
@@ -223,10 +224,11 @@ def pod(name: str, ns: str, app: str, *, restarts: int = 0, oom: bool = False, c
             "message": "0/3 nodes are available: 3 Insufficient memory.",
             "lastTransitionTime": "2026-11-29T03:03:00Z"}]}
     return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": ns, "uid": f"uid-p-{name}",
-                         "labels": {"app.kubernetes.io/name": app, "pod-template-hash": "6d4cf56db6"},
+            "metadata": {"name": name, "namespace": ns, "uid": f"uid-p-{name}", "creationTimestamp": created,
+                         "labels": {"app.kubernetes.io/name": app, "pod-template-hash": template_hash},
                          "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                                              "name": f"{app}-6d4cf56db6", "uid": "rs", "controller": True}]},
+                                              "name": f"{app}-{template_hash}", "uid": f"rs-{template_hash}",
+                                              "controller": True}]},
             "spec": {"containers": [{"name": "app", "image": f"registry.example/{app}:15"}], "nodeName": "node-1"},
             "status": status}
 
