@@ -79,8 +79,9 @@ def timeline(doc: Mapping[str, Any], *, changes: Sequence[Mapping[str, Any]], he
                     "text": f"{h['state']} {h['cause_key']}{who}{note}", "ref": h["cause_key"]})
     for f in feedback:
         who = f" by {f['actor']}" if f.get("actor") else ""
+        note = f" ({f['note']})" if f.get("note") else ""
         out.append({"ts": f["created_at"], "kind": "feedback",
-                    "text": f"feedback{who}: the cause was {cause_key(f['cause'])}" + (f" ({f['note']})" if f.get("note") else "")})
+                    "text": f"feedback{who}: the cause was {cause_key(f['cause'])}{note}"})
     if doc.get("resolved_at") is not None:
         out.append({"ts": doc["resolved_at"], "kind": "resolution", "text": "resolved: all anomalies recovered"})
     if doc.get("reopened"):
