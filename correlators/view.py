@@ -325,6 +325,12 @@ class IncidentView:
         return min(self.anomalies, key=lambda a: (a.onset, a.service), default=None)
 
     @property
+    def began(self) -> float:
+        """When the outage began, for durations: the earlier of the estimated onset and the first anomaly's
+        (a re-ranked estimate may move later than the page; no duration comes out negative)."""
+        return min(self.onset, self.first_onset)
+
+    @property
     def top(self) -> CandidateView | None:
         return self.candidates[0] if self.candidates else None
 

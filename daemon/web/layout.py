@@ -147,6 +147,7 @@ def layout(ws: WorkspaceView) -> dict[str, Any]:
         "markers": markers(ws, shown),
         "units": units,
         "levels": [symptom_level(inc, a) for a in inc.anomalies],
+        "lasted": ws.now - inc.began,
         "command": command if command and is_shell_command(command) else "",
         "action_prose": command if command and not is_shell_command(command) else "",
     }

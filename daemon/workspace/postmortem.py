@@ -100,9 +100,7 @@ def render_postmortem(view: WorkspaceView | Mapping[str, Any], *, url: str = "")
     """Render a workspace view (see :func:`daemon.workspace.view.build_view`) as a Markdown draft."""
     ws = WorkspaceView.coerce(view)
     inc = ws.incident
-    # The incident's own onset: the earliest of its estimate and its first anomaly (a re-ranked estimate
-    # may move later than the page), so that no time below comes out negative.
-    onset = min(inc.onset, inc.first_onset)
+    onset = inc.began
     title = render_symptom(inc)
     cause = likely_cause(inc)
     related = lineage(inc)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from daemon.notify.pagerduty import pagerduty_event
 from correlators.view import CandidateView, IncidentView
+from daemon.notify.pagerduty import pagerduty_event
 from daemon.notify.render import dead_end_groups, format_value, render_text, render_title, shown_candidates
 from daemon.notify.slack import slack_blocks
 from daemon.notify.types import Page
