@@ -9,10 +9,12 @@ moves the weights exactly towards ranking the true cause above each rival, and b
 comparison of two candidates only depends on the difference of their logits, the learned
 coefficients *are* the ranking's weights.
 
-The model is river's :class:`~river.linear_model.LogisticRegression`, started at the hand-set
-:data:`~correlators.ranking.DEFAULT_WEIGHTS` (the prior) so that a few answers nudge the ranking
-rather than replace it. Plain SGD has no state besides the weights, so :meth:`state_dict` /
-:meth:`load_state` round-trip exactly through JSON and a restart resumes where it left off.
+The model is a logistic regression without intercept learnt by plain SGD on the log loss (what
+river's ``LogisticRegression`` with ``intercept_lr=0``, ``l2=0`` and ``SGD`` computes), its weights a
+dict held here and started at the hand-set :data:`~correlators.ranking.DEFAULT_WEIGHTS` (the prior)
+so that a few answers nudge the ranking rather than replace it. Plain SGD has no state besides the
+weights, so :meth:`state_dict` / :meth:`load_state` round-trip exactly through JSON and a restart
+resumes where it left off.
 
 Pure: no I/O. The daemon persists :meth:`state_dict` (store table ``feedback`` holds the answers;
 replaying them rebuilds the same weights) and passes :meth:`weights` to the engine.
@@ -20,10 +22,9 @@ replaying them rebuilds the same weights) and passes :meth:`weights` to the engi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
-
-from river import linear_model, optim
 
 from .ranking import DEFAULT_WEIGHTS, Weights
 from .types import Candidate, Cause, CauseType
@@ -55,19 +56,25 @@ class OnlineWeights:
         self.learning_rate = learning_rate
         self.clip = clip
         self.updates = 0
-        self._model = self._new_model(self.prior)
-
-    def _new_model(self, weights: Mapping[str, float]) -> linear_model.LogisticRegression:
-        model = linear_model.LogisticRegression(
-            optimizer=optim.SGD(self.learning_rate), intercept_lr=0.0, l2=0.0, clip_gradient=self.clip)
-        for k, v in weights.items():
-            model._weights[k] = float(v)
-        return model
+        self._weights = {k: float(v) for k, v in self.prior.items()}
 
     def weights(self) -> dict[str, float]:
         """Current weights for :func:`correlators.ranking.rank` (every prior key is present)."""
-        learned = dict(self._model.weights)
-        return {**self.prior, **{k: float(v) for k, v in learned.items()}}
+        return {**self.prior, **self._weights}
+
+    def _learn_won(self, x: Mapping[str, float]) -> None:
+        """One SGD step of the log loss on ``x`` labelled "the first won" (label 1, no intercept)."""
+        z = sum(self._weights.get(k, 0.0) * v for k, v in x.items())
+        # d(log loss)/dz at label 1 is -1 / (1 + e^z); past |z| = 18 its limits, so exp cannot overflow
+        if z > 18.0:
+            grad = -math.exp(-z)
+        elif z < -18.0:
+            grad = -1.0
+        else:
+            grad = -1.0 / (math.exp(z) + 1.0)
+        grad = max(min(grad, self.clip), -self.clip)
+        for k, v in x.items():
+            self._weights[k] = self._weights.get(k, 0.0) - self.learning_rate * (v * grad)
 
     def update(self, candidates: Iterable[CandidateFeatures], true_cause: Cause) -> bool:
         """Learn that ``true_cause`` was the cause among ``candidates`` (a ranking's candidates, or
@@ -93,7 +100,7 @@ class OnlineWeights:
             diff = {k: won.get(k, 0.0) - lost.get(k, 0.0) for k in set(won) | set(lost)}
             diff = {k: v for k, v in diff.items() if v}
             if diff:
-                self._model.learn_one(diff, True)
+                self._learn_won(diff)
         self.updates += 1
         return True
 
@@ -112,7 +119,7 @@ class OnlineWeights:
         self.updates = int(state["updates"])
         # New features of a newer ranking start at their prior; known ones keep what was learned.
         self.prior = {**self.prior, **{k: float(v) for k, v in state["prior"].items()}}
-        self._model = self._new_model({**self.prior, **state["weights"]})
+        self._weights = {k: float(v) for k, v in {**self.prior, **state["weights"]}.items()}
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any], prior: Weights | None = None) -> OnlineWeights:

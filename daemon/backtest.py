@@ -72,7 +72,7 @@ async def backtest(cfg: Config, start: float, end: float, *, url: str | None = N
     events = await source.fetch(start, end)
     store = await Store.open(cfg.store.url)
     try:
-        changes = await store.list_changes(since=start - CHANGE_LEAD, until=end, limit=100_000)
+        changes = await store.changes.find(since=start - CHANGE_LEAD, until=end, limit=100_000)
     finally:
         await store.close()
     log.info("backtest %s..%s: %d events from %s, %d changes from the store", start, end, len(events), pcfg.url,

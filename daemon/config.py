@@ -7,6 +7,7 @@ the field and what was expected. Secrets come from the environment or from files
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
@@ -427,13 +428,13 @@ class IntakeConfig(_Model):
 
 
 class DetectionConfig(_Model):
-    """``vectorised``: advance each query's series together in numpy (the same detections, a
-    fraction of the CPU: needed past some 25k series on one core); off, one detector object per series.
+    """``seasonal``: signals whose baseline is a learnt daily shape (``SeasonalCusum``): by default
+    the request rate, which follows the daily traffic cycle; at short steps (a minute or less) the
+    plain baseline follows the cycle on its own, so a deployment may list none (``seasonal: []``).
 
-    ``seasonal``: signals whose baseline is a learnt daily shape (``SeasonalCusum``): by default
-    the request rate, which follows the daily traffic cycle. Such series are not vectorised yet;
-    at short steps (a minute or less) the plain baseline follows the cycle on its own, so a very
-    large deployment may list none (``seasonal: []``) to keep every series in numpy.
+    ``vectorised`` is deprecated: still accepted, ignored, and logged as ignored when set. It chose
+    the numpy bank of an earlier detector; the paging detectors have no vectorised form, so every
+    series is one detector object whatever it says.
     """
 
     page_min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
@@ -441,7 +442,7 @@ class DetectionConfig(_Model):
     impact: dict[Literal["errors", "latency", "traffic"], ImpactBarConfig] = {}
     impact_overrides: list[ImpactOverrideConfig] = []
     roles: dict[str, Literal["errors", "latency", "traffic", "resource", "other"]] = {}
-    vectorised: StrictBool = True
+    vectorised: StrictBool = True  # deprecated, ignored (see the docstring)
     seasonal: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = ["request_rate"]
 
 
@@ -603,6 +604,9 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
             msg = "unknown type; expected one of " + str(err.get("ctx", {}).get("expected_tags", ""))
         raise ConfigError(path, _field(tuple(err["loc"])), msg) from None
     _check_routing(cfg, path)
+    if "vectorised" in cfg.detection.model_fields_set:
+        logging.getLogger(__name__).warning(
+            "%s: detection.vectorised is deprecated and ignored (every series runs one detector object)", path)
     return cfg
 
 

@@ -46,8 +46,9 @@ from . import redact
 from .reorder import ReorderBuffer
 from .series_buffer import SeriesBuffer
 from .sources.base import Source, SourceStatus
-from .store import Store, StoreError
-from .store.store import _alert_of, describe_store_error
+from .store import StatusOutcome, Store, StoreError
+from .store.alerts import alert_of
+from .store.store import describe_store_error
 from .workspace.service import Workspace
 
 __all__ = ["Daemon", "add_parsers", "serve"]
@@ -178,7 +179,7 @@ class Daemon:
                               "ranking starts from its priors"):
             log.info("resumed ranking weights learned from %d answers", self.learner.updates)
         latest = float("-inf")
-        for doc in await self.store.list_incidents(state="open", limit=500) if self.cluster is None else []:
+        for doc in await self.store.incidents.find(state="open", limit=500) if self.cluster is None else []:
             try:
                 inc = Incident.from_json(doc)
                 latest = max(latest, *_event_times(doc))
@@ -191,18 +192,18 @@ class Daemon:
             # time the restored incidents saw, so a page decided now carries a real event time
             self.engine.now = latest
         now = self.clock()
-        for ch in await self.store.list_changes(since=now - self.engine.change_retention, limit=10_000):
+        for ch in await self.store.changes.find(since=now - self.engine.change_retention, limit=10_000):
             good = self._admissible_change(ch, "stored change")
             if good is not None:
                 self.engine.add_change(good)
-        for h in reversed(await self.store.list_health(since=now - self.engine.change_retention, limit=10_000)):
+        for h in reversed(await self.store.health.find(since=now - self.engine.change_retention, limit=10_000)):
             if math.isfinite(h.ts) and h.ts <= self.horizon():
                 self.engine.add_health(h)
         replay: list[AlertEvent] = []
         poisoned: list[str] = []
-        for key, raw in await self.store.unprocessed_alert_rows():
+        for key, raw in await self.store.alerts.unprocessed_rows():
             try:
-                alert = clean_alert(_alert_of(raw))
+                alert = clean_alert(alert_of(raw))
                 if alert.ts > self.horizon():
                     raise ValueError(self.time_window.check(alert.ts, self._reference_now()))
             except (KeyError, TypeError, ValueError, OverflowError) as e:
@@ -213,8 +214,8 @@ class Daemon:
                 self._inbox_keys[alert.key] = key
             replay.append(alert)
         if poisoned:  # never replayed again: one bad alert must not stop every start
-            await self.store.mark_alerts_processed(poisoned, now)
-        if self.cluster is None and (released := await self.store.release_claims(now)):
+            await self.store.alerts.mark_processed(poisoned, now)
+        if self.cluster is None and (released := await self.store.notifications.release_claims(now)):
             # the only deliverer: pages its previous process had claimed (and perhaps died sending)
             # go out now with their keys, not after the claim's lease
             log.info("%d pending page(s) from before the last stop are due now", released)
@@ -225,7 +226,7 @@ class Daemon:
 
     async def _resume(self, key: str, load: Callable[[dict[str, Any]], None], what: str, fallback: str) -> bool:
         """Load one checkpoint into ``load``; an unusable one is logged and skipped, never fatal."""
-        state = await self.store.load_checkpoint(key)
+        state = await self.store.checkpoints.load(key)
         if not state:
             return False
         try:
@@ -239,7 +240,7 @@ class Daemon:
         if self.cluster is not None:
             await self.cluster.checkpoint()
             return
-        await self.store.save_checkpoint(ENGINE_CHECKPOINT, self.engine.state_dict(), now=self.clock())
+        await self.store.checkpoints.save(ENGINE_CHECKPOINT, self.engine.state_dict(), now=self.clock())
         await self.workspace.snapshot_open()
 
     def stop(self) -> None:
@@ -416,8 +417,8 @@ class Daemon:
             await asyncio.sleep(self.checkpoint_every)
             try:
                 await self.checkpoint()
-                await self.store.prune(self.clock() - self.retention)
-                await self.workspace.db.prune(self.clock() - self.retention)
+                await self.store.retention.prune(self.clock() - self.retention)
+                await self.workspace.db.retention.prune_workspace(self.clock() - self.retention)
                 self._store_ok = True
             except (StoreError, OSError, Exception) as e:  # noqa: BLE001 - keep running; readiness shows it
                 self._store_ok = False
@@ -562,7 +563,7 @@ class Daemon:
         bad: set[str] = set()
         for inc_id, inc in list(self._unsaved.items()):
             try:
-                await self.store.save_incident(inc.to_json(), now=self.clock())
+                await self.store.incidents.save(inc.to_json(), now=self.clock())
             except Exception as e:
                 if not _permanent(e):
                     raise
@@ -590,9 +591,9 @@ class Daemon:
         for a in out.anomalies:
             self.metrics.anomalies.labels(self.metrics.signal_label(a.signal)).inc()
         if out.health:
-            await self.store.add_health(out.health)
+            await self.store.health.add(out.health)
         if out.changes:  # changes handed to the core directly; submit_changes stored its own already
-            await self.store.add_changes(out.changes, source="stream", received_at=self.clock())
+            await self.store.changes.add(out.changes, source="stream", received_at=self.clock())
         self._unsaved.update(out.incidents)
         if not coalesce or out.pages:
             planned = [p for p in [await self._plan_page(a) for a in out.pages] if p is not None]
@@ -617,7 +618,7 @@ class Daemon:
             rows += page_rows
         keys, self._alerts_unsaved = self._alerts_unsaved, []
         try:
-            new = await self.store.commit_decisions(docs, rows, withdraw=withdraw, alert_keys=keys, now=now)
+            new = await self.store.decisions.commit(docs, rows, withdraw=withdraw, alert_keys=keys, now=now)
         except BaseException:
             self._alerts_unsaved = keys + self._alerts_unsaved
             raise
@@ -634,7 +635,7 @@ class Daemon:
     async def _mark_alerts_processed(self) -> None:
         if self._alerts_unsaved:
             keys, self._alerts_unsaved = self._alerts_unsaved, []
-            await self.store.mark_alerts_processed(keys, self.clock())
+            await self.store.alerts.mark_processed(keys, self.clock())
 
     async def _forward_change(self, ch: Change) -> None:
         """Forward a newly recorded change to receivers that take change events (PagerDuty's Change Events)."""
@@ -720,7 +721,7 @@ class Daemon:
         if action not in ("note", "acknowledge", "update"):
             raise ValueError(f"action: expected note, acknowledge or update, not {action!r}")
         inc = self.engine.incidents.get(incident_id)
-        doc = inc.to_json() if inc is not None else await self.store.get_incident(incident_id)
+        doc = inc.to_json() if inc is not None else await self.store.incidents.get(incident_id)
         if doc is None:
             raise KeyError(incident_id)
         note = f"{text}\n— {actor}" if actor else text
@@ -733,7 +734,7 @@ class Daemon:
         finite or far ahead of now is set aside (quarantined), never stored."""
         admitted = [self._admissible_change(ch, f"change from {source}") for ch in changes]
         good = [ch for ch in admitted if ch is not None]
-        stored = iter(await self.store.add_changes(good, source=source, received_at=self.clock()) if good else [])
+        stored = iter(await self.store.changes.add(good, source=source, received_at=self.clock()) if good else [])
         inserted = [False if ch is None else next(stored) for ch in admitted]
         for ch, new in zip(admitted, inserted, strict=True):
             if ch is None:
@@ -754,12 +755,12 @@ class Daemon:
         Returns ``updated``, ``unchanged`` (a repeat) or ``unknown`` (no change with that id:
         logged and dropped, as an outcome means nothing without its change).
         """
-        res = await self.store.update_change_status(st)
-        if res is False:
+        res = await self.store.changes.update_status(st)
+        if res.outcome is StatusOutcome.UNKNOWN:
             log.info("%s: outcome %s of unknown change %s ignored", source, st.status, st.change_id,
                      extra={"change_ids": [st.change_id]})
             return "unknown"
-        if res is None:
+        if res.outcome is StatusOutcome.UNCHANGED:
             return "unchanged"
         log.info("%s: change %s is %s", source, st.change_id, st.status, extra={"change_ids": [st.change_id]})
         await self.queue.put(st)
@@ -770,7 +771,7 @@ class Daemon:
         then fed to the core through the queue. A re-sent alert (same fingerprint, startsAt and
         status) is not fed twice. Returns, per alert, whether it was new."""
         alerts = [clean_alert(a) for a in alerts]
-        new = await self.store.add_alerts(alerts, self.clock())
+        new = await self.store.alerts.add(alerts, self.clock())
         for a, fresh in zip(alerts, new, strict=True):
             self.metrics.alerts.labels("firing" if a.firing else "resolved").inc()
             if fresh:
@@ -780,11 +781,11 @@ class Daemon:
     async def record_feedback(self, incident_id: str, cause: Cause, note: str, actor: str) -> int:
         """Store the answer, then learn from it: the evidence of the true cause against the rest
         of what was shown. The learned weights are checkpointed at once, so they survive restarts."""
-        fid = await self.store.add_feedback(incident_id, cause.to_json(), note, actor, self.clock())
-        doc = await self.store.get_incident(incident_id)
+        fid = await self.store.feedback.add(incident_id, cause.to_json(), note, actor, self.clock())
+        doc = await self.store.incidents.get(incident_id)
         shown = [(Cause.from_json(c["cause"]), c.get("features") or {}) for c in (doc or {}).get("candidates", [])]
         if self.learner.update(shown, cause):
-            await self.store.save_checkpoint(LEARNING_CHECKPOINT, self.learner.state_dict(), now=self.clock())
+            await self.store.checkpoints.save(LEARNING_CHECKPOINT, self.learner.state_dict(), now=self.clock())
             log.info("learned from feedback on %s (%d answers so far)", incident_id, self.learner.updates,
                      extra={"incident_id": incident_id})
         return fid
@@ -793,7 +794,7 @@ class Daemon:
         reasons = []
         if not await self.store.ping():
             reasons.append("store unreachable")
-        elif (why := await self.store.writable()) is not None:
+        elif (why := await self.store.unwritable()) is not None:
             reasons.append(f"store cannot be written: {why}")
         elif not self._store_ok:
             reasons.append(f"store writes failing: {self._store_reason or 'see the log'}")
@@ -815,14 +816,14 @@ class Daemon:
             if st.newest_data is not None:
                 self.metrics.source_lag.labels(st.name).set(max(0.0, now - st.newest_data))
         with contextlib.suppress(Exception):
-            self.metrics.outbox_depth.set(await self.store.outbox_depth())
+            self.metrics.outbox_depth.set(await self.store.notifications.depth())
 
 
 # -- building from config -------------------------------------------------------------
 def build_notifiers(cfg: Config, store: Store | None = None) -> dict[str, Notifier]:
     """The configured receivers (Slack in bot mode keeps its message refs in ``store``)."""
     from .notify.factory import build_notifiers as _build
-    return _build(cfg, store)
+    return _build(cfg, None if store is None else store.refs)
 
 
 def api_tokens_of(cfg: Config) -> ApiTokens:

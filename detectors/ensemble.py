@@ -103,7 +103,8 @@ class Ensemble:
         self.transition = dict(transition or {})
         self.discord = dict(discord or {})
         self.seasonal = dict(seasonal or {})
-        # A 30-sample moving mean of the raw scores: on NAB, 10 (HTM's) made twice the false alarms.
+        # A 30-sample moving mean of the raw scores, longer than HTM's 10, which made more false
+        # alarms (docs/detectors.md).
         self.likelihood = dict(likelihood if likelihood is not None else {"average": 30})
         self.suppress = suppress
         self._reset()

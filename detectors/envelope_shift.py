@@ -213,9 +213,9 @@ class EnvelopeShift:
                 hi_run = v
             if j == self._lengths[i]:
                 # (plain comparisons, not max/min: this runs for every sample of every series)
-                if lo_run > self._blk_hi[i]:  # noqa: PLR1730
+                if lo_run > self._blk_hi[i]:
                     self._blk_hi[i] = lo_run     # highest level sustained j samples
-                if hi_run < self._blk_lo[i]:  # noqa: PLR1730
+                if hi_run < self._blk_lo[i]:
                     self._blk_lo[i] = hi_run     # lowest level sustained j samples
                 i += 1
                 if i == len(self._lengths) or self._lengths[i] > back:
@@ -396,7 +396,7 @@ class EnvelopeShift:
         return self._open(ts, fresh[start][0], direction, level, after, confidence, run)
 
     def _check_creep(self, ts: float) -> Detection | None:
-        meds = list(zip(self._bstart, self._bmed))
+        meds = list(zip(self._bstart, self._bmed, strict=True))
         c = self.creep_blocks
         if len(meds) < 3 * c:
             return None
@@ -534,7 +534,7 @@ class EnvelopeShift:
             "blk_n": self._blk_n,
             "blk_vals": list(self._blk_vals),
             "blk_start": self._blk_start,
-            "bmed": [[t, m] for t, m in zip(self._bstart, self._bmed)],
+            "bmed": [[t, m] for t, m in zip(self._bstart, self._bmed, strict=True)],
             "last_ts": self._last_ts,
             "level": [self._level_memo, self._level_at],
             "recoveries": list(self._recoveries),

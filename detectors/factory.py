@@ -22,7 +22,7 @@ SEASONAL_SIGNALS = frozenset({"request_rate"})
 
 
 def detector_settings(signal: str) -> dict[str, Any]:
-    """The :class:`RobustCusum` settings for ``signal`` (shared by the detector and the bank).
+    """The settings of ``signal``'s detector (:class:`EnvelopeShift` or :class:`SeasonalCusum`).
 
     >>> detector_settings("error_ratio"), detector_settings("latency_p99")
     ({'min_absolute_change': 0.005}, {'min_absolute_change': 0.0})
@@ -55,10 +55,8 @@ def make_detector(signal: str, seasonal: Collection[str] = SEASONAL_SIGNALS) -> 
 
 
 def make_bank(signal: str, seasonal: Collection[str] = SEASONAL_SIGNALS) -> SeriesBank:
-    """The bank of the series of ``signal``: one :func:`make_detector` object per series.
-
-    (:class:`RobustCusumBank`, the vectorised bank of the earlier detector, is kept for
-    experiments; the paging detectors have no vectorised form yet.)
+    """The bank of the series of ``signal``: one :func:`make_detector` object per series
+    (the paging detectors have no vectorised form).
 
     >>> type(make_bank("error_ratio")).__name__, len(make_bank("request_rate"))
     ('DetectorBank', 0)

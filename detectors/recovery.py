@@ -38,8 +38,10 @@ def significant(before: float, after: float, *, min_absolute: float, min_relativ
 
     >>> significant(0.0, 0.004, min_absolute=0.005, min_relative=0.3, floor=1e-9)
     False
-    >>> significant(0.2, 0.27, min_absolute=0.0, min_relative=0.3, floor=1e-9), significant(0.2, 0.27, min_absolute=0.0, min_relative=0.5, floor=1e-9)
-    (True, False)
+    >>> significant(0.2, 0.27, min_absolute=0.0, min_relative=0.3, floor=1e-9)
+    True
+    >>> significant(0.2, 0.27, min_absolute=0.0, min_relative=0.5, floor=1e-9)
+    False
     """
     delta = abs(after - before)
     return delta >= min_absolute and delta / max(abs(before), floor) >= min_relative

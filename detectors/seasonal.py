@@ -76,9 +76,10 @@ class SeasonalCusum:
         from the median of the last five are not learnt.
     weekly
         Learn and apply day-of-week level factors once a week has been seen. Off by
-        default: on synthetic traffic they made things worse (a smooth ±30% weekly swing:
-        3 SHIFTs with them, none without, the inner baseline follows it; weekends at 60%:
-        19 against 11; 5 seeds x days 8-21, ``tests/benchmarks/seasonal.py --weekly``).
+        default: on synthetic traffic they made things worse, since a level per day fits
+        neither a smooth weekly swing (which the inner baseline follows by itself) nor a
+        step at midnight (``tests/benchmarks/seasonal.py --weekly``; figures in
+        docs/detectors.md).
     min_factor
         Floor of the shape, so that a near-zero night does not blow up the residual.
     window, min_history, threshold, min_relative_change, min_absolute_change, rebaseline_after
@@ -328,7 +329,7 @@ class SeasonalCusum:
         else:
             return
         self._inner = self._new_inner()
-        for t, v in zip(self._recent_ts, self._recent_v):
+        for t, v in zip(self._recent_ts, self._recent_v, strict=True):
             self._inner.update(t, v / self._factor(t))
 
     # -- update ---------------------------------------------------------------
@@ -370,7 +371,7 @@ class SeasonalCusum:
             "version": self.VERSION,
             "inner": self._inner.state_dict(),
             "last_ts": self._last_ts,
-            "recent": [[t, v] for t, v in zip(self._recent_ts, self._recent_v)],
+            "recent": [[t, v] for t, v in zip(self._recent_ts, self._recent_v, strict=True)],
             "first_ts": self._first_ts,
             "profile": list(self._profile),
             "weight": list(self._weight),

@@ -69,7 +69,8 @@ class TransitionNovelty:
             if len(self._pending) < self.warmup:
                 return 0.0
             lo, hi = min(self._pending), max(self._pending)
-            self._width = max((hi - lo) / self.bins, 1e-9 * max(1.0, abs(math.fsum(self._pending) / len(self._pending))))
+            mean = math.fsum(self._pending) / len(self._pending)
+            self._width = max((hi - lo) / self.bins, 1e-9 * max(1.0, abs(mean)))
             for v in self._pending:
                 self._step(v)
             self._pending = []

@@ -16,14 +16,14 @@ State = dict[str, Any]
 """A detector's JSON-serialisable state, with a ``"version"`` key."""
 
 
-class Direction(str, enum.Enum):
+class Direction(str, enum.Enum):  # noqa: UP042 (StrEnum would change str() and format())
     """Which way the series moved."""
 
     UP = "up"
     DOWN = "down"
 
 
-class EventKind(str, enum.Enum):
+class EventKind(str, enum.Enum):  # noqa: UP042 (as Direction)
     """What a :class:`Detection` reports."""
 
     SHIFT = "shift"

@@ -177,7 +177,7 @@ async def list_incidents(request: web.Request) -> web.Response:
     state = request.query.get("state")
     if state not in (None, "open", "resolved"):
         raise InputError("state", "expected open or resolved")
-    docs = await _daemon(request).store.list_incidents(
+    docs = await _daemon(request).store.incidents.find(
         state=state, service=request.query.get("service") or None, since=_float_param(request, "since"),
         limit=_int_param(request, "limit", 50, 1, 500), offset=_int_param(request, "offset", 0, 0, 1_000_000))
     return web.json_response({"incidents": docs})
@@ -197,7 +197,7 @@ async def post_changes(request: web.Request) -> web.Response:
 
 
 async def list_changes(request: web.Request) -> web.Response:
-    changes = await _daemon(request).store.list_changes(
+    changes = await _daemon(request).store.changes.find(
         since=_float_param(request, "since"), until=_float_param(request, "until"),
         service=request.query.get("service") or None, limit=_int_param(request, "limit", 200, 1, 5000))
     return web.json_response({"changes": [c.to_json() for c in changes]})
@@ -206,7 +206,7 @@ async def list_changes(request: web.Request) -> web.Response:
 async def post_feedback(request: web.Request) -> web.Response:
     d = _daemon(request)
     incident_id = request.match_info["id"]
-    if await d.store.get_incident(incident_id) is None:
+    if await d.store.incidents.get(incident_id) is None:
         return _error(404, "id", "no such incident")
     body = await _json_body(request)
     if not isinstance(body, dict):

@@ -102,7 +102,7 @@ async def postmortem(request: web.Request) -> web.Response:
 
 async def list_health(request: web.Request) -> web.Response:
     from .app import _float_param, _int_param
-    events = await _daemon(request).store.list_health(
+    events = await _daemon(request).store.health.find(
         since=_float_param(request, "since"), until=_float_param(request, "until"),
         limit=_int_param(request, "limit", 500, 1, 5000))
     return web.json_response({"health": [h.to_json() for h in events]})
@@ -113,7 +113,7 @@ async def list_silences(request: web.Request) -> web.Response:
     active = request.query.get("active")
     if active not in (None, "true", "false"):
         raise InputError("active", "expected true or false")
-    rows = await d.workspace.db.list_silences(active_at=d.clock() if active == "true" else None)
+    rows = await d.workspace.db.silences.find(active_at=d.clock() if active == "true" else None)
     return web.json_response({"silences": rows})
 
 
@@ -137,7 +137,7 @@ async def post_silence(request: web.Request) -> web.Response:
         raise InputError("ends_at", "must be in the future and after starts_at")
     reason = text_field(body, "reason", 2000, required=True)
     actor = text_field(body, "actor", 253)
-    sid = await d.workspace.db.add_silence(service, starts, times["ends_at"], reason, actor, now)
+    sid = await d.workspace.db.silences.add(service, starts, times["ends_at"], reason, actor, now)
     return web.json_response({"id": sid, "service": service, "starts_at": starts, "ends_at": times["ends_at"],
                               "reason": reason, "actor": actor}, status=201)
 
@@ -148,7 +148,7 @@ async def delete_silence(request: web.Request) -> web.Response:
         sid = int(request.match_info["sid"])
     except ValueError:
         raise InputError("id", "expected an integer") from None
-    if not await d.workspace.db.expire_silence(sid, d.clock()):
+    if not await d.workspace.db.silences.expire(sid, d.clock()):
         raise web.HTTPNotFound(reason="no such silence")
     return web.json_response({"id": sid, "expired": True})
 

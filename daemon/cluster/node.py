@@ -92,8 +92,8 @@ class ClusterNode:
 
     async def _beat(self) -> None:
         now = self.clock()
-        await self.store.heartbeat(self.member, now, self.address)
-        live = frozenset(await self.store.live_members(now - self.member_ttl)) | {self.member}
+        await self.store.members.heartbeat(self.member, now, self.address)
+        live = frozenset(await self.store.members.live(now - self.member_ttl)) | {self.member}
         if live != self.shard.members:
             await self._reshard(Shard(self.member, live))
 
@@ -101,9 +101,9 @@ class ClusterNode:
         engine = self.engine
         leaving = [k for k in engine.series_keys() if not new.owns(k)]
         if leaving:  # hand them over warm: the new owners load these states
-            await self.store.save_series_states({k: engine.series_state(k) for k in leaving},
+            await self.store.series_states.save({k: engine.series_state(k) for k in leaving},
                                                 member=self.member, now=self.clock())
-        saved = await self.store.load_series_states()
+        saved = await self.store.series_states.load()
         old, self.shard = self.shard, new
         for k in leaving:
             engine.drop_series(k)
@@ -121,14 +121,14 @@ class ClusterNode:
 
     async def checkpoint(self) -> None:
         engine = self.engine
-        await self.store.save_series_states({k: engine.series_state(k) for k in engine.series_keys()},
+        await self.store.series_states.save({k: engine.series_state(k) for k in engine.series_keys()},
                                             member=self.member, now=self.clock())
 
     async def leave(self) -> None:
         """On a clean stop: checkpoint this shard and leave, so the others take over at once."""
         self.leading.clear()
         await self.checkpoint()
-        await self.store.leave(self.member)
+        await self.store.members.leave(self.member)
 
     async def run(self) -> None:
         """Heartbeat and campaign until cancelled."""
@@ -148,7 +148,7 @@ class ClusterNode:
             return False
         found = self.engine.detect(s)
         if found is not None:
-            await self.store.append_detections(
+            await self.store.detections.append(
                 [{"series": s.key, "service": s.service, "signal": s.signal, "detection": detection_to_json(found)}],
                 member=self.member, now=self.clock())
         return True
@@ -164,7 +164,7 @@ class ClusterNode:
                             tuple(b.values[i] for i in mine))
         found = self.engine.detect_batch(b)
         if found:
-            await self.store.append_detections(
+            await self.store.detections.append(
                 [{"series": b.keys[i], "service": b.services[i], "signal": b.signal,
                   "detection": detection_to_json(d)} for i, d in found],
                 member=self.member, now=self.clock())
@@ -186,9 +186,9 @@ class ClusterNode:
         now = self.clock()
         if now - self._changes_synced >= self.sync_changes_every:  # changes posted to any replica
             self._changes_synced = now
-            for ch in await self.store.list_changes(since=engine.now - engine.change_retention, limit=10_000):
+            for ch in await self.store.changes.find(since=engine.now - engine.change_retention, limit=10_000):
                 out.extend(engine.add_change(ch))
-        rows = await self.store.detections_after(max(self._floor, self._cursor - _OVERLAP))
+        rows = await self.store.detections.after(max(self._floor, self._cursor - _OVERLAP))
         before = self._cursor
         for row in rows:
             if row["id"] in self._seen:
@@ -203,7 +203,7 @@ class ClusterNode:
         if out.pages or out.incidents or out.health:
             await persist(out)
         if self._cursor > before:
-            await self.store.save_cursor(DETECTIONS_CURSOR, str(self._cursor), now=self.clock())
+            await self.store.cursors.save(DETECTIONS_CURSOR, str(self._cursor), now=self.clock())
             self._seen = {i for i in self._seen if i > self._cursor - 2 * _OVERLAP}
 
     def _known(self, series: str, onset: float, kind: str) -> bool:
@@ -216,9 +216,9 @@ class ClusterNode:
     async def _become_leader(self) -> None:
         engine = self.engine
         engine.tracker = IncidentTracker(engine.topology, engine.tracker.policy)
-        for doc in await self.store.list_incidents(state="open", limit=500):
+        for doc in await self.store.incidents.find(state="open", limit=500):
             engine.tracker.restore(Incident.from_json(doc))
-        raw = await self.store.load_cursor(DETECTIONS_CURSOR)
+        raw = await self.store.cursors.load(DETECTIONS_CURSOR)
         self._cursor = self._floor = int(raw) if raw else 0
         self._seen = set()
         self._changes_synced = float("-inf")

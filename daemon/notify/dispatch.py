@@ -52,7 +52,7 @@ class Dispatcher:
         routed = self.router.receivers(page)
         if page.action == "trigger":
             return routed
-        earlier = await self.store.receivers_for(page.dedup_key)
+        earlier = await self.store.notifications.receivers_for(page.dedup_key)
         if page.action in ("resolve", "acknowledge", "note"):
             return earlier  # never resolve or annotate where nothing was paged
         return earlier + [r for r in routed if r not in earlier]
@@ -60,7 +60,7 @@ class Dispatcher:
     async def pin(self, page: Page) -> Page:
         if page.action == "trigger" or page.drill:
             return page
-        first = next(iter(await self.store.list_notifications_by_key(page.dedup_key, limit=1)), None)
+        first = next(iter(await self.store.notifications.by_key(page.dedup_key, limit=1)), None)
         if first is None:
             return page
         return dataclasses.replace(page, severity=str(first.payload.get("severity", page.severity)),

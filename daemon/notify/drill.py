@@ -55,15 +55,16 @@ async def _deliver_until_done(outbox: Outbox, store: Store, key: str, action: st
                               clock: Callable[[], float]) -> list[Notification]:
     while True:
         await outbox.deliver_due()
-        rows = [n for n in await store.list_notifications_by_key(key) if n.action == action]
+        rows = [n for n in await store.notifications.by_key(key) if n.action == action]
         pending = [n for n in rows if n.status == "pending"]
         if not pending:
             return rows
         now = clock()
         if now >= deadline:
             for n in pending:
-                await store.mark_failed(n.id, f"drill gave up at its deadline; last error: {n.last_error}")
-            return [n for n in await store.list_notifications_by_key(key) if n.action == action]
+                await store.notifications.mark_failed(n.id,
+                                                      f"drill gave up at its deadline; last error: {n.last_error}")
+            return [n for n in await store.notifications.by_key(key) if n.action == action]
         wake = min(n.next_attempt_at for n in pending)
         await asyncio.sleep(max(0.05, min(wake, deadline) - now))
 
@@ -94,7 +95,7 @@ async def _main(args: argparse.Namespace) -> int:
         return 2
     store = await Store.open(cfg.store.url)
     try:
-        notifiers = build_notifiers(cfg, store)
+        notifiers = build_notifiers(cfg, store.refs)
         if args.receiver:
             missing = [r for r in args.receiver if r not in notifiers]
             if missing:

@@ -16,7 +16,7 @@ __all__ = ["build_notifiers", "build_retry", "build_router"]
 
 
 def build_notifiers(cfg: Config, refs: MessageRefs | None = None) -> dict[str, Notifier]:
-    """One notifier per configured receiver. ``refs`` (the store) is needed by Slack in bot mode."""
+    """One notifier per configured receiver. ``refs`` (``store.refs``) is needed by Slack in bot mode."""
     from .alertmanager import AlertmanagerNotifier
     from .console import ConsoleNotifier
     from .opsgenie import OpsgenieNotifier

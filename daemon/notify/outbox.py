@@ -108,19 +108,19 @@ class Outbox:
         now = self.clock()
         withdraw, rows = self.plan(page, receivers, now)
         if withdraw is not None:
-            withdrawn = await self.store.supersede(page.dedup_key, "resolve", withdraw)
+            withdrawn = await self.store.notifications.supersede(page.dedup_key, "resolve", withdraw)
             if withdrawn:
                 log.info("incident %s relapsed: held-back resolve withdrawn, the page stays open",
                          page.incident_id, extra={"incident_id": page.incident_id})
         new = 0
         for row in rows:
-            if await self.store.enqueue(**row, now=now):
+            if await self.store.notifications.enqueue(**row, now=now):
                 new += 1
         self.wake()
         return new
 
     def plan(self, page: Page, receivers: list[str] | None, now: float) -> tuple[str | None, list[dict[str, Any]]]:
-        """The outbox rows for ``page`` (for :meth:`Store.commit_decisions` or :meth:`enqueue`), and
+        """The outbox rows for ``page`` (for :meth:`~daemon.store.decisions.DecisionLog.commit` or :meth:`enqueue`), and
         the reason to withdraw the incident's held-back resolve, if the page re-opens it."""
         if not math.isfinite(page.ts):
             raise ValueError(f"page {page.action} for {page.incident_id}: event time {page.ts} is not finite")
@@ -148,14 +148,14 @@ class Outbox:
         ``receiver``: only that receiver's (each receiver's loop delivers its own, so a slow or
         hung receiver delays no other); ``others``: only rows for receivers not configured."""
         # Claimed, not just read: several replicas may deliver the same outbox.
-        claimed = await self.store.claim_due_notifications(
+        claimed = await self.store.notifications.claim_due(
             self.clock(), lease=self.lease, receivers=None if receiver is None else [receiver],
             exclude=list(self.notifiers) if others else None)
         groups: dict[tuple[str, str], list[Notification]] = {}
         for n in claimed:
             groups.setdefault((n.receiver, n.dedup_key), []).append(n)
         results = await asyncio.gather(*(self._deliver_in_order(g) for g in groups.values()))
-        self.metrics.outbox_depth.set(await self.store.outbox_depth())
+        self.metrics.outbox_depth.set(await self.store.notifications.depth())
         return sum(results)
 
     async def _deliver_in_order(self, group: list[Notification]) -> int:
@@ -163,7 +163,7 @@ class Outbox:
         for i, n in enumerate(group):
             if await self._deliver(n) != "sent":
                 for later in group[i + 1:]:  # release: they wait behind the earlier one, never overtake it
-                    await self.store.postpone(later.id, self.clock())
+                    await self.store.notifications.postpone(later.id, self.clock())
                 break
             sent += 1
         return sent
@@ -181,7 +181,7 @@ class Outbox:
         breaker = self.breakers.setdefault(n.receiver, CircuitBreaker())
         now = self.clock()
         if not breaker.allow(now):  # breaker stage: wait, no attempt counted
-            await self.store.postpone(n.id, max(breaker.retry_at, now + 1.0))
+            await self.store.notifications.postpone(n.id, max(breaker.retry_at, now + 1.0))
             self.metrics.notifications.labels(n.receiver, "deferred").inc()
             return "deferred"
         try:
@@ -197,7 +197,7 @@ class Outbox:
             return await self._retry(n, e)
         breaker.success()
         self.metrics.circuit_open.labels(n.receiver).set(0.0)
-        await self.store.mark_sent(n.id, self.clock())
+        await self.store.notifications.mark_sent(n.id, self.clock())
         self.metrics.notifications.labels(n.receiver, "sent").inc()
         log.info("page %s delivered to %s", n.key, n.receiver,
                  extra={"incident_id": n.incident_id, "receiver": n.receiver, "key": n.key})
@@ -206,7 +206,7 @@ class Outbox:
     # -- record ------------------------------------------------------------------------
     async def _failed(self, n: Notification, error: str) -> str:
         error = redact(error)  # a receiver's error may carry its URL (a Slack webhook URL is a secret)
-        await self.store.mark_failed(n.id, error)
+        await self.store.notifications.mark_failed(n.id, error)
         self.metrics.notifications.labels(n.receiver, "failed").inc()
         log.error("page %s to %s failed permanently: %s", n.key, n.receiver, error,
                   extra={"incident_id": n.incident_id, "receiver": n.receiver, "key": n.key})
@@ -218,7 +218,7 @@ class Outbox:
             return await self._failed(n, f"gave up after {n.attempts + 1} attempts: {what}")
         retry_after = e.retry_after if isinstance(e, Retryable) else None
         wait = self.retry.delay(n.attempts, retry_after)
-        await self.store.mark_retry(n.id, what, self.clock() + wait)
+        await self.store.notifications.mark_retry(n.id, what, self.clock() + wait)
         self.metrics.notifications.labels(n.receiver, "retry").inc()
         log.warning("page %s to %s will be retried in %.0fs: %s", n.key, n.receiver, wait, what,
                     extra={"incident_id": n.incident_id, "receiver": n.receiver, "key": n.key})

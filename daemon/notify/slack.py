@@ -32,11 +32,11 @@ _STATE = {"trigger": ":rotating_light: Open", "update": ":arrows_counterclockwis
 
 
 class MessageRefs(Protocol):
-    """Where a receiver keeps what identifies an incident's message (the store implements it)."""
+    """Where a receiver keeps what identifies an incident's message (``store.refs`` implements it)."""
 
-    async def get_ref(self, dedup_key: str, receiver: str) -> dict[str, Any] | None: ...
+    async def get(self, dedup_key: str, receiver: str) -> dict[str, Any] | None: ...
 
-    async def save_ref(self, dedup_key: str, receiver: str, ref: dict[str, Any], now: float) -> None: ...
+    async def save(self, dedup_key: str, receiver: str, ref: dict[str, Any], now: float) -> None: ...
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:
@@ -117,7 +117,7 @@ class SlackNotifier:
 
     async def _send(self, page: Page, key: str) -> None:
         text, blocks = _fallback(page), slack_blocks(page)
-        ref = await self._refs.get_ref(page.dedup_key, self.name)
+        ref = await self._refs.get(page.dedup_key, self.name)
         if ref is not None and page.action == "note":
             await self._client.chat_postMessage(channel=ref["channel"], thread_ts=ref["ts"], text=text)
             return
@@ -131,7 +131,7 @@ class SlackNotifier:
         resp = await self._client.chat_postMessage(
             channel=self.channel, text=text, blocks=blocks, unfurl_links=False,
             metadata={"event_type": "whatchanged_page", "event_payload": {"incident": page.incident_id, "key": key}})
-        await self._refs.save_ref(page.dedup_key, self.name, {"channel": resp["channel"], "ts": resp["ts"]},
+        await self._refs.save(page.dedup_key, self.name, {"channel": resp["channel"], "ts": resp["ts"]},
                                   time.time())
 
 

@@ -18,7 +18,8 @@ def build_sources(cfg: Config, store: Any = None) -> tuple[list[Source], list[So
     if cfg.prometheus is not None and (signals or cfg.health_queries):
         from .prometheus import PrometheusSource
         st = SourceStatus("prometheus", stale_after=max(120.0, 3 * cfg.prometheus.step + cfg.prometheus.timeout))
-        sources.append(PrometheusSource(cfg.prometheus, signals, st, health=cfg.health_queries, cursor=store))
+        sources.append(PrometheusSource(cfg.prometheus, signals, st, health=cfg.health_queries,
+                                          cursor=None if store is None else store.cursors))
         statuses.append(st)
     if cfg.probes:
         from .probes import ProbeSource
@@ -28,6 +29,6 @@ def build_sources(cfg: Config, store: Any = None) -> tuple[list[Source], list[So
     if cfg.kubernetes is not None:
         from .kube import KubernetesSource
         st = SourceStatus("kubernetes", stale_after=cfg.kubernetes.stale_after)
-        sources.append(KubernetesSource(cfg.kubernetes, st, cursor=store))
+        sources.append(KubernetesSource(cfg.kubernetes, st, cursor=None if store is None else store.checkpoints))
         statuses.append(st)
     return sources, statuses

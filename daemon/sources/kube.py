@@ -40,9 +40,9 @@ CHECKPOINT = "source:kubernetes"
 
 
 class CheckpointStore(Protocol):
-    async def load_checkpoint(self, key: str) -> dict[str, Any] | None: ...
+    async def load(self, key: str) -> dict[str, Any] | None: ...
 
-    async def save_checkpoint(self, key: str, state: dict[str, Any], now: float | None = None) -> None: ...
+    async def save(self, key: str, state: dict[str, Any], now: float | None = None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ class KubernetesSource:
         if self.store is None:
             return
         try:
-            state = await self.store.load_checkpoint(CHECKPOINT)
+            state = await self.store.load(CHECKPOINT)
         except Exception as e:  # noqa: BLE001 - without it we list and diff from scratch
             log.warning("cannot load the kubernetes checkpoint (%s); starting from a fresh list", e)
             return
@@ -190,7 +190,7 @@ class KubernetesSource:
             return
         self._dirty = False
         try:
-            await self.store.save_checkpoint(CHECKPOINT, {"differ": self.differ.state_dict(),
+            await self.store.save(CHECKPOINT, {"differ": self.differ.state_dict(),
                                                           "versions": dict(self.versions)}, now=self.clock())
         except Exception as e:  # noqa: BLE001 - retried at the next interval
             self._dirty = True

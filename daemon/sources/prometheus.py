@@ -46,11 +46,11 @@ _LABEL_MAX = 253     # the store's service and target columns
 
 
 class CursorStore(Protocol):
-    """Where a source keeps how far it has read (the daemon's :class:`~daemon.store.Store`)."""
+    """Where a source keeps how far it has read (the daemon's ``store.cursors``)."""
 
-    async def load_cursor(self, source: str) -> str | None: ...
+    async def load(self, source: str) -> str | None: ...
 
-    async def save_cursor(self, source: str, value: str, now: float | None = None) -> None: ...
+    async def save(self, source: str, value: str, now: float | None = None) -> None: ...
 
 
 class PrometheusError(Exception):
@@ -250,7 +250,7 @@ class PrometheusSource:
         floor = self._aligned(self.clock()) - math.ceil(self.cfg.lookback / step) * step
         if self.cursor is not None:
             try:
-                stored = await self.cursor.load_cursor(self.name)
+                stored = await self.cursor.load(self.name)
             except Exception as e:  # noqa: BLE001 - a store hiccup costs a longer catch-up, not the source
                 log.warning("cannot load the %s cursor (%s); catching up %.0fs", self.name, e, self.cfg.lookback)
                 stored = None
@@ -289,7 +289,7 @@ class PrometheusSource:
                 cursor = end
                 if self.cursor is not None:
                     try:
-                        await self.cursor.save_cursor(self.name, f"{cursor:.3f}", now=self.clock())
+                        await self.cursor.save(self.name, f"{cursor:.3f}", now=self.clock())
                     except Exception as e:  # noqa: BLE001 - next save will catch up
                         log.warning("cannot save the %s cursor: %s", self.name, e)
             await self.sleep(max(0.5, end + step + self.settle - self.clock()))

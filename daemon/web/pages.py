@@ -92,7 +92,7 @@ async def incident_list(request: web.Request) -> web.Response:
         offset = max(0, int(request.query.get("offset", "0")))
     except ValueError:
         offset = 0
-    docs = await d.store.list_incidents(state=state, service=service, limit=PAGE_SIZE + 1, offset=offset)
+    docs = await d.store.incidents.find(state=state, service=service, limit=PAGE_SIZE + 1, offset=offset)
     services = sorted(set(d.engine.topology.services) | {s for doc in docs for s in doc.get("services", [])})
     return _render(request, "list.html", incidents=docs[:PAGE_SIZE], more=len(docs) > PAGE_SIZE, offset=offset,
                    page_size=PAGE_SIZE, state=state or "", service=service or "", services=services)

@@ -9,7 +9,6 @@ from correlators.types import Cause
 
 from ..events import Sample, SampleBatch
 from ..series_buffer import SeriesBuffer
-from ..store.workspace import WorkspaceStore
 from .hypotheses import HypothesisState, cause_key
 from .updates import send_incident_note
 from .view import build_view, window_of
@@ -46,7 +45,7 @@ class Workspace:
     def __init__(self, daemon: Daemon, buffer: SeriesBuffer) -> None:
         self.daemon = daemon
         self.buffer = buffer
-        self.db = WorkspaceStore(daemon.store)
+        self.db = daemon.store
         self._snapped: dict[str, tuple[float, str, frozenset[str]]] = {}
         self._last_note_ts: dict[str, float] = {}
 
@@ -86,23 +85,23 @@ class Workspace:
         series = [s for s in series if s["points"]]
         if not series:
             return
-        stored = {s["series"]: s for s in await self.db.load_series(doc["id"])}
+        stored = {s["series"]: s for s in await self.db.snapshots.load(doc["id"])}
         for s in series:  # keep what an earlier run stored (the buffer is empty after a restart)
             if s["series"] in stored:
                 s["points"] = _merge(stored[s["series"]]["points"], s["points"])
-        await self.db.save_series(doc["id"], series, wall)
+        await self.db.snapshots.save(doc["id"], series, wall)
         self._snapped[doc["id"]] = (wall, doc["state"], keys)
 
     # -- the full view ------------------------------------------------------------------
     async def view(self, incident_id: str) -> dict[str, Any] | None:
         d = self.daemon
-        doc = await d.store.get_incident(incident_id)
+        doc = await d.store.incidents.get(incident_id)
         if doc is None:
             return None
         now = max(d.clock(), d.engine.now if d.engine.now > float("-inf") else 0.0)
         # the daemon's clock is wall time; in replays and tests event time may run ahead of it
         start, end = window_of(doc, now)
-        stored = {s["series"]: s for s in await self.db.load_series(incident_id)}
+        stored = {s["series"]: s for s in await self.db.snapshots.load(incident_id)}
         series = []
         for s in self._series_of(doc, now):
             old = stored.pop(s["series"], None)
@@ -110,19 +109,19 @@ class Workspace:
             series.append({**s, "points": [p for p in pts if start <= p[0] <= end]})
         series += list(stored.values())
         # changes posted to the API are stored; those from sources may live only in the engine's memory
-        known = {c.id: c for c in await d.store.list_changes(since=start, until=end, limit=500)}
+        known = {c.id: c for c in await d.store.changes.find(since=start, until=end, limit=500)}
         for c in d.engine.changes_known_at(end):
             if start <= c.ts <= end:
                 known.setdefault(c.id, c)
         changes = sorted((c.to_json() for c in known.values()), key=lambda c: (c["ts"], c["id"]))
-        health = [h.to_json() for h in reversed(await d.store.list_health(since=start, until=end, limit=500))]
+        health = [h.to_json() for h in reversed(await d.store.health.find(since=start, until=end, limit=500))]
         notes = [{"receiver": n.receiver, "action": n.action, "status": n.status, "attempts": n.attempts,
                   "last_error": n.last_error, "created_at": n.created_at, "sent_at": n.sent_at}
-                 for n in await d.store.list_notifications(incident_id=incident_id)]
-        feedback = [{k: v for k, v in f.items() if k != "id"} for f in await d.store.list_feedback(incident_id)]
-        hyps = await self.db.list_hypotheses(incident_id)
+                 for n in await d.store.notifications.find(incident_id=incident_id)]
+        feedback = [{k: v for k, v in f.items() if k != "id"} for f in await d.store.feedback.find(incident_id)]
+        hyps = await self.db.hypotheses.find(incident_id)
         services = set(doc.get("services", []))
-        silences = [s for s in await self.db.list_silences()
+        silences = [s for s in await self.db.silences.find()
                     if (s["service"] == "*" or s["service"] in services) and s["starts_at"] <= end
                     and s["ends_at"] >= start]
         return build_view(doc, now=now, series=series, changes=changes, health=health, notifications=notes,
@@ -133,7 +132,7 @@ class Workspace:
                              actor: str) -> dict[str, Any]:
         """Record a candidate's new state, tell the receivers, and feed a confirmed cause to learning."""
         d = self.daemon
-        doc = await d.store.get_incident(incident_id)
+        doc = await d.store.incidents.get(incident_id)
         if doc is None:
             raise WorkspaceError("id", "no such incident", 404)
         key = cause_key(cause.to_json())
@@ -142,7 +141,7 @@ class Workspace:
         if key not in known:
             raise WorkspaceError("cause", f"{key} is not a candidate of {incident_id}")
         now = d.clock()
-        hid = await self.db.add_hypothesis(incident_id, cause.to_json(), key, state.value, note, actor, now)
+        hid = await self.db.hypotheses.add(incident_id, cause.to_json(), key, state.value, note, actor, now)
         title = known[key].get("title") or key
         who = f" by {actor}" if actor else ""
         text = f"Hypothesis {state.value}{who}: {title}" + (f" — {note}" if note else "")
@@ -159,7 +158,7 @@ class Workspace:
     # -- silences ---------------------------------------------------------------------------
     async def silenced(self, services: list[str], ts: float) -> bool:
         """True when every service of the incident is silenced at ``ts`` (``*`` silences all)."""
-        active = await self.db.list_silences(active_at=ts)
+        active = await self.db.silences.find(active_at=ts)
         if not active:
             return False
         names = {s["service"] for s in active}

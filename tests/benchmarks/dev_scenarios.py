@@ -3,8 +3,8 @@
 Run: ``.venv/bin/python tests/benchmarks/dev_scenarios.py [--detector NAME] [SCENARIO_DIR ...]``
 (default: every folder under ``../shared/scenarios/dev``; ``--detector`` names a class in
 ``detectors`` to compare, with its default settings and the factory's per-signal
-``min_absolute_change``, instead of ``make_detector``: ``RobustCusum``, ``EwmaCusum``,
-``Bocpd``, ``SeasonalCusum`` or ``Adwin``).
+``min_absolute_change``, instead of ``make_detector``: ``EnvelopeShift``, ``SeasonalCusum``
+or ``RobustCusum``).
 
 For each scenario every (service, signal) series gets its own detector from
 ``make_detector(signal)``. Reported:
@@ -39,7 +39,7 @@ DEFAULT_DIR = ROOT.parent / "shared" / "scenarios" / "dev"
 if not DEFAULT_DIR.exists():
     DEFAULT_DIR = Path("/work/shared/scenarios/dev")
 SLACK_SECONDS = 600.0
-DETECTORS = ("RobustCusum", "EwmaCusum", "Bocpd", "SeasonalCusum", "Adwin")
+DETECTORS = ("EnvelopeShift", "SeasonalCusum", "RobustCusum")
 
 
 def run_scenario(folder: Path, factory: Callable[[str], Any] = make_detector) -> dict[tuple[str, str], list[Detection]]:
@@ -64,13 +64,16 @@ def main(argv: list[str]) -> int:
             print(f"--detector: expected one of {', '.join(DETECTORS)}", file=sys.stderr)
             return 2
         cls = getattr(detectors, argv[1])
-        factory = lambda signal: cls(min_absolute_change=MIN_ABSOLUTE_CHANGE.get(signal, 0.0))
+
+        def factory(signal: str) -> Any:
+            return cls(min_absolute_change=MIN_ABSOLUTE_CHANGE.get(signal, 0.0))
         argv = argv[2:]
     folders = [Path(a) for a in argv] or sorted(p for p in DEFAULT_DIR.iterdir() if p.is_dir())
     delays: list[float] = []
     onset_errs: list[float] = []
     missed = quiet_total = early_total = other_total = 0
-    print(f"{'scenario':26} {'delay(samples) per truth service':48} {'onset_err':>9} {'quiet':>5} {'early':>5} {'other':>5}")
+    print(f"{'scenario':26} {'delay(samples) per truth service':48} {'onset_err':>9} {'quiet':>5} {'early':>5} "
+          f"{'other':>5}")
     for folder in folders:
         meta = json.loads((folder / "scenario.json").read_text())
         truth = json.loads((folder / "truth.json").read_text())["incidents"]

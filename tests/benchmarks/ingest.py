@@ -95,7 +95,7 @@ async def one_run(store_url: str, requests: int, concurrency: int, kind: str) ->
     await asyncio.wait_for(task, 600)
     stopped = time.perf_counter() - t1
     if kind == "changes":
-        stored = len(await store.list_changes(limit=requests + 10))
+        stored = len(await store.changes.find(limit=requests + 10))
         in_core = len(d.engine._change_ids)
     else:  # each distinct firing alert reached the core once and is an anomaly row of a stored incident
         in_core = int(d.metrics.alerts.labels("firing")._value.get())

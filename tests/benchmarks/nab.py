@@ -79,7 +79,8 @@ def where_we_lose(files: list, scores: dict[str, np.ndarray], threshold: float) 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--nab", type=Path, default=DEFAULT_NAB if DEFAULT_NAB.exists() else Path("/work/shared/datasets/nab"))
+    parser.add_argument("--nab", type=Path,
+                        default=DEFAULT_NAB if DEFAULT_NAB.exists() else Path("/work/shared/datasets/nab"))
     parser.add_argument("--keep", type=Path, default=None, help="keep the detector's output here")
     parser.add_argument("--per-file", action="store_true", help="list detections per file (where we lose)")
     parser.add_argument("--jobs", type=int, default=None, help="processes (default: one per available CPU)")
@@ -110,7 +111,7 @@ def main(argv: list[str]) -> int:
         cells = " ".join(f"{v:9.2f}" if v is not None else f"{'':>9}" for v in published)
         print(f"{name:24} {cells}")
     print()
-    for p, (score, threshold, counts) in results.items():
+    for p, (_score, threshold, counts) in results.items():
         print(f"{p:20} threshold {threshold:.4f}  windows detected {counts['tp']}/{counts['tp'] + counts['fn']}"
               f"  false positives {counts['fp']}")
     if args.per_file:

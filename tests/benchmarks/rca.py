@@ -3,8 +3,8 @@
 Usage: .venv/bin/python tests/benchmarks/rca.py [--batches] [SCENARIO_SET_DIR ...]
 (default: ../shared/scenarios/dev; in a clone without it, simulated sets A and B of docs/ranking.md,
 written once with ``whatchanged simulate`` under .bench/). ``--batches`` replays each step's samples as one batch per
-signal (the live daemon's path: vectorised banks) instead of one sample at a time. Both rankings are scored on the same replay,
-so detection is shared and only the ordering of causes differs.
+signal (the live daemon's path into the signals' banks) instead of one sample at a time. Both rankings are scored on
+the same replay, so detection is shared and only the ordering of causes differs.
 """
 
 from __future__ import annotations

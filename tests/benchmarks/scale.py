@@ -11,8 +11,8 @@ nothing new), then full steps go through the Engine on one core, timing CPU
 - ``sample``: one ``Sample`` at a time, one detector object per series (``make_detector``: the
   paging ``EnvelopeShift``, ``SeasonalCusum`` for request rates);
 - ``batch``: each signal's step as one ``SampleBatch`` (what the Prometheus source hands over) into
-  the signal's bank: a ``DetectorBank`` of the same objects (the paging detector has no vectorised
-  form; ``RobustCusumBank`` vectorised the earlier ``RobustCusum``).
+  the signal's bank (``make_bank``): a ``DetectorBank`` of the same objects (the paging detectors
+  have no vectorised form).
 
 Memory per series is what tracemalloc sees allocated by restoring the detectors (objects,
 deques or numpy rows, the engine's and the bank's dicts). "State" is the detector state
@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from correlators.types import ServiceInfo, Topology
 from daemon.engine import Engine, detection_factories
 from daemon.events import Sample, SampleBatch
-from detectors import SEASONAL_SIGNALS, RobustCusumBank
+from detectors import SEASONAL_SIGNALS
 
 STEP = 15.0
 T0 = 1_790_000_000.0
@@ -124,7 +124,7 @@ def measure(n: int, steps: int, templates: dict[str, list[dict[str, Any]]], path
         dets = [engine._banks[sig]._detectors[key] for _, sig, key in ser]  # type: ignore[attr-defined]
         vals = [value(rng, sig) for _, sig, _ in ser]
         c0 = time.process_time()
-        for d, v in zip(dets, vals):
+        for d, v in zip(dets, vals, strict=True):
             d.update(ts + STEP / 2, v)
         detect.append(time.process_time() - c0)
     per_series = (after - before) / n
@@ -142,16 +142,14 @@ def measure(n: int, steps: int, templates: dict[str, list[dict[str, Any]]], path
 
 def measure_batch(n: int, steps: int, templates: dict[str, list[dict[str, Any]]],
                   seasonal: list[str]) -> dict[str, Any]:
-    """Each signal's step as one SampleBatch through the banks (vectorised but for seasonal signals)."""
+    """Each signal's step as one SampleBatch through the signals' banks."""
     ser = series_of(n)
     detector, bank = detection_factories(seasonal, vectorised=True)
     engine = Engine(topology(), detector_factory=detector, bank_factory=bank)
     before, after = restore_warm(engine, ser, templates)
     banks = engine._banks
-    # the state of a series: a numpy row in a vectorised bank, a detector's JSON in an object bank
-    per_signal = {sig: (b.state_bytes_per_series if isinstance(b, RobustCusumBank)
-                        else statistics.mean(len(json.dumps(t)) for t in templates[sig]))
-                  for sig, b in banks.items()}
+    # the state of a series: its detector's JSON
+    per_signal = {sig: statistics.mean(len(json.dumps(t)) for t in templates[sig]) for sig in banks}
     counts = {sig: sum(1 for _, s, _ in ser if s == sig) for sig in banks}
     row_bytes = sum(per_signal[sig] * counts[sig] for sig in banks) / n
     columns = {sig: ([svc for svc, s, _ in ser if s == sig], [key for _, s, key in ser if s == sig])
@@ -176,7 +174,7 @@ def measure_batch(n: int, steps: int, templates: dict[str, list[dict[str, Any]]]
             banks[sig].update(ts + STEP / 2, keys, vals[sig])
         detect.append(time.process_time() - c0)
     per_series = (after - before) / n
-    state = row_bytes  # the ring buffers and scalars of one row in use
+    state = row_bytes
     return {
         "series": n, "steps": steps, "path": "batch", "seasonal": seasonal,
         "detector": "+".join(sorted({type(b).__name__ for b in banks.values()})),
@@ -184,9 +182,8 @@ def measure_batch(n: int, steps: int, templates: dict[str, list[dict[str, Any]]]
         "step_fraction": statistics.median(cpu) / STEP,
         "detector_only_per_step_s": statistics.median(detect),
         "us_per_sample": statistics.median(cpu) / n * 1e6,
-        "bytes_per_series": per_series, "state_json_bytes": state, "state_kind": "numpy row",
+        "bytes_per_series": per_series, "state_json_bytes": state,
         "bytes_beyond_state": per_series - state, "anomalies_on_quiet_data": anomalies,
-        "objects_after": sum(b.objects for b in banks.values() if isinstance(b, RobustCusumBank)),
     }
 
 
@@ -195,10 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--series", type=int, nargs="+", default=[1000, 10000, 100000])
     ap.add_argument("--steps", type=int, default=5, help="measured steps per size (default 5)")
     ap.add_argument("--path", nargs="+", choices=["sample", "batch"], default=["sample", "batch"],
-                    help="per-sample objects, vectorised batches, or both (default)")
+                    help="one sample at a time, one batch per signal, or both (default)")
     ap.add_argument("--seasonal", nargs="*", default=sorted(SEASONAL_SIGNALS), metavar="SIGNAL",
                     help="signals with a learnt daily shape, as detection.seasonal (default: the product's, "
-                         "request_rate; give none for every series vectorised)")
+                         "request_rate; give none for no seasonal series)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     templates = warm_templates(args.seasonal)

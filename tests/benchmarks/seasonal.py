@@ -73,7 +73,7 @@ def weekly() -> int:
                 else:
                     values *= np.where((np.floor(ts / 86_400) + 3) % 7 >= 5, 0.6, 1.0)
                 det = SeasonalCusum(weekly=factors)
-                for t, v in zip(ts, values):
+                for t, v in zip(ts, values, strict=True):
                     event = det.update(float(t), float(v))
                     if event is not None and event.kind is EventKind.SHIFT:
                         after_day += event.detected_at >= T0 + 86_400
@@ -106,7 +106,7 @@ def main(argv: list[str]) -> int:
                 for values in series.values():
                     hours += len(values) * args.step / 3600.0
                     det = make()
-                    for t, v in zip(ts, values):
+                    for t, v in zip(ts, values, strict=True):
                         event = det.update(float(t), float(v))
                         if event is not None and event.kind is EventKind.SHIFT:
                             shifts += 1
@@ -119,7 +119,7 @@ def main(argv: list[str]) -> int:
                     total += 1
                     end = ts[start] + 7200.0
                     hit = placed = False
-                    for t, v in zip(ts, stepped):
+                    for t, v in zip(ts, stepped, strict=True):
                         event = det.update(float(t), float(v))
                         if event is None or event.kind is not EventKind.SHIFT:
                             continue

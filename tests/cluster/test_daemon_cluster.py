@@ -44,8 +44,8 @@ async def test_single_replica_cluster_pages_once_and_only_while_leading(sqlite_s
         if d.queue.empty() and d.engine.series_count:
             break
     await asyncio.sleep(1.0)
-    assert rec.pages == [] and await sqlite_store.outbox_depth() == 0, "a follower never pages"
-    assert (await sqlite_store.detections_after(0)), "but its detections are in the shared store"
+    assert rec.pages == [] and await sqlite_store.notifications.depth() == 0, "a follower never pages"
+    assert (await sqlite_store.detections.after(0)), "but its detections are in the shared store"
     switch.on.set()
     for _ in range(200):
         await asyncio.sleep(0.05)
@@ -60,7 +60,7 @@ async def test_single_replica_cluster_pages_once_and_only_while_leading(sqlite_s
             break
     assert not node.may_page()
     assert await d._plan_page(PageAction(PageKind.UPDATE, incident_id, T0 + 9000, "late")) is None
-    assert await sqlite_store.outbox_depth() == 0, "leadership lost: nothing more is paged"
+    assert await sqlite_store.notifications.depth() == 0, "leadership lost: nothing more is paged"
     d.stop()
     await asyncio.wait_for(task, 10)
     assert [p.action for _, p in rec.pages] == ["trigger"]

@@ -37,8 +37,8 @@ async def test_sigterm_finishes_the_delivery_in_flight(pg_url: str, tmp_path: Pa
     try:
         page = {"action": "trigger", "incident_id": "inc-1", "dedup_key": "inc-1", "ts": 1.0, "title": "t",
                 "text": "x", "url": "", "drill": False, "incident": {}}
-        await store.enqueue(key="inc-1/trigger/1/hook", incident_id="inc-1", receiver="hook", action="trigger",
-                            dedup_key="inc-1", payload=page, now=time.time() - 1)
+        await store.notifications.enqueue(key="inc-1/trigger/1/hook", incident_id="inc-1", receiver="hook",
+                                          action="trigger", dedup_key="inc-1", payload=page, now=time.time() - 1)
         cfg = {"listen": f"127.0.0.1:{free_port()}", "store": {"url": pg_url},
                "notifiers": [{"type": "webhook", "name": "hook", "url": f"http://127.0.0.1:{port}/hook"}],
                "cluster": {"replicas": 1, "index": 0, "leader": "postgres", "heartbeat": "1s", "member_ttl": "5s"}}
@@ -49,7 +49,7 @@ async def test_sigterm_finishes_the_delivery_in_flight(pg_url: str, tmp_path: Pa
                                     stdout=subprocess.DEVNULL, stderr=log)
         try:
             await asyncio.wait_for(started.wait(), 30)
-            assert await store.live_members(since=0) == ["0"]
+            assert await store.members.live(since=0) == ["0"]
             t0 = time.monotonic()
             proc.send_signal(signal.SIGTERM)
             while proc.poll() is None and time.monotonic() - t0 < 30:
@@ -62,9 +62,9 @@ async def test_sigterm_finishes_the_delivery_in_flight(pg_url: str, tmp_path: Pa
         assert proc.returncode == 0, log[-2000:]
         assert took < 20, f"exit took {took:.1f}s"  # the chart's grace period is 45 s
         assert received and received[0] - t0 < took, "the delivery completed before the exit"
-        (n,) = await store.list_notifications()
+        (n,) = await store.notifications.find()
         assert n.status == "sent", n
-        assert await store.live_members(since=0) == [], "left the membership: others take its series at once"
+        assert await store.members.live(since=0) == [], "left the membership: others take its series at once"
     finally:
         await store.close()
         await runner.cleanup()

@@ -30,21 +30,21 @@ async def test_replicas_migrating_at_once(pg_url: str) -> None:
 
 
 async def test_members_detections_and_series_states(store: Store) -> None:
-    await store.heartbeat("0", 100.0)
-    await store.heartbeat("1", 105.0)
-    assert await store.live_members(since=101.0) == ["1"]
-    assert await store.live_members(since=90.0) == ["0", "1"]
-    await store.leave("1")
-    assert await store.live_members(since=90.0) == ["0"]
-    await store.append_detections([{"series": "a/x", "service": "a", "signal": "x", "detection": {"k": 1}},
+    await store.members.heartbeat("0", 100.0)
+    await store.members.heartbeat("1", 105.0)
+    assert await store.members.live(since=101.0) == ["1"]
+    assert await store.members.live(since=90.0) == ["0", "1"]
+    await store.members.leave("1")
+    assert await store.members.live(since=90.0) == ["0"]
+    await store.detections.append([{"series": "a/x", "service": "a", "signal": "x", "detection": {"k": 1}},
                                    {"series": "b/x", "service": "b", "signal": "x", "detection": {"k": 2}}],
                                   member="0", now=100.0)
-    rows = await store.detections_after(0)
+    rows = await store.detections.after(0)
     assert [r["series"] for r in rows] == ["a/x", "b/x"] and rows[0]["member"] == "0"
-    assert [r["series"] for r in await store.detections_after(rows[0]["id"])] == ["b/x"]
-    await store.save_series_states({"a/x": ("x", {"v": 1})}, member="0", now=1.0)
-    await store.save_series_states({"a/x": ("x", {"v": 2}), "b/x": ("x", {"v": 3})}, member="1", now=2.0)
-    assert await store.load_series_states() == {"a/x": ("x", {"v": 2}), "b/x": ("x", {"v": 3})}
+    assert [r["series"] for r in await store.detections.after(rows[0]["id"])] == ["b/x"]
+    await store.series_states.save({"a/x": ("x", {"v": 1})}, member="0", now=1.0)
+    await store.series_states.save({"a/x": ("x", {"v": 2}), "b/x": ("x", {"v": 3})}, member="1", now=2.0)
+    assert await store.series_states.load() == {"a/x": ("x", {"v": 2}), "b/x": ("x", {"v": 3})}
 
 
 class NeverLeads:
@@ -98,6 +98,6 @@ async def test_replicas_split_each_step_by_shard_and_log_its_detections(store: S
         b = SampleBatch(clock.now + k, "error_ratio", services, tuple(f"{s}/error_ratio" for s in services), values)
         assert sum([await n.on_batch(b) for n in nodes]) == 4, "each series watched by exactly one replica"
     assert all(e.series_keys() for e in engines)
-    logged = await store.detections_after(0)
+    logged = await store.detections.after(0)
     assert sorted(r["series"] for r in logged) == ["checkout/error_ratio", "search/error_ratio"]
     assert all(r["detection"]["kind"] == "shift" for r in logged)

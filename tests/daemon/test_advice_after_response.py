@@ -37,7 +37,8 @@ async def _run(store: Store, events: list[Event], expected: int, *, before: Any 
         await before(d)
     for _ in range(1500):
         await asyncio.sleep(0.02)
-        if d.engine.now >= last and d.queue.empty() and len(rec.pages) >= expected and await store.outbox_depth() == 0:
+        if (d.engine.now >= last and d.queue.empty() and len(rec.pages) >= expected
+                and await store.notifications.depth() == 0):
             break
     d.stop()
     await asyncio.wait_for(task, 10)
@@ -68,7 +69,7 @@ async def test_after_the_rollback_the_advice_is_to_watch_and_the_resolve_page_sa
     updates = [p for p in pages if p.action == "update" and p.ts > undo.ts]
     for u in updates:
         assert _commands(u.text) == [], u.text
-    (doc,) = await store.list_incidents()
+    (doc,) = await store.incidents.find()
     assert doc["recommendation"]["action"] == "watch" and doc["recommendation"]["command"] == ""
     assert [r["id"] for r in doc["responses"]] == ["chg-undo"]
     assert "chg-undo" not in [c["cause"].get("id") for c in doc["candidates"]]
@@ -106,8 +107,8 @@ async def test_follows_and_responses_are_stored_with_the_incident(store: Store) 
     doc = {"id": "inc-2", "state": "open", "onset": 1000.0, "opened_at": 1060.0, "paged_at": 1070.0,
            "resolved_at": None, "services": ["checkout"], "anomalies": [], "follows": "inc-1", "follows_by": 240.0,
            "reopened": 0, "responses": [{"id": "chg-undo", "ts": 1200.0, "kind": "rollback", "service": "checkout"}]}
-    await store.save_incident(doc, now=2000.0)
-    got = await store.get_incident("inc-2")
+    await store.incidents.save(doc, now=2000.0)
+    got = await store.incidents.get("inc-2")
     assert got is not None and got["follows"] == "inc-1" and got["follows_by"] == 240.0
     assert got["responses"][0]["id"] == "chg-undo"
 

@@ -23,18 +23,18 @@ def _alert(fingerprint: str, firing: bool = True, ts: float = 1000.0, starts_at:
 
 async def test_inbox_is_idempotent_replayable_and_bounded(store: Store) -> None:
     firing, resolved = _alert("f1"), _alert("f1", firing=False, ts=1600.0)
-    assert await store.add_alerts([firing, resolved], now=2000.0) == [True, True]
+    assert await store.alerts.add([firing, resolved], now=2000.0) == [True, True]
     # Alertmanager re-sends a firing alert every repeat_interval: same fingerprint, startsAt and status
-    assert await store.add_alerts([_alert("f1"), _alert("f2")], now=2100.0) == [False, True]
-    assert [a.key for a in await store.unprocessed_alerts()] == [firing.key, resolved.key, _alert("f2").key]
-    assert await store.unprocessed_alerts() == [firing, resolved, _alert("f2")]  # read back field for field
-    assert await store.mark_alerts_processed([firing.key, resolved.key], now=2200.0) == 2
-    assert await store.mark_alerts_processed([firing.key], now=2300.0) == 0  # already processed
-    assert [a.key for a in await store.unprocessed_alerts()] == [_alert("f2").key]
-    assert await store.add_alerts([firing], now=2400.0) == [False]  # processed ones still dedupe
-    counts = await store.prune(before=2050.0)  # retention: received before the horizon are deleted
+    assert await store.alerts.add([_alert("f1"), _alert("f2")], now=2100.0) == [False, True]
+    assert [a.key for a in await store.alerts.unprocessed()] == [firing.key, resolved.key, _alert("f2").key]
+    assert await store.alerts.unprocessed() == [firing, resolved, _alert("f2")]  # read back field for field
+    assert await store.alerts.mark_processed([firing.key, resolved.key], now=2200.0) == 2
+    assert await store.alerts.mark_processed([firing.key], now=2300.0) == 0  # already processed
+    assert [a.key for a in await store.alerts.unprocessed()] == [_alert("f2").key]
+    assert await store.alerts.add([firing], now=2400.0) == [False]  # processed ones still dedupe
+    counts = await store.retention.prune(before=2050.0)  # retention: received before the horizon are deleted
     assert counts["alert_inbox"] == 2
-    assert await store.add_alerts([firing], now=2500.0) == [True]  # past retention it is new again
+    assert await store.alerts.add([firing], now=2500.0) == [True]  # past retention it is new again
 
 
 async def _post_alert(port: int, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -69,8 +69,8 @@ async def test_alert_answered_then_crash_before_the_core_took_it(store: Store) -
     await asyncio.wait_for(stuck.wait(), 10)
     run.cancel()  # a crash: nothing drained, nothing checkpointed
     await asyncio.gather(run, return_exceptions=True)
-    assert await store.list_incidents() == []
-    [pending] = await store.unprocessed_alerts()
+    assert await store.incidents.find() == []
+    [pending] = await store.alerts.unprocessed()
     assert pending.series == "alert:f00d" and pending.firing
 
     async def restart() -> Daemon:
@@ -80,7 +80,7 @@ async def test_alert_answered_then_crash_before_the_core_took_it(store: Store) -
         await asyncio.wait_for(up.wait(), 10)
 
         async def settled() -> bool:
-            return not await store.unprocessed_alerts() and bool(await store.list_incidents())
+            return not await store.alerts.unprocessed() and bool(await store.incidents.find())
         await _until(settled, "the replayed alert to open an incident")
         status, _ = await _post_alert(port, ALERT)  # Alertmanager repeats it meanwhile: no second feed
         assert status == 202
@@ -89,12 +89,12 @@ async def test_alert_answered_then_crash_before_the_core_took_it(store: Store) -
         return d
 
     second = await restart()
-    [inc] = await store.list_incidents()
+    [inc] = await store.incidents.find()
     assert [a["series"] for a in inc["anomalies"]] == ["alert:f00d"] and inc["state"] == "open"
     assert second.metrics.alerts.labels("firing")._value.get() == 1
     await restart()  # and again: nothing is fed twice, the incident stays one
-    assert [d["id"] for d in await store.list_incidents()] == [inc["id"]]
-    [again] = await store.list_incidents()
+    assert [d["id"] for d in await store.incidents.find()] == [inc["id"]]
+    [again] = await store.incidents.find()
     assert len(again["anomalies"]) == 1
     assert json.dumps(again["services"]) == json.dumps(inc["services"])
 
@@ -104,10 +104,10 @@ async def test_alert_is_marked_processed_only_once_its_incident_is_saved(store: 
     inbox as unprocessed until that save, so a crash in between feeds it again instead of losing it."""
     d = Daemon(store=store, topology=SHOP, sources=[], notifiers={}, clock=FakeClock(), step=30.0)
     alert = _alert("burst")
-    await store.add_alerts([alert], now=1000.0)
+    await store.alerts.add([alert], now=1000.0)
     await d.handle(alert, coalesce=True)  # as the analysis loop does: the incident is only marked unsaved
-    assert await store.list_incidents() == []
-    assert [a.key for a in await store.unprocessed_alerts()] == [alert.key]
+    assert await store.incidents.find() == []
+    assert [a.key for a in await store.alerts.unprocessed()] == [alert.key]
     await d._save_incidents()  # the burst is absorbed
-    assert len(await store.list_incidents()) == 1
-    assert await store.unprocessed_alerts() == []
+    assert len(await store.incidents.find()) == 1
+    assert await store.alerts.unprocessed() == []

@@ -29,16 +29,16 @@ def _storm(n: int) -> list[AlertEvent]:
 
 def _counting_saves(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[tuple[dict[str, Any], int]]:
     """Record every incident document the daemon saves, with how many of its pages were queued before
-    (the daemon writes incidents and their pages in one transaction, :meth:`Store.commit_decisions`)."""
+    (the daemon writes incidents and their pages in one transaction, :meth:`DecisionLog.commit`)."""
     saved: list[tuple[dict[str, Any], int]] = []
-    commit = store.commit_decisions
+    commit = store.decisions.commit
 
     async def counting(docs: Any, *args: Any, **kwargs: Any) -> int:
         for doc in docs:
-            saved.append((doc, len(await store.list_notifications(incident_id=doc["id"]))))
+            saved.append((doc, len(await store.notifications.find(incident_id=doc["id"]))))
         return await commit(docs, *args, **kwargs)
 
-    monkeypatch.setattr(store, "commit_decisions", counting)
+    monkeypatch.setattr(store.decisions, "commit", counting)
     return saved
 
 
@@ -60,15 +60,15 @@ async def test_a_storm_is_saved_per_burst_and_whole_once_the_queue_runs_dry(
     await d.submit_alerts(_storm(N))
 
     async def absorbed() -> bool:
-        docs = await sqlite_store.list_incidents()
+        docs = await sqlite_store.incidents.find()
         return len(docs) == 1 and len(docs[0]["anomalies"]) == N
     await _until(absorbed)  # saved when the queue ran dry, without a stop
     assert len(saved) < N // 4, f"{len(saved)} saves for {N} alerts: one per alert is quadratic work"
-    [doc] = await sqlite_store.list_incidents()
+    [doc] = await sqlite_store.incidents.find()
     assert doc["paged_at"] is not None
     # the paged incident was saved before its page was queued (a restart never re-decides a sent page)
     first_paged = next(queued for s, queued in saved if s["paged_at"] is not None)
-    assert first_paged == 0 and len(await sqlite_store.list_notifications(incident_id=doc["id"])) == 1
+    assert first_paged == 0 and len(await sqlite_store.notifications.find(incident_id=doc["id"])) == 1
     d.stop()
     await asyncio.wait_for(task, 30)
     assert [p.action for _, p in rec.pages] == ["trigger"]
@@ -83,6 +83,6 @@ async def test_the_incidents_of_a_storm_cut_short_by_a_stop_are_saved(
     await d.submit_alerts(_storm(N))
     d.stop()  # intake closes; the queued storm is drained, and its incident saved, before the exit
     await asyncio.wait_for(task, 60)
-    docs = await sqlite_store.list_incidents()
+    docs = await sqlite_store.incidents.find()
     assert len(docs) == 1 and len(docs[0]["anomalies"]) == N
     assert len(saved) < N // 4

@@ -121,7 +121,7 @@ async def test_pushes_are_routed_silenced_and_resolved_by_alertmanager(
     search = incident_doc() | {"id": "inc-search", "services": ["search"]}
     await ob.enqueue(dataclasses.replace(page("trigger", now, doc=search), severity="warning", service="search"))
     await deliver_all(ob, clock)
-    assert {n.status for n in await sqlite_store.list_notifications()} == {"sent"}
+    assert {n.status for n in await sqlite_store.notifications.find()} == {"sent"}
     await _wait_for(lambda: got.get("payments"))
     firing = got["payments"][0]
     assert firing["status"] == "firing" and firing["receiver"] == "payments"

@@ -61,9 +61,9 @@ async def test_real_alertmanager_alerts_open_and_resolve_an_incident(sqlite_stor
             await asyncio.to_thread(_post_alerts, am, [alert])
 
             async def opened() -> bool:
-                return any(i["state"] == "open" for i in await sqlite_store.list_incidents())
+                return any(i["state"] == "open" for i in await sqlite_store.incidents.find())
             await _until(opened)
-            [inc] = await sqlite_store.list_incidents()
+            [inc] = await sqlite_store.incidents.find()
             assert inc["services"] == ["checkout"]
             assert inc["anomalies"][0]["signal"] == "CheckoutHighErrorRate"
             assert abs(inc["onset"] - started) < 2
@@ -76,9 +76,9 @@ async def test_real_alertmanager_alerts_open_and_resolve_an_incident(sqlite_stor
             await asyncio.to_thread(_post_alerts, am, [{**alert, "endsAt": _iso(time.time() - 1)}])
 
             async def resolved() -> bool:
-                return (await sqlite_store.get_incident(inc["id"]) or {}).get("state") == "resolved"
+                return (await sqlite_store.incidents.get(inc["id"]) or {}).get("state") == "resolved"
             await _until(resolved)
-            assert len([i for i in await sqlite_store.list_incidents()]) == 1
+            assert len([i for i in await sqlite_store.incidents.find()]) == 1
     finally:
         daemon.stop()
         await asyncio.wait_for(task, timeout=30)
@@ -100,7 +100,7 @@ async def test_alertmanager_with_a_wrong_token_is_refused(sqlite_store: Store, t
                 text = (await asyncio.to_thread(urllib.request.urlopen, f"http://127.0.0.1:{port}/metrics")).read()
                 return b'whatchanged_http_requests_total{route="webhook-auth",status="403"}' in text
             await _until(refused)
-            assert await sqlite_store.list_incidents() == []
+            assert await sqlite_store.incidents.find() == []
     finally:
         daemon.stop()
         await asyncio.wait_for(task, timeout=30)

@@ -63,7 +63,7 @@ async def test_bad_change_gets_400_naming_the_field_and_stores_nothing(
     doc = await r.json()
     assert doc["field"] == field, doc
     assert "Traceback" not in await r.text()
-    assert await daemon.store.list_changes() == []
+    assert await daemon.store.changes.find() == []
 
 
 async def test_every_missing_field_is_named_in_one_400(client: TestClient, daemon: Daemon) -> None:
@@ -76,7 +76,7 @@ async def test_every_missing_field_is_named_in_one_400(client: TestClient, daemo
     assert doc["fields"] == ["changes.0.ts", "changes.0.kind", "changes.0.service"], doc
     assert "changes.0.kind: expected one of deploy" in doc["message"] and doc["message"].endswith(
         "changes.0.service: required field is missing")
-    assert await daemon.store.list_changes() == []
+    assert await daemon.store.changes.find() == []
 
 
 async def test_malformed_json_and_oversized_body(client: TestClient) -> None:

@@ -157,11 +157,11 @@ async def test_incident_pages_in_headless_chromium(sqlite_store: Store, tmp_path
     assert out["timer_ticks"]
     assert "## Follow-ups" in out["postmortem"] and "Improved observability" in out["postmortem"]
 
-    feedback = await sqlite_store.list_feedback(incident_id)
+    feedback = await sqlite_store.feedback.find(incident_id)
     assert [f["cause"] for f in feedback] == [{"type": "change", "id": DEPLOY.id}]
-    hyps = await daemon.workspace.db.list_hypotheses(incident_id)
+    hyps = await daemon.workspace.db.hypotheses.find(incident_id)
     assert [(h["state"], h["note"]) for h in hyps] == [("investigating", "pods of the new ReplicaSet only")]
-    updates = [n for n in await sqlite_store.list_notifications(incident_id=incident_id) if n.action == "note"]
+    updates = [n for n in await sqlite_store.notifications.find(incident_id=incident_id) if n.action == "note"]
     assert any("Hypothesis investigating" in n.payload["text"] for n in updates)
     for name in ("incident-list.png", "incident.png", "incident-investigating.png"):
         assert (shots / name).stat().st_size > 10_000

@@ -43,7 +43,7 @@ async def test_kill_9_between_outbox_write_and_ack_pages_once(store_url: str, tm
             async def held() -> bool:
                 return any(path == "/hook" for path, _ in rec.requests)
             await _until(held, 60, "the first page to reach the receiver", log)
-            [row] = await store.list_notifications()
+            [row] = await store.notifications.find()
             assert row.status == "pending" and row.action == "trigger"
             proc.send_signal(signal.SIGKILL)
             assert proc.wait(10) == -signal.SIGKILL
@@ -51,12 +51,12 @@ async def test_kill_9_between_outbox_write_and_ack_pages_once(store_url: str, tm
             proc = _start(store_url, f"{url}/hook", secret, log)  # restart: same store, same input
 
             async def sent() -> bool:
-                rows = [n for n in await store.list_notifications() if n.action == "trigger"]
+                rows = [n for n in await store.notifications.find() if n.action == "trigger"]
                 return bool(rows) and all(n.status == "sent" for n in rows)
             await _until(sent, 60, "the page to be marked sent after restart", log)
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(20) == 0
-            triggers = [n for n in await store.list_notifications() if n.action == "trigger"]
+            triggers = [n for n in await store.notifications.find() if n.action == "trigger"]
             assert [(n.key, n.status) for n in triggers] == [(row.key, "sent")]  # same row, same key
             assert rec.hook_keys[row.key] == 2  # re-sent after the crash, with the same key
             assert [b["key"] for b in rec.hook_accepted if b["action"] == "trigger"] == [row.key]  # one page

@@ -38,7 +38,7 @@ async def test_500_429_and_timeout_lose_nothing_and_page_once(store: Store) -> N
         await ob.enqueue(page("trigger", T0))
         await ob.enqueue(page("resolve", T0 + 60))
         await deliver_all(ob, clock, rounds=40, step=10.0)
-        rows = await store.list_notifications()
+        rows = await store.notifications.find()
         assert {(n.receiver, n.action, n.status) for n in rows} == {
             ("hook", "trigger", "sent"), ("hook", "resolve", "sent"), ("pd", "trigger", "sent"),
             ("pd", "resolve", "sent")}
@@ -59,7 +59,7 @@ async def test_retries_are_bounded_and_failure_is_visible(store: Store) -> None:
     ob.retry = RetryPolicy(base=1.0, cap=2.0, max_attempts=4)
     await ob.enqueue(page("trigger", T0))
     await deliver_all(ob, clock, rounds=30, step=5.0)
-    [n] = await store.list_notifications()
+    [n] = await store.notifications.find()
     assert n.status == "failed" and n.attempts == 4 and "gave up after 4 attempts" in (n.last_error or "")
     assert len(rec.fail_with) == 46 and rec.pages == []
     assert metrics.notifications.labels("flaky", "failed")._value.get() == 1
@@ -79,9 +79,9 @@ async def test_circuit_breaker_holds_pages_without_spending_attempts(store: Stor
     clock.now += 1
     await ob.deliver_due()  # open: nothing is sent, nothing counted
     assert rec.fail_with == [] and rec.pages == []  # a send now would have succeeded: none was made
-    attempts_before = {n.id: n.attempts for n in await store.list_notifications()}
+    attempts_before = {n.id: n.attempts for n in await store.notifications.find()}
     await ob.deliver_due()
-    assert {n.id: n.attempts for n in await store.list_notifications()} == attempts_before
+    assert {n.id: n.attempts for n in await store.notifications.find()} == attempts_before
     clock.now += 100  # half-open: one trial, it succeeds, the circuit closes, the rest follow
     await deliver_all(ob, clock, rounds=5, step=1.0)
     assert sorted(p.incident_id for _, p in rec.pages) == ["inc-0", "inc-1", "inc-2"]
@@ -102,7 +102,7 @@ async def test_flapping_resolve_is_held_and_withdrawn_on_relapse(store: Store) -
     await ob.enqueue(page("update", clock.now, reason="relapsed: re-opened"))
     await deliver_all(ob, clock, rounds=5, step=400.0)
     assert [p.action for _, p in rec.pages] == ["trigger", "update"]
-    statuses = {n.action: n.status for n in await store.list_notifications()}
+    statuses = {n.action: n.status for n in await store.notifications.find()}
     assert statuses == {"trigger": "sent", "resolve": "superseded", "update": "sent"}
     # a later recovery that stays recovered is resolved after the hold
     await ob.enqueue(page("resolve", clock.now))
@@ -144,15 +144,15 @@ async def test_silences_hold_back_pages_until_they_end(store: Store) -> None:
     clock = FakeClock(T0)
     rec = RecordingNotifier("pd")
     d = Daemon(store=store, topology=SHOP, sources=[], notifiers={"pd": rec}, clock=clock, step=30.0)
-    await d.workspace.db.add_silence("checkout", T0 - 10, T0 + 600, "db move", "ana", T0)
+    await d.workspace.db.silences.add("checkout", T0 - 10, T0 + 600, "db move", "ana", T0)
     other = incident_doc() | {"id": "inc-other"}
     await d.dispatcher.dispatch(page("trigger", T0, doc=other))  # frontend is not silenced: it pages
-    await d.workspace.db.add_silence("frontend", T0 - 10, T0 + 600, "db move", "ana", T0)
+    await d.workspace.db.silences.add("frontend", T0 - 10, T0 + 600, "db move", "ana", T0)
     await d.dispatcher.dispatch(page("trigger", T0))  # every service silenced: held back
     await d.dispatcher.dispatch(page("resolve", T0 + 60))  # nothing was paged: nothing to resolve
     await deliver_all(d.outbox, clock)
     assert [(p.incident_id, p.action) for _, p in rec.pages] == [("inc-other", "trigger")]
-    assert await store.list_notifications(incident_id="inc-0a1b2c3d4e") == []
+    assert await store.notifications.find(incident_id="inc-0a1b2c3d4e") == []
     # once the window ends, the next page of a still-open incident goes out
     clock.now = T0 + 601
     await d.dispatcher.dispatch(page("update", clock.now, reason="top candidate changed"))
@@ -166,7 +166,7 @@ async def test_drill_reaches_every_receiver_and_reports(store: Store) -> None:
         notifiers: dict[str, Any] = {
             "pd": PagerDutyNotifier("pd", ROUTING_KEY, url=url),
             "og": OpsgenieNotifier("og", GENIE_KEY, url=url),
-            "slack": SlackNotifier("slack", SLACK_TOKEN, "#oncall", refs=store, base_url=f"{url}/api/"),
+            "slack": SlackNotifier("slack", SLACK_TOKEN, "#oncall", refs=store.refs, base_url=f"{url}/api/"),
             "slack-hook": SlackWebhookNotifier("slack-hook", f"{url}/slack/hook"),
             "hook": WebhookNotifier("hook", f"{url}/hook", secret=rec.webhook_secret),
             "broken": OpsgenieNotifier("broken", "revoked-key", url=url),

@@ -49,7 +49,7 @@ async def test_demo_opens_and_pages_an_incident_within_three_minutes(sqlite_stor
     assert first.ts - START <= 180.0, f"first page {first.ts - START:.0f}s after start"
     truth = shop.truth()[0]
     assert set(first.incident["services"]) & set(truth["services"])
-    incidents = (await sqlite_store.list_incidents())
+    incidents = (await sqlite_store.incidents.find())
     assert incidents and incidents[0]["candidates"]
     # the injection was logged as it happened, with its truth, before the page
     said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("demo: injecting")]

@@ -59,4 +59,4 @@ async def test_feedback_naming_something_never_shown_is_stored_but_teaches_nothi
     inc = next(iter(d.engine.incidents.values()))
     await d.record_feedback(inc.id, Cause.from_json({"type": "change", "id": "chg-unrecorded"}), "manual edit", "alice")
     assert d.learner.updates == 0 and d.learner.weights() == dict(DEFAULT_WEIGHTS)
-    assert len(await sqlite_store.list_feedback(inc.id)) == 1
+    assert len(await sqlite_store.feedback.find(inc.id)) == 1

@@ -45,10 +45,10 @@ class MemoryCheckpoints:
     def __init__(self) -> None:
         self.data: dict[str, dict[str, Any]] = {}
 
-    async def load_checkpoint(self, key: str) -> dict[str, Any] | None:
+    async def load(self, key: str) -> dict[str, Any] | None:
         return json.loads(json.dumps(self.data[key])) if key in self.data else None
 
-    async def save_checkpoint(self, key: str, state: dict[str, Any], now: float | None = None) -> None:
+    async def save(self, key: str, state: dict[str, Any], now: float | None = None) -> None:
         self.data[key] = json.loads(json.dumps(state))
 
 
@@ -386,11 +386,11 @@ async def test_changes_from_a_source_are_stored_once_and_fed_once(sqlite_store: 
     task = asyncio.create_task(daemon.run())
     for _ in range(100):
         await asyncio.sleep(0.05)
-        if await sqlite_store.list_changes():
+        if await sqlite_store.changes.find():
             break
     daemon.stop()
     await asyncio.wait_for(task, timeout=30)
-    [stored] = await sqlite_store.list_changes()
+    [stored] = await sqlite_store.changes.find()
     assert stored.id == "k8s-1" and daemon.engine.change("k8s-1") is not None
     assert daemon.metrics.changes.labels("kubernetes")._value.get() == 1
 
@@ -418,7 +418,7 @@ async def test_a_daemon_stores_the_rollout_and_then_its_completion(api: tuple[k.
 
         async def stored(status: str) -> Change:
             for _ in range(200):
-                got = await sqlite_store.list_changes()
+                got = await sqlite_store.changes.find()
                 if got and got[0].status == status:
                     return got[0]  # type: ignore[no-any-return]
                 await asyncio.sleep(0.05)

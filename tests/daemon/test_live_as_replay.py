@@ -99,7 +99,7 @@ async def _drain(d: Daemon, rec: RecordingNotifier, expected_pages: int) -> None
     for _ in range(1500):
         await asyncio.sleep(0.02)
         if (d.engine.now >= last and d.queue.empty() and len(rec.pages) >= expected_pages
-                and await d.store.outbox_depth() == 0):
+                and await d.store.notifications.depth() == 0):
             break
     await asyncio.sleep(0.3)  # a page decided at the last flush would show by now
     d.stop()
@@ -111,7 +111,7 @@ async def test_the_daemon_records_a_recovered_outage_of_its_catch_up_and_pages_n
     rec = RecordingNotifier()
     await _drain(_daemon(store, rec, [CatchUp(D0 + 159 * 30.0, "prometheus"), *history]), rec, 0)
     assert rec.pages == []
-    (inc,) = await store.list_incidents()
+    (inc,) = await store.incidents.find()
     assert inc["state"] == "resolved" and inc["paged_at"] is None and "checkout" in inc["services"]
 
 
@@ -136,4 +136,4 @@ async def test_without_the_catch_up_marker_the_resolve_is_held(store: Store) -> 
     rec2 = RecordingNotifier()
     await _drain(_daemon(store, rec2, events[len(events) * 100 // 200:], resolve_hold=600.0), rec2, 0)
     assert rec2.pages == []
-    assert await store.outbox_depth() == 1
+    assert await store.notifications.depth() == 1

@@ -30,7 +30,7 @@ async def _page_one_incident(d: Daemon, until: int = 1) -> None:
     task = asyncio.create_task(d.run())
     for _ in range(400):
         await asyncio.sleep(0.02)
-        notes = await d.store.list_notifications()
+        notes = await d.store.notifications.find()
         if d.queue.empty() and len(notes) >= until and all(n.status != "pending" for n in notes):
             break
     d.stop()
@@ -63,7 +63,7 @@ async def test_permanent_failure_is_shown_in_the_incident_and_on_metrics(store: 
     d = Daemon(store=store, topology=SHOP, sources=[ListSource(shop_events(T0, 100, bad_from=80))],
                notifiers={"pd": bad}, clock=FakeClock(T0 + 10_000), step=30.0, checkpoint_every=3600)
     await _page_one_incident(d)
-    [inc] = await store.list_incidents()
+    [inc] = await store.incidents.find()
     async with TestClient(TestServer(create_app(d))) as c:
         doc = await (await c.get(f"/api/v1/incidents/{inc['id']}")).json()
         text = await (await c.get("/metrics")).text()
@@ -89,7 +89,7 @@ async def test_changes_are_forwarded_to_pagerduty_change_events(store: Store) ->
                 assert (await c.post("/api/v1/changes", json=CHANGE)).status == 202
             for _ in range(200):
                 await asyncio.sleep(0.02)
-                if rec.pd_changes and await store.outbox_depth() == 0:
+                if rec.pd_changes and await store.notifications.depth() == 0:
                     break
             d.stop()
             await asyncio.wait_for(task, 10)
@@ -97,4 +97,4 @@ async def test_changes_are_forwarded_to_pagerduty_change_events(store: Store) ->
     payload = rec.pd_changes[0]["payload"]
     assert payload["summary"] == "checkout rollout revision 14 -> 15" and payload["source"] == "ci"
     assert payload["custom_details"]["attributes"]["to_revision"] == "15"
-    assert [n.receiver for n in await store.list_notifications()] == ["pd"]
+    assert [n.receiver for n in await store.notifications.find()] == ["pd"]

@@ -95,6 +95,6 @@ async def test_transitions_are_stored_as_health_events(sqlite_store: Store) -> N
     pattern: list[Any] = [True] * 5 + [False] * 6 + [True] * 6
     for i, healthy in enumerate(pattern):
         await daemon.handle(ProbeResult(t0 + 15 * i, "payments-gateway", healthy))
-    events = sorted(await sqlite_store.list_health(), key=lambda h: h.ts)
+    events = sorted(await sqlite_store.health.find(), key=lambda h: h.ts)
     assert [h.healthy for h in events][-2:] == [False, True]
     assert all(h.target == "payments-gateway" for h in events)

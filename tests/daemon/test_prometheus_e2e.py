@@ -57,7 +57,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 async def _load_changes(store_url: str) -> None:
     store = await Store.open(store_url)
     try:
-        await store.add_changes(load_scenario(SCENARIO).changes(), source="api", received_at=0.0)
+        await store.changes.add(load_scenario(SCENARIO).changes(), source="api", received_at=0.0)
     finally:
         await store.close()
 
@@ -79,7 +79,7 @@ async def test_daemon_against_real_prometheus_pages_the_bad_deploy(prometheus: s
         paged: list[dict[str, object]] = []
         for _ in range(400):
             await asyncio.sleep(0.1)
-            paged = [i for i in await store.list_incidents() if i["paged_at"] is not None]
+            paged = [i for i in await store.incidents.find() if i["paged_at"] is not None]
             if paged and daemon.queue.empty():
                 break
         daemon.stop()
@@ -91,7 +91,7 @@ async def test_daemon_against_real_prometheus_pages_the_bad_deploy(prometheus: s
         assert inc["candidates"][0]["cause"] == truth["cause"]  # type: ignore[index]
         assert rec.pages and rec.pages[0][1].incident_id == inc["id"]
         # the catch-up was recorded: a restart resumes at the end of the window
-        assert float(await store.load_cursor("prometheus") or 0) >= end - 60
+        assert float(await store.cursors.load("prometheus") or 0) >= end - 60
         assert not statuses[0].stale(clock()) and statuses[0].last_error is None
     finally:
         await store.close()

@@ -216,7 +216,7 @@ async def test_live_prometheus_pages_the_live_outage_not_the_history_and_the_bac
                 end = daemon.engine.now
                 daemon.stop()
                 await asyncio.wait_for(task, timeout=30)
-                incidents = await store.list_incidents()
+                incidents = await store.incidents.find()
             finally:
                 await store.close()
             # the live glitch reached the daemon as one sample of checkout's p99 (the rate window is the step)

@@ -78,10 +78,10 @@ class MemoryCursor:
     def __init__(self, value: str | None = None) -> None:
         self.value = value
 
-    async def load_cursor(self, source: str) -> str | None:
+    async def load(self, source: str) -> str | None:
         return self.value
 
-    async def save_cursor(self, source: str, value: str, now: float | None = None) -> None:
+    async def save(self, source: str, value: str, now: float | None = None) -> None:
         self.value = value
 
 
@@ -320,4 +320,4 @@ async def test_a_down_prometheus_shows_on_readyz_and_metrics_and_pages_nothing(
         assert 'whatchanged_source_up{source="prometheus"} 0.0' in text
     daemon.stop()
     await asyncio.wait_for(task, timeout=30)
-    assert daemon.engine.series_count == 0 and await sqlite_store.list_incidents() == []
+    assert daemon.engine.series_count == 0 and await sqlite_store.incidents.find() == []

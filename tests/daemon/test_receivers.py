@@ -54,7 +54,7 @@ def page(action: str, ts: float, *, doc: dict[str, Any] | None = None, title: st
 async def deliver_all(outbox: Outbox, clock: FakeClock, rounds: int = 20, step: float = 5.0) -> None:
     for _ in range(rounds):
         await outbox.deliver_due()
-        if await outbox.store.outbox_depth() == 0:
+        if await outbox.store.notifications.depth() == 0:
             return
         clock.now += step
 
@@ -85,7 +85,7 @@ async def test_pagerduty_trigger_update_resolve_pages_once(store: Store) -> None
         assert details["dead_ends"][0]["reason"] == "after onset"
         assert {link["text"] for link in first["links"]} == {"whatchanged incident", "Runbook"}
         assert first["payload"]["component"] == "checkout" and first["payload"]["class"] == "error_ratio"
-        assert all(n.status == "sent" for n in await store.list_notifications())
+        assert all(n.status == "sent" for n in await store.notifications.find())
 
 
 async def test_pagerduty_refusal_is_permanent_and_recorded(store: Store) -> None:
@@ -96,7 +96,7 @@ async def test_pagerduty_refusal_is_permanent_and_recorded(store: Store) -> None
                         metrics=metrics)
         await ob.enqueue(page("trigger", T0))
         await deliver_all(ob, clock)
-        [n] = await store.list_notifications()
+        [n] = await store.notifications.find()
         assert n.status == "failed" and n.attempts == 1 and "HTTP 400" in (n.last_error or "")
         assert len(rec.requests) == 1  # a permanent error is never retried
         assert metrics.notifications.labels("pd", "failed")._value.get() == 1
@@ -123,7 +123,7 @@ async def test_opsgenie_create_note_close_dedupes_on_alias(store: Store) -> None
 async def test_slack_bot_message_is_updated_in_place(store: Store) -> None:
     async with serve_receivers() as (rec, url):
         clock = FakeClock(T0)
-        slack = SlackNotifier("slack", SLACK_TOKEN, "#oncall", refs=store, base_url=f"{url}/api/")
+        slack = SlackNotifier("slack", SLACK_TOKEN, "#oncall", refs=store.refs, base_url=f"{url}/api/")
         ob = outbox_for(store, {"slack": slack}, clock)
         await ob.enqueue(page("trigger", T0, doc=incident_doc(n_candidates=12, long=True), title="c" * 400))
         await ob.enqueue(page("update", T0 + 60, reason="top candidate changed"))
@@ -135,21 +135,21 @@ async def test_slack_bot_message_is_updated_in_place(store: Store) -> None:
         [(ts, msg)] = [(ts, m) for ts, m in rec.slack_messages.items() if "thread_ts" not in m]
         assert ":white_check_mark: Resolved" in msg["blocks"][1]["elements"][0]["text"]
         assert len(msg["replies"]) == 1  # the note went to the thread
-        assert await store.get_ref("inc-0a1b2c3d4e", "slack") == {"channel": "C0123", "ts": ts}
+        assert await store.refs.get("inc-0a1b2c3d4e", "slack") == {"channel": "C0123", "ts": ts}
 
 
 async def test_slack_ratelimit_is_retried_after_retry_after(store: Store) -> None:
     async with serve_receivers() as (rec, url):
         rec.script["/api/chat.postMessage"] = [429]
         clock = FakeClock(T0)
-        ob = outbox_for(store, {"s": SlackNotifier("s", SLACK_TOKEN, "#oncall", refs=store, base_url=f"{url}/api/")},
-                        clock)
+        slack = SlackNotifier("s", SLACK_TOKEN, "#oncall", refs=store.refs, base_url=f"{url}/api/")
+        ob = outbox_for(store, {"s": slack}, clock)
         await ob.enqueue(page("trigger", T0))
         await ob.deliver_due()
-        [n] = await store.list_notifications()
+        [n] = await store.notifications.find()
         assert n.status == "pending" and n.next_attempt_at >= T0 + 1 and "429" in (n.last_error or "")
         await deliver_all(ob, clock)
-        assert rec.slack_posts == 1 and (await store.list_notifications())[0].status == "sent"
+        assert rec.slack_posts == 1 and (await store.notifications.find())[0].status == "sent"
 
 
 async def test_slack_incoming_webhook(store: Store) -> None:

@@ -15,7 +15,7 @@ from daemon.api.app import create_app
 from daemon.engine import Engine
 from daemon.events import ChangeStatus
 from daemon.service import Daemon
-from daemon.store import Store
+from daemon.store import StatusOutcome, StatusUpdate, Store
 
 from .helpers import SHOP, FakeClock, ListSource, shop_events
 
@@ -25,21 +25,25 @@ DEPLOY = Change("k8s-checkout-15", T0 + 78 * 30, ChangeKind.DEPLOY, "checkout", 
 
 
 async def test_store_records_the_outcome_once_and_never_steps_back(store: Store) -> None:
-    await store.add_changes([DEPLOY])
-    assert await store.update_change_status(ChangeStatus(T0, "no-such-change", "complete", T0)) is False
-    failed = await store.update_change_status(ChangeStatus(T0 + 2400, DEPLOY.id, "failed", T0 + 2400,
-                                                           "ProgressDeadlineExceeded"))
-    assert isinstance(failed, Change) and failed.status == "failed"
-    done = await store.update_change_status(ChangeStatus(T0 + 2500, DEPLOY.id, "complete", T0 + 2460,
-                                                         "NewReplicaSetAvailable"))
-    assert isinstance(done, Change) and (done.status, done.completed_at) == ("complete", T0 + 2460)
-    assert await store.update_change_status(ChangeStatus(T0 + 2600, DEPLOY.id, "complete", T0 + 2460)) is None
-    assert await store.update_change_status(ChangeStatus(T0 + 2700, DEPLOY.id, "failed", T0 + 2700)) is None
-    [got] = await store.list_changes()
+    await store.changes.add([DEPLOY])
+    unknown = await store.changes.update_status(ChangeStatus(T0, "no-such-change", "complete", T0))
+    assert unknown == StatusUpdate(StatusOutcome.UNKNOWN)
+    failed = await store.changes.update_status(ChangeStatus(T0 + 2400, DEPLOY.id, "failed", T0 + 2400,
+                                                            "ProgressDeadlineExceeded"))
+    assert failed.outcome is StatusOutcome.UPDATED and failed.change is not None
+    assert failed.change.status == "failed"
+    done = await store.changes.update_status(ChangeStatus(T0 + 2500, DEPLOY.id, "complete", T0 + 2460,
+                                                          "NewReplicaSetAvailable"))
+    assert done.outcome is StatusOutcome.UPDATED and done.change is not None
+    assert (done.change.status, done.change.completed_at) == ("complete", T0 + 2460)
+    for repeat in (ChangeStatus(T0 + 2600, DEPLOY.id, "complete", T0 + 2460),  # a repeat
+                   ChangeStatus(T0 + 2700, DEPLOY.id, "failed", T0 + 2700)):  # a step back from complete
+        assert await store.changes.update_status(repeat) == StatusUpdate(StatusOutcome.UNCHANGED)
+    [got] = await store.changes.find()
     assert (got.status, got.completed_at) == ("complete", T0 + 2460)
     assert got.attributes == {"rollout_complete": True, "status_reason": "NewReplicaSetAvailable"}
     assert got.to_json()["summary"] == DEPLOY.summary  # the rest of the change untouched
-    assert await store.get_change(DEPLOY.id) == got
+    assert await store.changes.get(DEPLOY.id) == got
 
 
 @pytest.fixture
@@ -108,16 +112,16 @@ async def test_a_source_outcome_is_stored_and_an_unknown_one_ignored(sqlite_stor
     task = asyncio.create_task(daemon.run())
     for _ in range(200):
         await asyncio.sleep(0.05)
-        got = await sqlite_store.get_change(DEPLOY.id)
+        got = await sqlite_store.changes.get(DEPLOY.id)
         if got is not None and got.status == "complete" and daemon.queue.qsize() == 0:
             break
     daemon.stop()
     await asyncio.wait_for(task, timeout=30)
-    [stored] = await sqlite_store.list_changes()
+    [stored] = await sqlite_store.changes.find()
     assert (stored.status, stored.completed_at) == ("complete", DEPLOY.ts + 80)
     held = daemon.engine.change(DEPLOY.id)
     assert held is not None and held.status == "complete"  # the core's copy too (hypotheses use it)
-    assert await sqlite_store.get_change("k8s-never-seen") is None
+    assert await sqlite_store.changes.get("k8s-never-seen") is None
 
 
 async def test_migration_0005_keeps_old_changes_and_downgrades(store_url: str) -> None:
@@ -143,14 +147,15 @@ async def test_migration_0005_keeps_old_changes_and_downgrades(store_url: str) -
                 "received_at) VALUES ('old-1', 100.0, 'deploy', 'checkout', 'shop', 'old deploy', 'ci', "
                 "'{\"to_revision\": \"2\"}', 'api', 101.0)"))
         await store.migrate()
-        [old] = await store.list_changes()
+        [old] = await store.changes.find()
         assert (old.status, old.completed_at, dict(old.attributes)) == ("", None, {"to_revision": "2"})
         assert set(old.to_json()) == {"id", "ts", "kind", "service", "namespace", "summary", "actor", "attributes"}
-        assert isinstance(await store.update_change_status(ChangeStatus(200.0, "old-1", "complete", 150.0)), Change)
+        res = await store.changes.update_status(ChangeStatus(200.0, "old-1", "complete", 150.0))
+        assert res.outcome is StatusOutcome.UPDATED and isinstance(res.change, Change)
         async with store.engine.begin() as conn:
             await conn.run_sync(migrate("0004_paging", down=True))
         await store.migrate()
-        [again] = await store.list_changes()
+        [again] = await store.changes.find()
         assert again.id == "old-1" and again.status == ""  # the outcome went with the column, the change stayed
     finally:
         await store.close()

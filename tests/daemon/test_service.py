@@ -25,7 +25,7 @@ async def _run_until_drained(d: Daemon, expected_pages: int, rec: RecordingNotif
     for _ in range(1000):
         await asyncio.sleep(0.02)
         if (d.engine.now >= last and d.queue.empty() and len(rec.pages) >= expected_pages
-                and await d.store.outbox_depth() == 0):
+                and await d.store.notifications.depth() == 0):
             break
     d.stop()
     await asyncio.wait_for(task, 10)
@@ -41,7 +41,7 @@ async def test_incident_pages_once_and_resolves(store: Store) -> None:
     assert len({p.dedup_key for _, p in rec.pages}) == 1
     trigger = next(p for _, p in rec.pages if p.action == "trigger")
     assert "checkout" in trigger.title
-    incidents = await store.list_incidents()
+    incidents = await store.incidents.find()
     assert len(incidents) == 1 and incidents[0]["state"] == "resolved"
 
 
@@ -57,7 +57,7 @@ async def test_restart_resumes_without_paging_twice(store: Store) -> None:
     d2 = _daemon(store, rec2, events[len(events) * 5 // 8 - 40:])
     await _run_until_drained(d2, 0, rec2)
     assert [p.action for _, p in rec2.pages if p.action == "trigger"] == []
-    assert len(await store.list_incidents()) == 1
+    assert len(await store.incidents.find()) == 1
 
 
 async def test_receiver_failures_are_retried_not_lost(store: Store) -> None:
@@ -75,7 +75,7 @@ async def test_receiver_failures_are_retried_not_lost(store: Store) -> None:
     d.stop()
     await asyncio.wait_for(task, 10)
     assert [p.action for _, p in rec.pages] == ["trigger"]
-    sent = await store.list_notifications()
+    sent = await store.notifications.find()
     assert sent[0].status == "sent" and sent[0].attempts == 3
 
 
@@ -87,7 +87,7 @@ async def test_changes_from_streams_are_stored(store: Store) -> None:
                 {"from_revision": "3", "to_revision": "4"})
     d = _daemon(store, rec, [ch, *shop_events(T0, 10)])
     await _run_until_drained(d, 0, rec)
-    assert [c.id for c in await store.list_changes()] == ["chg-stream-1"]
+    assert [c.id for c in await store.changes.find()] == ["chg-stream-1"]
 
 
 async def test_a_submitted_change_is_written_once_and_a_change_handed_to_the_core_is_stored(
@@ -112,7 +112,7 @@ async def test_a_submitted_change_is_written_once_and_a_change_handed_to_the_cor
     assert len(writes) == 1 and d.engine.change("chg-once") == ch and out.changes == []
     direct = Change("chg-direct", T0 + 1, ChangeKind.CONFIG, "checkout", "shop", "flag", "k8s")
     await d.handle(direct)  # straight to the core (not through submit_changes): the core stores it
-    assert len(writes) == 2 and [c.id for c in await sqlite_store.list_changes()] == ["chg-direct", "chg-once"]
+    assert len(writes) == 2 and [c.id for c in await sqlite_store.changes.find()] == ["chg-direct", "chg-once"]
 
 
 async def test_whole_steps_as_batches_page_and_resolve_once(store: Store) -> None:

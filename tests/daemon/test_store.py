@@ -17,12 +17,12 @@ def _change(i: int, ts: float = 100.0) -> Change:
 
 
 async def test_changes_are_idempotent_on_id(store: Store) -> None:
-    assert await store.add_changes([_change(1), _change(2)]) == [True, True]
-    assert await store.add_changes([_change(2), _change(3)]) == [False, True]
-    got = await store.list_changes()
+    assert await store.changes.add([_change(1), _change(2)]) == [True, True]
+    assert await store.changes.add([_change(2), _change(3)]) == [False, True]
+    got = await store.changes.find()
     assert [c.id for c in got] == ["chg-3", "chg-2", "chg-1"]
     assert got[0].attributes == {"from_revision": "1", "to_revision": "2"}
-    assert [c.id for c in await store.list_changes(since=102, until=103)] == ["chg-3", "chg-2"]
+    assert [c.id for c in await store.changes.find(since=102, until=103)] == ["chg-3", "chg-2"]
 
 
 async def test_incident_upsert_and_filters(store: Store) -> None:
@@ -31,15 +31,15 @@ async def test_incident_upsert_and_filters(store: Store) -> None:
            "anomalies": [{"service": "checkout", "signal": "error_ratio", "onset": 10.0, "detected_at": 20.0,
                           "direction": "up", "before": 0.01, "after": 0.2, "confidence": 0.9,
                           "recovered_at": None}]}
-    await store.save_incident(doc)
-    await store.save_incident({**doc, "id": "inc-2", "state": "resolved", "onset": 5.0, "services": ["search"]})
+    await store.incidents.save(doc)
+    await store.incidents.save({**doc, "id": "inc-2", "state": "resolved", "onset": 5.0, "services": ["search"]})
     doc["anomalies"][0]["recovered_at"] = 50.0
-    await store.save_incident({**doc, "state": "resolved", "resolved_at": 50.0})
-    got = await store.get_incident("inc-1")
+    await store.incidents.save({**doc, "state": "resolved", "resolved_at": 50.0})
+    got = await store.incidents.get("inc-1")
     assert got is not None and got["state"] == "resolved" and got["anomalies"][0]["recovered_at"] == 50.0
-    assert [d["id"] for d in await store.list_incidents(service="frontend")] == ["inc-1"]
-    assert [d["id"] for d in await store.list_incidents(state="resolved")] == ["inc-1", "inc-2"]
-    assert await store.get_incident("nope") is None
+    assert [d["id"] for d in await store.incidents.find(service="frontend")] == ["inc-1"]
+    assert [d["id"] for d in await store.incidents.find(state="resolved")] == ["inc-1", "inc-2"]
+    assert await store.incidents.get("nope") is None
 
 
 def _storm(n: int, incident_id: str = "inc-storm", recovered: dict[int, float] | None = None) -> dict[str, Any]:
@@ -79,85 +79,85 @@ async def test_saving_an_incident_writes_only_its_new_or_changed_anomalies(store
     # An incident is saved after every event that touches it; writing all its anomalies each time
     # made absorbing an alert storm quadratic (3,000 alerts on one incident: minutes, not seconds).
     with _anomaly_rows_written(store) as written:
-        await store.save_incident(_storm(300))
+        await store.incidents.save(_storm(300))
     assert sum(written) == 300
     with _anomaly_rows_written(store) as written:
-        await store.save_incident(_storm(301))  # one more anomaly: one row, whatever the incident's size
+        await store.incidents.save(_storm(301))  # one more anomaly: one row, whatever the incident's size
     assert sum(written) == 1
     with _anomaly_rows_written(store) as written:
-        await store.save_incident(_storm(301))  # nothing changed: nothing written
+        await store.incidents.save(_storm(301))  # nothing changed: nothing written
     assert written == []
     with _anomaly_rows_written(store) as written:
-        await store.save_incident(_storm(301, recovered={7: 500.0, 9: 600.0}))
+        await store.incidents.save(_storm(301, recovered={7: 500.0, 9: 600.0}))
     assert sum(written) == 2
     rows = await _anomaly_table(store)
     assert len(rows) == 301 and rows["s7/alert"] == (500.0, "inc-storm") and rows["s8/alert"] == (None, "inc-storm")
     # merged into another incident: its anomalies' rows follow it
     with _anomaly_rows_written(store) as written:
-        await store.save_incident(_storm(301, "inc-keep", recovered={7: 500.0, 9: 600.0}))
+        await store.incidents.save(_storm(301, "inc-keep", recovered={7: 500.0, 9: 600.0}))
     assert sum(written) == 301
     rows = await _anomaly_table(store)
     assert len(rows) == 301 and {i for _, i in rows.values()} == {"inc-keep"} and rows["s9/alert"][0] == 600.0
-    got = await store.get_incident("inc-keep")
+    got = await store.incidents.get("inc-keep")
     assert got is not None and len(got["anomalies"]) == 301
 
 
 async def test_outbox_lifecycle(store: Store) -> None:
     kw = dict(incident_id="inc-1", receiver="hook", action="trigger", dedup_key="inc-1", payload={"a": 1})
-    assert await store.enqueue(key="k1", now=100.0, **kw)
-    assert not await store.enqueue(key="k1", now=101.0, **kw)  # written once, whatever the retries
-    due = await store.due_notifications(100.0)
+    assert await store.notifications.enqueue(key="k1", now=100.0, **kw)
+    assert not await store.notifications.enqueue(key="k1", now=101.0, **kw)  # written once, whatever the retries
+    due = await store.notifications.due(100.0)
     assert [n.key for n in due] == ["k1"]
-    await store.mark_retry(due[0].id, "HTTP 500", 200.0)
-    assert await store.due_notifications(150.0) == []
-    assert [n.attempts for n in await store.due_notifications(200.0)] == [1]
-    await store.mark_sent(due[0].id, 201.0)
-    assert await store.due_notifications(1e12) == []
-    assert await store.outbox_depth() == 0
-    sent = await store.list_notifications(incident_id="inc-1")
+    await store.notifications.mark_retry(due[0].id, "HTTP 500", 200.0)
+    assert await store.notifications.due(150.0) == []
+    assert [n.attempts for n in await store.notifications.due(200.0)] == [1]
+    await store.notifications.mark_sent(due[0].id, 201.0)
+    assert await store.notifications.due(1e12) == []
+    assert await store.notifications.depth() == 0
+    sent = await store.notifications.find(incident_id="inc-1")
     assert sent[0].status == "sent" and sent[0].attempts == 2
 
 
 async def test_health_feedback_checkpoints_cursors_and_prune(store: Store) -> None:
-    await store.add_health([HealthEvent(10.0, "db", False, "2 failed"), HealthEvent(70.0, "db", True)])
-    await store.add_health([HealthEvent(10.0, "db", False, "2 failed")])  # duplicate ignored
-    assert [h.healthy for h in await store.list_health()] == [True, False]
-    fid = await store.add_feedback("inc-1", {"type": "none"}, "was a cron job", "alice", 5.0)
-    assert (await store.list_feedback("inc-1"))[0]["id"] == fid
-    await store.save_checkpoint("engine", {"version": 1, "x": [1, 2]})
-    await store.save_checkpoint("engine", {"version": 1, "x": [3]})
-    assert await store.load_checkpoint("engine") == {"version": 1, "x": [3]}
-    await store.save_cursor("prometheus", "123")
-    assert await store.load_cursor("prometheus") == "123"
-    await store.add_changes([_change(1, ts=0.0)])
-    counts = await store.prune(before=50.0)
+    await store.health.add([HealthEvent(10.0, "db", False, "2 failed"), HealthEvent(70.0, "db", True)])
+    await store.health.add([HealthEvent(10.0, "db", False, "2 failed")])  # duplicate ignored
+    assert [h.healthy for h in await store.health.find()] == [True, False]
+    fid = await store.feedback.add("inc-1", {"type": "none"}, "was a cron job", "alice", 5.0)
+    assert (await store.feedback.find("inc-1"))[0]["id"] == fid
+    await store.checkpoints.save("engine", {"version": 1, "x": [1, 2]})
+    await store.checkpoints.save("engine", {"version": 1, "x": [3]})
+    assert await store.checkpoints.load("engine") == {"version": 1, "x": [3]}
+    await store.cursors.save("prometheus", "123")
+    assert await store.cursors.load("prometheus") == "123"
+    await store.changes.add([_change(1, ts=0.0)])
+    counts = await store.retention.prune(before=50.0)
     assert counts["changes"] == 1 and counts["health_events"] == 1
     assert await store.ping()
 
 
 async def test_prune_drops_old_feedback_of_gone_incidents_and_stale_replicas(store: Store) -> None:
-    await store.save_incident({**_storm(1, "inc-kept"), "state": "open"})
-    old_gone = await store.add_feedback("inc-gone", {"type": "none"}, "old", "alice", 5.0)
-    await store.add_feedback("inc-gone", {"type": "none"}, "recent", "alice", 60.0)
-    await store.add_feedback("inc-kept", {"type": "none"}, "about an incident still stored", "bob", 5.0)
-    await store.heartbeat("replica-crashed", 10.0)
-    await store.heartbeat("replica-live", 60.0)
-    await store.save_series_states({"churned/pod-1": ("error_ratio", {"n": 1})}, member="replica-crashed", now=10.0)
-    await store.save_series_states({"live/pod-2": ("error_ratio", {"n": 2})}, member="replica-live", now=60.0)
-    counts = await store.prune(before=50.0)
+    await store.incidents.save({**_storm(1, "inc-kept"), "state": "open"})
+    old_gone = await store.feedback.add("inc-gone", {"type": "none"}, "old", "alice", 5.0)
+    await store.feedback.add("inc-gone", {"type": "none"}, "recent", "alice", 60.0)
+    await store.feedback.add("inc-kept", {"type": "none"}, "about an incident still stored", "bob", 5.0)
+    await store.members.heartbeat("replica-crashed", 10.0)
+    await store.members.heartbeat("replica-live", 60.0)
+    await store.series_states.save({"churned/pod-1": ("error_ratio", {"n": 1})}, member="replica-crashed", now=10.0)
+    await store.series_states.save({"live/pod-2": ("error_ratio", {"n": 2})}, member="replica-live", now=60.0)
+    counts = await store.retention.prune(before=50.0)
     assert (counts["feedback"], counts["members"], counts["series_states"]) == (1, 1, 1)
-    assert old_gone not in [f["id"] for f in await store.list_feedback()]
-    assert sorted(f["note"] for f in await store.list_feedback()) == ["about an incident still stored", "recent"]
-    assert await store.live_members(since=0.0) == ["replica-live"]
-    assert list(await store.load_series_states()) == ["live/pod-2"]
+    assert old_gone not in [f["id"] for f in await store.feedback.find()]
+    assert sorted(f["note"] for f in await store.feedback.find()) == ["about an incident still stored", "recent"]
+    assert await store.members.live(since=0.0) == ["replica-live"]
+    assert list(await store.series_states.load()) == ["live/pod-2"]
 
 
 async def test_prune_drops_old_merged_incidents_and_keeps_open_ones(store: Store) -> None:
     # an incident merged into another is final like a resolved one; kept, it would never go
-    await store.save_incident({**_storm(1, "inc-merged"), "state": "merged", "resolved_at": 20.0})
-    await store.save_incident({**_storm(1, "inc-open"), "state": "open"})
-    assert (await store.prune(before=50.0))["incidents"] == 1
-    assert [d["id"] for d in await store.list_incidents()] == ["inc-open"]
+    await store.incidents.save({**_storm(1, "inc-merged"), "state": "merged", "resolved_at": 20.0})
+    await store.incidents.save({**_storm(1, "inc-open"), "state": "open"})
+    assert (await store.retention.prune(before=50.0))["incidents"] == 1
+    assert [d["id"] for d in await store.incidents.find()] == ["inc-open"]
 
 
 async def test_migrations_are_idempotent(store: Store) -> None:
@@ -177,11 +177,11 @@ async def test_sqlite_writers_of_one_process_take_turns_before_reaching_sqlite(s
             issued.append(statement)
 
     sa.event.listen(sqlite_store.engine.sync_engine, "before_cursor_execute", count)
-    async with sqlite_store.write() as conn:
+    async with sqlite_store.db.write() as conn:
         await conn.execute(sa.insert(t.changes).values(
             id="chg-held", ts=1.0, kind="deploy", service="checkout", attributes={}, received_at=1.0))
-        second = asyncio.create_task(sqlite_store.add_changes([_change(1)]))
+        second = asyncio.create_task(sqlite_store.changes.add([_change(1)]))
         await asyncio.sleep(0.3)
         assert not second.done() and len(issued) == 1  # waiting its turn, not inside SQLite
     assert await asyncio.wait_for(second, 10) == [True]
-    assert len(issued) == 2 and len(await sqlite_store.list_changes()) == 2
+    assert len(issued) == 2 and len(await sqlite_store.changes.find()) == 2

@@ -69,7 +69,7 @@ async def test_github_deployment_status_signed_is_recorded_once(client: TestClie
     # GitHub re-delivers: same deployment, same id, stored once, queued once
     r = await client.post("/api/v1/webhooks/github", data=raw, headers=headers)
     assert (await r.json())["duplicates"] == 1
-    [ch] = await daemon.store.list_changes()
+    [ch] = await daemon.store.changes.find()
     assert (ch.kind, ch.service, ch.namespace, ch.actor) == (ChangeKind.DEPLOY, "checkout", "shop", "alice")
     assert ch.attributes["from_revision"] == "14" and ch.attributes["to_revision"] == "15"
     assert daemon.queue.qsize() == 1
@@ -82,7 +82,7 @@ async def test_github_ping_and_other_states_are_not_changes(client: TestClient, 
     r = await client.post("/api/v1/webhooks/github", json=pending, headers={**_auth(), "X-GitHub-Event":
                                                                             "deployment_status"})
     assert r.status == 202 and (await r.json())["ignored"] is True
-    assert await daemon.store.list_changes() == []
+    assert await daemon.store.changes.find() == []
 
 
 @pytest.mark.parametrize("headers, status", [
@@ -99,7 +99,7 @@ async def test_unauthenticated_calls_are_refused_without_details(client: TestCli
         assert r.status == status
         body = await r.json()
         assert set(body) == {"error"}  # no hint about which credential or why
-    assert await daemon.store.list_changes() == [] and daemon.queue.qsize() == 0
+    assert await daemon.store.changes.find() == [] and daemon.queue.qsize() == 0
 
 
 async def test_signature_over_a_different_body_is_refused(client: TestClient) -> None:
@@ -119,7 +119,7 @@ async def test_body_limit(client: TestClient, daemon: Daemon) -> None:
             yield b"x" * 1000
     r = await client.post("/api/v1/webhooks/flags", data=chunks(), headers=_auth())
     assert r.status == 413
-    assert await daemon.store.list_changes() == []
+    assert await daemon.store.changes.find() == []
 
 
 @pytest.mark.parametrize("path, body, field", [
@@ -142,7 +142,7 @@ async def test_bad_payloads_name_the_field(client: TestClient, daemon: Daemon, p
                           headers={**_auth(), "X-GitHub-Event": "deployment_status"})
     assert r.status == 400, await r.text()
     assert (await r.json())["field"] == field
-    assert await daemon.store.list_changes() == [] and daemon.queue.qsize() == 0
+    assert await daemon.store.changes.find() == [] and daemon.queue.qsize() == 0
 
 
 async def test_not_json_and_unknown_adapter(client: TestClient) -> None:
@@ -171,7 +171,7 @@ async def test_flag_adapters_record_feature_flag_changes(client: TestClient, dae
                           json={"flag": "ranking-v2", "service": "search", "ts": "2026-11-29T03:05:00Z",
                                 "from": "off", "to": "50%", "actor": "dan"})
     assert r.status == 202
-    got = {c.id: c for c in await daemon.store.list_changes()}
+    got = {c.id: c for c in await daemon.store.changes.find()}
     assert all(c.kind is ChangeKind.FEATURE_FLAG for c in got.values())
     assert got["ld-5f1"].service == "checkout" and got["ld-5f1"].attributes["to"] == "on"
     assert got["unleash-913"].service == "search" and got["unleash-913"].attributes["to"] == "off"
@@ -194,7 +194,7 @@ async def test_argocd_sync_and_rollback(client: TestClient, daemon: Daemon) -> N
     r = await client.post("/api/v1/webhooks/argocd", json=app("aaa", ["aaa", "bbb", "aaa"],
                                                               "2026-11-29T03:10:00Z"), headers=_auth())
     assert r.status == 202
-    deploy, rollback = sorted(await daemon.store.list_changes(), key=lambda c: c.ts)
+    deploy, rollback = sorted(await daemon.store.changes.find(), key=lambda c: c.ts)
     assert deploy.kind is ChangeKind.DEPLOY and deploy.attributes["from_revision"] == "aaa"
     assert rollback.kind is ChangeKind.ROLLBACK and rollback.attributes["from_revision"] == "bbb"
     assert deploy.actor == "automated"
@@ -229,5 +229,5 @@ async def test_alertmanager_firing_then_resolved_opens_and_closes_an_incident(cl
     r = await client.post("/api/v1/webhooks/alertmanager", json=resolved, headers=_auth())
     await daemon.handle(daemon.queue.get_nowait())
     assert inc.state.value == "resolved"
-    stored = await daemon.store.get_incident(inc.id)
+    stored = await daemon.store.incidents.get(inc.id)
     assert stored is not None and stored["state"] == "resolved"

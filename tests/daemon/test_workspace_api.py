@@ -30,7 +30,7 @@ async def client(daemon: Daemon) -> AsyncIterator[TestClient]:
 
 
 async def _updates(daemon: Daemon, incident_id: str) -> list[str]:
-    return [n.payload["text"] for n in await daemon.store.list_notifications(incident_id=incident_id)
+    return [n.payload["text"] for n in await daemon.store.notifications.find(incident_id=incident_id)
             if n.action == "note"]
 
 
@@ -89,7 +89,7 @@ async def test_hypothesis_loop(client: TestClient, daemon: Daemon) -> None:
     r = await client.post(url, json={"cause": second["cause"], "state": "confirmed", "note": "it was this"})
     assert r.status == 201
     assert (await r.json())["feedback_id"] is not None
-    feedback = await daemon.store.list_feedback(inc)
+    feedback = await daemon.store.feedback.find(inc)
     assert [f["cause"] for f in feedback] == [second["cause"]]  # confirmed causes feed the learning
     assert len(await _updates(daemon, inc)) == 3  # every change of state went out
     assert (await (await client.get(f"/api/v1/incidents/{inc}")).json())["investigation"] is None
@@ -107,7 +107,7 @@ async def test_hypothesis_loop(client: TestClient, daemon: Daemon) -> None:
 async def test_postmortem_draft(client: TestClient, daemon: Daemon) -> None:
     background = Change("chg-bg-1", START + 20 * STEP, ChangeKind.DEPLOY, "search", "shop",
                         "search rollout revision 3 -> 4", "ci", {})
-    await daemon.store.add_changes([background], received_at=background.ts)
+    await daemon.store.changes.add([background], received_at=background.ts)
     rollback = Change("chg-rb-1", START + 135 * STEP, ChangeKind.ROLLBACK, "checkout", "shop",
                       "checkout rollback revision 15 -> 14", "oncall", {})
     inc = await feed_incident(daemon, steps=200, bad_until=140, extra=[rollback])
@@ -172,8 +172,8 @@ async def test_silences_suppress_pages(client: TestClient, daemon: Daemon) -> No
     listed = (await (await client.get("/api/v1/silences?active=true")).json())["silences"]
     assert [s["id"] for s in listed] == [sid]
     inc = await feed_incident(daemon)
-    assert (await daemon.store.get_incident(inc)) is not None  # recorded…
-    assert await daemon.store.list_notifications(incident_id=inc) == []  # …but not paged
+    assert (await daemon.store.incidents.get(inc)) is not None  # recorded…
+    assert await daemon.store.notifications.find(incident_id=inc) == []  # …but not paged
     view = await (await client.get(f"/api/v1/incidents/{inc}")).json()
     assert [(s["id"], s["reason"]) for s in view["silences"]] == [(sid, "drill")]
     assert (await client.delete(f"/api/v1/silences/{sid}")).status == 200
@@ -201,13 +201,14 @@ async def test_retention_prunes_workspace_rows_of_pruned_incidents(store: Store)
     assert view is not None and view["state"] == "resolved"
     await daemon.workspace.set_hypothesis(inc, Cause.from_json(view["candidates"][0]["cause"]),
                                           HypothesisState.INVESTIGATING, "", "ann")
-    await daemon.workspace.db.add_silence("*", START, START + 60, "old", "", START)
-    assert await daemon.workspace.db.load_series(inc)
-    assert await daemon.workspace.db.prune(START - 1) == {"series_snapshots": 0, "hypotheses": 0, "silences": 0}
-    await store.prune(START + 86400)  # the resolved incident goes…
-    counts = await daemon.workspace.db.prune(START + 86400)  # …and its workspace rows with it
+    await daemon.workspace.db.silences.add("*", START, START + 60, "old", "", START)
+    assert await daemon.workspace.db.snapshots.load(inc)
+    assert await daemon.workspace.db.retention.prune_workspace(START - 1) == {
+        "series_snapshots": 0, "hypotheses": 0, "silences": 0}
+    await store.retention.prune(START + 86400)  # the resolved incident goes…
+    counts = await daemon.workspace.db.retention.prune_workspace(START + 86400)  # …and its workspace rows with it
     assert counts["series_snapshots"] >= 2 and counts["hypotheses"] == 1 and counts["silences"] == 1
-    assert await daemon.workspace.db.load_series(inc) == []
+    assert await daemon.workspace.db.snapshots.load(inc) == []
 
 
 async def test_changes_known_only_to_the_engine_are_shown(store: Store) -> None:

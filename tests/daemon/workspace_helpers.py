@@ -33,7 +33,7 @@ async def feed_incident(daemon: Daemon, steps: int = 120, bad_until: int | None 
     return the incident id."""
     events = shop_events(START, steps, STEP, bad_from=80, bad_until=bad_until)
     for ch in (CONFIG, DEPLOY, *extra):
-        await daemon.store.add_changes([ch], received_at=ch.ts)
+        await daemon.store.changes.add([ch], received_at=ch.ts)
         at = next(i for i, ev in enumerate(events) if ev.ts >= ch.ts)
         events.insert(at, ch)
     for ev in events:
@@ -42,6 +42,6 @@ async def feed_incident(daemon: Daemon, steps: int = 120, bad_until: int | None 
             clock.now = max(clock.now, ev.ts)
         await daemon.handle(ev)
     await daemon.flush()
-    docs = await daemon.store.list_incidents()
+    docs = await daemon.store.incidents.find()
     assert len(docs) == 1, [d["id"] for d in docs]
     return str(docs[0]["id"])

@@ -30,7 +30,7 @@ def traffic(seed: int, days: float, amplitude: float = 0.6, noise: float = 0.05,
 
 def run(det: Detector, ts: np.ndarray, values: np.ndarray) -> list[tuple[int, Detection]]:
     out = []
-    for i, (t, v) in enumerate(zip(ts, values)):
+    for i, (t, v) in enumerate(zip(ts, values, strict=True)):
         event = det.update(float(t), float(v))
         if event is not None:
             out.append((i, event))
@@ -94,7 +94,7 @@ def test_glitch_is_not_learnt_and_an_incident_echoes_once_at_most(seed: int) -> 
     det = SeasonalCusum()
     events = run(det, ts, values)
     clean_ts, clean = traffic(seed, days=1, noise=0.0)
-    for t, v in zip(clean_ts[::12], clean[::12]):
+    for t, v in zip(clean_ts[::12], clean[::12], strict=True):
         # The learnt shape times the day's mean (100) is the clean cycle within 15% (the
         # outage's hours are still low by about 12% here, below what pages).
         assert 100.0 * det._shape(float(t)) == pytest.approx(v, rel=0.15)
@@ -129,7 +129,7 @@ def test_gaps_late_and_bad_samples_on_the_cycle(seed: int) -> None:
     ts, values = traffic(seed, days=4)
     det = SeasonalCusum()
     events = []
-    for i, (t, v) in enumerate(zip(ts, values)):
+    for i, (t, v) in enumerate(zip(ts, values, strict=True)):
         if 400 <= i < 460:
             continue  # a five-hour scrape gap on day 2
         assert det.update(float(t) + 1.0, math.nan) is None
@@ -175,7 +175,7 @@ def test_state_is_bounded() -> None:
     ts, values = traffic(3, days=21, weekend=0.6)
     det = SeasonalCusum(weekly=True)
     sizes = []
-    for k, (t, v) in enumerate(zip(ts, values)):
+    for k, (t, v) in enumerate(zip(ts, values, strict=True)):
         det.update(float(t), float(v))
         if k % 500 == 0:
             sizes.append(len(json.dumps(det.state_dict())))

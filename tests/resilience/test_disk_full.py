@@ -111,7 +111,7 @@ async def test_sqlite_disk_full_then_freed(tmp_path: Path) -> None:
             d.stop()
             await asyncio.wait_for(task, 20)
     assert rx.actions().count("trigger") == 1 and rx.doubled() == {}
-    assert len(await store.list_changes(limit=100)) == 50
+    assert len(await store.changes.find(limit=100)) == 50
     await store.close()
     assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
@@ -120,7 +120,7 @@ async def test_sqlite_full_batch_is_all_or_nothing(tmp_path: Path) -> None:
     """The failing batch leaves no half of itself behind (checked before space is freed)."""
     db = tmp_path / "store.db"
     store = await Store.open(f"sqlite+aiosqlite:///{db}")
-    first = await store.add_changes([], source="api")
+    first = await store.changes.add([], source="api")
     assert first == []
     pages = sqlite3.connect(db).execute("PRAGMA page_count").fetchone()[0]
 
@@ -133,9 +133,9 @@ async def test_sqlite_full_batch_is_all_or_nothing(tmp_path: Path) -> None:
     await store.engine.dispose()
     from daemon.schema import parse_changes
     try:
-        await store.add_changes(parse_changes(_batch(50)))
+        await store.changes.add(parse_changes(_batch(50)))
         raise AssertionError("expected the store to be full")
     except sa.exc.OperationalError as e:
         assert "full" in str(e)
-    assert await store.list_changes() == []
+    assert await store.changes.find() == []
     await store.close()

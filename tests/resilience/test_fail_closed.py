@@ -76,7 +76,7 @@ async def test_webhooks_take_the_api_write_tokens_when_they_have_none(sqlite_sto
         assert wrong.status == 403
         ok = await c.post("/api/v1/webhooks/alertmanager", json=ALERT, headers={"Authorization": "Bearer w-token"})
         assert ok.status == 202
-    assert len(await sqlite_store.unprocessed_alerts()) == 1  # only the authenticated one
+    assert len(await sqlite_store.alerts.unprocessed()) == 1  # only the authenticated one
 
 
 async def test_read_tokens_only_shut_the_open_webhooks(sqlite_store: Store) -> None:
@@ -86,7 +86,7 @@ async def test_read_tokens_only_shut_the_open_webhooks(sqlite_store: Store) -> N
         for headers in ({}, {"Authorization": "Bearer r-token"}, {"X-Whatchanged-Signature": "sha256=00"}):
             r = await c.post("/api/v1/webhooks/alertmanager", json=ALERT, headers=headers)
             assert r.status in (401, 403), (headers, r.status)
-    assert await sqlite_store.unprocessed_alerts() == []
+    assert await sqlite_store.alerts.unprocessed() == []
 
 
 async def test_a_slack_webhook_url_never_reaches_the_log_or_the_api(sqlite_store: Store,
@@ -104,11 +104,11 @@ async def test_a_slack_webhook_url_never_reaches_the_log_or_the_api(sqlite_store
     caplog.handler.addFilter(RedactingFilter())
     with caplog.at_level(logging.INFO):
         await d.outbox.deliver_due()
-    [n] = await sqlite_store.list_notifications()
+    [n] = await sqlite_store.notifications.find()
     assert n.last_error and "T0SECRET" not in n.last_error and "XyZsecretXyZ" not in n.last_error, n.last_error
     assert "XyZsecretXyZ" not in caplog.text and "T0SECRET" not in caplog.text
     async with TestClient(TestServer(create_app(d))) as c:
-        await sqlite_store.save_incident({"id": "inc-1", "state": "open", "onset": 1.0, "opened_at": 1.0,
+        await sqlite_store.incidents.save({"id": "inc-1", "state": "open", "onset": 1.0, "opened_at": 1.0,
                                           "paged_at": 1.0, "resolved_at": None, "services": ["checkout"],
                                           "anomalies": []})
         r = await c.get("/api/v1/incidents/inc-1")

@@ -93,10 +93,10 @@ class _Api:
     def post(self, body: bytes, content_type: str = "application/json",
              path: str = "/api/v1/changes") -> tuple[int, str, int]:
         async def go() -> tuple[int, str, int]:
-            before = len(await self.store.list_changes(limit=100_000))
+            before = len(await self.store.changes.find(limit=100_000))
             r = await self.client.post(path, data=body, headers={"Content-Type": content_type})
             text = await r.text()
-            after = len(await self.store.list_changes(limit=100_000))
+            after = len(await self.store.changes.find(limit=100_000))
             return r.status, text, after - before
         return self.loop.run_until_complete(go())
 

@@ -33,7 +33,7 @@ async def test_watch_drop_and_410_gone_lose_and_double_nothing(sqlite_store: Sto
     status = SourceStatus("kubernetes")
     conf = KubernetesConfig.model_validate({"kubeconfig": str(kubeconfig), "in_cluster": False,
                                             "namespaces": ["shop"], "watch_timeout": 5, "watch": ["deployments"]})
-    kube = KubernetesSource(conf, status, cursor=sqlite_store, checkpoint_every=0.2, clock=clock)
+    kube = KubernetesSource(conf, status, cursor=sqlite_store.checkpoints, checkpoint_every=0.2, clock=clock)
     feed = QueueSource()
     events = shop_events(T0, 160, bad_from=80, bad_until=130)
     per_step = len(events) // 160
@@ -65,7 +65,7 @@ async def test_watch_drop_and_410_gone_lose_and_double_nothing(sqlite_store: Sto
         finally:
             d.stop()
             await asyncio.wait_for(task, 30)
-    changes = [c for c in await sqlite_store.list_changes() if c.service == "checkout"]
+    changes = [c for c in await sqlite_store.changes.find() if c.service == "checkout"]
     assert len(changes) == 1 and changes[0].attributes.get("to_revision") == "15", [c.summary for c in changes]
     assert rx.actions().count("trigger") == 1 and rx.doubled() == {}
     trigger = next(rx.bodies[k_] for k_ in rx.accepted if rx.bodies[k_]["action"] == "trigger")

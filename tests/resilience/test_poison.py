@@ -138,7 +138,7 @@ async def test_no_request_gives_500_or_stops_paging(store: Store) -> None:
         first = await client.post("/api/v1/webhooks/alertmanager", json=BODIES["/api/v1/webhooks/alertmanager"])
         assert first.status == 202
         assert await until(lambda: bool(rec.pages), 20), "the valid alert never paged"
-        [doc] = await store.list_incidents()
+        [doc] = await store.incidents.find()
         failures: list[tuple[str, Any, int, str]] = []
         for route, raw in _bodies():
             r = await client.post(route.replace("{id}", doc["id"]), data=raw,
@@ -172,7 +172,7 @@ async def test_no_request_gives_500_or_stops_paging(store: Store) -> None:
         assert await until(lambda: any("search" in p.incident.get("services", []) for _, p in rec.pages), 30), \
             "no page after the fuzz"
         assert all(_strict(p.to_json()) for _, p in rec.pages)
-        assert [n.status for n in await store.list_notifications() if n.status == "failed"] == []
+        assert [n.status for n in await store.notifications.find() if n.status == "failed"] == []
         ready = await client.get("/readyz")
         assert ready.status == 200, await ready.text()
     d.stop()
@@ -187,15 +187,15 @@ async def test_a_poisoned_inbox_is_set_aside_at_start_and_the_rest_pages(store: 
     bad = [AlertEvent(4_102_444_799.0, "checkout", "HighErrorRate", "alert:future", True, 0.95),  # 2099
            AlertEvent(NOW - 60, "x" * 300, "HighErrorRate", "alert:long", True, 0.95),  # fixed up, not fatal
            AlertEvent(NOW - 60, "y", "s" * 400, "alert:" + "f" * 700, True, 0.95)]
-    await store.add_alerts(bad, NOW - 30)
-    async with store.write() as conn:  # rows no version could read
+    await store.alerts.add(bad, NOW - 30)
+    async with store.db.write() as conn:  # rows no version could read
         for key, doc in (("garbage-1", {"foo": 1}), ("garbage-2", {"ts": "soon", "service": "checkout"}),
                          ("garbage-3", [1, 2, 3])):
             await conn.execute(sa.insert(t.alert_inbox).values(key=key, alert=doc, received_at=NOW - 30))
     if store.dialect == "sqlite":  # PostgreSQL's JSON refuses these itself
-        await store.add_alerts([AlertEvent(float("inf"), "checkout", "E", "alert:inf", True, 0.9),
+        await store.alerts.add([AlertEvent(float("inf"), "checkout", "E", "alert:inf", True, 0.9),
                                 AlertEvent(NOW - 60, "a\ud800b", "E", "alert:surrogate", True, 0.9)], NOW - 30)
-    await store.add_alerts([AlertEvent(NOW - 50, "search", "SearchDown", "alert:good", True, 0.95)], NOW - 30)
+    await store.alerts.add([AlertEvent(NOW - 50, "search", "SearchDown", "alert:good", True, 0.95)], NOW - 30)
 
     for attempt in range(2):
         rec = RecordingNotifier()
@@ -212,8 +212,8 @@ async def test_a_poisoned_inbox_is_set_aside_at_start_and_the_rest_pages(store: 
         assert not run.done()
         d.stop()
         await asyncio.wait_for(run, 30)
-        assert await store.unprocessed_alert_rows() == []  # nothing is replayed at the next start
-    for inc in await store.list_incidents():
+        assert await store.alerts.unprocessed_rows() == []  # nothing is replayed at the next start
+    for inc in await store.incidents.find():
         assert all(len(a["service"]) <= 253 and len(a["series"]) <= 512 for a in inc["anomalies"])
 
 

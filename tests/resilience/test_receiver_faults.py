@@ -37,7 +37,7 @@ async def _drive(d: Daemon, clock: FakeClock, done: object, budget: float = 20.0
     while loop.time() < deadline:
         await asyncio.sleep(0.02)
         clock.now += 2.0
-        if d.queue.empty() and done() and await d.store.outbox_depth() == 0:  # type: ignore[operator]
+        if d.queue.empty() and done() and await d.store.notifications.depth() == 0:  # type: ignore[operator]
             break
     d.stop()
     await asyncio.wait_for(task, 15)
@@ -67,9 +67,9 @@ async def _faults(store: Store, script: list[str]) -> None:
         # every attempt the daemon made used a key the receiver ended up accepting (no stray keys)
         assert set(rx.attempts) == set(rx.accepted)
         assert len(rx.attempts) >= len(rx.accepted) + len(script)  # the faults were really hit
-        rows = await store.list_notifications()
+        rows = await store.notifications.find()
         assert rows and all(r.status == "sent" for r in rows), [(r.status, r.last_error) for r in rows]
-        assert await store.outbox_depth() == 0
+        assert await store.notifications.depth() == 0
         assert (await d.readiness())[0]
 
 
@@ -83,7 +83,7 @@ async def test_retry_after_is_honoured(sqlite_store: Store) -> None:
             if rx.attempts:
                 break
         await asyncio.sleep(0.2)
-        row = (await sqlite_store.list_notifications())[0]
+        row = (await sqlite_store.notifications.find())[0]
         assert row.status == "pending" and row.attempts == 1 and "429" in (row.last_error or "")
         assert row.next_attempt_at >= clock.now + 119  # not before the receiver's Retry-After
         await asyncio.sleep(1.5)

@@ -103,7 +103,7 @@ async def test_secrets_never_in_logs_or_api_output(store: Store, caplog: pytest.
     text = caplog.text + "\n".join(outputs)
     for name, s in SECRETS.items():
         assert s not in text, f"the {name} secret leaked"
-    for n in await store.list_notifications():
+    for n in await store.notifications.find():
         assert all(s not in (n.last_error or "") + str(n.payload) for s in SECRETS.values())
 
 
@@ -122,7 +122,7 @@ async def test_request_size_limits_even_when_chunked(sqlite_store: Store) -> Non
             assert r.status == 413, (path, r.status)
             r = await c.post(path, data=chunks(limit + 65536 * 2), headers={"Content-Type": "application/json"})
             assert r.status == 413, (path, "chunked", r.status)
-    assert await sqlite_store.list_changes() == []
+    assert await sqlite_store.changes.find() == []
 
 
 async def test_pages_escape_html_from_summaries_and_labels(sqlite_store: Store) -> None:

@@ -60,12 +60,12 @@ async def _counts(store: Store) -> dict[str, int]:
 async def _work_on(d: Daemon, incident_id: str, now: float) -> None:
     """What a responder does with a page: acknowledge, set a hypothesis, confirm it, silence a neighbour."""
     await d.notify_incident(incident_id, "looking", action="acknowledge", actor="oncall")
-    doc = await d.store.get_incident(incident_id)
+    doc = await d.store.incidents.get(incident_id)
     assert doc is not None and doc["candidates"], incident_id
     cause = Cause.from_json(doc["candidates"][0]["cause"])
     await d.workspace.set_hypothesis(incident_id, cause, HypothesisState.INVESTIGATING, "checking", "oncall")
     await d.workspace.set_hypothesis(incident_id, cause, HypothesisState.CONFIRMED, "rolled back", "oncall")
-    await d.workspace.db.add_silence("search", now, now + 1800, "reindex during the incident", "oncall", now)
+    await d.workspace.db.silences.add("search", now, now + 1800, "reindex during the incident", "oncall", now)
 
 
 @pytest.mark.slow

@@ -79,9 +79,9 @@ async def test_store_restart_loses_and_doubles_nothing(private_pg: PrivatePostgr
     assert rx.actions().count("trigger") == 1 and rx.doubled() == {}
     store = await Store.open(private_pg.url)
     try:
-        assert [c.id for c in await store.list_changes()] == ["chg-during-outage"]
-        incidents = await store.list_incidents()
+        assert [c.id for c in await store.changes.find()] == ["chg-during-outage"]
+        incidents = await store.incidents.find()
         assert len(incidents) == 1 and incidents[0]["state"] == "resolved"
-        assert all(n.status == "sent" for n in await store.list_notifications())
+        assert all(n.status == "sent" for n in await store.notifications.find())
     finally:
         await store.close()

@@ -136,7 +136,7 @@ async def test_a_full_intake_answers_429_with_retry_after_and_stores_nothing(tmp
             known = await client.post("/api/v1/webhooks/alertmanager", json=_body(
                 [_alert("checkout", "k1", now - 60, severity="critical")]))
             assert known.status == 202  # a known service's alert is not shut out by the flood
-            assert len(await store.unprocessed_alerts()) == 101  # refused requests stored nothing
+            assert len(await store.alerts.unprocessed()) == 101  # refused requests stored nothing
             assert d.metrics.intake_refused.labels("alertmanager")._value.get() == 260
     finally:
         await store.close()
