@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from .signals import SignalRole, role_of
+from .display import duration, level_change, probability
+from .signals import role_of
 from .types import Candidate, Cause, CauseType, Change, ChangeKind, DeadEnd, Scored, Topology
 
 if TYPE_CHECKING:
@@ -15,17 +16,11 @@ __all__ = ["describe_candidate", "describe_dead_end", "rollout_clause", "symptom
 
 
 def symptom(incident: Incident) -> str:
-    """``checkout error ratio 0.4% → 5.1%`` for the first anomaly, plus how many more."""
+    """``checkout error ratio 0.40% → 5.1%`` for the first anomaly, plus how many more."""
     if not incident.anomalies:
         return "the anomaly"
     first = min(incident.anomalies, key=lambda a: (a.onset, a.service))
-    role = role_of(first.signal)
-    if role is SignalRole.ERRORS and first.after <= 1.0:
-        level = f"{first.before:.2%} → {first.after:.2%}"
-    elif role is SignalRole.LATENCY:
-        level = f"{first.before * 1000:.0f} ms → {first.after * 1000:.0f} ms"
-    else:
-        level = f"{first.before:.4g} → {first.after:.4g}"
+    level = level_change(role_of(first.signal), first.before, first.after)
     others = sorted(set(incident.services) - {first.service})
     more = f" (also {', '.join(others)})" if others else ""
     return f"{first.service} {first.signal.replace('_', ' ')} {level}{more}"
@@ -49,22 +44,8 @@ def _possessive(name: str) -> str:
     return f"{name}'" if name.endswith("s") else f"{name}'s"
 
 
-def _percent(p: float) -> str:
-    """``78%``; below half a percent ``under 1%`` rather than a misleading ``0%``.
-
-    >>> _percent(0.78), _percent(0.001)
-    ('78%', 'under 1%')
-    """
-    return "under 1%" if p < 0.005 else f"{p:.0%}"
-
-
 def _change_title(ch: Change) -> str:
     return ch.summary or f"{ch.kind.value} {ch.service}"
-
-
-def _span(seconds: float) -> str:
-    seconds = abs(seconds)
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def rollout_clause(ch: Change, onset: float) -> str:
@@ -89,7 +70,7 @@ def rollout_clause(ch: Change, onset: float) -> str:
     if abs(onset - ch.completed_at) < 5:
         return f"{what} at the onset"
     side = "before" if ch.completed_at <= onset else "after"
-    return f"{what} {_span(onset - ch.completed_at)} {side} the onset"
+    return f"{what} {duration(abs(onset - ch.completed_at))} {side} the onset"
 
 
 def _change_test(ch: Change, topology: Topology) -> str:
@@ -145,7 +126,7 @@ def describe_candidate(rank: int, s: Scored, p: float, incident: Incident, topol
         test = ("Look for unrecorded changes (kubectl get events, cloud provider status, manual edits) and "
                 "compare the failing requests' routes, tenants and error messages.")
     if low_confidence and hyp.startswith("I think "):
-        hyp = f"I think, with low confidence ({_percent(p)}), {hyp[len('I think '):]}"
+        hyp = f"I think, with low confidence ({probability(p)}), {hyp[len('I think '):]}"
     return Candidate(rank, cause, p, hyp, test, tuple(s.evidence), title, dict(s.features))
 
 

@@ -31,6 +31,7 @@ import math
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 
+from .display import probability
 from .hypotheses import describe_candidate, describe_dead_end
 from .incidents import Incident, consensus_onset
 from .recommend import recommend
@@ -461,8 +462,8 @@ def rank(
                                                  low_confidence=p < policy.low_confidence))
         else:
             p = math.exp(s.logit - top_logit) / z
-            likely = "under 1%" if p < 0.01 else f"{p:.0%}"
-            dead.append(describe_dead_end(s.cause, f"less likely than the top {policy.max_candidates} ({likely})",
+            dead.append(describe_dead_end(s.cause, f"less likely than the top {policy.max_candidates} "
+                                          f"({probability(p)})",
                                           s.change))
     top = candidates[0]
     low = top.cause.type is CauseType.NONE or top.score < policy.low_confidence

@@ -107,7 +107,9 @@ class SignalResult:
 
     def to_json(self) -> JSON:
         return {"signal": self.signal, "verdict": self.verdict.value, "test": self.test,
-                "new": _round(self.new_level), "old": _round(self.old_level), "effect": _round(self.effect),
+                "new": _round(self.new_level), "old": _round(self.old_level),
+                # the effect of the recorded levels, so that a document read back writes the same number
+                "effect": _round(_round(self.new_level) - _round(self.old_level)),
                 "n_new": _round(self.n_new), "n_old": _round(self.n_old), "steps": self.steps,
                 "p_worse": _round(self.p_worse), "p_not_material": _round(self.p_not_material),
                 "reason": self.reason}

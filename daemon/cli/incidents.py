@@ -10,11 +10,16 @@ import argparse
 import json
 import os
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from correlators.display import duration, probability, utc
+from correlators.view import IncidentView
+
+from ..workspace.model import WorkspaceView
 
 __all__ = ["ViewError", "add_parser", "fetch", "format_incident", "format_table"]
 
@@ -57,7 +62,7 @@ def fetch(url: str, path: str, token: str | None, *, timeout: float = 10.0) -> A
 
 
 def _utc(ts: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts)) if ts is not None else "-"
+    return utc(ts, "%Y-%m-%d %H:%M", missing="-", suffix="")
 
 
 def _cut(text: str, width: int) -> str:
@@ -65,72 +70,69 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def format_table(incidents: list[dict[str, Any]]) -> str:
+def format_table(incidents: Sequence[Mapping[str, Any]]) -> str:
     """A fixed-width table, open incidents first (the daemon's order).
 
     >>> print(format_table([{"id": "inc-1", "state": "open", "onset": 0, "services": ["a", "b"],
     ...                      "candidates": [{"score": 0.78, "title": "deploy a"}]}]))
     ID     STATE  ONSET (UTC)       SERVICES  TOP CANDIDATE
-    inc-1  open   1970-01-01 00:00  a, b      (0.78) deploy a
+    inc-1  open   1970-01-01 00:00  a, b      (78%) deploy a
     """
     if not incidents:
         return "no incidents"
     rows = [("ID", "STATE", "ONSET (UTC)", "SERVICES", "TOP CANDIDATE")]
-    for inc in incidents:
-        cands = inc.get("candidates") or []
-        top = f"({cands[0]['score']:.2f}) {cands[0].get('title') or cands[0].get('cause')}" if cands else "-"
-        rows.append((inc["id"], inc["state"], _utc(inc["onset"]), _cut(", ".join(inc.get("services", [])), 30),
-                     _cut(top, 60)))
+    for doc in incidents:
+        inc = IncidentView.from_json(doc)
+        top = f"({probability(inc.top.score)}) {inc.top.name}" if inc.top else "-"
+        rows.append((inc.id, inc.state, _utc(inc.onset), _cut(", ".join(inc.services), 30), _cut(top, 60)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 
 
-def format_incident(view: dict[str, Any]) -> str:
+def format_incident(doc: WorkspaceView | Mapping[str, Any]) -> str:
     """One incident as a responder reads it in a terminal: symptom, likely cause, what to do, candidates."""
-    from ..notify.render import NEAR_ZERO, is_shell_command, likely_cause, plain, render_symptom
+    from ..notify.render import dead_end_groups, is_shell_command, likely_cause, plain, render_symptom, shown_candidates
+    ws = WorkspaceView.coerce(doc)
+    view = ws.incident
     cause = likely_cause(view)
     lines = [render_symptom(view)] + ([f"{cause[:1].upper()}{cause[1:]}"] if cause else [])
-    lines += [(f"{view['id']}  {view['state']}  onset {_utc(view['onset'])} UTC  "
-               f"paged {_utc(view.get('paged_at'))}  resolved {_utc(view.get('resolved_at'))}"), ""]
-    if view.get("lineage"):  # follows, re-opened, merged
-        lines[-1:] = [f"{view['lineage']}.", ""]
-    inv = view.get("investigation")
+    lines += [(f"{view.id}  {view.state}  onset {_utc(view.onset)} UTC  "
+               f"paged {_utc(view.paged_at)}  resolved {_utc(view.resolved_at)}"), ""]
+    if ws.lineage:  # follows, re-opened, merged
+        lines[-1:] = [f"{ws.lineage}.", ""]
+    inv = ws.investigation
     if inv:
-        lines.append(f"Investigating {inv.get('title') or inv['cause_key']} for {int(inv['elapsed'] // 60)} min")
-        if inv.get("suggest_next"):
-            lines.append(f"  over 10 min: try next {inv['suggest_next'].get('title')}")
+        lines.append(f"Investigating {inv.title or inv.cause_key} for {duration(inv.elapsed)}")
+        if inv.suggest_next:
+            lines.append(f"  over 10 min: try next {inv.suggest_next.title}")
         lines.append("")
-    rec = view.get("recommendation") or {}
+    rec = view.recommendation
     if rec:
-        cmd = str(rec.get("command") or "")
-        lines.append(f"Recommended ({rec.get('action')}): " + (plain(cmd) + ". " if cmd and not is_shell_command(cmd)
-                                                                else "") + plain(str(rec.get("why", ""))))
+        cmd = rec.command
+        lines.append(f"Recommended ({rec.action}): " + (plain(cmd) + ". " if cmd and not is_shell_command(cmd)
+                                                         else "") + plain(rec.why))
         if cmd and is_shell_command(cmd):
             lines.append(f"  $ {cmd}")
         lines.append("")
     lines.append("Candidates:")
-    cands = view.get("candidates") or []
-    shown = [c for i, c in enumerate(cands) if i == 0 or c["score"] >= NEAR_ZERO or c.get("hypothesis_state")]
+    shown, folded = shown_candidates(view)
     for n, c in enumerate(shown, 1):
-        state = f" [{c['hypothesis_state']}]" if c.get("hypothesis_state") else ""
-        lines.append(f"{n}. ({c['score']:.0%}) {c.get('title') or c['cause']}{state}")
-        lines.append(f"   Hypothesis: {plain(c['hypothesis'])}")
-        lines.append(f"   Test: {plain(c['test'])}")
-        for e in c.get("evidence", []):
+        state = f" [{c.state}]" if c.state else ""
+        lines.append(f"{n}. ({probability(c.score)}) {c.name}{state}")
+        lines.append(f"   Hypothesis: {plain(c.hypothesis)}")
+        lines.append(f"   Test: {plain(c.test)}")
+        for e in c.evidence:
             lines.append(f"   - {e}")
-    folded = [c for c in cands if c not in shown]
     if folded:
-        lines.append(f"   also considered, each under 1%: {', '.join(str(c.get('title') or c['cause']) for c in folded)}")
-    if view.get("dead_ends"):
-        from ..web.layout import dead_end_groups
+        lines.append(f"   also considered, each under 1%: {', '.join(c.name for c in folded)}")
+    if view.dead_ends:
         lines += ["", "Ruled out:"]
-        for g in dead_end_groups(view["dead_ends"]):
-            lines.append(f"- {g['titles'][0]}: {g['reason']}" if len(g["titles"]) == 1
-                         else f"- {g['reason']} ({len(g['titles'])}): {', '.join(g['titles'])}")
-    if view.get("timeline"):
+        for g in dead_end_groups(view.dead_ends):
+            lines.append(f"- {g.titles[0]}: {g.reason}" if len(g.titles) == 1
+                         else f"- {g.reason} ({len(g.titles)}): {', '.join(g.titles)}")
+    if ws.timeline:
         lines += ["", "Timeline (UTC):"]
-        lines += [f"  {time.strftime('%H:%M:%S', time.gmtime(e['ts']))}  {e['kind']:<15} {_cut(e['text'], 90)}"
-                  for e in view["timeline"]]
+        lines += [f"  {utc(e.ts, '%H:%M:%S', suffix='')}  {e.kind:<15} {_cut(e.text, 90)}" for e in ws.timeline]
     return "\n".join(lines)
 
 

@@ -1,73 +1,74 @@
-"""Render an incident document into the page a responder reads."""
+"""Render an incident into the sentences a responder reads: the page's title and text, the symptom, the
+likely cause, the lineage, the details receivers attach.
+
+Every surface (notifier texts, the web page, the CLI, the postmortem) takes its sentences from here and
+its numbers from :mod:`correlators.display`; each reads the incident as a typed
+:class:`~correlators.view.IncidentView` (a document in its JSON form is read into one first).
+"""
 
 from __future__ import annotations
 
 import re
-import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from correlators.display import clock, duration, iso, level_change, probability, signal_value, unit
+from correlators.signals import role_of
+from correlators.types import Anomaly, CauseType, Change
+from correlators.view import CandidateView, DeadEndView, IncidentView, change_from_json
+
 __all__ = [
+    "NEAR_ZERO",
+    "DeadEndGroup",
+    "Doc",
+    "clip",
+    "dead_end_groups",
     "format_value",
+    "incident_details",
     "is_shell_command",
+    "iso",
     "likely_cause",
     "lineage",
+    "plain",
     "possessive",
     "render_resolve_text",
     "render_symptom",
     "render_text",
     "render_title",
     "response_name",
+    "shown_candidates",
+    "symptom_level",
     "unit_of",
 ]
 
+Doc = IncidentView | Mapping[str, Any]
+"""An incident as a typed view, or its JSON form (read into a view once)."""
 
-def _clock(ts: float | None) -> str:
-    return time.strftime("%H:%M", time.gmtime(ts)) if ts else "?"
+NEAR_ZERO = 0.005  # a score that rounds to 0.00: folded, not shown as a full candidate
 
 
 def unit_of(signal: str) -> str:
-    """The unit a signal's values are shown in: ``%``, ``ms``, ``req/s`` or ``''``.
+    """The unit a signal's values are shown in, by its role: ``%``, ``ms``, ``req/s`` or ``''``.
 
     >>> unit_of("error_ratio"), unit_of("latency_p99_seconds"), unit_of("request_rate"), unit_of("cpu")
     ('%', 'ms', 'req/s', '')
     """
-    s = signal.lower()
-    if "error" in s or "ratio" in s:
-        return "%"
-    if "latency" in s or "seconds" in s or "duration" in s:
-        return "ms"
-    if "rate" in s or "rps" in s or "requests" in s:
-        return "req/s"
-    return ""
+    return unit(role_of(signal))
 
 
 def format_value(signal: str, v: float) -> str:
-    """A value as a responder reads it: ``4.8%``, ``180 ms``, ``1.2 s``, ``35 req/s``.
+    """A value of a signal as a responder reads it, by the signal's role (:func:`correlators.display.signal_value`).
 
-    >>> format_value("error_ratio", 0.04976), format_value("error_ratio", 0.004334)
-    ('5.0%', '0.43%')
-    >>> format_value("latency_p99_seconds", 0.18), format_value("latency_p99_seconds", 12.5)
-    ('180 ms', '12.5 s')
-    >>> format_value("request_rate", 35.24), format_value("request_rate", 1234.5), format_value("cpu", 0.123456)
-    ('35.2 req/s', '1,234 req/s', '0.1235')
+    >>> format_value("error_ratio", 0.04976), format_value("latency_p99_seconds", 0.18), format_value("cpu", 0.1234)
+    ('5.0%', '180 ms', '0.1234')
     """
-    unit = unit_of(signal)
-    if unit == "%" and 0.0 <= v <= 1.0:
-        pct = v * 100
-        return f"{pct:.2f}%" if pct < 1 else f"{pct:.1f}%"
-    if unit == "ms":
-        return f"{v * 1000:.0f} ms" if v < 10 else f"{v:.1f} s"
-    if unit == "req/s":
-        return f"{v:,.0f} req/s" if abs(v) >= 100 else f"{v:.3g} req/s"
-    return f"{v:.4g}"
+    return signal_value(role_of(signal), v)
 
 
-def _level(signal: str, v: float) -> str:
-    if "error" in signal and 0.0 <= v <= 1.0:
-        return f"{v:.1%}"
-    if "latency" in signal or "seconds" in signal:
-        return f"{v * 1000:.0f} ms" if v < 10 else f"{v:.1f} s"
-    return f"{v:.4g}"
+def symptom_level(view: IncidentView, a: Anomaly) -> str:
+    """``checkout error ratio 0.40% → 5.1%``: an anomaly and how its level moved."""
+    return f"{a.service} {a.signal.replace('_', ' ')} {level_change(view.role(a.signal), a.before, a.after)}"
 
 
 def possessive(name: str) -> str:
@@ -95,23 +96,19 @@ def is_shell_command(text: str) -> bool:
     return first in _COMMANDS
 
 
-def render_symptom(doc: dict[str, Any]) -> str:
-    """``checkout: error ratio 0.4% → 5.1% since 03:02 UTC (frontend affected)``."""
-    anomalies = sorted(doc.get("anomalies", []), key=lambda a: (a["onset"], a["service"]))
-    if not anomalies:
-        return f"incident {doc.get('id', '?')}"
-    a = anomalies[0]
-    others = [s for s in doc.get("services", []) if s != a["service"]]
+def render_symptom(doc: Doc) -> str:
+    """``checkout: error ratio 0.40% → 5.1% since 03:02 UTC (frontend affected)``."""
+    view = IncidentView.coerce(doc)
+    a = view.first_symptom
+    if a is None:
+        return f"incident {view.id}"
+    others = [s for s in view.services if s != a.service]
     affected = f" ({', '.join(others[:4])}{' …' if len(others) > 4 else ''} affected)" if others else ""
-    return (f"{a['service']}: {a['signal'].replace('_', ' ')} {_level(a['signal'], a['before'])} → "
-            f"{_level(a['signal'], a['after'])} since {_clock(doc.get('onset'))} UTC{affected}")
+    return (f"{a.service}: {a.signal.replace('_', ' ')} {level_change(view.role(a.signal), a.before, a.after)} "
+            f"since {clock(view.onset)} UTC{affected}")
 
 
-def _cause_name(c: dict[str, Any]) -> str:
-    return str(c.get("title") or c.get("cause", {}).get("type", "?"))
-
-
-def likely_cause(doc: dict[str, Any]) -> str:
+def likely_cause(doc: Doc) -> str:
     """The likely cause and its confidence in a few words ('' without candidates).
 
     >>> likely_cause({"candidates": [{"title": "deploy checkout 15", "score": 0.78, "cause": {"type": "change"}}]})
@@ -120,26 +117,28 @@ def likely_cause(doc: dict[str, Any]) -> str:
     ...     {"title": "deploy a", "score": 0.3, "cause": {"type": "change"}}]})
     'cause unclear (best guess: deploy a, 30%)'
     """
-    cands = [c for c in doc.get("candidates") or [] if c.get("cause", {}).get("type") != "none"]
-    top = (doc.get("candidates") or [None])[0]
+    view = IncidentView.coerce(doc)
+    top = view.top
     if top is None:
         return ""
-    if top.get("cause", {}).get("type") == "none" and not cands:
+    real = [c for c in view.candidates if c.cause.type is not CauseType.NONE]
+    if top.cause.type is CauseType.NONE and not real:
         return "no recorded change explains it"
-    best = cands[0] if cands else top
-    p = float(best.get("score", 0.0))
-    if doc.get("low_confidence") or top.get("cause", {}).get("type") == "none":
-        return f"cause unclear (best guess: {_cause_name(best)}, {p:.0%})"
-    return f"likely {_cause_name(best)} ({p:.0%})"
+    best = real[0] if real else top
+    name = best.title or best.cause.type.value
+    if view.low_confidence or top.cause.type is CauseType.NONE:
+        return f"cause unclear (best guess: {name}, {probability(best.score)})"
+    return f"likely {name} ({probability(best.score)})"
 
 
-def render_title(doc: dict[str, Any]) -> str:
+def render_title(doc: Doc) -> str:
     """The page's one line: the likely cause with its confidence first, then the symptom.
 
-    ``Likely checkout rollout revision 14 -> 15 (78%): checkout: error ratio 0.4% → 5.1% since 03:02 UTC``
+    ``Likely checkout rollout revision 14 -> 15 (78%): checkout: error ratio 0.40% → 5.1% since 03:02 UTC``
     """
-    cause = likely_cause(doc)
-    symptom = render_symptom(doc)
+    view = IncidentView.coerce(doc)
+    cause = likely_cause(view)
+    symptom = render_symptom(view)
     return f"{cause[:1].upper()}{cause[1:]}: {symptom}" if cause else symptom
 
 
@@ -155,40 +154,67 @@ def plain(text: str) -> str:
     return _CODE.sub(r"\1", text).replace("**", "")
 
 
-NEAR_ZERO = 0.005  # a score that rounds to 0.00: folded, not shown as a full candidate
+def shown_candidates(view: IncidentView) -> tuple[list[CandidateView], list[CandidateView]]:
+    """``(shown, folded)``: candidates scoring next to nothing are folded (the top one is always shown,
+    and so is one a responder has marked)."""
+    shown: list[CandidateView] = []
+    folded: list[CandidateView] = []
+    for i, c in enumerate(view.candidates):
+        (shown if i == 0 or c.score >= NEAR_ZERO or c.state else folded).append(c)
+    return shown, folded
 
 
-def _gap(seconds: float) -> str:
-    """``4 min``, ``45 s``.
+_SCORE = re.compile(r"\s*\((?:score [0-9.]+|under 1%|[0-9]+%)\)")
 
-    >>> _gap(240.0), _gap(45.0), _gap(-10.0)
-    ('4 min', '45 s', '0 s')
+
+@dataclass(frozen=True, slots=True)
+class DeadEndGroup:
+    """Dead ends ruled out for the same reason."""
+
+    reason: str
+    titles: tuple[str, ...]
+
+
+def dead_end_groups(dead_ends: Sequence[DeadEndView]) -> list[DeadEndGroup]:
+    """Dead ends grouped by reason (a score in the reason does not split a group), largest group last.
+
+    >>> from correlators.types import Cause, CauseType
+    >>> def d(title, reason): return DeadEndView(Cause(CauseType.CHANGE, title), reason, title)
+    >>> g = dead_end_groups([d("a", "less likely than the top 5 (under 1%)"), d("b", "less likely than the top 5 (2%)"),
+    ...                      d("c", "came 2 min after the onset")])
+    >>> [(x.reason, x.titles) for x in g]
+    [('came 2 min after the onset', ('c',)), ('less likely than the top 5', ('a', 'b'))]
     """
-    seconds = max(0.0, seconds)
-    return f"{seconds / 60.0:.0f} min" if seconds >= 60.0 else f"{seconds:.0f} s"
+    groups: dict[str, list[str]] = {}
+    for d in dead_ends:
+        groups.setdefault(_SCORE.sub("", d.reason).strip(), []).append(d.name)
+    order = sorted(groups.items(), key=lambda kv: (len(kv[1]) > 1, len(kv[1])))
+    return [DeadEndGroup(r, tuple(t)) for r, t in order]
 
 
-def lineage(doc: dict[str, Any]) -> str:
+def lineage(doc: Doc) -> str:
     """How the incident relates to others: follows, re-opened, merged ('' when alone).
 
-    >>> lineage({"follows": "inc-1", "follows_by": 240.0, "reopened": 1})
-    'Follows inc-1 by 4 min (a new outage after it resolved, with its own page); re-opened 1× (the same outage came back)'
+    >>> print(lineage({"follows": "inc-1", "follows_by": 240.0, "reopened": 1}).replace("; ", ";\\n"))
+    Follows inc-1 by 4 min (a new outage after it resolved, with its own page);
+    re-opened 1× (the same outage came back)
     >>> lineage({"merged_into": "inc-2", "merged_from": ["inc-3"]})
     'Merged into inc-2 (one outage, one page); merged from inc-3'
     >>> lineage({})
     ''
     """
+    view = IncidentView.coerce(doc)
     parts = []
-    if doc.get("follows"):
-        by = doc.get("follows_by")
-        parts.append(f"follows {doc['follows']}" + (f" by {_gap(float(by))}" if by is not None else "")
+    if view.follows:
+        by = view.follows_by
+        parts.append(f"follows {view.follows}" + (f" by {duration(by)}" if by is not None else "")
                      + " (a new outage after it resolved, with its own page)")
-    if doc.get("reopened"):
-        parts.append(f"re-opened {doc['reopened']}× (the same outage came back)")
-    if doc.get("merged_into"):
-        parts.append(f"merged into {doc['merged_into']} (one outage, one page)")
-    if doc.get("merged_from"):
-        parts.append(f"merged from {', '.join(doc['merged_from'])}")
+    if view.reopened:
+        parts.append(f"re-opened {view.reopened}× (the same outage came back)")
+    if view.merged_into:
+        parts.append(f"merged into {view.merged_into} (one outage, one page)")
+    if view.merged_from:
+        parts.append(f"merged from {', '.join(view.merged_from)}")
     text = "; ".join(parts)
     return text[:1].upper() + text[1:]
 
@@ -197,81 +223,80 @@ _RESPONSE_NAMES = {"rollback": "the rollback", "feature_flag": "the flag change"
                    "scale": "the scaling", "deploy": "the deploy", "infra": "the infrastructure change"}
 
 
-def response_name(change: dict[str, Any]) -> str:
-    """``the rollback at 18:29 (payments rollback revision 7 -> 6)``.
+def response_name(change: Change | Mapping[str, Any]) -> str:
+    """``the rollback at 18:29 UTC (payments rollback revision 7 -> 6)``.
 
-    >>> response_name({"kind": "rollback", "ts": 66540.0, "service": "payments", "summary": "payments 7 -> 6"})
+    >>> response_name({"id": "c", "kind": "rollback", "ts": 66540.0, "service": "payments",
+    ...                "summary": "payments 7 -> 6"})
     'the rollback at 18:29 UTC (payments 7 -> 6)'
     """
-    kind = str(change.get("kind", "change"))
-    what = change.get("summary") or f"{kind} {change.get('service', '')}".strip()
-    return f"{_RESPONSE_NAMES.get(kind, 'the ' + kind)} at {_clock(change.get('ts'))} UTC ({what})"
+    ch = change if isinstance(change, Change) else change_from_json(change)
+    kind = ch.kind.value
+    what = ch.summary or f"{kind} {ch.service}".strip()
+    return f"{_RESPONSE_NAMES.get(kind, 'the ' + kind)} at {clock(ch.ts)} UTC ({what})"
 
 
-def render_resolve_text(doc: dict[str, Any]) -> str:
+def render_resolve_text(doc: Doc) -> str:
     """The resolve page: the incident recovered, when, and what helped; never a command to run.
 
-    ``doc["responses"]`` are the changes made in response to the incident before it recovered.
+    The view's ``responses`` are the changes made in response to the incident before it recovered.
     """
-    end, onset = doc.get("resolved_at"), doc.get("onset")
-    took = f", {_gap(float(end) - float(onset))} after onset" if end is not None and onset is not None else ""
-    lines = [f"Recovered at {_clock(end)} UTC{took}: every anomaly is back to normal. Nothing to run."]
-    helped = [r for r in doc.get("responses") or [] if end is None or float(r.get("ts", 0.0)) <= float(end)]
+    view = IncidentView.coerce(doc)
+    end = view.resolved_at
+    took = f", {duration(end - view.onset)} after onset" if end is not None else ""
+    lines = [f"Recovered at {clock(end)} UTC{took}: every anomaly is back to normal. Nothing to run."]
+    helped = [r for r in view.responses or () if end is None or r.ts <= end]
     if helped:
         lines.append("What helped: " + "; ".join(response_name(r) for r in helped) + ".")
     else:
         lines.append("No response was recorded before it recovered.")
-    cause = likely_cause(doc)
+    cause = likely_cause(view)
     if cause:
         lines.append(f"Cause as ranked: {cause}.")
-    rel = lineage(doc)
+    rel = lineage(view)
     if rel:
         lines.append(f"{rel}.")
     lines.append("Next: confirm the cause on the incident page; the postmortem draft is ready there.")
     return "\n".join(lines)
 
 
-def render_text(doc: dict[str, Any], *, max_candidates: int = 3) -> str:
+def render_text(doc: Doc, *, max_candidates: int = 3) -> str:
     """The page's body: the likely cause and what to do first, then the candidates and what was ruled out."""
+    view = IncidentView.coerce(doc)
     lines = []
-    cause = likely_cause(doc)
-    rec = doc.get("recommendation") or {}
+    cause = likely_cause(view)
+    rec = view.recommendation
     if cause:
         lines.append(f"{cause[:1].upper()}{cause[1:]}.")
-    rel = lineage(doc)
+    rel = lineage(view)
     if rel:
         lines.append(f"{rel}.")
-    if rec.get("action") == "watch":  # the response has been made: nothing to run
-        lines.append(f"Recommended (watch, nothing to run): {plain(str(rec.get('why', '')))}")
-        rec = {}
-    if rec.get("command") and is_shell_command(str(rec["command"])):
-        lines.append(f"Recommended ({rec.get('action')}): {rec['command']}")
-    elif rec.get("command"):
-        lines.append(f"Recommended ({rec.get('action')}): {plain(str(rec['command']))}.")
-    if rec.get("why"):
-        lines.append(f"Why: {plain(str(rec['why']))}")
-    cands = list(doc.get("candidates", []))
-    shown = [c for c in cands[:max_candidates] if float(c.get("score", 0.0)) >= NEAR_ZERO] or cands[:1]
+    if rec is not None and rec.is_watch:  # the response has been made: nothing to run
+        lines.append(f"Recommended (watch, nothing to run): {plain(rec.why)}")
+        rec = None
+    if rec is not None and rec.command and is_shell_command(rec.command):
+        lines.append(f"Recommended ({rec.action}): {rec.command}")
+    elif rec is not None and rec.command:
+        lines.append(f"Recommended ({rec.action}): {plain(rec.command)}.")
+    if rec is not None and rec.why:
+        lines.append(f"Why: {plain(rec.why)}")
+    cands = view.candidates
+    shown = [c for c in cands[:max_candidates] if c.score >= NEAR_ZERO] or list(cands[:1])
     for c in shown:
-        lines.append(f"{c['rank']}. ({c['score']:.2f}) {c.get('title') or c['cause']}")
-        lines.append(f"   Hypothesis: {plain(str(c['hypothesis']))}")
-        lines.append(f"   Confirm: {plain(str(c['test']))}")
-        lines += [f"   Test run: {plain(str(t['line']))}" for t in _tests_of(doc, c)]
+        lines.append(f"{c.rank}. ({probability(c.score)}) {c.name}")
+        lines.append(f"   Hypothesis: {plain(c.hypothesis)}")
+        lines.append(f"   Confirm: {plain(c.test)}")
+        lines += [f"   Test run: {plain(t.line)}" for t in view.tests_of(c.cause)]
     folded = len(cands) - len(shown)
     if folded > 0:
         lines.append(f"({folded} more candidate{'s' if folded > 1 else ''} on the incident page)")
-    if doc.get("low_confidence"):
+    if view.low_confidence:
         lines.append("Low confidence: no candidate clearly explains this.")
-    dead = doc.get("dead_ends", [])
+    dead = view.dead_ends
     if dead:
-        ruled = "; ".join(f"{d.get('title') or d['cause']} ({d['reason']})" for d in dead[:3])
+        ruled = "; ".join(f"{d.name} ({d.reason})" for d in dead[:3])
         lines.append(f"Ruled out: {ruled}{' …' if len(dead) > 3 else ''}")
     return "\n".join(lines)
-
-
-def _tests_of(doc: dict[str, Any], cand: dict[str, Any]) -> list[dict[str, Any]]:
-    """The confirm tests run on one candidate (``confirmed: new pods (revision 15) 12.1% errors vs ...``)."""
-    return [t for t in doc.get("tests") or [] if t.get("cause") == cand.get("cause")]
 
 
 def clip(text: str, limit: int) -> str:
@@ -283,30 +308,18 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
 
 
-def iso(ts: float) -> str:
-    """RFC 3339 UTC timestamp.
-
-    >>> iso(0)
-    '1970-01-01T00:00:00Z'
-    """
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
-
-
-def incident_details(doc: dict[str, Any], *, max_candidates: int = 5, max_dead_ends: int = 5) -> dict[str, Any]:
+def incident_details(doc: Doc, *, max_candidates: int = 5, max_dead_ends: int = 5) -> dict[str, Any]:
     """What a responder needs beside the title: ranked candidates with hypothesis and test,
     dead ends with the reason, the recommendation, the anomalies (for PagerDuty
     ``custom_details``, Opsgenie ``details``, webhook bodies)."""
-    cands = [{"rank": c.get("rank"), "score": round(float(c.get("score", 0.0)), 3),
-              "cause": c.get("title") or str(c.get("cause")), "hypothesis": c.get("hypothesis", ""),
-              "test": c.get("test", ""),
-              **({"tests": [t.get("line", "") for t in _tests_of(doc, c)]} if _tests_of(doc, c) else {})}
-             for c in doc.get("candidates", [])[:max_candidates]]
-    dead = [{"cause": d.get("title") or str(d.get("cause")), "reason": d.get("reason", "")}
-            for d in doc.get("dead_ends", [])[:max_dead_ends]]
-    anomalies = [f"{a['service']} {a['signal'].replace('_', ' ')} {format_value(a['signal'], a['before'])} → "
-                 f"{format_value(a['signal'], a['after'])}"
-                 for a in doc.get("anomalies", [])[:10]]
-    return {"incident": doc.get("id", ""), "likely_cause": likely_cause(doc), "state": doc.get("state", ""),
-            "services": doc.get("services", []),
-            "candidates": cands, "dead_ends": dead, "recommendation": doc.get("recommendation") or {},
-            "low_confidence": bool(doc.get("low_confidence")), "anomalies": anomalies}
+    view = IncidentView.coerce(doc)
+    cands = [{"rank": c.rank, "score": round(c.score, 3), "cause": c.name, "hypothesis": c.hypothesis,
+              "test": c.test, **({"tests": [t.line for t in view.tests_of(c.cause)]} if view.tests_of(c.cause) else {})}
+             for c in view.candidates[:max_candidates]]
+    dead = [{"cause": d.name, "reason": d.reason} for d in view.dead_ends[:max_dead_ends]]
+    anomalies = [symptom_level(view, a) for a in view.anomalies[:10]]
+    return {"incident": view.id, "likely_cause": likely_cause(view), "state": view.state,
+            "services": list(view.services),
+            "candidates": cands, "dead_ends": dead,
+            "recommendation": view.recommendation.to_json() if view.recommendation else {},
+            "low_confidence": view.low_confidence, "anomalies": anomalies}

@@ -11,6 +11,7 @@ from typing import Any
 
 from correlators.incidents import Incident, PageAction, PageKind
 from correlators.types import Change
+from correlators.view import IncidentView
 
 from ..core.engine import Engine
 from ..notify.dispatch import Dispatcher
@@ -50,7 +51,10 @@ class PagePlanner:
         """The incident's document with what the engine knows around it: the incident it follows and
         how long after that one resolved, those merged into it, and the changes made in response to it
         (a rollback, a flag turned off) with their times, for the pages, the API and the postmortem."""
-        doc = inc.to_json()
+        return self.incident_view(inc).to_json()
+
+    def incident_view(self, inc: Incident) -> IncidentView:
+        """The typed view of :meth:`incident_doc`: what every renderer reads."""
         known = self._lineage.setdefault(inc.id, {})
         earlier = self.engine.incidents.get(inc.follows) if inc.follows else None
         if earlier is not None and earlier.resolved_at is not None:
@@ -58,9 +62,8 @@ class PagePlanner:
         merged = sorted(i.id for i in self.engine.incidents.values() if i.merged_into == inc.id)
         if merged:
             known["merged_from"] = sorted(set(known.get("merged_from", [])) | set(merged))
-        doc.update(known)
-        doc["responses"] = [c.to_json() for c in self.responses_to(inc)]
-        return doc
+        return IncidentView.of(inc, follows_by=known.get("follows_by"), merged_from=known.get("merged_from", ()),
+                               responses=self.responses_to(inc))
 
     def responses_to(self, inc: Incident) -> list[Change]:
         """Changes made after the incident was paged to its services or to its top candidate's service."""
@@ -74,14 +77,15 @@ class PagePlanner:
     def page_for(self, action: PageAction) -> Page:
         """The page for a decision. Its event time is always finite: a decision made before the core
         saw any event time (a restart without a checkpoint) takes the incident's own latest time."""
-        doc = self.incident_doc(self.engine.incidents[action.incident_id])
+        view = self.incident_view(self.engine.incidents[action.incident_id])
+        doc = view.to_json()
         ts = action.ts
         if not math.isfinite(ts):
             ts = max(event_times(doc))
             ts = ts if math.isfinite(ts) else self.clock()
             log.warning("page %s for %s had no event time; using %.0f", action.kind.value, action.incident_id, ts,
                         extra={"incident_id": action.incident_id})
-        text = render_resolve_text(doc) if action.kind is PageKind.RESOLVE else render_text(doc)
+        text = render_resolve_text(view) if action.kind is PageKind.RESOLVE else render_text(view)
         return self.page_of_doc(doc, action.kind.value, ts, text, action.reason)
 
     def page_of_doc(self, doc: dict[str, Any], action: str, ts: float, text: str, reason: str) -> Page:

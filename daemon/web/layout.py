@@ -8,16 +8,27 @@ recommendation, the candidates that matter, then the plots zoomed on the inciden
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from markupsafe import Markup, escape
 
-from ..notify.render import NEAR_ZERO, format_value, is_shell_command, likely_cause, render_symptom, unit_of
-from ..workspace.hypotheses import cause_key
+from correlators.display import unit
+from correlators.signals import SignalRole
+from correlators.types import CauseType
+from correlators.view import CandidateView
 
-__all__ = ["MIN_SPAN", "dead_end_groups", "inline_markdown", "layout", "markers", "order_series", "split_candidates",
-           "zoom_range"]
+from ..notify.render import (
+    dead_end_groups,
+    is_shell_command,
+    likely_cause,
+    render_symptom,
+    shown_candidates,
+    symptom_level,
+)
+from ..workspace.model import WorkspaceView
+
+__all__ = ["MIN_SPAN", "inline_markdown", "layout", "markers", "order_series", "zoom_range"]
 
 MIN_SPAN = 15 * 60.0   # the zoomed plots show at least this much time
 LEAD = 0.25            # and start this fraction of the span before the earliest candidate
@@ -35,142 +46,108 @@ def inline_markdown(text: str) -> Markup:
     return Markup(html)
 
 
-def split_candidates(candidates: Sequence[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]],
-                                                                        list[Mapping[str, Any]]]:
-    """``(shown, folded)``: candidates scoring next to nothing are folded (the top one is always shown,
-    and so is one a responder has marked).
-
-    >>> shown, folded = split_candidates([{"rank": 1, "score": 0.9}, {"rank": 2, "score": 0.001},
-    ...                                   {"rank": 3, "score": 0.0, "hypothesis_state": "investigating"}])
-    >>> [c["rank"] for c in shown], [c["rank"] for c in folded]
-    ([1, 3], [2])
-    """
-    shown, folded = [], []
-    for i, c in enumerate(candidates):
-        if i == 0 or float(c.get("score", 0.0)) >= NEAR_ZERO or c.get("hypothesis_state"):
-            shown.append(c)
-        else:
-            folded.append(c)
-    return shown, folded
-
-
-_SCORE = re.compile(r"\s*\((?:score [0-9.]+|under 1%|[0-9]+%)\)")
-
-
-def dead_end_groups(dead_ends: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Dead ends grouped by reason (a score in the reason does not split a group), largest group last.
-
-    >>> g = dead_end_groups([{"title": "a", "reason": "less likely than the top 5 (under 1%)"},
-    ...                      {"title": "b", "reason": "less likely than the top 5 (2%)"},
-    ...                      {"title": "c", "reason": "came 2 min after the onset"}])
-    >>> [(x["reason"], x["titles"]) for x in g]
-    [('came 2 min after the onset', ['c']), ('less likely than the top 5', ['a', 'b'])]
-    """
-    groups: dict[str, list[str]] = {}
-    for d in dead_ends:
-        reason = _SCORE.sub("", str(d.get("reason", ""))).strip()
-        title = str(d.get("title") or cause_key(d.get("cause") or {}))
-        groups.setdefault(reason, []).append(title)
-    order = sorted(groups.items(), key=lambda kv: (len(kv[1]) > 1, len(kv[1])))
-    return [{"reason": r, "titles": t} for r, t in order]
-
-
-def _candidate_times(view: Mapping[str, Any], shown: Sequence[Mapping[str, Any]]) -> list[float]:
-    changes = {c["id"]: float(c["ts"]) for c in view.get("changes") or []}
+def _candidate_times(ws: WorkspaceView, shown: Sequence[CandidateView]) -> list[float]:
+    changes = {c.id: c.ts for c in ws.changes}
     out = []
     for c in shown:
-        cause = c.get("cause") or {}
-        if cause.get("type") == "change" and cause.get("id") in changes:
-            out.append(changes[cause["id"]])
-        elif cause.get("type") == "dependency":
-            out += [float(h["ts"]) for h in view.get("health") or []
-                    if h.get("target") == cause.get("target") and not h.get("healthy")]
+        if c.cause.type is CauseType.CHANGE and c.cause.ref in changes:
+            out.append(changes[c.cause.ref])
+        elif c.cause.type is CauseType.DEPENDENCY:
+            out += [h.ts for h in ws.health if h.target == c.cause.ref and not h.healthy]
     return out
 
 
-def zoom_range(view: Mapping[str, Any], shown: Sequence[Mapping[str, Any]]) -> tuple[float, float]:
+def zoom_range(ws: WorkspaceView, shown: Sequence[CandidateView]) -> tuple[float, float]:
     """From somewhat before the earliest shown candidate (or the onset) to now (or the window's end).
 
-    >>> v = {"onset": 10_000.0, "window": {"start": 0.0, "end": 10_600.0}, "changes": [{"id": "c", "ts": 9_000.0}]}
-    >>> zoom_range(v, [{"cause": {"type": "change", "id": "c"}}])
+    >>> from correlators.types import Cause
+    >>> v = WorkspaceView.from_json({"onset": 10_000.0, "window": {"start": 0.0, "end": 10_600.0},
+    ...                              "changes": [{"id": "c", "ts": 9_000.0}]})
+    >>> zoom_range(v, [CandidateView(1, Cause(CauseType.CHANGE, "c"), 0.9)])
     (8600.0, 10600.0)
     >>> zoom_range(v, [])  # at least MIN_SPAN
     (9700.0, 10600.0)
     """
-    end = float(view["window"]["end"])
-    first = min([float(view["onset"]), *[t for t in _candidate_times(view, shown) if t <= float(view["onset"])]])
+    w_start, end = ws.window
+    onset = ws.incident.onset
+    first = min([onset, *[t for t in _candidate_times(ws, shown) if t <= onset]])
     span = max(MIN_SPAN, (end - first) * (1 + LEAD))
-    start = max(float(view["window"]["start"]), min(first - (end - first) * LEAD, end - span))
+    start = max(w_start, min(first - (end - first) * LEAD, end - span))
     return start, end
 
 
-_ROLE = {"%": 0, "ms": 1, "req/s": 2}
+_ROLE_ORDER = {SignalRole.ERRORS: 0, SignalRole.LATENCY: 1, SignalRole.TRAFFIC: 2}
 
 
-def order_series(view: Mapping[str, Any], shown: Sequence[Mapping[str, Any]]) -> list[int]:
-    """Indexes of ``view["series"]`` by relevance: anomalous series first (the likely cause's service,
+def order_series(ws: WorkspaceView, shown: Sequence[CandidateView]) -> list[int]:
+    """Indexes of ``ws.series`` by relevance: anomalous series first (the likely cause's service,
     then by onset), then errors before latency before traffic."""
-    onsets = {a.get("series"): float(a["onset"]) for a in view.get("anomalies") or []}
-    changes = {c["id"]: c for c in view.get("changes") or []}
+    inc = ws.incident
+    onsets = {a.series: a.onset for a in inc.anomalies}
     top_service = ""
     if shown:
-        cause = shown[0].get("cause") or {}
-        top_service = str(changes.get(cause.get("id"), {}).get("service") or cause.get("service") or "")
-    services = list(view.get("services") or [])
+        cause = shown[0].cause
+        if cause.type is CauseType.CHANGE:
+            ch = ws.change(cause.ref)
+            top_service = ch.service if ch else ""
+        elif cause.type is CauseType.TRAFFIC:
+            top_service = cause.ref
+    services = list(inc.services)
 
     def key(i: int) -> tuple[Any, ...]:
-        s = view["series"][i]
-        anomalous = s.get("series") in onsets
-        return (not anomalous, s.get("service") != top_service,
-                onsets.get(s.get("series"), float("inf")),
-                services.index(s["service"]) if s.get("service") in services else len(services),
-                _ROLE.get(unit_of(str(s.get("signal", ""))), 3), str(s.get("series", "")))
+        s = ws.series[i]
+        anomalous = s.series in onsets
+        return (not anomalous, s.service != top_service, onsets.get(s.series, float("inf")),
+                services.index(s.service) if s.service in services else len(services),
+                _ROLE_ORDER.get(inc.role(s.signal), 3), s.series)
 
-    return sorted(range(len(view.get("series") or [])), key=key)
+    return sorted(range(len(ws.series)), key=key)
 
 
-def markers(view: Mapping[str, Any], shown: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def markers(ws: WorkspaceView, shown: Sequence[CandidateView]) -> list[dict[str, Any]]:
     """The events drawn on every time axis. ``label`` is set for the ones that matter (onset, page,
     candidate changes and changes to affected services, health transitions); the rest are drawn faintly.
     ``priority``: labels are placed in this order (the onset, then the candidates by rank) so that the
     ones that matter most get a place on a crowded axis."""
-    out: list[dict[str, Any]] = [{"ts": float(view["onset"]), "kind": "onset", "label": "onset", "priority": 0}]
-    if view.get("paged_at") is not None:
-        out.append({"ts": float(view["paged_at"]), "kind": "page", "label": "paged", "priority": 60})
-    rank = {(c.get("cause") or {}).get("id"): i for i, c in enumerate(shown, 1)}
-    affected = set(view.get("services") or [])
-    for c in view.get("changes") or []:
-        strong = c["id"] in rank or c.get("service") in affected
-        out.append({"ts": float(c["ts"]), "kind": "change" if strong else "background",
-                    "label": f"{c.get('kind', 'change')} {c.get('service', '')}".strip() if strong else "",
-                    "title": str(c.get("summary") or c["id"]), "priority": rank.get(c["id"], 70)})
-    for h in view.get("health") or []:
-        state = "healthy" if h.get("healthy") else "unhealthy"
-        out.append({"ts": float(h["ts"]), "kind": state, "label": f"{h.get('target')} {state}", "priority": 50})
+    inc = ws.incident
+    out: list[dict[str, Any]] = [{"ts": inc.onset, "kind": "onset", "label": "onset", "priority": 0}]
+    if inc.paged_at is not None:
+        out.append({"ts": inc.paged_at, "kind": "page", "label": "paged", "priority": 60})
+    rank = {c.cause.ref: i for i, c in enumerate(shown, 1) if c.cause.type is CauseType.CHANGE}
+    affected = set(inc.services)
+    for c in ws.changes:
+        strong = c.id in rank or c.service in affected
+        out.append({"ts": c.ts, "kind": "change" if strong else "background",
+                    "label": f"{c.kind.value} {c.service}".strip() if strong else "",
+                    "title": c.summary or c.id, "priority": rank.get(c.id, 70)})
+    for h in ws.health:
+        state = "healthy" if h.healthy else "unhealthy"
+        out.append({"ts": h.ts, "kind": state, "label": f"{h.target} {state}", "priority": 50})
     return sorted(out, key=lambda m: m["ts"])
 
 
-def layout(view: Mapping[str, Any]) -> dict[str, Any]:
+def layout(ws: WorkspaceView) -> dict[str, Any]:
     """Everything the incident template needs beside the view itself."""
-    shown, folded = split_candidates(view.get("candidates") or [])
-    start, end = zoom_range(view, shown)
-    rec = view.get("recommendation") or {}
-    command = str(rec.get("command") or "")
-    series = view.get("series") or []
-    units = {str(s.get("series")): unit_of(str(s.get("signal", ""))) for s in series}
-    levels = [f"{a['service']} {a['signal'].replace('_', ' ')} {format_value(a['signal'], a['before'])} → "
-              f"{format_value(a['signal'], a['after'])}" for a in view.get("anomalies") or []]
+    inc = ws.incident
+    shown, folded = shown_candidates(inc)
+    start, end = zoom_range(ws, shown)
+    command = inc.recommendation.command if inc.recommendation else ""
+    units = {s.series: unit(inc.role(s.signal)) for s in ws.series}
+    tested = {h.cause_key for h in ws.hypotheses}
+    untested = [c for c in inc.candidates if c.cause.key not in tested]
     return {
-        "symptom": render_symptom(dict(view)),
-        "likely": likely_cause(dict(view)),
+        "symptom": render_symptom(inc),
+        "likely": likely_cause(inc),
         "shown": shown,
         "folded": folded,
-        "dead_end_groups": dead_end_groups(view.get("dead_ends") or []),
+        "next_candidate": untested[0] if untested else None,
+        "dead_end_groups": dead_end_groups(inc.dead_ends),
         "zoom": {"start": start, "end": end},
-        "order": order_series(view, shown),
-        "markers": markers(view, shown),
+        "order": order_series(ws, shown),
+        "markers": markers(ws, shown),
         "units": units,
-        "levels": levels,
+        "levels": [symptom_level(inc, a) for a in inc.anomalies],
+        "lasted": ws.now - inc.began,
         "command": command if command and is_shell_command(command) else "",
         "action_prose": command if command and not is_shell_command(command) else "",
     }

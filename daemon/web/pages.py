@@ -15,11 +15,14 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from correlators.display import duration, probability, stopwatch, utc
+
 from ..api.auth import COOKIE, Access
 from ..api.backend import Backend, backend
 from ..core.intake import TokenBucket
 from ..notify.render import likely_cause, render_symptom, render_title
 from ..workspace.hypotheses import cause_key
+from ..workspace.model import WorkspaceView
 from .layout import inline_markdown, layout
 
 __all__ = ["CSP", "add_routes", "security_headers"]
@@ -31,22 +34,17 @@ ENV_KEY: web.AppKey[jinja2.Environment] = web.AppKey("jinja", jinja2.Environment
 PAGE_SIZE = 50
 
 
-def _utc(ts: float | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
-    return time.strftime(fmt, time.gmtime(ts)) + " UTC" if ts is not None else "—"
-
-
 def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    s = int(max(0.0, seconds))
-    return f"{s // 3600}h {s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m {s % 60:02d}s"
+    return "—" if seconds is None else duration(seconds)
 
 
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["utc"] = _utc
+    env.filters["utc"] = utc
     env.filters["duration"] = _duration
+    env.filters["stopwatch"] = stopwatch
+    env.filters["probability"] = probability
     env.filters["md"] = inline_markdown
     env.globals["title_of"] = render_title
     env.globals["symptom_of"] = render_symptom
@@ -103,10 +101,10 @@ async def incident_page(request: web.Request) -> web.Response:
     if view is None:
         return _render(request, "list.html", status=404, incidents=[], more=False, offset=0, page_size=PAGE_SIZE,
                        state="", service="", services=[], missing=request.match_info["id"])
-    tested = {h["cause_key"] for h in view["hypotheses"]}
-    untested = [c for c in view["candidates"] if cause_key(c["cause"]) not in tested]
-    return _render(request, "incident.html", inc=view, title=render_title(view), lay=layout(view),
-                   next_candidate=untested[0] if untested else None,
+    ws = WorkspaceView.from_json(view)
+    lay = layout(ws)
+    return _render(request, "incident.html", inc=view, title=render_title(ws.incident), lay=lay,
+                   next_candidate=lay["next_candidate"],
                    postmortem_url=f"/api/v1/incidents/{view['id']}/postmortem.md")
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from correlators.display import duration
+
 from ..notify.render import lineage
 from .hypotheses import apply_states, cause_key, investigation
 
@@ -79,8 +81,9 @@ def timeline(doc: Mapping[str, Any], *, changes: Sequence[Mapping[str, Any]], he
                     "text": f"{h['state']} {h['cause_key']}{who}{note}", "ref": h["cause_key"]})
     for f in feedback:
         who = f" by {f['actor']}" if f.get("actor") else ""
+        note = f" ({f['note']})" if f.get("note") else ""
         out.append({"ts": f["created_at"], "kind": "feedback",
-                    "text": f"feedback{who}: the cause was {cause_key(f['cause'])}" + (f" ({f['note']})" if f.get("note") else "")})
+                    "text": f"feedback{who}: the cause was {cause_key(f['cause'])}{note}"})
     for t in titled_tests(doc):  # the confirm tests whose outcome the last ranking used
         out.append({"ts": t["at"], "kind": "test", "ref": cause_key(t["cause"]),
                     "text": f"confirm test of {t['title']}: {t['line']}"})
@@ -92,8 +95,8 @@ def timeline(doc: Mapping[str, Any], *, changes: Sequence[Mapping[str, Any]], he
     if doc.get("follows"):
         by = doc.get("follows_by")
         out.append({"ts": doc["opened_at"], "kind": "detection", "ref": doc["follows"],
-                    "text": f"follows {doc['follows']}" + (f" (began {max(0.0, float(by)) / 60:.0f} min after it "
-                                                           "resolved)" if by is not None else "")
+                    "text": f"follows {doc['follows']}" + (f" (began {duration(float(by))} after it resolved)"
+                                                           if by is not None else "")
                     + ": a new outage, its own incident and page"})
     if doc.get("merged_into"):
         out.append({"ts": doc.get("resolved_at") or doc["opened_at"], "kind": "resolution",

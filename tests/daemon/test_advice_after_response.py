@@ -159,7 +159,7 @@ def test_postmortem_times_are_never_negative() -> None:
                       hypotheses=[{"cause_key": "change:a", "cause": {"type": "change", "id": "a"},
                                    "state": "investigating", "note": "", "created_at": 900.0}])
     md = render_postmortem(view)
-    assert "Time to page: 1m 20s after onset" in md
+    assert "Time to page: 1 min 20 s after onset" in md
     assert "-" not in md.split("Time to first responder action: ")[1].split(" ")[0]
     assert "Follows inc-0 by 4 min" in md and "re-opened 1×" in md
     assert "Response: the rollback at" in md

@@ -12,6 +12,7 @@ from daemon.notify.render import render_text, render_title
 from daemon.sources.scenario import load_scenario
 from daemon.web.layout import layout
 from daemon.web.pages import _environment
+from daemon.workspace.model import WorkspaceView
 from daemon.workspace.postmortem import render_postmortem
 from daemon.workspace.view import build_view
 
@@ -38,8 +39,9 @@ def test_postmortem_lists_each_test_with_query_and_numbers(view: dict[str, Any])
 
 
 def test_incident_page_has_a_table_of_tests_and_timeline_rows(view: dict[str, Any]) -> None:
+    ws = WorkspaceView.from_json(view)
     html = _environment().get_template("incident.html").render(
-        inc=view, title=render_title(view), lay=layout(view), next_candidate=None, postmortem_url="/pm.md",
+        inc=view, title=render_title(ws.incident), lay=layout(ws), next_candidate=None, postmortem_url="/pm.md",
         auth_open=True, writes_need_token=False)
     table = html.split('id="confirm-tests"', 1)[1].split("</table>", 1)[0]
     assert table.count("<tr class=") == len(view["tests"])

@@ -5,11 +5,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from correlators.view import CandidateView, IncidentView
 from daemon.notify.pagerduty import pagerduty_event
-from daemon.notify.render import format_value, render_text, render_title
+from daemon.notify.render import dead_end_groups, format_value, render_text, render_title, shown_candidates
 from daemon.notify.slack import slack_blocks
 from daemon.notify.types import Page
-from daemon.web.layout import dead_end_groups, order_series, split_candidates
+from daemon.web.layout import order_series
+from daemon.workspace.model import WorkspaceView
 
 T0 = 1_790_000_000.0  # 14:13:20 UTC
 
@@ -39,7 +41,7 @@ def _page(doc: dict[str, Any]) -> Page:
 
 
 def test_title_and_text_lead_with_the_likely_cause() -> None:
-    assert render_title(DOC) == ("Likely redis-cache unhealthy (78%): checkout: error ratio 0.4% → 5.1% since "
+    assert render_title(DOC) == ("Likely redis-cache unhealthy (78%): checkout: error ratio 0.40% → 5.1% since "
                                  "14:13 UTC (frontend affected)")
     lines = render_text(DOC).splitlines()
     assert lines[0] == "Likely redis-cache unhealthy (78%)."
@@ -73,10 +75,12 @@ def test_values_are_formatted_for_people() -> None:
 
 
 def test_page_layout_folds_and_groups() -> None:
-    shown, folded = split_candidates(DOC["candidates"])
-    assert [c["rank"] for c in shown] == [1, 2] and [c["rank"] for c in folded] == [3]
-    groups = dead_end_groups(DOC["dead_ends"])
-    assert groups == [{"reason": "ranked below the top 5", "titles": ["deploy 0", "deploy 1", "deploy 2", "deploy 3"]}]
+    view = IncidentView.from_json(DOC)
+    shown, folded = shown_candidates(view)
+    assert [c.rank for c in shown] == [1, 2] and [c.rank for c in folded] == [3]
+    groups = dead_end_groups(view.dead_ends)
+    assert [(g.reason, g.titles) for g in groups] == [("ranked below the top 5",
+                                                       ("deploy 0", "deploy 1", "deploy 2", "deploy 3"))]
 
 
 def test_signals_are_ordered_by_relevance() -> None:
@@ -86,8 +90,9 @@ def test_signals_are_ordered_by_relevance() -> None:
             "series": [{"series": s, "service": s.split("/")[0], "signal": s.split("/")[1]}
                        for s in ("frontend/request_rate", "payments/error_ratio", "checkout/latency_p99_seconds",
                                  "checkout/error_ratio")]}
-    shown = [{"cause": {"type": "change", "id": "c1"}}]
-    order = [view["series"][i]["series"] for i in order_series(view, shown)]
+    ws = WorkspaceView.from_json(view)
+    shown = [CandidateView.from_json({"cause": {"type": "change", "id": "c1"}})]
+    order = [view["series"][i]["series"] for i in order_series(ws, shown)]
     # anomalous first, the likely cause's service first among them; then the rest, errors before latency
     assert order == ["checkout/error_ratio", "payments/error_ratio", "checkout/latency_p99_seconds",
                      "frontend/request_rate"]
