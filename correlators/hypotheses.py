@@ -7,11 +7,10 @@ from typing import TYPE_CHECKING
 
 from .display import duration, level_change, probability
 from .signals import role_of
-from .types import Candidate, Cause, CauseType, Change, ChangeKind, DeadEnd, Topology
+from .types import Candidate, Cause, CauseType, Change, ChangeKind, DeadEnd, Scored, Topology
 
 if TYPE_CHECKING:
     from .incidents import Incident
-    from .ranking import Scored
 
 __all__ = ["describe_candidate", "describe_dead_end", "rollout_clause", "symptom"]
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from .signals import PAGING_ROLES, SignalRole, role_of
+from .signals import PAGING_ROLES, SignalRole, is_bad_direction, role_of
 from .types import Anomaly
 
 __all__ = ["ALERT_SERIES", "DEFAULT_BARS", "Bar", "ImpactPolicy"]
@@ -84,6 +84,9 @@ class ImpactPolicy:
         Bars for ``(service, signal)``; ``"*"`` as the service matches every service.
     roles
         Signal roles from the config, over the name-based defaults.
+    bad_directions
+        Which way each configured signal hurts (up, down or both), over the defaults of
+        :func:`~correlators.signals.default_bad_direction`.
 
     Examples
     --------
@@ -112,9 +115,15 @@ class ImpactPolicy:
     bars: Mapping[SignalRole, Bar] = field(default_factory=lambda: dict(DEFAULT_BARS))
     overrides: Mapping[tuple[str, str], Bar] = field(default_factory=dict)
     roles: Mapping[str, SignalRole] = field(default_factory=dict)
+    bad_directions: Mapping[str, str] = field(default_factory=dict)
 
     def role(self, signal: str) -> SignalRole:
         return role_of(signal, self.roles)
+
+    def is_bad(self, signal: str, direction: str) -> bool:
+        """Does this move hurt users (:func:`~correlators.signals.is_bad_direction` with the config's
+        roles and bad directions)?"""
+        return is_bad_direction(signal, direction, self.roles, self.bad_directions)
 
     def pages(self, signal: str) -> bool:
         """Can this signal page at all (a user-facing symptom)?"""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .impact import ImpactPolicy
-from .signals import SignalRole, is_bad_direction
+from .signals import SignalRole
 from .types import Anomaly, Cause, IncidentState, Ranking, Topology
 
 EVIDENCE_NEAR = 180.0
@@ -344,7 +344,7 @@ class IncidentTracker:
                 return found[0], self._merge(found[0], found[1:], anomaly.detected_at)
             return None, []
         if not traffic and (anomaly.confidence < self.policy.min_confidence
-                            or not is_bad_direction(anomaly.signal, anomaly.direction, impact.roles)):
+                            or not impact.is_bad(anomaly.signal, anomaly.direction)):
             # A weak deviation, or a move the harmless way: at most evidence of where the fault sits
             # (add_evidence decides), never an incident of its own.
             return self.add_evidence(anomaly)
@@ -396,7 +396,7 @@ class IncidentTracker:
         or a rate falling is a callee doing less work as its callers fail: recorded, never evidence.
         """
         impact = self.policy.impact
-        if not is_bad_direction(anomaly.signal, anomaly.direction, impact.roles) and (
+        if not impact.is_bad(anomaly.signal, anomaly.direction) and (
                 impact.role(anomaly.signal) is not SignalRole.LATENCY):
             return None, []
         within = self.policy.evidence_within

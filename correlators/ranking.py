@@ -48,6 +48,7 @@ from .types import (
     HealthEvent,
     Ranking,
     Recommendation,
+    Scored,
     Topology,
 )
 
@@ -113,6 +114,7 @@ class RankingPolicy:
     slow_share: the share of causes that are slow.
     none_logit: the score of "no candidate explains this".
     low_confidence: a top score below this is said to be low confidence.
+    roles: signal roles from the config, over the name-based defaults (:func:`~correlators.signals.role_of`).
     """
 
     lookback: float = 7200.0
@@ -124,15 +126,7 @@ class RankingPolicy:
     none_logit: float = 0.0
     max_candidates: int = 5
     low_confidence: float = 0.5
-
-
-@dataclass
-class Scored:
-    cause: Cause
-    features: dict[str, float]
-    evidence: list[str] = field(default_factory=list)
-    change: Change | None = None
-    logit: float = 0.0
+    roles: Mapping[str, SignalRole] = field(default_factory=dict)
 
 
 # -- evidence -------------------------------------------------------------------------------
@@ -194,10 +188,10 @@ def _rises(t: Anomaly) -> bool:
     return t.after > t.before
 
 
-def _shape(incident: Incident) -> _Shape:
+def _shape(incident: Incident, roles: Mapping[str, SignalRole]) -> _Shape:
     by_service: dict[str, set[SignalRole]] = {}
     for a in incident.anomalies:
-        by_service.setdefault(a.service, set()).add(role_of(a.signal))
+        by_service.setdefault(a.service, set()).add(role_of(a.signal, roles))
     n = max(len(by_service), 1)
     errors = sum(SignalRole.ERRORS in r for r in by_service.values()) / n
     rising = frozenset(t.service for t in incident.traffic if _rises(t))
@@ -215,18 +209,18 @@ class _View:
     topology: Topology
 
     @classmethod
-    def of(cls, incident: Incident, topology: Topology) -> _View:
+    def of(cls, incident: Incident, topology: Topology, roles: Mapping[str, SignalRole]) -> _View:
         # Errors and latency propagate from callee to caller; lost traffic the other way (a failing
         # caller sends its callees less). So the services that locate the fault are those with
         # errors, latency or resource anomalies; traffic alone only when nothing else moved.
-        located = [a.service for a in incident.anomalies if role_of(a.signal) is not SignalRole.TRAFFIC]
+        located = [a.service for a in incident.anomalies if role_of(a.signal, roles) is not SignalRole.TRAFFIC]
         affected = frozenset(located) if located else frozenset(incident.services)
         roots = frozenset(s for s in affected if affected <= topology.blast_radius_of_service(s))
         evidence: dict[str, float] = {}
         for a in incident.evidence:
-            if a.service not in affected and (a.direction == "up" or role_of(a.signal) is SignalRole.LATENCY):
+            if a.service not in affected and (a.direction == "up" or role_of(a.signal, roles) is SignalRole.LATENCY):
                 evidence[a.service] = max(evidence.get(a.service, 0.0), a.confidence)
-        return cls(affected, roots, evidence, _shape(incident), topology)
+        return cls(affected, roots, evidence, _shape(incident, roles), topology)
 
 
 def _scope(radius: set[str], origin: set[str], view: _View) -> dict[str, float]:
@@ -290,7 +284,7 @@ def features_of(
     policy: RankingPolicy,
 ) -> tuple[list[Scored], list[DeadEnd]]:
     """Build every candidate with its features and evidence; rule out the impossible ones."""
-    view = _View.of(incident, topology)
+    view = _View.of(incident, topology, policy.roles)
     dead: list[DeadEnd] = []
     # Traffic first: how much the incident looks like load bears on every other candidate.
     traffic = _traffic_candidates(incident, view, policy)

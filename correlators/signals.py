@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 
-__all__ = ["PAGING_ROLES", "SignalRole", "is_bad_direction", "role_of"]
+__all__ = ["PAGING_ROLES", "SignalRole", "default_bad_direction", "is_bad_direction", "role_of"]
 
 
 class SignalRole(str, enum.Enum):
@@ -53,11 +53,33 @@ def role_of(signal: str, overrides: Mapping[str, SignalRole] | None = None) -> S
     return SignalRole.OTHER
 
 
-def is_bad_direction(signal: str, direction: str, overrides: Mapping[str, SignalRole] | None = None) -> bool:
-    """Does this move of this signal hurt users? Rises of errors, latency, resources and unknown signals do.
+def default_bad_direction(signal: str, overrides: Mapping[str, SignalRole] | None = None) -> str:
+    """Which way a signal hurts users unless the config says (``signals[].bad_direction``): ``up`` for
+    errors, latency, resources and unknown signals; ``both`` for traffic (a loss or a surge, judged by
+    size in :mod:`correlators.impact`).
+
+    >>> [default_bad_direction(s) for s in ("error_ratio", "request_rate", "queue_depth")]
+    ['up', 'both', 'up']
+    """
+    return "both" if role_of(signal, overrides) is SignalRole.TRAFFIC else "up"
+
+
+def is_bad_direction(signal: str, direction: str, overrides: Mapping[str, SignalRole] | None = None,
+                     bad: Mapping[str, str] | None = None) -> bool:
+    """Does this move of this signal hurt users? By default rises of errors, latency, resources and
+    unknown signals do; ``bad`` (the config's ``signals[].bad_direction``: up, down or both) overrides
+    that per signal.
 
     Traffic moves are judged by size instead (a loss or a surge; see :mod:`correlators.impact`).
+
+    >>> is_bad_direction("error_ratio", "up"), is_bad_direction("error_ratio", "down")
+    (True, False)
+    >>> is_bad_direction("free_memory_bytes", "down", bad={"free_memory_bytes": "down"})
+    True
+    >>> is_bad_direction("request_rate", "up")
+    False
     """
     if role_of(signal, overrides) is SignalRole.TRAFFIC:
         return False
-    return direction == "up"
+    wanted = (bad or {}).get(signal) or default_bad_direction(signal, overrides)
+    return wanted == "both" or direction == wanted

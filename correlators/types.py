@@ -27,6 +27,7 @@ __all__ = [
     "IncidentState",
     "Ranking",
     "Recommendation",
+    "Scored",
     "ServiceInfo",
     "Topology",
 ]
@@ -314,3 +315,15 @@ class IncidentState(str, enum.Enum):
     RESOLVED = "resolved"
     MERGED = "merged"
     """Joined into another incident (``merged_into``): one outage across services, one page."""
+
+
+@dataclass
+class Scored:
+    """A candidate cause while it is ranked: its evidence features, the sentences behind them, the
+    change it stands for (if any), and its score before normalisation (``logit``)."""
+
+    cause: Cause
+    features: dict[str, float]
+    evidence: list[str] = field(default_factory=list)
+    change: Change | None = None
+    logit: float = 0.0

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from correlators.types import Cause, CauseType
 
-from ..schema import InputError, parse_ts
+from ..core.schema import InputError, parse_ts
 from ..workspace.hypotheses import HypothesisState
 from ..workspace.postmortem import render_postmortem
 from ..workspace.service import WorkspaceError
-
-if TYPE_CHECKING:
-    from ..service import Daemon
+from .backend import Backend, backend
+from .openapi import openapi_document
+from .requests import float_param as _float_param
+from .requests import int_param as _int_param
+from .requests import json_body as _json_body
 
 __all__ = ["add_routes", "parse_cause", "text_field"]
 
 
-def _daemon(request: web.Request) -> Daemon:
-    from .app import DAEMON_KEY
-    return request.app[DAEMON_KEY]
+def _daemon(request: web.Request) -> Backend:
+    return backend(request)
 
 
 def parse_cause(raw: Any) -> Cause:
@@ -49,7 +50,6 @@ def text_field(body: dict[str, Any], name: str, limit: int, *, required: bool = 
 
 
 async def _object_body(request: web.Request) -> dict[str, Any]:
-    from .app import _json_body
     body = await _json_body(request)
     if not isinstance(body, dict):
         raise InputError("body", "expected a JSON object")
@@ -101,7 +101,6 @@ async def postmortem(request: web.Request) -> web.Response:
 
 
 async def list_health(request: web.Request) -> web.Response:
-    from .app import _float_param, _int_param
     events = await _daemon(request).store.health.find(
         since=_float_param(request, "since"), until=_float_param(request, "until"),
         limit=_int_param(request, "limit", 500, 1, 5000))
@@ -154,7 +153,6 @@ async def delete_silence(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    from .openapi import openapi_document
     return web.json_response(openapi_document(_daemon(request).base_url))
 
 

@@ -20,14 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from ..guard import check_change, clean_text
+from ..core.guard import check_change, clean_text
 from ..sources.alertmanager import DEFAULT_SERVICE_LABELS, alerts_from_webhook
 from ..sources.change_hooks import ADAPTERS
 from .auth import ApiTokens
+from .backend import Backend, backend, backend_of
+from .requests import decode_json, edge_times
 
 if TYPE_CHECKING:
     from ..config import WebhooksConfig
-    from ..service import Daemon
 
 __all__ = ["WebhookSettings", "add_routes", "sign"]
 
@@ -122,12 +123,12 @@ async def _read_limited(request: web.Request, limit: int) -> bytes | None:
         chunks.append(chunk)
 
 
-def _settings(daemon: Daemon) -> WebhookSettings:
+def _settings(daemon: Backend) -> WebhookSettings:
     settings = getattr(daemon, "webhooks", None) or WebhookSettings()
     return settings.guarded_by(daemon.api_tokens)
 
 
-async def _authenticated_json(request: web.Request, daemon: Daemon) -> tuple[Any, web.Response | None]:
+async def _authenticated_json(request: web.Request, daemon: Backend) -> tuple[Any, web.Response | None]:
     settings = _settings(daemon)
     raw = await _read_limited(request, settings.max_body)
     if raw is None:
@@ -137,13 +138,11 @@ async def _authenticated_json(request: web.Request, daemon: Daemon) -> tuple[Any
     if refused:
         daemon.metrics.http_requests.labels("webhook-auth", str(refused)).inc()
         return None, _refuse(refused)
-    from .app import decode_json
     return decode_json(raw), None
 
 
-def _daemon(request: web.Request) -> Daemon:
-    from .app import DAEMON_KEY
-    return request.app[DAEMON_KEY]
+def _daemon(request: web.Request) -> Backend:
+    return backend(request)
 
 
 async def change_hook(request: web.Request) -> web.Response:
@@ -163,8 +162,7 @@ async def change_hook(request: web.Request) -> web.Response:
     ctx = {k: clean_text(v, 253, single_line=True) for k, v in (
         ("event", event), ("service", request.query.get("service", "")),
         ("namespace", request.query.get("namespace", ""))) if v}
-    from .app import edge_times
-    with edge_times(daemon):
+    with edge_times(daemon.time_window, daemon.clock):
         changes = [check_change(c) for c in adapter(body, ctx)]
     if not changes:
         return web.json_response({"accepted": 0, "duplicates": 0, "ids": [], "ignored": True}, status=202)
@@ -181,8 +179,7 @@ async def alertmanager_hook(request: web.Request) -> web.Response:
     body, refused = await _authenticated_json(request, daemon)
     if refused is not None:
         return refused
-    from .app import edge_times
-    with edge_times(daemon):
+    with edge_times(daemon.time_window, daemon.clock):
         events, skipped = alerts_from_webhook(body, _settings(daemon).service_labels)
     daemon.admit_alerts(events)
     await daemon.submit_alerts(events)
@@ -195,8 +192,7 @@ async def alertmanager_hook(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     """Register the webhook routes on the API application."""
-    from .app import DAEMON_KEY
-    daemon = app.get(DAEMON_KEY)
+    daemon = backend_of(app)
     if daemon is not None and _settings(daemon).open:
         log.warning("webhooks under /api/v1/webhooks/ accept unauthenticated calls: configure "
                     "webhooks.bearer_tokens or webhooks.hmac_secrets unless the network is trusted")

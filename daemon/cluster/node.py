@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING
 
 from correlators.incidents import Incident, IncidentTracker
 
-from ..events import Sample, SampleBatch
+from ..core.engine import EngineOutput
+from ..core.events import Sample, SampleBatch
 from .detections import detection_from_json, detection_to_json
 from .leader import LeaderElector
 from .sharding import Shard
 
 if TYPE_CHECKING:
-    from ..engine import Engine, EngineOutput
+    from ..core.engine import Engine
     from ..store import Store
 
 __all__ = ["DETECTIONS_CURSOR", "ClusterNode"]
@@ -172,8 +173,6 @@ class ClusterNode:
 
     async def tick(self, persist: Callable[[EngineOutput], Awaitable[None]]) -> None:
         """Follow leadership; while leading, take the replicas' detections into the incidents."""
-        from ..engine import EngineOutput
-
         leading = self.leading.is_set()
         if leading and not self._led:
             await self._become_leader()

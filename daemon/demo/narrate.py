@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from daemon.cli_service import DEMO_KINDS
-from daemon.demo.incidents import Incident
+from .incidents import Incident
+from .kinds import DEMO_KINDS
 
 __all__ = ["KIND_WORDS", "describe_injection"]
 

@@ -14,11 +14,11 @@ import numpy as np
 
 from correlators.types import Change, ServiceInfo
 from daemon.confirm.labelled import format_labels
+from daemon.core.events import ProbeResult
 from daemon.demo.incidents import INCIDENT_KINDS
 from daemon.demo.randomness import derive_rng, stable_int
 from daemon.demo.shop import DemoShop, DemoTick
 from daemon.demo.topology import default_services, random_topology
-from daemon.events import ProbeResult
 
 __all__ = [
     "QUIET",

@@ -17,13 +17,13 @@ import numpy as np
 
 from correlators.types import Change, ChangeKind, ServiceInfo
 from daemon.confirm.labelled import LabelledSample
+from daemon.core.events import ProbeResult, Sample
 from daemon.demo.changes import ChangeLog, PlannedChange, background_changes
 from daemon.demo.incidents import INCIDENT_KINDS, Effect, Incident, plan_incident
 from daemon.demo.model import build_profiles
 from daemon.demo.randomness import derive_rng
 from daemon.demo.topology import all_dependencies, callers_first_order, default_services
 from daemon.demo.versions import ArmLevels, Versions
-from daemon.events import ProbeResult, Sample
 
 __all__ = ["SIGNALS", "AutoSchedule", "DemoShop", "DemoTick", "NoiseSettings"]
 

@@ -1,4 +1,4 @@
-"""``whatchanged drill``: a clearly marked drill page through the real pipeline to every receiver.
+"""The drill: a clearly marked drill page through the real pipeline to every receiver.
 
 The drill is written to the outbox like any page, delivered with the same retry,
 breaker and record stages, then resolved, and each delivery is reported, so teams
@@ -7,10 +7,8 @@ practise (and find a revoked key or a renamed channel) while nothing is broken.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
-import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -22,7 +20,7 @@ from .outbox import Outbox
 from .retry import RetryPolicy
 from .types import Notifier, Page
 
-__all__ = ["DrillResult", "add_parser", "drill_page", "run_drill"]
+__all__ = ["DrillResult", "drill_page", "run_drill"]
 
 log = logging.getLogger("whatchanged.drill")
 
@@ -85,43 +83,3 @@ async def run_drill(store: Store, notifiers: Mapping[str, Notifier], *, timeout:
         rows = await _deliver_until_done(outbox, store, drill_id, "resolve", max(deadline, clock() + 10), clock)
         results += [DrillResult(n.receiver, n.action, n.status, n.attempts, n.last_error) for n in rows]
     return results
-
-
-async def _main(args: argparse.Namespace) -> int:
-    from ..config import load_config_or_report
-    from .factory import build_notifiers, build_retry
-    cfg = load_config_or_report(args.config)
-    if cfg is None:
-        return 2
-    store = await Store.open(cfg.store.url)
-    try:
-        notifiers = build_notifiers(cfg, store.refs)
-        if args.receiver:
-            missing = [r for r in args.receiver if r not in notifiers]
-            if missing:
-                print(f"whatchanged: no notifier named {', '.join(missing)}", file=sys.stderr)
-                return 2
-            notifiers = {k: v for k, v in notifiers.items() if k in args.receiver}
-        results = await run_drill(store, notifiers, timeout=args.timeout, resolve=not args.no_resolve,
-                                  base_url=cfg.base_url, retry=build_retry(cfg.delivery),
-                                  send_timeout=cfg.delivery.send_timeout)
-    finally:
-        await store.close()
-    for r in results:
-        print(r.line())
-    failed = [r for r in results if r.status != "sent"]
-    print(f"drill: {len(results) - len(failed)} of {len(results)} deliveries accepted")
-    return 1 if failed else 0
-
-
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser("drill", help="send a marked drill page to every receiver and report each delivery",
-                       description="Send a clearly marked drill page through the real outbox (retries, circuit "
-                                   "breaker, record) to every configured receiver, resolve it, and report each "
-                                   "delivery. Exit 1 if any receiver did not accept it.")
-    p.add_argument("--config", required=True, metavar="FILE", help="YAML config (see docs/paging.md)")
-    p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
-                   help="give up on a receiver after this long (default 60)")
-    p.add_argument("--receiver", action="append", metavar="NAME", help="only this receiver (repeatable)")
-    p.add_argument("--no-resolve", action="store_true", help="leave the drill page open")
-    p.set_defaults(func=lambda a: asyncio.run(_main(a)))

@@ -30,9 +30,9 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..metrics import Metrics
-from ..redact import redact
 from ..store import Notification, Store
+from ..telemetry.metrics import Metrics
+from ..telemetry.redact import redact
 from .breaker import CircuitBreaker
 from .retry import RetryPolicy
 from .types import Notifier, Page, Permanent, Retryable

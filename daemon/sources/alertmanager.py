@@ -13,9 +13,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..events import AlertEvent
-from ..guard import bounded_id, clean_text
-from ..schema import InputError, parse_ts
+from ..core.events import AlertEvent
+from ..core.guard import bounded_id, clean_text
+from ..core.schema import InputError, parse_ts
 
 __all__ = ["DEFAULT_SERVICE_LABELS", "SEVERITY_CONFIDENCE", "alerts_from_webhook"]
 

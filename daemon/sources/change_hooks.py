@@ -3,7 +3,7 @@
 Each adapter takes the decoded JSON body (and, where the sender names it in a
 header, the event type) and returns the changes it describes, possibly none (an
 event that is not a change, such as a GitHub ``ping``). Bad input raises
-:class:`~daemon.schema.InputError` naming the field at fault.
+:class:`~daemon.core.schema.InputError` naming the field at fault.
 
 Adapters: GitHub ``deployment_status``, Argo CD notifications, a generic
 feature-flag shape, LaunchDarkly and Unleash webhooks.
@@ -18,7 +18,7 @@ from typing import Any
 
 from correlators.types import Change, ChangeKind
 
-from ..schema import InputError, parse_ts
+from ..core.schema import InputError, parse_ts
 from .dig import dig
 
 __all__ = ["ADAPTERS", "Adapter", "argocd", "flag", "github", "launchdarkly", "unleash"]

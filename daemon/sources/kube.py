@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from correlators.types import Change
 
 from ..config import KubernetesConfig
-from ..events import Event
-from ..guard import clean_change
+from ..core.events import Event
+from ..core.guard import clean_change
 from .base import SourceStatus
 from .kube_changes import KubeDiffer, Observed
 
@@ -157,7 +157,7 @@ async def connect(cfg: KubernetesConfig, access: ClusterAccess = ClusterAccess()
 
 class KubernetesSource:
     """Yields :class:`Change` records for rollouts, rollbacks, config, scaling, node and pod trouble,
-    and a :class:`~daemon.events.ChangeStatus` when a recorded rollout completes or fails."""
+    and a :class:`~daemon.core.events.ChangeStatus` when a recorded rollout completes or fails."""
 
     def __init__(self, cfg: KubernetesConfig, status: SourceStatus, *, cursor: CheckpointStore | None = None,
                  api_client: Callable[[], Awaitable[Any]] | None = None, clock: Callable[[], float] = time.time,

@@ -4,7 +4,7 @@ Workloads (Deployment, StatefulSet, DaemonSet) and HorizontalPodAutoscalers, Con
 Secrets (metadata only) and Nodes are diffed against the last state seen, kept in a small
 JSON-serialisable snapshot so a restart resumes the diff. A rollout is recorded when its
 revision moves; when it later completes (or exceeds its progress deadline) a
-:class:`~daemon.events.ChangeStatus` for the same change id follows. Pods and Events map without state:
+:class:`~daemon.core.events.ChangeStatus` for the same change id follows. Pods and Events map without state:
 their changes carry ids derived from the object (uid, container, restart count), so seeing
 the same trouble again after a re-list is recorded once.
 """
@@ -19,7 +19,7 @@ from typing import Any
 
 from correlators.types import Change, ChangeKind
 
-from ..events import ChangeStatus
+from ..core.events import ChangeStatus
 from .dig import dig
 
 __all__ = ["WORKLOADS", "KubeDiffer", "event_changes", "pod_changes", "rollout_outcome", "service_of"]

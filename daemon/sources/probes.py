@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 import aiohttp
 
 from ..config import ProbeConfig
-from ..events import Event, ProbeResult
+from ..core.events import Event, ProbeResult
 from .base import SourceStatus
 
 __all__ = ["ProbeSource"]

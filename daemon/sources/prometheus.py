@@ -8,7 +8,7 @@ cursor stays, the source is marked in error (stale on /readyz and /metrics after
 ``stale_after``) and the window is fetched again after a backoff, so an outage never becomes a
 gap in the data, let alone an anomaly.
 
-Each query's result at one step is handed over whole, as one :class:`~daemon.events.SampleBatch`,
+Each query's result at one step is handed over whole, as one :class:`~daemon.core.events.SampleBatch`,
 so the engine advances all its series together (a vectorised detector bank).
 """
 
@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ..config import HealthQueryConfig, PrometheusConfig, SignalConfig
-from ..events import CatchUp, Event, ProbeResult, Sample, batched
-from ..guard import bounded_id
+from ..core.events import CatchUp, Event, ProbeResult, Sample, batched
+from ..core.guard import bounded_id
 from .base import SourceStatus
 
 __all__ = [

@@ -6,7 +6,7 @@ connections, write transactions and dialect-aware upserts), one repository per r
 and :class:`Store`, which opens the engine, migrates the schema and holds the repositories as
 attributes (``store.changes``, ``store.incidents``, ``store.notifications``, ...). Callers go
 through a repository; none of them builds SQL or touches the engine. It imports the core's
-types (``correlators``, ``daemon.events``, ``daemon.guard``) and nothing above them.
+types (``correlators``, ``daemon.core.events``, ``daemon.core.guard``) and nothing above them.
 
 The repositories, one module each: ``changes`` (the change log and rollout outcomes),
 ``health`` (dependency health events), ``alerts`` (the Alertmanager inbox), ``incidents``

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..events import AlertEvent
+from ..core.events import AlertEvent
 from . import tables as t
 from .session import Database
 

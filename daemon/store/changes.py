@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from correlators.types import Change, ChangeKind
 
-from ..events import ChangeStatus
+from ..core.events import ChangeStatus
 from . import tables as t
 from .session import Database
 

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..guard import bounded_id
+from ..core.guard import bounded_id
 from . import tables as t
 from .session import Database
 

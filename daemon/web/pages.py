@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 from aiohttp import web
@@ -18,14 +18,12 @@ from aiohttp import web
 from correlators.display import duration, probability, stopwatch, utc
 
 from ..api.auth import COOKIE, Access
-from ..intake import TokenBucket
+from ..api.backend import Backend, backend
+from ..core.intake import TokenBucket
 from ..notify.render import likely_cause, render_symptom, render_title
 from ..workspace.hypotheses import cause_key
 from ..workspace.model import WorkspaceView
 from .layout import inline_markdown, layout
-
-if TYPE_CHECKING:
-    from ..service import Daemon
 
 __all__ = ["CSP", "add_routes", "security_headers"]
 
@@ -66,9 +64,8 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
         response.headers["Cache-Control"] = "no-store"
 
 
-def _daemon(request: web.Request) -> Daemon:
-    from ..api.app import DAEMON_KEY
-    return request.app[DAEMON_KEY]
+def _daemon(request: web.Request) -> Backend:
+    return backend(request)
 
 
 def _render(request: web.Request, name: str, status: int = 200, **ctx: Any) -> web.Response:
@@ -93,7 +90,7 @@ async def incident_list(request: web.Request) -> web.Response:
     except ValueError:
         offset = 0
     docs = await d.store.incidents.find(state=state, service=service, limit=PAGE_SIZE + 1, offset=offset)
-    services = sorted(set(d.engine.topology.services) | {s for doc in docs for s in doc.get("services", [])})
+    services = sorted(set(d.topology.services) | {s for doc in docs for s in doc.get("services", [])})
     return _render(request, "list.html", incidents=docs[:PAGE_SIZE], more=len(docs) > PAGE_SIZE, offset=offset,
                    page_size=PAGE_SIZE, state=state or "", service=service or "", services=services)
 

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from correlators.types import Cause
 
-from ..events import Sample, SampleBatch
-from ..series_buffer import SeriesBuffer
+from ..core.events import Sample, SampleBatch
+from ..core.ports import CoreView, FeedbackSink, NoteSink
+from ..core.series_buffer import SeriesBuffer
+from ..store import Store
 from .hypotheses import HypothesisState, cause_key
 from .updates import send_incident_note
 from .view import build_view, window_of
-
-if TYPE_CHECKING:
-    from ..service import Daemon
 
 __all__ = ["SNAPSHOT_EVERY", "Workspace", "WorkspaceError"]
 
@@ -40,12 +40,18 @@ def _merge(*point_lists: list[list[float]] | list[tuple[float, float]]) -> list[
 
 
 class Workspace:
-    """What the incident pages and their API need from a :class:`~daemon.service.Daemon`."""
+    """What the incident pages and their API need of a running daemon: the store, what the core
+    knows (:class:`~daemon.core.ports.CoreView`), and where feedback and notes go."""
 
-    def __init__(self, daemon: Daemon, buffer: SeriesBuffer) -> None:
-        self.daemon = daemon
+    def __init__(self, store: Store, core: CoreView, buffer: SeriesBuffer, *, clock: Callable[[], float],
+                 feedback: FeedbackSink, notes: NoteSink) -> None:
+        self.store = store
+        self.core = core
         self.buffer = buffer
-        self.db = daemon.store
+        self.clock = clock
+        self.feedback = feedback
+        self.notes = notes
+        self.db = store
         self._snapped: dict[str, tuple[float, str, frozenset[str]]] = {}
         self._last_note_ts: dict[str, float] = {}
 
@@ -71,12 +77,12 @@ class Workspace:
 
     async def snapshot_open(self) -> None:
         """Snapshot every open incident now (the daemon calls this with each checkpoint and at shutdown)."""
-        for inc in list(self.daemon.engine.tracker.open_incidents()):
-            await self.snapshot(inc.to_json(), self.daemon.engine.now, force=True)
+        for inc in list(self.core.open_incidents()):
+            await self.snapshot(inc.to_json(), self.core.now, force=True)
 
     async def snapshot(self, doc: dict[str, Any], event_now: float, *, force: bool = False) -> None:
         """Persist the series around the incident (throttled; at once when its state or series changed)."""
-        wall = self.daemon.clock()
+        wall = self.clock()
         series = self._series_of(doc, max(event_now, float(doc["onset"])))
         keys = frozenset(s["series"] for s in series)
         last = self._snapped.get(doc["id"])
@@ -94,11 +100,11 @@ class Workspace:
 
     # -- the full view ------------------------------------------------------------------
     async def view(self, incident_id: str) -> dict[str, Any] | None:
-        d = self.daemon
-        doc = await d.store.incidents.get(incident_id)
+        doc = await self.store.incidents.get(incident_id)
         if doc is None:
             return None
-        now = max(d.clock(), d.engine.now if d.engine.now > float("-inf") else 0.0)
+        core_now = self.core.now
+        now = max(self.clock(), core_now if core_now > float("-inf") else 0.0)
         # the daemon's clock is wall time; in replays and tests event time may run ahead of it
         start, end = window_of(doc, now)
         stored = {s["series"]: s for s in await self.db.snapshots.load(incident_id)}
@@ -109,16 +115,16 @@ class Workspace:
             series.append({**s, "points": [p for p in pts if start <= p[0] <= end]})
         series += list(stored.values())
         # changes posted to the API are stored; those from sources may live only in the engine's memory
-        known = {c.id: c for c in await d.store.changes.find(since=start, until=end, limit=500)}
-        for c in d.engine.changes_known_at(end):
+        known = {c.id: c for c in await self.store.changes.find(since=start, until=end, limit=500)}
+        for c in self.core.changes_known_at(end):
             if start <= c.ts <= end:
                 known.setdefault(c.id, c)
         changes = sorted((c.to_json() for c in known.values()), key=lambda c: (c["ts"], c["id"]))
-        health = [h.to_json() for h in reversed(await d.store.health.find(since=start, until=end, limit=500))]
+        health = [h.to_json() for h in reversed(await self.store.health.find(since=start, until=end, limit=500))]
         notes = [{"receiver": n.receiver, "action": n.action, "status": n.status, "attempts": n.attempts,
                   "last_error": n.last_error, "created_at": n.created_at, "sent_at": n.sent_at}
-                 for n in await d.store.notifications.find(incident_id=incident_id)]
-        feedback = [{k: v for k, v in f.items() if k != "id"} for f in await d.store.feedback.find(incident_id)]
+                 for n in await self.store.notifications.find(incident_id=incident_id)]
+        feedback = [{k: v for k, v in f.items() if k != "id"} for f in await self.store.feedback.find(incident_id)]
         hyps = await self.db.hypotheses.find(incident_id)
         services = set(doc.get("services", []))
         silences = [s for s in await self.db.silences.find()
@@ -131,8 +137,7 @@ class Workspace:
     async def set_hypothesis(self, incident_id: str, cause: Cause, state: HypothesisState, note: str,
                              actor: str) -> dict[str, Any]:
         """Record a candidate's new state, tell the receivers, and feed a confirmed cause to learning."""
-        d = self.daemon
-        doc = await d.store.incidents.get(incident_id)
+        doc = await self.store.incidents.get(incident_id)
         if doc is None:
             raise WorkspaceError("id", "no such incident", 404)
         key = cause_key(cause.to_json())
@@ -140,17 +145,18 @@ class Workspace:
         known.update({cause_key(x["cause"]): x for x in doc.get("dead_ends") or []})
         if key not in known:
             raise WorkspaceError("cause", f"{key} is not a candidate of {incident_id}")
-        now = d.clock()
+        now = self.clock()
         hid = await self.db.hypotheses.add(incident_id, cause.to_json(), key, state.value, note, actor, now)
         title = known[key].get("title") or key
         who = f" by {actor}" if actor else ""
         text = f"Hypothesis {state.value}{who}: {title}" + (f" — {note}" if note else "")
         ts = max(now, self._last_note_ts.get(incident_id, float("-inf")) + 1.0)  # one outbox key per note
         self._last_note_ts[incident_id] = ts
-        queued = await send_incident_note(d, doc, text, ts)
+        queued = await send_incident_note(self.notes, doc, text, ts)
         feedback_id = None
         if state is HypothesisState.CONFIRMED:
-            feedback_id = await d.record_feedback(incident_id, cause, note or "confirmed in the workspace", actor)
+            feedback_id = await self.feedback.record_feedback(incident_id, cause, note or "confirmed in the workspace",
+                                                              actor)
         log.info("incident %s: %s", incident_id, text, extra={"incident_id": incident_id})
         return {"id": hid, "incident_id": incident_id, "cause": cause.to_json(), "state": state.value,
                 "note": note, "actor": actor, "created_at": now, "notified": queued, "feedback_id": feedback_id}

@@ -7,17 +7,14 @@ Opsgenie adds an alert note, PagerDuty folds it into the open alert (same dedup 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..core.ports import NoteSink
 from ..notify.render import render_text
-
-if TYPE_CHECKING:
-    from ..service import Daemon
 
 __all__ = ["send_incident_note"]
 
 
-async def send_incident_note(daemon: Daemon, doc: dict[str, Any], note: str, ts: float) -> int:
+async def send_incident_note(notes: NoteSink, doc: dict[str, Any], note: str, ts: float) -> int:
     """Queue ``note`` (first line of the text) for the receivers paged about the incident; returns how many were new."""
-    page = daemon.page_of_doc(doc, "note", ts, f"{note}\n{render_text(doc)}", "hypothesis")
-    return await daemon.dispatcher.dispatch(page)
+    return await notes.send_note(doc, f"{note}\n{render_text(doc)}", ts)

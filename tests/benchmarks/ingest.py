@@ -30,9 +30,10 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from daemon.api.app import create_app
 from daemon.api.auth import ApiTokens
 from daemon.api.webhooks import WebhookSettings
-from daemon.service import Daemon
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 from daemon.store import tables as t
 from tests.daemon.helpers import SHOP, RecordingNotifier
@@ -78,7 +79,7 @@ async def one_run(store_url: str, requests: int, concurrency: int, kind: str) ->
                api_tokens=ApiTokens.of(read=[TOKEN], write=[TOKEN]),
                webhooks=WebhookSettings(bearer_tokens=(TOKEN.encode(),)))
     ready = asyncio.Event()
-    task = asyncio.create_task(d.run(host="127.0.0.1", port=port, ready=ready))
+    task = asyncio.create_task(d.run(host="127.0.0.1", port=port, app=create_app(d), ready=ready))
     await asyncio.wait_for(ready.wait(), 30)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, str(HERE / "loadgen.py"), f"http://127.0.0.1:{port}{PATHS[kind]}", "--kind", kind,
@@ -96,7 +97,7 @@ async def one_run(store_url: str, requests: int, concurrency: int, kind: str) ->
     stopped = time.perf_counter() - t1
     if kind == "changes":
         stored = len(await store.changes.find(limit=requests + 10))
-        in_core = len(d.engine._change_ids)
+        in_core = len(d.engine.log.ids)
     else:  # each distinct firing alert reached the core once and is an anomaly row of a stored incident
         in_core = int(d.metrics.alerts.labels("firing")._value.get())
         async with store.engine.connect() as conn:

@@ -23,9 +23,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from daemon.events import Event, Sample, SampleBatch
+from daemon.core.events import Event, Sample, SampleBatch
 from daemon.notify.webhook import WebhookNotifier
-from daemon.service import Daemon
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 from tests.benchmarks.scale import STEP, T0, value, warm_templates
 from tests.daemon.helpers import SHOP

@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python tests/benchmarks/nab.py [--nab DIR] [--keep DIR]``
 
-The detector sees each file alone, online, with the same settings (``daemon.detect``);
+The detector sees each file alone, online, with the same settings (``daemon.cli.detect``);
 the labels are read only here, for scoring (``nab_scoring``). Prints the three profiles'
 normalised scores beside NAB's published scoreboard, the corpus run time, and per
 file what was missed, to show where we lose.
@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from nab_scoring import PROFILES, corpus_score, load_corpus, row_weights
 
-from daemon import detect
+from daemon.cli import detect
 
 DEFAULT_NAB = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "nab"
 PUBLISHED = [  # NAB scoreboard (standard, reward_low_FP_rate, reward_low_FN_rate)
@@ -37,7 +37,7 @@ PUBLISHED = [  # NAB scoreboard (standard, reward_low_FP_rate, reward_low_FN_rat
 
 
 def run_detect(nab: Path, out: Path, jobs: int | None, detector: str = "ensemble") -> tuple[float, float]:
-    """Score every file with ``daemon.detect.score_file`` (what ``whatchanged detect`` runs per file),
+    """Score every file with ``daemon.cli.detect.score_file`` (what ``whatchanged detect`` runs per file),
     in ``jobs`` processes as ``whatchanged detect --jobs`` does; return (wall, CPU) seconds."""
     files = sorted((nab / "data").glob("*/*.csv"))
     start, cpu = time.perf_counter(), _children_cpu()

@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from daemon.replay import InSteps, replay
-from daemon.scenario import load_scenario
+from daemon.core.replay import InSteps, replay
+from daemon.sources.scenario import load_scenario
 from tests.benchmarks.evaluate import (
     TestTally,
     find_scenario_set,

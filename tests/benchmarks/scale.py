@@ -38,8 +38,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from correlators.types import ServiceInfo, Topology
-from daemon.engine import Engine, detection_factories
-from daemon.events import Sample, SampleBatch
+from daemon.core.engine import Engine, detection_factories
+from daemon.core.events import Sample, SampleBatch
 from detectors import SEASONAL_SIGNALS
 
 STEP = 15.0
@@ -121,7 +121,7 @@ def measure(n: int, steps: int, templates: dict[str, list[dict[str, Any]]], path
         engine.flush()
         cpu.append(time.process_time() - c0)
         # the detectors alone, on the same values one step later (no engine bookkeeping)
-        dets = [engine._banks[sig]._detectors[key] for _, sig, key in ser]  # type: ignore[attr-defined]
+        dets = [engine.series.banks[sig]._detectors[key] for _, sig, key in ser]  # type: ignore[attr-defined]
         vals = [value(rng, sig) for _, sig, _ in ser]
         c0 = time.process_time()
         for d, v in zip(dets, vals, strict=True):
@@ -147,7 +147,7 @@ def measure_batch(n: int, steps: int, templates: dict[str, list[dict[str, Any]]]
     detector, bank = detection_factories(seasonal, vectorised=True)
     engine = Engine(topology(), detector_factory=detector, bank_factory=bank)
     before, after = restore_warm(engine, ser, templates)
-    banks = engine._banks
+    banks = engine.series.banks
     # the state of a series: its detector's JSON
     per_signal = {sig: statistics.mean(len(json.dumps(t)) for t in templates[sig]) for sig in banks}
     counts = {sig: sum(1 for _, s, _ in ser if s == sig) for sig in banks}

@@ -6,7 +6,7 @@ import asyncio
 
 from correlators.incidents import PageAction, PageKind
 from daemon.cluster.node import ClusterNode
-from daemon.service import Daemon
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 
 from ..daemon.helpers import SHOP, FakeClock, ListSource, RecordingNotifier, shop_events

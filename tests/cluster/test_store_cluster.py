@@ -7,8 +7,8 @@ import asyncio
 import sqlalchemy as sa
 
 from daemon.cluster.node import ClusterNode
-from daemon.engine import Engine
-from daemon.events import Sample
+from daemon.core.engine import Engine
+from daemon.core.events import Sample
 from daemon.store import Store
 
 from ..daemon.helpers import SHOP, FakeClock
@@ -81,7 +81,7 @@ async def test_dead_members_series_are_taken_over_warm(store: Store) -> None:
 
 
 async def test_replicas_split_each_step_by_shard_and_log_its_detections(store: Store) -> None:
-    from daemon.events import SampleBatch
+    from daemon.core.events import SampleBatch
     clock = FakeClock(1000.0)
     nodes = [ClusterNode(store, member=m, elector=NeverLeads(), heartbeat=1, member_ttl=5, clock=clock)
              for m in ("0", "1")]

@@ -25,8 +25,8 @@ DEV = find_scenario_set("dev")
 
 
 def _score(path: str) -> tuple[ScenarioScore, ScenarioScore]:
-    from daemon.replay import replay
-    from daemon.scenario import load_scenario
+    from daemon.core.replay import replay
+    from daemon.sources.scenario import load_scenario
 
     d = Path(path)
     doc = replay(load_scenario(d))

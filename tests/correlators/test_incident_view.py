@@ -21,9 +21,9 @@ from correlators.types import (
     Recommendation,
 )
 from correlators.view import IncidentView
+from daemon.core.replay import replay
 from daemon.demo.scenario import ScenarioSpec, write_scenario
-from daemon.replay import replay
-from daemon.scenario import load_scenario
+from daemon.sources.scenario import load_scenario
 
 T0 = 1_790_000_000.0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from correlators.incidents import GroupingPolicy, IncidentTracker, PageKind
 from correlators.types import Anomaly, IncidentState, Topology
-from daemon.engine import Engine
+from daemon.core.engine import Engine
 from detectors import Detection, Direction, EventKind
 
 from .builders import T0, errors

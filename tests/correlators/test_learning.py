@@ -74,7 +74,7 @@ def test_state_round_trips_through_json_and_a_restart_ranks_the_same(topo: Topol
 
 
 def test_the_engine_ranks_with_the_learned_weights(topo: Topology) -> None:
-    from daemon.engine import Engine
+    from daemon.core.engine import Engine
     from detectors import Detection, Direction, EventKind
 
     model = OnlineWeights()

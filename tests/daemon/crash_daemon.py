@@ -14,9 +14,10 @@ import sys
 from collections.abc import AsyncIterator
 
 from daemon.config import DeliveryConfig
-from daemon.events import Event
+from daemon.config.compose import serve
+from daemon.core.events import Event
 from daemon.notify.webhook import WebhookNotifier
-from daemon.service import Daemon, serve
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 
 from .helpers import SHOP, shop_events

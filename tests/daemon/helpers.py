@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable
 
 from correlators.types import ServiceInfo, Topology
-from daemon.events import Event, ProbeResult, Sample
+from daemon.core.events import Event, ProbeResult, Sample
 from daemon.notify.types import Page
 
 SHOP = Topology.from_services([

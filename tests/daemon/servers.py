@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from daemon.scenario import Scenario
+from daemon.sources.scenario import Scenario
 from tests.conftest import require_or_skip
 
 PROMETHEUS = "/usr/bin/prometheus"

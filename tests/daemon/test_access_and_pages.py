@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from daemon.api.app import create_app
 from daemon.api.auth import ApiTokens
 from daemon.config import ConfigError, load_config
-from daemon.series_buffer import SeriesBuffer
+from daemon.core.series_buffer import SeriesBuffer
 from daemon.store import Store
 
 from .workspace_helpers import EVIL, feed_incident, make_daemon
@@ -92,7 +92,7 @@ def test_api_tokens_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         load_config(cfg)
     assert e.value.field == "api.read_tokens.0" and "WC_READ" in str(e.value)
     monkeypatch.setenv("WC_READ", "r")
-    from daemon.service import api_tokens_of
+    from daemon.config.domain import api_tokens_of
     tokens = api_tokens_of(load_config(cfg))
     assert tokens.read == (b"r",) and tokens.write == (b"w",)
     cfg.write_text("api:\n  write_token: [{value: w}]\n")

@@ -8,9 +8,9 @@ import asyncio
 from typing import Any
 
 from correlators.types import Change, ChangeKind
-from daemon.events import Event
+from daemon.core.events import Event
 from daemon.notify.render import is_shell_command, render_resolve_text, render_text
-from daemon.service import Daemon
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 from daemon.workspace.hypotheses import apply_states
 from daemon.workspace.postmortem import render_postmortem

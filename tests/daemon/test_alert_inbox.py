@@ -8,8 +8,9 @@ from typing import Any
 
 import aiohttp
 
-from daemon.events import AlertEvent
-from daemon.service import Daemon
+from daemon.api.app import create_app
+from daemon.core.events import AlertEvent
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 from tests.daemon.servers import free_port
 
@@ -60,9 +61,9 @@ async def test_alert_answered_then_crash_before_the_core_took_it(store: Store) -
     async def blocked(ev: Any, **_: Any) -> Any:  # the core never gets to the alert
         stuck.set()
         await asyncio.Event().wait()
-    first.handle = blocked  # type: ignore[method-assign]
+    first.analysis.handle = blocked  # type: ignore[method-assign]
     ready = asyncio.Event()
-    run = asyncio.create_task(first.run(host="127.0.0.1", port=port, ready=ready))
+    run = asyncio.create_task(first.run(host="127.0.0.1", port=port, app=create_app(first), ready=ready))
     await asyncio.wait_for(ready.wait(), 10)
     status, answer = await _post_alert(port, ALERT)
     assert status == 202 and answer["accepted"] == 1
@@ -76,7 +77,7 @@ async def test_alert_answered_then_crash_before_the_core_took_it(store: Store) -
     async def restart() -> Daemon:
         d = Daemon(store=store, topology=SHOP, sources=[], notifiers={}, clock=FakeClock(), step=30.0)
         up = asyncio.Event()
-        task = asyncio.create_task(d.run(host="127.0.0.1", port=port, ready=up))
+        task = asyncio.create_task(d.run(host="127.0.0.1", port=port, app=create_app(d), ready=up))
         await asyncio.wait_for(up.wait(), 10)
 
         async def settled() -> bool:

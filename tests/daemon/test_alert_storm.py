@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from daemon.events import AlertEvent
-from daemon.service import Daemon
+from daemon.core.events import AlertEvent
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 
 from .helpers import SHOP, FakeClock, RecordingNotifier

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from daemon.api.app import create_app
 from daemon.api.webhooks import WebhookSettings
-from daemon.service import Daemon
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 
 from .helpers import SHOP, RecordingNotifier
@@ -49,7 +50,7 @@ async def test_real_alertmanager_alerts_open_and_resolve_an_incident(sqlite_stor
     daemon = Daemon(store=sqlite_store, topology=SHOP, sources=[], notifiers={"rec": rec}, step=30.0,
                     webhooks=WebhookSettings(bearer_tokens=(TOKEN.encode(),)))
     ready = asyncio.Event()
-    task = asyncio.create_task(daemon.run(host="127.0.0.1", port=port, ready=ready))
+    task = asyncio.create_task(daemon.run(host="127.0.0.1", port=port, app=create_app(daemon), ready=ready))
     await ready.wait()
     try:
         hook = f"http://127.0.0.1:{port}/api/v1/webhooks/alertmanager"
@@ -89,7 +90,7 @@ async def test_alertmanager_with_a_wrong_token_is_refused(sqlite_store: Store, t
     daemon = Daemon(store=sqlite_store, topology=SHOP, sources=[], notifiers={}, step=30.0,
                     webhooks=WebhookSettings(bearer_tokens=(b"the-right-one",)))
     ready = asyncio.Event()
-    task = asyncio.create_task(daemon.run(host="127.0.0.1", port=port, ready=ready))
+    task = asyncio.create_task(daemon.run(host="127.0.0.1", port=port, app=create_app(daemon), ready=ready))
     await ready.wait()
     try:
         with alertmanager_to(f"http://127.0.0.1:{port}/api/v1/webhooks/alertmanager", tmp_path, "wrong") as am:

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
+from daemon.api.app import create_app
 from daemon.api.auth import ApiTokens
-from daemon.service import Daemon
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 from tests.daemon.servers import free_port
 
@@ -133,7 +134,7 @@ async def test_incident_pages_in_headless_chromium(sqlite_store: Store, tmp_path
     incident_id = await feed_incident(daemon)
     port = free_port()
     ready = asyncio.Event()
-    task = asyncio.create_task(daemon.run(host="127.0.0.1", port=port, ready=ready))
+    task = asyncio.create_task(daemon.run(host="127.0.0.1", port=port, app=create_app(daemon), ready=ready))
     await asyncio.wait_for(ready.wait(), 10)
     try:
         out = await asyncio.to_thread(_browse, f"http://127.0.0.1:{port}", incident_id, shots)

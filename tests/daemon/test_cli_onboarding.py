@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from daemon.cli import COMMANDS, build_parser, main
-from daemon.cli_service import DEMO_KINDS
+from daemon.demo.kinds import DEMO_KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "deploy" / "examples" / "config.yaml"
@@ -21,7 +21,7 @@ EXAMPLE_ENV = ("WHATCHANGED_WEBHOOK_SECRET", "PAGERDUTY_ROUTING_KEY", "OPSGENIE_
 def test_top_level_help_imports_no_command() -> None:
     """``whatchanged --help`` lists every command without importing the daemon, numpy or the store."""
     code = ("import sys\nfrom daemon.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "print(sorted(m for m in ('numpy', 'daemon.service', 'daemon.store', 'aiohttp', 'sqlalchemy') "
+            "print(sorted(m for m in ('numpy', 'daemon.runtime.daemon', 'daemon.store', 'aiohttp', 'sqlalchemy') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
                          check=False, env={**os.environ, "COLUMNS": "100"}).stdout
@@ -32,7 +32,8 @@ def test_top_level_help_imports_no_command() -> None:
 
 def test_a_command_help_imports_only_that_command() -> None:
     code = ("import sys\nfrom daemon.cli import main\ntry:\n    main(['demo', '--help'])\nexcept SystemExit:\n"
-            "    pass\nprint(sorted(m for m in ('numpy', 'daemon.service', 'daemon.store') if m in sys.modules))")
+            "    pass\nprint(sorted(m for m in ('numpy', 'daemon.runtime.daemon', 'daemon.store')"
+            " if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
                          check=False).stdout
     assert out.strip().endswith("[]") and "--fresh" in out, out
@@ -114,3 +115,16 @@ detection: {group_window: 10m}
     assert "istio_requests_total" in out and "[1m]" in out  # the template's queries, with the effective window
     assert 'probe_success{job="blackbox"}' in out
     assert "each query every 15s" in out and "within 10m of each other" in out and "resolve is held 10m" in out
+
+
+def test_a_command_whose_module_cannot_be_imported_is_an_error_naming_it(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never a command silently missing from the parser: the error names the command, the module and
+    what to do."""
+    import daemon.cli.console as cli_main
+    monkeypatch.setitem(cli_main.COMMANDS, "replay", ("daemon.cli.no_such_module", "add_parser", "broken"))
+    assert main(["replay", "--help"]) == 1
+    err = capsys.readouterr().err
+    assert "'replay' command is unavailable" in err and "daemon.cli.no_such_module" in err and "Reinstall" in err
+    with pytest.raises(cli_main.CommandUnavailable):
+        build_parser()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from daemon.config import parse_config
-from daemon.engine import detection_factories
+from daemon.core.engine import detection_factories
 
 
 @pytest.mark.parametrize("value", [True, False])

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from daemon.core.replay import replay
 from daemon.demo.scenario import ScenarioSpec, write_scenario
 from daemon.notify.render import render_text, render_title
-from daemon.replay import replay
-from daemon.scenario import load_scenario
+from daemon.sources.scenario import load_scenario
 from daemon.web.layout import layout
 from daemon.web.pages import _environment
 from daemon.workspace.model import WorkspaceView

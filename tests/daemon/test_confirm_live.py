@@ -12,10 +12,10 @@ from correlators.incidents import PageKind
 from daemon.confirm.live import LiveConfirm
 from daemon.confirm.runner import ConfirmRunner
 from daemon.confirm.source import SeriesConfirmSource
+from daemon.core.engine import Engine
+from daemon.core.policy import policy
 from daemon.demo.scenario import ScenarioSpec, write_scenario
-from daemon.engine import Engine
-from daemon.replay import policies_for_step
-from daemon.scenario import load_scenario
+from daemon.sources.scenario import load_scenario
 
 
 class Later:
@@ -37,7 +37,7 @@ def _setup(tmp_path: Path, delay: float = 0.0) -> tuple[Engine, ConfirmRunner, L
     runner = ConfirmRunner(None, sc.topology, sc.step)
     source = Later(SeriesConfirmSource(sc.labelled(), sc.step), delay)
     live = LiveConfirm(runner, source, step=sc.step, timeout=0.05)
-    pol = policies_for_step(sc.step)
+    pol = policy(None, sc.step)
     return Engine(sc.topology, grouping=pol.grouping, ranking=pol.ranking, confirm=runner), runner, live, source, path
 
 

@@ -22,8 +22,9 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from daemon.config import Config, parse_config
+from daemon.config.domain import topology_of
 from daemon.confirm.build import build_confirm
-from daemon.service import Daemon, topology_of
+from daemon.runtime.daemon import Daemon
 from daemon.sources.factory import build_sources
 from daemon.store import Store
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from daemon.core.replay import replay
 from daemon.demo.scenario import ScenarioSpec, write_scenario
-from daemon.replay import replay
-from daemon.scenario import load_scenario
+from daemon.sources.scenario import load_scenario
 
 
 @pytest.fixture(scope="module")

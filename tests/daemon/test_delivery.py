@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from daemon.metrics import Metrics
 from daemon.notify.dispatch import Dispatcher
 from daemon.notify.drill import run_drill
 from daemon.notify.opsgenie import OpsgenieNotifier
@@ -20,6 +19,7 @@ from daemon.notify.slack import SlackNotifier, SlackWebhookNotifier
 from daemon.notify.types import Retryable
 from daemon.notify.webhook import WebhookNotifier
 from daemon.store import Store
+from daemon.telemetry.metrics import Metrics
 
 from ..conftest import ROOT
 from .helpers import FakeClock, RecordingNotifier
@@ -138,7 +138,7 @@ async def test_routing_by_service_and_severity_and_runbook(store: Store) -> None
 
 async def test_silences_hold_back_pages_until_they_end(store: Store) -> None:
     """The workspace's silences (one service or ``*``) apply in the dispatcher, before the outbox."""
-    from daemon.service import Daemon
+    from daemon.runtime.daemon import Daemon
 
     from .helpers import SHOP
     clock = FakeClock(T0)

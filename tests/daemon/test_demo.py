@@ -14,12 +14,14 @@ from pathlib import Path
 import pytest
 
 from correlators.types import ChangeKind, Topology
-from daemon.demo import INCIDENT_KINDS, AutoSchedule, DemoShop, default_services, random_topology
+from daemon.cli.simulate import add_parser
+from daemon.core.schema import parse_change
+from daemon.demo.incidents import INCIDENT_KINDS
 from daemon.demo.randomness import derive_rng
 from daemon.demo.scenario import ScenarioSpec, parse_kinds, write_scenario
-from daemon.demo.simulate import add_parser
-from daemon.scenario import load_scenario
-from daemon.schema import parse_change
+from daemon.demo.shop import AutoSchedule, DemoShop
+from daemon.demo.topology import default_services, random_topology
+from daemon.sources.scenario import load_scenario
 
 START = 1_790_000_000.0
 STEP = 15.0

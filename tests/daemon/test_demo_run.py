@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from correlators.types import Topology
-from daemon.service import Daemon
+from daemon.demo.source import DemoSource, demo_shop, prepare_store
+from daemon.runtime.daemon import Daemon
 from daemon.sources.base import SourceStatus
-from daemon.sources.demo import DemoSource, demo_shop, prepare_store
 from daemon.store import Store
 
 from .helpers import FakeClock, RecordingNotifier

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from daemon import detect
+from daemon.cli import detect
 
 
 def write_series(path: Path, values: list[float], start: str = "2014-04-01 00:00:00") -> Path:

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from correlators.types import Change, ChangeKind
-from daemon.engine import Engine, default_detector_factory, object_banks
-from daemon.events import Event, ProbeResult, Sample, SampleBatch, batched
-from daemon.replay import policies_for_step
-from daemon.scenario import load_scenario
+from daemon.core.engine import Engine, default_detector_factory, object_banks
+from daemon.core.events import Event, ProbeResult, Sample, SampleBatch, batched
+from daemon.core.policy import policy
+from daemon.sources.scenario import load_scenario
 
 SCENARIOS = ["dev-bad_deploy-0", "dev-dependency_down-0", "dev-traffic_spike-0"]
 
@@ -47,7 +47,7 @@ def run(engine: Engine, events: list[Event]) -> dict[str, Any]:
 
 
 def engine_for(scenario: Any, **kw: Any) -> Engine:
-    pol = policies_for_step(scenario.step)
+    pol = policy(None, scenario.step)
     return Engine(scenario.topology, grouping=pol.grouping, ranking=pol.ranking, **kw)
 
 
@@ -96,7 +96,7 @@ def test_many_series_page_the_same_and_restore_mid_stream() -> None:
     from correlators.types import ServiceInfo, Topology
     topo = Topology.from_services([ServiceInfo("frontend", "shop", ("checkout", "search")),
                                    ServiceInfo("checkout", "shop"), ServiceInfo("search", "shop")])
-    pol = policies_for_step(15.0)
+    pol = policy(None, 15.0)
     events = many_series_events()
     steps = list(batched(events))
 
@@ -229,7 +229,7 @@ def test_traffic_is_observed_in_sample_order_around_detections() -> None:
 def test_replay_in_steps_batches_every_sample_once(dev_scenarios: Path) -> None:
     from collections import Counter
 
-    from daemon.replay import InSteps, replay
+    from daemon.core.replay import InSteps, replay
     sc = load_scenario(dev_scenarios / "dev-bad_deploy-0")
     stepped = list(InSteps(sc).events())
     flat = [s for e in stepped for s in (e.samples() if isinstance(e, SampleBatch) else [e])]

@@ -7,7 +7,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from correlators.ranking import DEFAULT_WEIGHTS, rank
 from correlators.types import Cause, Change, ChangeKind
 from daemon.api.app import create_app
-from daemon.service import Daemon
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 
 from .helpers import SHOP, FakeClock, RecordingNotifier, shop_events

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestServer
 
 from correlators.types import Change, ChangeKind
 from daemon.config import KubernetesConfig
-from daemon.events import ChangeStatus
+from daemon.core.events import ChangeStatus
 from daemon.sources.base import SourceStatus
 from daemon.sources.kube import KubernetesSource
 
@@ -377,7 +377,7 @@ async def test_cluster_wide_watch_sees_every_namespace(api: tuple[k.FakeKubeAPI,
 
 async def test_changes_from_a_source_are_stored_once_and_fed_once(sqlite_store: Any) -> None:
     from correlators.types import Change as C
-    from daemon.service import Daemon
+    from daemon.runtime.daemon import Daemon
 
     from .helpers import SHOP, FakeClock, ListSource
     ch = C("k8s-1", 1_790_000_000.0, ChangeKind.DEPLOY, "checkout", "shop", "checkout rollout 14 -> 15")
@@ -402,7 +402,7 @@ async def test_a_daemon_stores_the_rollout_and_then_its_completion(api: tuple[k.
     from aiohttp.test_utils import TestServer as Server
 
     from daemon.api.app import create_app
-    from daemon.service import Daemon
+    from daemon.runtime.daemon import Daemon
 
     from .helpers import SHOP
     fake, kubeconfig = api

@@ -9,9 +9,9 @@ import random
 from correlators.incidents import PageKind
 from correlators.types import IncidentState
 from daemon.config import DeliveryConfig
-from daemon.engine import Engine, EngineOutput
-from daemon.events import CatchUp, Event, Sample
-from daemon.service import Daemon
+from daemon.core.engine import Engine, EngineOutput
+from daemon.core.events import CatchUp, Event, Sample
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 
 from .helpers import SHOP, FakeClock, ListSource, RecordingNotifier, shop_events

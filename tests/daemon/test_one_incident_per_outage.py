@@ -6,9 +6,9 @@ from __future__ import annotations
 import random
 
 from correlators.types import Change, ChangeKind, IncidentState, ServiceInfo, Topology
-from daemon.engine import Engine, EngineOutput
-from daemon.events import ProbeResult, Sample
-from daemon.policy import policies
+from daemon.core.engine import Engine, EngineOutput
+from daemon.core.events import ProbeResult, Sample
+from daemon.core.policy import policy
 
 from .test_real_noise import STEP, T0, normal, triggers
 
@@ -20,7 +20,7 @@ TOPO = Topology.from_services([
 
 
 def _engine() -> Engine:
-    pol = policies(STEP)
+    pol = policy(None, STEP)
     return Engine(TOPO, grouping=pol.grouping, ranking=pol.ranking)
 
 
@@ -103,7 +103,7 @@ def test_a_traffic_rise_over_before_a_later_episode_is_not_its_candidate() -> No
     from correlators.incidents import IncidentTracker
     from correlators.types import Anomaly
 
-    tracker = IncidentTracker(TOPO, policies(STEP).grouping)
+    tracker = IncidentTracker(TOPO, policy(None, STEP).grouping)
     rise = Anomaly("frontend", "request_rate", T0, T0 + 60, "up", 100.0, 130.0, 0.9)  # remembered, no page
     tracker.add_anomaly(rise)
     tracker.recover(rise.key, T0 + 180)  # the surge is over three minutes later

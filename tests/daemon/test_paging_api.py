@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from daemon.api.app import create_app
 from daemon.notify.types import Permanent
-from daemon.service import Daemon
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 
 from .helpers import SHOP, FakeClock, ListSource, RecordingNotifier, shop_events

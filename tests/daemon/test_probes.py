@@ -11,8 +11,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from daemon.config import ProbeConfig
-from daemon.events import ProbeResult
-from daemon.service import Daemon
+from daemon.core.events import ProbeResult
+from daemon.runtime.daemon import Daemon
 from daemon.sources.base import SourceStatus
 from daemon.sources.probes import ProbeSource
 from daemon.store import Store

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from daemon.backtest import backtest
 from daemon.config import parse_config
-from daemon.scenario import load_scenario
-from daemon.service import Daemon, topology_of
+from daemon.config.domain import topology_of
+from daemon.runtime.backtest import backtest
+from daemon.runtime.daemon import Daemon
 from daemon.sources.factory import build_sources
+from daemon.sources.scenario import load_scenario
 from daemon.store import Store
 from tests.conftest import DEV_SCENARIOS, require_or_skip
 

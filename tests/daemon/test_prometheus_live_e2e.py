@@ -24,9 +24,10 @@ from typing import Any
 import pytest
 
 from correlators.types import Change, ChangeKind
-from daemon.backtest import backtest
 from daemon.config import Config, parse_config
-from daemon.service import Daemon, topology_of
+from daemon.config.domain import topology_of
+from daemon.runtime.backtest import backtest
+from daemon.runtime.daemon import Daemon
 from daemon.sources.factory import build_sources
 from daemon.store import Store
 

@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from daemon.config import HealthQueryConfig, PrometheusConfig, SignalConfig, TemplateConfig
-from daemon.events import CatchUp, Event, ProbeResult, Sample, SampleBatch
+from daemon.core.events import CatchUp, Event, ProbeResult, Sample, SampleBatch
 from daemon.sources.base import SourceStatus
 from daemon.sources.prometheus import MAX_POINTS, PrometheusError, PrometheusSource
 from daemon.sources.templates import TEMPLATES
@@ -298,7 +298,7 @@ async def test_a_down_prometheus_shows_on_readyz_and_metrics_and_pages_nothing(
     from aiohttp.test_utils import TestClient
 
     from daemon.api.app import create_app
-    from daemon.service import Daemon
+    from daemon.runtime.daemon import Daemon
 
     from .helpers import SHOP
     prom, url = fake

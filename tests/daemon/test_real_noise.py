@@ -8,9 +8,9 @@ import random
 
 from correlators.incidents import PageKind
 from correlators.types import Action, Change, ChangeKind, IncidentState, ServiceInfo, Topology
-from daemon.engine import Engine, EngineOutput
-from daemon.events import Sample
-from daemon.policy import policies
+from daemon.core.engine import Engine, EngineOutput
+from daemon.core.events import Sample
+from daemon.core.policy import policy
 
 STEP = 60.0
 T0 = 1_800_000_000.0
@@ -22,7 +22,7 @@ TOPO = Topology.from_services([
 
 
 def engine() -> Engine:
-    pol = policies(STEP)
+    pol = policy(None, STEP)
     return Engine(TOPO, grouping=pol.grouping, ranking=pol.ranking)
 
 

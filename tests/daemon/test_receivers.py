@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from daemon.metrics import Metrics
 from daemon.notify.alertmanager import alertmanager_alert
 from daemon.notify.opsgenie import OpsgenieNotifier
 from daemon.notify.outbox import Outbox
@@ -15,6 +14,7 @@ from daemon.notify.slack import SlackNotifier, SlackWebhookNotifier
 from daemon.notify.types import Notifier, Page
 from daemon.notify.webhook import WebhookNotifier
 from daemon.store import Store
+from daemon.telemetry.metrics import Metrics
 
 from .helpers import FakeClock
 from .receivers import GENIE_KEY, ROUTING_KEY, SLACK_TOKEN, serve_receivers

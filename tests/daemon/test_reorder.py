@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from daemon.events import Sample
-from daemon.service import Daemon
+from daemon.core.events import Sample
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 
 from .helpers import SHOP, FakeClock

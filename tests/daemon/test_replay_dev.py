@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.replay import replay
-from daemon.scenario import load_scenario
+from daemon.core.replay import replay
+from daemon.sources.scenario import load_scenario
 from tests.benchmarks.evaluate import load_truth, naive_rank_of, score_scenario, summarise
 
 

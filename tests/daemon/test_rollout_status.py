@@ -12,9 +12,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from correlators.types import CauseType, Change, ChangeKind
 from daemon.api.app import create_app
-from daemon.engine import Engine
-from daemon.events import ChangeStatus
-from daemon.service import Daemon
+from daemon.core.engine import Engine
+from daemon.core.events import ChangeStatus
+from daemon.runtime.daemon import Daemon
 from daemon.store import StatusOutcome, StatusUpdate, Store
 
 from .helpers import SHOP, FakeClock, ListSource, shop_events

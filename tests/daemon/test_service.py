@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from daemon.notify.types import Retryable
-from daemon.service import Daemon
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 
 from .helpers import SHOP, FakeClock, ListSource, RecordingNotifier, shop_events
@@ -116,7 +116,7 @@ async def test_a_submitted_change_is_written_once_and_a_change_handed_to_the_cor
 
 
 async def test_whole_steps_as_batches_page_and_resolve_once(store: Store) -> None:
-    from daemon.events import Sample, SampleBatch, batched
+    from daemon.core.events import Sample, SampleBatch, batched
     flat = shop_events(T0, 160, bad_from=80, bad_until=120)
     per_step: dict[float, list] = {}  # type: ignore[type-arg]
     for ev in flat:

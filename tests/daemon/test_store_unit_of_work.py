@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from daemon.events import AlertEvent
+from daemon.core.events import AlertEvent
 from daemon.store import Store
 
 DOC = {"id": "inc-1", "state": "open", "onset": 10.0, "opened_at": 20.0, "paged_at": 20.0, "resolved_at": None,

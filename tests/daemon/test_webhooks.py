@@ -11,8 +11,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from correlators.types import ChangeKind
 from daemon.api.app import create_app
 from daemon.api.webhooks import WebhookSettings, sign
-from daemon.events import AlertEvent
-from daemon.service import Daemon
+from daemon.core.events import AlertEvent
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 
 from .helpers import SHOP, FakeClock, RecordingNotifier

@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from correlators.types import Cause, Change, ChangeKind
 from daemon.api.app import create_app
-from daemon.service import Daemon
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 from daemon.workspace.hypotheses import HypothesisState
 from daemon.workspace.postmortem import FOLLOW_UPS

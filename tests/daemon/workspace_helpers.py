@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from correlators.types import Change, ChangeKind
 from daemon.api.auth import ApiTokens
-from daemon.service import Daemon
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 
 from .helpers import SHOP, FakeClock, RecordingNotifier, shop_events

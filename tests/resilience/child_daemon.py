@@ -13,7 +13,7 @@ import signal
 import sys
 
 from daemon.notify.webhook import WebhookNotifier
-from daemon.service import Daemon
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 from tests.daemon.helpers import SHOP, ListSource, shop_events
 

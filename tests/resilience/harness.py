@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
 
 from correlators.types import Topology
-from daemon.events import Event
+from daemon.core.events import Event
 from daemon.notify.webhook import WebhookNotifier
-from daemon.service import Daemon
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 
 __all__ = ["QueueSource", "until", "webhook_daemon"]

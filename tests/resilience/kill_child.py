@@ -16,11 +16,12 @@ import os
 import signal
 import sys
 
+from daemon.api.app import create_app
 from daemon.config import DeliveryConfig
 from daemon.notify.pagerduty import PagerDutyNotifier
 from daemon.notify.types import Notifier
 from daemon.notify.webhook import WebhookNotifier
-from daemon.service import Daemon
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 from tests.daemon.helpers import SHOP
 from tests.daemon.receivers import ROUTING_KEY
@@ -36,7 +37,7 @@ async def run_daemon(db: str, port: int, base: str) -> None:
                delivery=DeliveryConfig(send_timeout=2.0, backoff_base=0.2, resolve_hold=0.0))
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, d.stop)
     try:
-        await d.run(host="127.0.0.1", port=port)
+        await d.run(host="127.0.0.1", port=port, app=create_app(d))
     finally:
         await store.close()
 

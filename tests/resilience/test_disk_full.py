@@ -131,7 +131,7 @@ async def test_sqlite_full_batch_is_all_or_nothing(tmp_path: Path) -> None:
         cur.close()
 
     await store.engine.dispose()
-    from daemon.schema import parse_changes
+    from daemon.core.schema import parse_changes
     try:
         await store.changes.add(parse_changes(_batch(50)))
         raise AssertionError("expected the store to be full")

@@ -23,9 +23,9 @@ from daemon.notify.outbox import Outbox
 from daemon.notify.slack import SlackWebhookNotifier
 from daemon.notify.types import Page
 from daemon.notify.webhook import WebhookNotifier
-from daemon.redact import redact
-from daemon.service import Daemon
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
+from daemon.telemetry.redact import redact
 from tests.daemon.helpers import SHOP, FakeClock, RecordingNotifier
 from tests.daemon.receivers import serve_receivers
 
@@ -100,7 +100,7 @@ async def test_a_slack_webhook_url_never_reaches_the_log_or_the_api(sqlite_store
     await d.outbox.enqueue(page)
     import logging
 
-    from daemon.redact import RedactingFilter
+    from daemon.telemetry.redact import RedactingFilter
     caplog.handler.addFilter(RedactingFilter())
     with caplog.at_level(logging.INFO):
         await d.outbox.deliver_due()

@@ -23,10 +23,10 @@ from hypothesis import strategies as st
 
 from daemon.api.app import create_app
 from daemon.config import Config, ConfigError, load_config, parse_config
-from daemon.scenario import ScenarioError, load_scenario
-from daemon.schema import InputError, parse_changes
-from daemon.service import Daemon
+from daemon.core.schema import InputError, parse_changes
+from daemon.runtime.daemon import Daemon
 from daemon.sources.prometheus import samples_from_matrix
+from daemon.sources.scenario import ScenarioError, load_scenario
 from daemon.store import Store
 from tests.daemon.helpers import SHOP, FakeClock, RecordingNotifier
 

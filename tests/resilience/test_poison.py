@@ -25,8 +25,8 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 
 from daemon.api.app import create_app
-from daemon.events import AlertEvent
-from daemon.service import Daemon
+from daemon.core.events import AlertEvent
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 from daemon.store import tables as t
 from tests.daemon.helpers import SHOP, FakeClock, RecordingNotifier
@@ -220,7 +220,7 @@ async def test_a_poisoned_inbox_is_set_aside_at_start_and_the_rest_pages(store: 
 def test_prometheus_labels_are_cleaned_where_they_enter() -> None:
     """A lone surrogate, a control character or a 300-character label from a query's result never
     reaches the core or the store as such: cleaned and clipped to the service column's 253."""
-    from daemon.guard import is_clean
+    from daemon.core.guard import is_clean
     from daemon.sources.prometheus import samples_from_matrix
     bad = "svc" + chr(0xD800) + chr(7) + "x" * 300
     [s] = samples_from_matrix([{"metric": {"service": bad, "route": chr(0xDFFF)}, "values": [[10, "1"]]}],

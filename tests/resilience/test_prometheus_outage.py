@@ -18,8 +18,8 @@ import pytest
 from urllib3.util.retry import Retry
 
 from daemon.config import PrometheusConfig, SignalConfig
-from daemon.events import Event, Sample, SampleBatch
-from daemon.service import Daemon
+from daemon.core.events import Event, Sample, SampleBatch
+from daemon.runtime.daemon import Daemon
 from daemon.sources.base import SourceStatus
 from daemon.sources.prometheus import PrometheusSource
 from daemon.store import Store

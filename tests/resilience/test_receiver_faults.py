@@ -11,7 +11,7 @@ import asyncio
 import pytest
 
 from daemon.notify.webhook import WebhookNotifier
-from daemon.service import Daemon
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 from tests.daemon.helpers import SHOP, FakeClock, ListSource, shop_events
 

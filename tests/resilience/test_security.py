@@ -15,7 +15,9 @@ from daemon.api import auth
 from daemon.api import webhooks as wh
 from daemon.api.app import create_app
 from daemon.config import parse_config
-from daemon.service import Daemon, api_tokens_of, build_notifiers
+from daemon.config.domain import api_tokens_of
+from daemon.notify.factory import build_notifiers
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 from tests.daemon.helpers import SHOP, FakeClock, ListSource, shop_events
 

@@ -22,9 +22,9 @@ import pytest
 import sqlalchemy as sa
 
 from correlators.types import Cause
-from daemon.events import Sample
-from daemon.schema import parse_changes
-from daemon.service import Daemon
+from daemon.core.events import Sample
+from daemon.core.schema import parse_changes
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 from daemon.store import tables as t
 from daemon.workspace.hypotheses import HypothesisState

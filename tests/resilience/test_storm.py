@@ -22,8 +22,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from daemon.api.app import create_app
-from daemon.intake import IntakeLimits
-from daemon.service import Daemon
+from daemon.core.intake import IntakeLimits
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 from tests.daemon.helpers import SHOP, RecordingNotifier
 

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from correlators.types import Change, ChangeKind
-from daemon.service import Daemon
+from daemon.api.app import create_app
+from daemon.runtime.daemon import Daemon
 from daemon.store import Store
 from tests.daemon.servers import free_port
 from tests.daemon.workspace_helpers import START, STEP, feed_incident, make_daemon
@@ -146,7 +147,7 @@ async def test_incident_page_reads_top_down_zoomed_with_units_and_fits_a_phone(
     incident_id = await feed_incident(daemon, extra=CROWD)
     port = free_port()
     ready = asyncio.Event()
-    task = asyncio.create_task(daemon.run(host="127.0.0.1", port=port, ready=ready))
+    task = asyncio.create_task(daemon.run(host="127.0.0.1", port=port, app=create_app(daemon), ready=ready))
     await asyncio.wait_for(ready.wait(), 10)
     try:
         wide = await asyncio.to_thread(_look, f"http://127.0.0.1:{port}", incident_id, 1400, shots)

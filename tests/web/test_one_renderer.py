@@ -9,7 +9,7 @@ import json
 import re
 from typing import Any
 
-from daemon.cli_views import format_incident
+from daemon.cli.incidents import format_incident
 from daemon.notify.render import incident_details, render_text, render_title
 from daemon.web.layout import layout
 from daemon.web.pages import _environment

@@ -72,7 +72,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             msg = record.getMessage()
-        except Exception:  # noqa: BLE001 - a bad format string: leave the record as it is
+        except Exception:  # a bad format string: leave the record as it is
             return True
         record.msg, record.args = redact(msg), None
         if record.exc_info and not record.exc_text:

@@ -6,17 +6,16 @@ tests all drive this same class; only where events come from differs.
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
 from correlators.health import HealthTracker
 from correlators.incidents import GroupingPolicy, Incident, IncidentTracker, PageAction
-from correlators.ranking import DEFAULT_WEIGHTS, RankingPolicy, Weights, rank
-from correlators.signals import SignalRole, role_of
+from correlators.ranking import DEFAULT_WEIGHTS, RankingPolicy, Weights
+from correlators.signals import SignalRole
 from correlators.traffic import TrafficWindow
-from correlators.types import Anomaly, Change, ChangeKind, HealthEvent, IncidentState, Topology
+from correlators.types import Anomaly, Change, HealthEvent, IncidentState, Topology
 from detectors import (
     Detection,
     Detector,
@@ -28,16 +27,16 @@ from detectors import (
     make_detector,
 )
 
+from .changes import ChangeLog
 from .events import AlertEvent, CatchUp, ChangeStatus, Event, ProbeResult, Sample, SampleBatch
+from .policy import DEFAULT_STEP, policy
+from .ranker import Confirmer, Ranker
+from .series import BankFactory, SeriesDetectors
 
-if TYPE_CHECKING:
-    from .confirm.runner import ConfirmRunner
-
-__all__ = ["BankFactory", "DetectorFactory", "Engine", "EngineOutput", "default_bank_factory",
+__all__ = ["BankFactory", "DetectorFactory", "Engine", "EngineOutput", "alert_detection", "default_bank_factory",
            "default_detector_factory", "object_banks"]
 
 DetectorFactory = Callable[[str], Detector]
-BankFactory = Callable[[str], SeriesBank]
 
 
 def default_detector_factory(signal: str) -> Detector:
@@ -78,6 +77,14 @@ def object_banks(detector_factory: DetectorFactory) -> BankFactory:
     def bank(signal: str) -> SeriesBank:
         return DetectorBank(lambda: detector_factory(signal))
     return bank
+
+
+def alert_detection(a: AlertEvent, active: bool) -> Detection | None:
+    """The detection an external alert stands for: a shift when it fires (unless its anomaly is
+    ``active`` already: a re-sent alert), a recovery when it resolves an active one, else none."""
+    if a.firing:
+        return None if active else Detection(EventKind.SHIFT, a.ts, a.ts, Direction.UP, 0.0, 1.0, a.confidence)
+    return Detection(EventKind.RECOVERY, a.ts, a.ts, Direction.DOWN, 1.0, 0.0, a.confidence) if active else None
 
 
 @dataclass
@@ -128,10 +135,8 @@ class Engine:
         health: HealthTracker | None = None,
         change_retention: float = 6 * 3600.0,
         forget_incidents_after: float | None = None,
-        confirm: ConfirmRunner | None = None,
+        confirm: Confirmer | None = None,
     ) -> None:
-        self.confirm = confirm
-        """Runs the top candidates' confirm tests after each ranking (:mod:`daemon.confirm`)."""
         self.topology = topology
         self.forget_incidents_after = forget_incidents_after
         self.detector_factory = detector_factory
@@ -139,18 +144,20 @@ class Engine:
             bank_factory = (default_bank_factory if detector_factory is default_detector_factory
                             else object_banks(detector_factory))
         self.bank_factory = bank_factory
-        self.ranking_policy = ranking or RankingPolicy()
+        if grouping is None or ranking is None:  # the one builder's windows (daemon.core.policy), at its default step
+            defaults = policy(None, DEFAULT_STEP)
+            grouping, ranking = grouping or defaults.grouping, ranking or defaults.ranking
+        self.ranking_policy = ranking
         self.weights = weights or (lambda: DEFAULT_WEIGHTS)
         self.tracker = IncidentTracker(topology, grouping)
-        self.tracker.same_cause = self._same_cause
         self.health_tracker = health or HealthTracker()
         self.change_retention = change_retention
-        self._banks: dict[str, SeriesBank] = {}  # per signal
-        self._signals: dict[str, str] = {}       # series key -> the signal whose bank holds it
-        self._changes: list[Change] = []  # sorted by ts
-        self._change_ids: set[str] = set()
-        self._health: list[HealthEvent] = []
+        self.series = SeriesDetectors(bank_factory)
+        self.log = ChangeLog(change_retention)
+        self.ranker = Ranker(topology, self.log, ranking, self.weights, confirm)  # confirm: daemon.confirm
         self._traffic = TrafficWindow()
+        self.tracker.same_cause = lambda inc, anomaly: self.ranker.same_cause(inc, anomaly, self.tracker,
+                                                                                 self._traffic)
         self.now = float("-inf")
         self.history_until = float("-inf")
         """Events before this are history (a catch-up, a backfill): recorded, never first-paged."""
@@ -200,15 +207,15 @@ class Engine:
                 self._rerank(inc, self.now)
                 out.pages += self.tracker.page(inc, self.now)
                 out.incidents[inc.id] = inc
-        if self.confirm is not None and not self.in_history:
+        if (confirm := None if self.in_history else self.ranker.confirm) is not None:
             for inc in self.tracker.open_incidents():
-                if inc.ranking is not None and self.confirm.waiting(inc, self.now):
+                if inc.ranking is not None and confirm.waiting(inc, self.now):
                     out.pages += self._rerank(inc, self.now)  # a confirm test has more data now
                     out.incidents[inc.id] = inc
         if self.forget_incidents_after is not None:
             self.tracker.forget(self.now, self.forget_incidents_after)
-            if self.confirm is not None:
-                self.confirm.keep(self.tracker.incidents)
+            if self.ranker.confirm is not None:
+                self.ranker.confirm.keep(self.tracker.incidents)
         return out
 
     def ingest_many(self, events: Iterable[Event]) -> EngineOutput:
@@ -226,23 +233,20 @@ class Engine:
     def detect(self, s: Sample) -> Detection | None:
         """Advance the sample's detector only: no grouping (a replica that does not lead uses this)."""
         self.now = max(self.now, s.ts)
-        if role_of(s.signal) is SignalRole.TRAFFIC:
+        if self._is_traffic(s.signal):
             self._traffic.observe(s.service, s.signal, s.ts, s.value)
-        key = s.key
-        return self._bank(self._signals.setdefault(key, s.signal)).update_one(key, s.ts, s.value)
+        return self.series.update_one(s.key, s.signal, s.ts, s.value)
 
-    def _bank(self, signal: str) -> SeriesBank:
-        bank = self._banks.get(signal)
-        if bank is None:
-            bank = self._banks[signal] = self.bank_factory(signal)
-        return bank
+    def _is_traffic(self, signal: str) -> bool:
+        return self.tracker.policy.impact.role(signal) is SignalRole.TRAFFIC  # the config's role, or the name's
 
     def _on_batch(self, b: SampleBatch) -> EngineOutput:
         """Detect on the whole step, then take its detections and traffic in the samples' order,
         as the same samples one at a time would."""
-        found = self._detect_batch(b)
+        self.now = max(self.now, b.ts)
+        found = self.series.update_batch(b)
         out = EngineOutput()
-        traffic = role_of(b.signal) is SignalRole.TRAFFIC
+        traffic = self._is_traffic(b.signal)
         seen = 0
         for i, d in found:
             if traffic:
@@ -260,27 +264,10 @@ class Engine:
 
     def detect_batch(self, b: SampleBatch) -> list[tuple[int, Detection]]:
         """Advance the batch's detectors only (no grouping): ``(position in the batch, detection)``."""
-        found = self._detect_batch(b)
-        if role_of(b.signal) is SignalRole.TRAFFIC:
-            self._observe_traffic(b, 0, len(b))
-        return found
-
-    def _detect_batch(self, b: SampleBatch) -> list[tuple[int, Detection]]:
         self.now = max(self.now, b.ts)
-        sig, signals = b.signal, self._signals
-        elsewhere = [i for i, k in enumerate(b.keys) if signals.setdefault(k, sig) != sig]
-        if not elsewhere:
-            return self._bank(sig).update(b.ts, b.keys, b.values)
-        # Series first seen under another signal stay in that signal's bank (as one at a time).
-        other = set(elsewhere)
-        here = [i for i in range(len(b)) if i not in other]
-        found = [(here[j], d) for j, d in self._bank(sig).update(
-            b.ts, [b.keys[i] for i in here], [b.values[i] for i in here])]
-        for i in elsewhere:
-            d = self._bank(signals[b.keys[i]]).update_one(b.keys[i], b.ts, b.values[i])
-            if d is not None:
-                found.append((i, d))
-        found.sort(key=lambda p: p[0])
+        found = self.series.update_batch(b)
+        if self._is_traffic(b.signal):
+            self._observe_traffic(b, 0, len(b))
         return found
 
     def add_detection(self, service: str, signal: str, series: str, d: Detection) -> EngineOutput:
@@ -320,15 +307,8 @@ class Engine:
         """A firing alert is an anomaly (once, however often it is re-sent); resolved recovers it."""
         active = any(an.key == a.series and an.recovered_at is None
                      for inc in self.tracker.open_incidents() for an in inc.anomalies)
-        if a.firing:
-            if active:
-                return EngineOutput()
-            d = Detection(EventKind.SHIFT, a.ts, a.ts, Direction.UP, 0.0, 1.0, a.confidence)
-        else:
-            if not active:
-                return EngineOutput()
-            d = Detection(EventKind.RECOVERY, a.ts, a.ts, Direction.DOWN, 1.0, 0.0, a.confidence)
-        return self.add_detection(a.service, a.signal, a.series, d)
+        d = alert_detection(a, active)
+        return EngineOutput() if d is None else self.add_detection(a.service, a.signal, a.series, d)
 
     def _on_probe(self, p: ProbeResult) -> EngineOutput:
         h = self.health_tracker.observe(p.ts, p.target, p.healthy)
@@ -338,18 +318,16 @@ class Engine:
 
     def add_health(self, h: HealthEvent, now: float | None = None) -> EngineOutput:
         self.now = max(self.now, h.ts)
-        bisect.insort(self._health, h, key=lambda e: e.ts)
+        self.log.add_health(h)
         out = EngineOutput(health=[h])
         self._rerank_open(out, now if now is not None else self.now)
         return out
 
     def add_change(self, ch: Change) -> EngineOutput:
         """Record a change (idempotent on id) and re-rank the open incidents."""
-        if ch.id in self._change_ids:
+        if not self.log.add(ch):
             return EngineOutput()
-        self._change_ids.add(ch.id)
-        bisect.insort(self._changes, ch, key=lambda c: c.ts)
-        self._expire(self.now)
+        self.log.expire(self.now)
         out = EngineOutput(changes=[ch])
         self._rerank_open(out, self.now)
         return out
@@ -358,23 +336,12 @@ class Engine:
         """A recorded change's outcome (a rollout completed or failed): idempotent; the open
         incidents are re-ranked so their hypotheses can say when it finished. An outcome for a
         change this engine does not hold (unknown, or past retention) changes nothing here."""
-        i = next((i for i, c in enumerate(self._changes) if c.id == st.change_id), None)
-        if i is None:
-            return EngineOutput()
-        updated = st.applied_to(self._changes[i])
+        updated = self.log.update(st)
         if updated is None:
             return EngineOutput()
-        self._changes[i] = updated
         out = EngineOutput(changes_updated=[updated])
         self._rerank_open(out, self.now)
         return out
-
-    def _expire(self, now: float) -> None:
-        horizon = now - self.change_retention
-        while self._changes and self._changes[0].ts < horizon:
-            self._change_ids.discard(self._changes.pop(0).id)
-        while self._health and self._health[0].ts < horizon:
-            self._health.pop(0)
 
     # -- ranking -----------------------------------------------------------------
     def _rerank_open(self, out: EngineOutput, ts: float) -> None:
@@ -383,69 +350,22 @@ class Engine:
             out.incidents[inc.id] = inc
 
     def _rerank(self, inc: Incident, ts: float) -> list[PageAction]:
-        candidates, responses = self.episode_changes(inc)
-        ranking = rank(self._with_measured_traffic(inc, ts), candidates, self._health,
-                       self.topology, policy=self.ranking_policy, weights=self.weights(), responses=responses)
-        if self.confirm is not None:
-            ranking = self.confirm(inc, ranking, ts, candidates)
-        return self.tracker.set_ranking(inc, ranking, ts)
+        return self.ranker.rerank(inc, ts, self.tracker, self._traffic)
 
-    def _same_cause(self, inc: Incident, anomaly: Anomaly) -> bool:
-        """Is a relapse of a resolved incident's series the same outage coming back? Only when the cause
-        that would lead it now (ranked as an episode of its own: a change rolled back since, a dependency
-        recovered, do not count) is the one that led the incident."""
-        led = inc.ranking.top.cause if inc.ranking is not None and inc.ranking.top is not None else None
-        if led is None:
-            return True
-        window = self.tracker.policy.window
-        probe = Incident(inc.id, anomaly.onset, anomaly.detected_at, anomalies=[anomaly],
-                         traffic=[t for t in self.tracker.traffic_near(anomaly.onset, window)])
-        candidates, _ = self.episode_changes(probe)
-        ranking = rank(self._with_measured_traffic(probe, anomaly.detected_at), candidates, self._health,
-                       self.topology, policy=self.ranking_policy, weights=self.weights())
-        return ranking.top is not None and ranking.top.cause == led
-
-    def episode_changes(self, inc: Incident) -> tuple[list[Change], list[Change]]:
-        """The changes that could have caused this episode, and those made in response to it.
-
-        A change made after the incident was paged (a rollback, a mitigation) is a response, never
-        a candidate; a change already rolled back before this episode began cannot lead it.
-        """
-        opened = inc.paged_at if inc.paged_at is not None else float("inf")
-        before = [c for c in self._changes if c.ts <= opened]
-        responses = [c for c in self._changes if c.ts > opened]
-        undone = {c.id for c in before for r in before
-                  if r.kind is ChangeKind.ROLLBACK and r.service == c.service and c.kind is not ChangeKind.ROLLBACK
-                  and c.ts < r.ts <= inc.estimated_onset - self.ranking_policy.tolerance}
-        return [c for c in before if c.id not in undone], responses
-
-    def _with_measured_traffic(self, inc: Incident, ts: float) -> Incident:
-        """The incident as ranking sees it: its traffic anomalies plus request-rate rises measured
-        across its onset at services whose detector has not (or not yet) reported one."""
-        seen = {t.service for t in inc.traffic if t.after > t.before}
-        tol = self.ranking_policy.tolerance
-        measured = [a for a in self._traffic.shifts(inc.estimated_onset, tol, ts) if a.service not in seen]
-        inc = replace(inc, traffic=inc.traffic + measured) if measured else inc
-        # Where the fault sits is told by what users feel and by strong resource shifts; a symptom
-        # too small to matter (a p99 going 8 ms -> 19 ms) is evidence, not a service to explain.
-        impact = self.tracker.policy.impact
-        small = [a for a in inc.anomalies if impact.pages(a.signal) and not impact.is_material(a)
-                 and impact.role(a.signal) is not SignalRole.TRAFFIC]
-        if small and len(small) < len(inc.anomalies):
-            kept = [a for a in inc.anomalies if a not in small]
-            inc = replace(inc, anomalies=kept, evidence=inc.evidence + small)
-        return inc
+    def open_incidents(self) -> Iterable[Incident]:
+        """The incidents open now (what the workspace snapshots, what /metrics counts)."""
+        return self.tracker.open_incidents()
 
     def changes_known_at(self, ts: float) -> list[Change]:
         """Changes recorded so far (their own ts may be later than ``ts`` for late webhooks)."""
-        return list(self._changes)
+        return list(self.log.changes)
 
     @property
     def incidents(self) -> dict[str, Incident]:
         return self.tracker.incidents
 
     def change(self, change_id: str) -> Change | None:
-        return next((c for c in self._changes if c.id == change_id), None)
+        return self.log.get(change_id)
 
     # -- checkpoints ---------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -453,36 +373,29 @@ class Engine:
         return {
             "version": 2,
             "now": self.now,
-            "banks": {sig: bank.state_dict() for sig, bank in self._banks.items()},
+            "banks": self.series.state_dict(),
             "health": self.health_tracker.state_dict(),
         }
 
     @property
     def series_count(self) -> int:
-        return len(self._signals)
+        return len(self.series.signals)
 
     def series_keys(self) -> list[str]:
         """The series that have a detector here."""
-        return list(self._signals)
+        return self.series.keys()
 
     def series_state(self, key: str) -> tuple[str, dict[str, Any]]:
         """``(signal, detector state)`` of one series, for a per-series checkpoint."""
-        sig = self._signals[key]
-        return sig, self._banks[sig].state(key)
+        return self.series.state(key)
 
     def load_series(self, key: str, signal: str, state: dict[str, Any]) -> None:
         """Resume one series' detector from its checkpoint (a shard taken over stays warm)."""
-        self._bank(signal).load(key, state)  # raises on a bad state before anything changes
-        old = self._signals.get(key)
-        if old is not None and old != signal:
-            self._banks[old].drop(key)
-        self._signals[key] = signal
+        self.series.load(key, signal, state)
 
     def drop_series(self, key: str) -> None:
         """Forget a series (its shard moved to another replica)."""
-        sig = self._signals.pop(key, None)
-        if sig is not None:
-            self._banks[sig].drop(key)
+        self.series.drop(key)
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore detectors and health from a checkpoint; incidents come back from the store.
@@ -492,20 +405,7 @@ class Engine:
         version = state.get("version")
         if version not in (1, 2):
             raise ValueError(f"engine checkpoint version {version!r} is not supported")
-        banks: dict[str, SeriesBank] = {}
-        signals: dict[str, str] = {}
-        if version == 2:
-            for sig, bank_state in state["banks"].items():
-                bank = banks[sig] = self.bank_factory(sig)
-                bank.load_state(bank_state)
-                signals.update((k, sig) for k in bank.keys())
-        else:
-            for key, entry in state["detectors"].items():
-                sig = entry["signal"]
-                if sig not in banks:
-                    banks[sig] = self.bank_factory(sig)
-                banks[sig].load(key, entry["state"])
-                signals[key] = sig
-        self.now = float(state["now"])
-        self._banks, self._signals = banks, signals
+        now = float(state["now"])
+        self.series.load_state(version, state)
+        self.now = now
         self.health_tracker.load_state(state["health"])

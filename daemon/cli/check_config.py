@@ -1,8 +1,5 @@
-"""The parsers of ``run``, ``check-config`` and ``demo``, and ``check-config`` itself.
-
-Nothing heavy is imported here (the daemon, the store, numpy): ``whatchanged demo --help``
-answers at once; a command imports what it needs when it runs.
-"""
+"""``whatchanged check-config``: validate a YAML config, list unreadable secrets, ``--explain`` the
+queries and windows the daemon will use."""
 
 from __future__ import annotations
 
@@ -11,21 +8,9 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .config import Config
+    from ..config import Config
 
-__all__ = ["DEMO_KINDS", "add_parsers", "check_config", "explain", "human_duration"]
-
-# The demo's incident kinds in the order it injects them, in words (daemon.demo.incidents.INCIDENT_KINDS;
-# a test keeps the two equal without importing numpy here).
-DEMO_KINDS = (
-    ("bad_deploy", "a bad deploy"),
-    ("dependency_down", "a dependency outage"),
-    ("traffic_spike", "a traffic spike"),
-    ("bad_config", "a bad config"),
-    ("bad_flag", "a bad feature flag"),
-    ("slow_creep", "a slow creep (a leaky release)"),
-    ("callee_deploy", "a bad deploy of a called service"),
-)
+__all__ = ["add_parser", "check_config", "explain", "human_duration"]
 
 
 def human_duration(seconds: float) -> str:
@@ -49,15 +34,20 @@ def explain(cfg: Config) -> list[str]:
         out.append(f"Prometheus {prom.url}: each query every {d(prom.step)} (timeout {d(prom.timeout)}); "
                    f"{d(prom.lookback)} of history read at start")
         if cfg.templates:
-            from .config import rate_window
+            from ..config import rate_window
             out.append(f"Templates' rate window: {d(rate_window(prom.step, prom.scrape_interval))} by default, "
                        f"max(step, 2 x prometheus.scrape_interval = {d(prom.scrape_interval)}), so that a "
                        "one-step glitch stays one sample")
     signals = cfg.all_signals()
     out.append(f"Signals ({len(signals)}; one series per value of the service label):" if signals
                else "Signals: none (only probes, webhooks and Kubernetes feed this daemon)")
+    from correlators.signals import default_bad_direction
+
+    from ..core.policy import impact_of
+    configured_roles = impact_of(cfg.detection, signals).roles
     for s in signals:
-        out.append(f"  {s.name}  [service label {s.service_label}; bad direction {s.bad_direction}]")
+        bad = s.bad_direction or default_bad_direction(s.name, configured_roles)
+        out.append(f"  {s.name}  [service label {s.service_label}; bad direction {bad}]")
         out += [f"    {line}" for line in " ".join(s.query.split()).splitlines()]
     if cfg.health_queries:
         out.append("Dependency health queries (1 = healthy):")
@@ -66,8 +56,8 @@ def explain(cfg: Config) -> list[str]:
         out.append(f"Probe {p.target}: GET {p.url} every {d(p.interval)}, timeout {d(p.timeout)}, "
                    f"healthy on {p.expect_status}")
     det, dl = cfg.detection, cfg.delivery
-    from .policy import policies
-    pol = policies(prom.step if prom is not None else 30.0, det, signals)
+    from ..core.policy import policy, step_of
+    pol = policy(cfg, step_of(cfg))
     g, r = pol.grouping, pol.ranking
     out += ["Windows:",
             f"  anomalies within {d(g.window)} of each other form one incident (detection.group_window)",
@@ -106,7 +96,7 @@ def _count(n: int, what: str) -> str:
 
 def check_config(args: argparse.Namespace) -> int:
     """Validate the config; list every secret that cannot be read here; ``--explain`` the queries and windows."""
-    from .config import ConfigError, load_config_unresolved, unresolved_secrets
+    from ..config import ConfigError, load_config_unresolved, unresolved_secrets
     try:
         cfg = load_config_unresolved(args.config)
     except ConfigError as e:
@@ -134,41 +124,7 @@ def check_config(args: argparse.Namespace) -> int:
     return 2
 
 
-def _listen(value: str) -> str:
-    from .config import Config as _C
-    try:
-        _C._listen(value)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-    return value
-
-
-def _service(name: str) -> Any:
-    """A command of :mod:`daemon.service`, imported when it runs."""
-    def run(args: argparse.Namespace) -> int:
-        from . import service
-        return int(getattr(service, name)(args))
-    return run
-
-
-def _demo_description() -> str:
-    kinds = "; ".join(f"{words} ({kind})" for kind, words in DEMO_KINDS)
-    return ("A simulated shop of seven services in real time, behind the same daemon as production. The last "
-            "hour is backfilled so that the detectors are warm; then an incident is injected --first-after "
-            "seconds after start and another every --every seconds, in this order: " + kinds + ". Each "
-            "injection is logged with its truth (the cause and the affected services), so that you can check "
-            "the answer on the incident page. The store is kept across restarts unless --fresh is given.")
-
-
-def add_parsers(sub: Any) -> None:
-    p = sub.add_parser("run", help="run the live daemon from a YAML config",
-                       description="Start the daemon: poll Prometheus, watch changes and dependency health, "
-                                   "detect, rank and page. A bad config is refused at start.")
-    p.add_argument("--config", required=True, metavar="FILE", help="YAML config (see README.md)")
-    p.add_argument("--listen", type=_listen, default=None, metavar="HOST:PORT",
-                   help="override the config's listen address")
-    p.set_defaults(func=_service("_cmd_run"))
-
+def add_parser(sub: Any) -> None:
     c = sub.add_parser("check-config", help="validate a YAML config and exit",
                        description="Validate a config without starting anything; exit 2 naming the bad field, "
                                    "or every secret (environment variable or file) that cannot be read here.")
@@ -176,18 +132,3 @@ def add_parsers(sub: Any) -> None:
     c.add_argument("--explain", action="store_true",
                    help="print every PromQL query and every window the daemon will use")
     c.set_defaults(func=check_config)
-
-    d = sub.add_parser("demo", help="run the daemon on the built-in simulated shop (SQLite, no other server)",
-                       description=_demo_description())
-    d.add_argument("--listen", type=_listen, default="127.0.0.1:8080", metavar="HOST:PORT",
-                   help="HTTP address (default 127.0.0.1:8080)")
-    d.add_argument("--db", default="whatchanged-demo.db", metavar="PATH",
-                   help="SQLite file (default %(default)s), kept across restarts")
-    d.add_argument("--fresh", action="store_true", help="start from an empty store (deletes --db first)")
-    d.add_argument("--seed", type=int, default=7, help="simulation seed (default 7)")
-    d.add_argument("--step", type=float, default=10.0, help="seconds between samples (default 10)")
-    d.add_argument("--first-after", type=float, default=90.0, metavar="SECONDS",
-                   help="first injected incident this long after start (default 90)")
-    d.add_argument("--every", type=float, default=360.0, metavar="SECONDS",
-                   help="then an incident this often (default 360)")
-    d.set_defaults(func=_service("_cmd_demo"))

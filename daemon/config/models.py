@@ -16,17 +16,20 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
-    SecretStr,
     StrictBool,
     StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
 )
+
+from correlators.impact import Bar
+
+from ..sources.templates import expand
+from .base import ConfigError, ConfigModel
+from .secrets import SecretRef, resolve_secrets
 
 __all__ = [
     "AlertmanagerNotifierConfig",
@@ -85,59 +88,7 @@ def parse_duration(value: Any) -> float:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
-
-
-class ConfigError(Exception):
-    """A config that cannot be used: names the file and the field."""
-
-    def __init__(self, path: str, field: str, message: str) -> None:
-        where = f"{path}: {field}" if field else path
-        super().__init__(f"{where}: {message}")
-        self.path, self.field, self.message = path, field, message
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SecretRef(_Model):
-    """A secret given inline, from an environment variable, or from a file; resolved when the config loads."""
-
-    value: SecretStr | None = None
-    env: str | None = None
-    file: Path | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> SecretRef:
-        if sum(x is not None for x in (self.value, self.env, self.file)) != 1:
-            raise ValueError("give exactly one of value, env or file")
-        return self
-
-    def resolve(self) -> SecretStr:
-        """The secret; an empty one is an error (it would fail open: an empty token or HMAC key
-        matches what anyone can send). Resolved secrets are kept out of logs and errors."""
-        secret = self._read()
-        if not secret.get_secret_value().strip():
-            where = "value" if self.value is not None else f"environment variable {self.env}" \
-                if self.env is not None else f"secret file {self.file}"
-            raise ValueError(f"the secret is empty ({where}); an empty secret would let anyone in")
-        from .redact import register
-        register(secret.get_secret_value())
-        return secret
-
-    def _read(self) -> SecretStr:
-        if self.value is not None:
-            return self.value
-        if self.env is not None:
-            val = os.environ.get(self.env)
-            if val is None:
-                raise ValueError(f"environment variable {self.env} is not set")
-            return SecretStr(val)
-        assert self.file is not None
-        try:
-            return SecretStr(self.file.read_text(encoding="utf-8").strip())
-        except OSError as e:
-            raise ValueError(f"cannot read secret file {self.file}: {e.strerror}") from None
+_Model = ConfigModel
 
 
 class TLSConfig(_Model):
@@ -174,7 +125,9 @@ class SignalConfig(_Model):
     name: str = Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
     query: str = Field(min_length=1)
     service_label: str = "service"
-    bad_direction: Literal["up", "down", "both"] = "up"
+    bad_direction: Literal["up", "down", "both"] | None = None
+    """Which way the signal hurts users (default: from its role, correlators.signals.default_bad_direction:
+    up, and both for traffic, whose moves are judged by size)."""
     role: Literal["errors", "latency", "traffic", "resource", "other"] | None = None
     """What the signal means (default: from its name); only errors, latency and traffic page."""
 
@@ -203,7 +156,6 @@ class TemplateConfig(_Model):
     window: Duration | None = None
 
     def signals(self, step: float, scrape_interval: float = 30.0) -> list[SignalConfig]:
-        from .sources.templates import expand
         window = self.window or rate_window(step, scrape_interval)
         return [SignalConfig(name=s.name, query=s.query, service_label=s.service_label)
                 for s in expand(self.template, window=window, services=self.services,
@@ -396,7 +348,6 @@ class ImpactBarConfig(_Model):
     min_failures: float | None = Field(default=None, ge=0.0)
 
     def bar(self, base: Any) -> Any:
-        from correlators.impact import Bar
         given = {k: v for k, v in self.model_dump().items() if k in Bar.__dataclass_fields__ and v is not None}
         return Bar(**{**base.__dict__, **given})
 
@@ -423,7 +374,7 @@ class IntakeConfig(_Model):
     max_pending: int = Field(default=20_000, ge=100)
     reorder_within: Duration = Field(default=0.0, ge=0.0, le=600.0)
     """Observations (samples, probes, alerts) arriving out of order by up to this much event time
-    are put back in order before the core sees them (daemon/reorder.py); every one then waits up to
+    are put back in order before the core sees them (daemon/core/reorder.py); every one then waits up to
     this long. 0 (the default): taken as they come, a sample older than its series' last ignored."""
 
 
@@ -438,7 +389,8 @@ class DetectionConfig(_Model):
     """
 
     page_min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
-    group_window: Duration | None = None  # default: max(10 min, 6 steps), as replay uses
+    # maps to GroupingPolicy.window through daemon.core.policy.policy (the one builder); default: max(10 min, 6 steps)
+    group_window: Duration | None = None
     impact: dict[Literal["errors", "latency", "traffic"], ImpactBarConfig] = {}
     impact_overrides: list[ImpactOverrideConfig] = []
     roles: dict[str, Literal["errors", "latency", "traffic", "resource", "other"]] = {}
@@ -655,7 +607,7 @@ def load_config_unresolved(path: str | Path) -> Config:
 
 def load_config(path: str | Path) -> Config:
     cfg = load_config_unresolved(path)
-    _resolve_secrets(cfg, str(path))
+    resolve_secrets(cfg, str(path))
     return cfg
 
 
@@ -679,45 +631,3 @@ def load_config_or_report(path: str | Path, prog: str = "whatchanged") -> Config
     except ConfigError as e:
         print(f"{prog}: bad config: {e}", file=sys.stderr)
         return None
-
-
-def secret_refs(cfg: Config) -> list[tuple[str, SecretRef]]:
-    """Every secret of the config with the field it is given in."""
-    refs: list[tuple[str, SecretRef]] = []
-    if cfg.prometheus and cfg.prometheus.bearer_token:
-        refs.append(("prometheus.bearer_token", cfg.prometheus.bearer_token))
-    if cfg.prometheus and cfg.prometheus.basic_auth:
-        refs.append(("prometheus.basic_auth.password", cfg.prometheus.basic_auth.password))
-    for i, n in enumerate(cfg.notifiers):
-        for fname in type(n).model_fields:
-            secret = getattr(n, fname)
-            if isinstance(secret, SecretRef):
-                refs.append((f"notifiers.{i}.{fname}", secret))
-    for kind in ("read_tokens", "write_tokens"):
-        for i, tok in enumerate(getattr(cfg.api, kind)):
-            refs.append((f"api.{kind}.{i}", tok))
-    for i, ref in enumerate(cfg.webhooks.bearer_tokens):
-        refs.append((f"webhooks.bearer_tokens.{i}", ref))
-    for i, ref in enumerate(cfg.webhooks.hmac_secrets):
-        refs.append((f"webhooks.hmac_secrets.{i}", ref))
-    return refs
-
-
-def unresolved_secrets(cfg: Config) -> list[tuple[str, SecretRef, str]]:
-    """``(field, ref, why)`` of every secret that cannot be read here (all of them, not only the first)."""
-    out = []
-    for field, ref in secret_refs(cfg):
-        try:
-            ref.resolve()
-        except ValueError as e:
-            out.append((field, ref, str(e)))
-    return out
-
-
-def _resolve_secrets(cfg: Config, path: str) -> None:
-    """Fail at start, not at 3 AM, when a secret's variable or file is missing."""
-    for field, ref in secret_refs(cfg):
-        try:
-            ref.resolve()
-        except ValueError as e:
-            raise ConfigError(path, field, str(e)) from None

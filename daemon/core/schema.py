@@ -31,7 +31,7 @@ def accepting_times(check: Callable[[float], str | None] | None) -> Iterator[Non
     """Within this block (one request), :func:`parse_ts` also refuses times ``check`` objects to.
 
     ``check(ts)`` returns ``None`` for an acceptable time, else the reason (the edge's window
-    around now, :class:`daemon.guard.TimeWindow`); the callers name the field.
+    around now, :class:`daemon.core.guard.TimeWindow`); the callers name the field.
 
     >>> with accepting_times(lambda ts: "too late" if ts > 100 else None):
     ...     parse_ts(50)

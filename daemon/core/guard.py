@@ -88,7 +88,7 @@ def clean_json(value: Any, field: str = "body", depth: int = 0) -> Any:
     >>> clean_json({"images": [1, float("inf")]})
     Traceback (most recent call last):
     ...
-    daemon.schema.InputError: images.1: expected a finite number
+    daemon.core.schema.InputError: images.1: expected a finite number
     """
     if depth > MAX_DEPTH:
         raise InputError(field, f"nested deeper than {MAX_DEPTH} levels")
@@ -156,7 +156,7 @@ def check_change(ch: Change) -> Change:
     >>> check_change(Change("c1", 1.0, ChangeKind.DEPLOY, "x" * 300))
     Traceback (most recent call last):
     ...
-    daemon.schema.InputError: service: longer than 253 characters
+    daemon.core.schema.InputError: service: longer than 253 characters
     """
     for name, limit in _CHANGE_LIMITS:
         value = getattr(ch, name)

@@ -1,106 +1,14 @@
-"""``whatchanged replay``: run a scenario folder through the live core, as fast as the CPU allows."""
+"""``whatchanged replay``: a scenario folder (or, with ``--prometheus``, a window of history) through
+the core; prints what would have paged as JSON."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any, Protocol
 
-from correlators.types import Topology
-
-from .confirm.replay import confirm_runner
-from .engine import Engine
-from .events import Event, Sample, batched
-from .policy import Policies, policies
-from .scenario import ScenarioError, load_scenario
-
-__all__ = ["InSteps", "add_parser", "policies_for_step", "replay", "run"]
-
-log = logging.getLogger("whatchanged.replay")
-
-
-def policies_for_step(step: float) -> Policies:
-    """The policies of a scenario replayed without a config (:func:`daemon.policy.policies`)."""
-    return policies(step)
-
-
-class Replayable(Protocol):
-    """A scenario folder, or a window of history (:mod:`daemon.backtest`)."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def step(self) -> float: ...
-    @property
-    def topology(self) -> Topology: ...
-    def events(self) -> Iterator[Event]: ...
-
-
-@dataclass(frozen=True)
-class InSteps:
-    """A replayable whose samples come as the Prometheus source hands them over: per timestamp,
-    its other events first, then one ``SampleBatch`` per signal (the engine's batch path)."""
-
-    inner: Replayable
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def step(self) -> float:
-        return self.inner.step
-
-    @property
-    def topology(self) -> Topology:
-        return self.inner.topology
-
-    def events(self) -> Iterator[Event]:
-        now: float | None = None
-        others: list[Event] = []
-        samples: dict[str, list[Event]] = {}
-        for ev in self.inner.events():
-            if ev.ts != now:
-                yield from batched(others + [s for evs in samples.values() for s in evs])
-                now, others, samples = ev.ts, [], {}
-            if isinstance(ev, Sample):
-                samples.setdefault(ev.signal, []).append(ev)
-            else:
-                others.append(ev)
-        yield from batched(others + [s for evs in samples.values() for s in evs])
-
-
-def replay(scenario: Replayable, engine: Engine | None = None, *, confirm: bool = True) -> dict[str, Any]:
-    """Feed every event of ``scenario`` to an engine; return the replay document.
-
-    With ``confirm`` (and a scenario that carries per-version series), the top candidates'
-    confirm tests run on those series and re-rank each incident (:mod:`daemon.confirm`).
-    """
-    pol = policies_for_step(scenario.step)
-    engine = engine or Engine(scenario.topology, grouping=pol.grouping, ranking=pol.ranking,
-                              confirm=confirm_runner(scenario) if confirm else None)
-    events = 0
-    for ev in scenario.events():
-        events += 1
-        out = engine.ingest(ev)
-        for page in out.pages:
-            log.info("page %s %s at %.0f: %s", page.kind.value, page.incident_id, page.ts, page.reason)
-    for page in engine.flush().pages:
-        log.info("page %s %s at %.0f: %s", page.kind.value, page.incident_id, page.ts, page.reason)
-    incidents = []
-    for inc in sorted(engine.incidents.values(), key=lambda i: (i.onset, i.id)):
-        if inc.merged_into is not None and inc.paged_at is None:
-            continue  # a fragment joined into another incident before it paged: not an incident of its own
-        doc = inc.to_json()
-        incidents.append(doc)
-    log.info("replayed %s: %d events, %d incidents, %d paged", scenario.name, events, len(incidents),
-             sum(1 for i in incidents if i["paged_at"] is not None))
-    return {"scenario": scenario.name, "incidents": incidents}
+__all__ = ["add_parser", "run"]
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -130,10 +38,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def _run_backtest(args: argparse.Namespace) -> int:
     import asyncio
 
-    from .backtest import backtest
-    from .config import ConfigError, load_config
-    from .schema import parse_ts
-    from .sources.prometheus import PrometheusError
+    from ..config import ConfigError, load_config
+    from ..core.schema import parse_ts
+    from ..runtime.backtest import backtest
+    from ..sources.prometheus import PrometheusError
     missing = [o for o, v in (("--config", args.config), ("--from", args.start), ("--to", args.end)) if not v]
     if missing:
         print(f"whatchanged replay: --prometheus needs {', '.join(missing)}", file=sys.stderr)
@@ -161,6 +69,8 @@ def _run_backtest(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..core.replay import InSteps, replay
+    from ..sources.scenario import ScenarioError, load_scenario
     if args.prometheus:
         return _run_backtest(args)
     if not args.scenario:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from daemon.demo.scenario import SCENARIO_KINDS, parse_kinds, required_hours, write_set
+from ..demo.scenario import SCENARIO_KINDS, parse_kinds, required_hours, write_set
 
 __all__ = ["add_parser", "run"]
 

@@ -26,7 +26,7 @@ _OBSERVATIONS = (Sample, SampleBatch, ProbeResult, AlertEvent)
 class ReorderBuffer:
     """Observations back in event-time order within ``bound`` seconds (0: no reordering, no delay).
 
-    >>> from daemon.events import Sample
+    >>> from daemon.core.events import Sample
     >>> buf = ReorderBuffer(bound=30.0)
     >>> [e.ts for e in buf.push(Sample(100.0, "a", "x", 1.0))], [e.ts for e in buf.push(Sample(90.0, "a", "x", 1.0))]
     ([], [])

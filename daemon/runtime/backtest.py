@@ -18,13 +18,15 @@ from typing import Any
 
 from correlators.types import Change, Topology
 
-from .config import Config
-from .engine import Engine, detection_factories
-from .events import Event, batched
-from .policy import policies
-from .replay import replay
-from .sources.base import SourceStatus
-from .sources.prometheus import PrometheusSource
+from ..config import Config
+from ..config.domain import topology_of
+from ..core.engine import Engine, detection_factories
+from ..core.events import Event, batched
+from ..core.policy import policy
+from ..core.replay import replay
+from ..sources.base import SourceStatus
+from ..sources.prometheus import PrometheusSource
+from ..store import Store
 
 __all__ = ["Backtest", "backtest"]
 
@@ -36,7 +38,7 @@ CHANGE_LEAD = 6 * 3600.0
 
 @dataclass(frozen=True)
 class Backtest:
-    """A window of history shaped like a scenario for :func:`~daemon.replay.replay`."""
+    """A window of history shaped like a scenario for :func:`~daemon.core.replay.replay`."""
 
     name: str
     step: float
@@ -61,9 +63,6 @@ async def backtest(cfg: Config, start: float, end: float, *, url: str | None = N
     ``history_until``: samples before it are history, as the live daemon's catch-up at start-up
     reads them (recorded, and only what is still open at that head pages), so that a backtest of
     a live run's window gives the live run's pages."""
-    from .service import grouping_of, topology_of
-    from .store import Store
-
     if cfg.prometheus is None:
         raise ValueError("the config has no prometheus section (give --prometheus URL or prometheus.url)")
     pcfg = cfg.prometheus if url is None else cfg.prometheus.model_copy(update={"url": url})
@@ -80,7 +79,8 @@ async def backtest(cfg: Config, start: float, end: float, *, url: str | None = N
     bt = Backtest(f"backtest {pcfg.url}", pcfg.step, topology_of(cfg), events, changes)
     # As the daemon would run with this config: its grouping and its detectors.
     detector, bank = detection_factories(cfg.detection.seasonal, cfg.detection.vectorised)
-    engine = Engine(bt.topology, grouping=grouping_of(cfg), ranking=policies(bt.step).ranking,
+    pol = policy(cfg, bt.step)
+    engine = Engine(bt.topology, grouping=pol.grouping, ranking=pol.ranking,
                     detector_factory=detector, bank_factory=bank)
     if history_until is not None:
         engine.history_until = history_until

@@ -15,12 +15,12 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from correlators.types import Topology
+from ..core.events import CatchUp, Event
+from ..sources.base import SourceStatus
+from .narrate import describe_injection
+from .shop import AutoSchedule, DemoShop, NoiseSettings
 
-from ..events import CatchUp, Event
-from .base import SourceStatus
-
-__all__ = ["DemoSource", "demo_shop", "prepare_store", "run_demo"]
+__all__ = ["DemoSource", "demo_shop", "prepare_store"]
 
 log = logging.getLogger("whatchanged.demo")
 
@@ -42,7 +42,6 @@ class DemoSource:
         incidents = self.shop.incidents()
         if len(incidents) <= self._announced:
             return
-        from ..demo.narrate import describe_injection
         for inc in incidents[self._announced:]:
             log.info("demo: %s", describe_injection(inc))
         self._announced = len(incidents)
@@ -74,8 +73,6 @@ class DemoSource:
 def demo_shop(now: float, *, seed: int, step: float, every: float, first_after: float,
               backfill: float = 3600.0, run: str = "") -> Any:
     """The demo's shop: it starts ``backfill`` seconds ago (warm detectors) and breaks ``first_after`` from now."""
-    from ..demo.shop import AutoSchedule, DemoShop, NoiseSettings
-
     start = math.floor((now - backfill) / step) * step
     return DemoShop(seed, start, step, cycle_period=1800.0, changes_per_hour=12.0,
                     schedule=AutoSchedule(first_after=(now - start) + first_after, every=every,
@@ -93,35 +90,3 @@ def prepare_store(path: Path, *, fresh: bool) -> bool:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     log.info("demo: fresh SQLite store at %s", path)
     return False
-
-
-async def run_demo(*, listen: str, db: str, seed: int, step: float, every: float, first_after: float,
-                   backfill: float = 3600.0, fresh: bool = False) -> int:
-    from ..confirm.live import LiveConfirm
-    from ..confirm.runner import ConfirmRunner
-    from ..confirm.source import AsyncSeries, SeriesConfirmSource
-    from ..notify.console import ConsoleNotifier
-    from ..service import Daemon, serve
-    from ..store import Store
-
-    path = Path(db)
-    now = time.time()
-    kept = prepare_store(path, fresh=fresh)
-    # a kept store already holds the changes of earlier runs: this run's get ids of their own
-    shop = demo_shop(now, seed=seed, step=step, every=every, first_after=first_after, backfill=backfill,
-                     run=f"run-{int(now)}:" if kept else "")
-    topology = Topology.from_services(shop.topology())
-    store = await Store.open(f"sqlite+aiosqlite:///{path}")
-    host, _, port = listen.rpartition(":")
-    status = SourceStatus("demo", stale_after=10 * step)
-    try:
-        series = SeriesConfirmSource([], step)  # the shop's old and new pods, for the confirm tests
-        confirm = LiveConfirm(ConfirmRunner(None, topology, step), AsyncSeries(series), step=step)
-        daemon = Daemon(store=store, topology=topology, sources=[DemoSource(shop, status, labelled=series)],
-                        notifiers={"console": ConsoleNotifier()}, statuses=[status], step=step,
-                        base_url=f"http://{listen}", confirm=confirm)
-        log.info("demo: %d services, first incident in about %.0fs, then every %.0fs; watch it at http://%s/incidents",
-                 len(topology.services), first_after, every, listen)
-        return await serve(daemon, host.strip("[]"), int(port))
-    finally:
-        await store.close()

@@ -13,9 +13,11 @@ from typing import Any
 
 from correlators.types import Change, ServiceInfo, Topology
 
-from .confirm.labelled import LabelledSample, read_labelled
-from .events import Event, ProbeResult, Sample
-from .schema import InputError, parse_change
+from ..confirm.labelled import LabelledSample, read_labelled
+from ..confirm.replay import confirm_runner
+from ..core.events import Event, ProbeResult, Sample
+from ..core.ranker import Confirmer
+from ..core.schema import InputError, parse_change
 
 __all__ = ["Scenario", "ScenarioError", "load_scenario"]
 
@@ -75,6 +77,10 @@ class Scenario:
         """The per-version series: rows of ``metrics.csv`` whose optional ``labels`` column is set
         (``version=15``, ``config_hash=ab12``, ``flag_variant=on``; ``;`` between several)."""
         return read_labelled(self.path / "metrics.csv")
+
+    def confirm_runner(self) -> Confirmer | None:
+        """The runner of this scenario's confirm tests over its per-version series (replay's hook)."""
+        return confirm_runner(self)
 
     def probes(self) -> Iterator[ProbeResult]:
         path = self.path / "health.csv"

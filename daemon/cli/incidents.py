@@ -19,7 +19,7 @@ from typing import Any
 from correlators.display import duration, probability, utc
 from correlators.view import IncidentView
 
-from .workspace.model import WorkspaceView
+from ..workspace.model import WorkspaceView
 
 __all__ = ["ViewError", "add_parser", "fetch", "format_incident", "format_table"]
 
@@ -91,7 +91,7 @@ def format_table(incidents: Sequence[Mapping[str, Any]]) -> str:
 
 def format_incident(doc: WorkspaceView | Mapping[str, Any]) -> str:
     """One incident as a responder reads it in a terminal: symptom, likely cause, what to do, candidates."""
-    from .notify.render import dead_end_groups, is_shell_command, likely_cause, plain, render_symptom, shown_candidates
+    from ..notify.render import dead_end_groups, is_shell_command, likely_cause, plain, render_symptom, shown_candidates
     ws = WorkspaceView.coerce(doc)
     view = ws.incident
     cause = likely_cause(view)

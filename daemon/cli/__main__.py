@@ -1,0 +1,7 @@
+"""``python -m daemon.cli``: the ``whatchanged`` command."""
+
+import sys
+
+from .console import main
+
+sys.exit(main())
