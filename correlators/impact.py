@@ -99,7 +99,8 @@ class ImpactPolicy:
     >>> p.is_material(a("cpu_utilisation", 0.003, 0.9))
     False
     >>> from dataclasses import replace
-    >>> p.is_material(replace(a("error_ratio", 0.0, 0.33), rate=0.05)), p.is_material(replace(a("error_ratio", 0.0, 0.33), rate=5.0))
+    >>> third = a("error_ratio", 0.0, 0.33)  # 1 failure in 3 requests
+    >>> p.is_material(replace(third, rate=0.05)), p.is_material(replace(third, rate=5.0))
     (False, True)
     >>> p.is_material(a("request_rate", 200.0, 60.0, "down")), p.is_material(a("request_rate", 200.0, 150.0, "down"))
     (True, False)

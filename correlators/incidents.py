@@ -46,7 +46,7 @@ def consensus_onset(anomalies: Sequence[Anomaly]) -> float | None:
     ranked = sorted(anomalies, key=lambda a: a.onset)
     weights = [_strength(a) for a in ranked]
     half, acc = sum(weights) / 2.0, 0.0
-    for a, w in zip(ranked, weights):
+    for a, w in zip(ranked, weights, strict=True):
         acc += w
         if acc >= half:
             return a.onset

@@ -28,7 +28,8 @@ behave like probabilities.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from .display import probability
@@ -241,7 +242,8 @@ def _scope(radius: set[str], origin: set[str], view: _View) -> dict[str, float]:
     }
 
 
-def _scope_words(scope: Mapping[str, float], origin: str, affected: Set[str], radius: Set[str]) -> list[str]:
+def _scope_words(scope: Mapping[str, float], origin: str, affected: AbstractSet[str],
+                 radius: AbstractSet[str]) -> list[str]:
     ev: list[str] = []
     if scope.get("root"):
         ev.append(f"{origin} is anomalous and every other anomalous service calls it (directly or not)")

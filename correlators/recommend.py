@@ -69,7 +69,8 @@ def recommend(
                     f"{ch.summary or ch.id} has a clean rollback path (revision {rev}); roll back now, "
                     "debug later.")
             return Recommendation(
-                Action.MITIGATE, f"kubectl scale {_workload(ch)} -n {ns} --replicas=0  # only if callers degrade gracefully",
+                Action.MITIGATE,
+                f"kubectl scale {_workload(ch)} -n {ns} --replicas=0  # only if callers degrade gracefully",
                 f"{ch.summary or ch.id} is marked as a migration or has no previous revision: rolling back is "
                 "not clean. Mitigate first: shift traffic away, disable the new code path behind a flag, or "
                 "open the circuit breaker to it.")
@@ -81,7 +82,8 @@ def recommend(
             cm = ch.attributes.get("configmap", ch.service)
             return Recommendation(
                 Action.ROLLBACK,
-                f"kubectl rollout undo {_workload(ch)} -n {ns}  # after restoring configmap/{cm} to its previous version",
+                (f"kubectl rollout undo {_workload(ch)} -n {ns}"
+                 f"  # after restoring configmap/{cm} to its previous version"),
                 f"Restore configmap/{cm} to its previous version and restart {ch.service} to pick it up.")
         if ch.kind is ChangeKind.SCALE:
             return Recommendation(Action.MITIGATE, f"kubectl scale {_workload(ch)} -n {ns} --replicas=<previous>",

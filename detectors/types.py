@@ -16,14 +16,14 @@ State = dict[str, Any]
 """A detector's JSON-serialisable state, with a ``"version"`` key."""
 
 
-class Direction(str, enum.Enum):  # noqa: UP042 (StrEnum would change str() and format())
+class Direction(str, enum.Enum):
     """Which way the series moved."""
 
     UP = "up"
     DOWN = "down"
 
 
-class EventKind(str, enum.Enum):  # noqa: UP042 (as Direction)
+class EventKind(str, enum.Enum):
     """What a :class:`Detection` reports."""
 
     SHIFT = "shift"

@@ -14,7 +14,8 @@ _404 = {"description": "no such incident"}
 
 
 def _json(ref: str, description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+    schema = {"$ref": f"#/components/schemas/{ref}"}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def _q(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:

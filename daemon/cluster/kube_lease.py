@@ -114,7 +114,7 @@ class KubernetesLeaseLeader:
                 await election.run()
             except asyncio.CancelledError:
                 raise
-            except Exception as e:  # noqa: BLE001 - the API server may be unreachable: not leading
+            except Exception as e:
                 log.warning("lease campaign failed: %s: %s", type(e).__name__, e)
             finally:
                 leading.clear()

@@ -94,12 +94,13 @@ class PostgresAdvisoryLeader:
                     await asyncio.sleep(self.retry)
                 leading.set()
                 log.info("leadership acquired (PostgreSQL advisory lock %d)", self.key)
-                while await self._holds(conn):
+                # PostgreSQL does not notify a lost session lock: asking again is the only way to know
+                while await self._holds(conn):  # noqa: ASYNC110
                     await asyncio.sleep(self.check_every)
                 log.warning("leadership lost: the advisory lock is no longer held")
             except asyncio.CancelledError:
                 raise
-            except Exception as e:  # noqa: BLE001 - any doubt means we do not lead; campaign again
+            except Exception as e:
                 if leading.is_set():
                     log.warning("leadership lost: %s: %s", type(e).__name__, e)
                 else:

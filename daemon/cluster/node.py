@@ -139,7 +139,7 @@ class ClusterNode:
                 await asyncio.sleep(self.heartbeat)
                 try:
                     await self._beat()
-                except Exception as e:  # noqa: BLE001 - the store may be down; keep the last shard
+                except Exception as e:
                     log.warning("heartbeat failed: %s", e)
 
     # -- the analysis loop's hooks ------------------------------------------------------

@@ -151,7 +151,7 @@ def _number(value: float) -> int | float:
 def _metric_rows(tick: DemoTick, keep: np.ndarray) -> list[list[str]]:
     ordered = sorted(tick.samples, key=lambda s: (s.service, s.signal))
     return [[str(_number(s.ts)), s.service, s.signal, f"{s.value:.{_DECIMALS.get(s.signal, 6)}f}"]
-            for s, k in zip(ordered, keep) if k]
+            for s, k in zip(ordered, keep, strict=True) if k]
 
 
 def _probe_rows(probes: Sequence[ProbeResult]) -> list[list[str]]:

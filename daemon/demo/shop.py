@@ -370,7 +370,7 @@ class DemoShop:
     def _probes(self, ts: float, rng: np.random.Generator) -> list[ProbeResult]:
         blips = rng.random(len(self._dependencies)) < self._noise.blip_probability
         probes = []
-        for target, blip in zip(self._dependencies, blips):
+        for target, blip in zip(self._dependencies, blips, strict=True):
             down = any(i.probe_down(target, ts) for i in self._incidents)
             detail = "outage" if down else ("timeout" if blip else "")
             probes.append(ProbeResult(ts, target, not (down or blip), detail))

@@ -157,8 +157,8 @@ def argocd(body: Any, ctx: Mapping[str, str]) -> list[Change]:
     images = dig(app, "status.summary.images") or []
     if not isinstance(images, list):
         raise InputError("app.status.summary.images", "expected a list of images")
-    attrs: dict[str, Any] = {"source": "argocd", "to_revision": revision, "phase": phase,
-                             "images": [_text(im, f"app.status.summary.images.{i}", 500) for i, im in enumerate(images)]}
+    texts = [_text(im, f"app.status.summary.images.{i}", 500) for i, im in enumerate(images)]
+    attrs: dict[str, Any] = {"source": "argocd", "to_revision": revision, "phase": phase, "images": texts}
     if previous:
         attrs["from_revision"] = previous
     if finished:

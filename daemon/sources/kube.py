@@ -66,7 +66,8 @@ RESOURCES: dict[str, Resource] = {r.name: r for r in (
              "list_stateful_set_for_all_namespaces"),
     Resource("daemonsets", "DaemonSet", "AppsV1Api", "list_namespaced_daemon_set",
              "list_daemon_set_for_all_namespaces"),
-    Resource("configmaps", "ConfigMap", "CoreV1Api", "list_namespaced_config_map", "list_config_map_for_all_namespaces"),
+    Resource("configmaps", "ConfigMap", "CoreV1Api", "list_namespaced_config_map",
+             "list_config_map_for_all_namespaces"),
     Resource("secrets", "Secret", "CoreV1Api", "list_namespaced_secret", "list_secret_for_all_namespaces"),
     Resource("hpas", "HorizontalPodAutoscaler", "AutoscalingV2Api", "list_namespaced_horizontal_pod_autoscaler",
              "list_horizontal_pod_autoscaler_for_all_namespaces"),
@@ -183,7 +184,7 @@ class KubernetesSource:
             return
         try:
             state = await self.store.load(CHECKPOINT)
-        except Exception as e:  # noqa: BLE001 - without it we list and diff from scratch
+        except Exception as e:
             log.warning("cannot load the kubernetes checkpoint (%s); starting from a fresh list", e)
             return
         if state:
@@ -197,7 +198,7 @@ class KubernetesSource:
         try:
             await self.store.save(CHECKPOINT, {"differ": self.differ.state_dict(),
                                                           "versions": dict(self.versions)}, now=self.clock())
-        except Exception as e:  # noqa: BLE001 - retried at the next interval
+        except Exception as e:
             self._dirty = True
             log.warning("cannot save the kubernetes checkpoint: %s", e)
 
@@ -275,7 +276,7 @@ class KubernetesSource:
                     continue
                 await self._failed(key, f"HTTP {e.status}: {e.reason}", backoff)
                 backoff = min(backoff * 2, 60.0)
-            except Exception as e:  # noqa: BLE001 - network, TLS, decoding: back off and retry
+            except Exception as e:
                 await self._failed(key, f"{type(e).__name__}: {e}", backoff)
                 backoff = min(backoff * 2, 60.0)
 

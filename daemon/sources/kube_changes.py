@@ -383,8 +383,10 @@ def pod_changes(pod: Mapping[str, Any], service_labels: Sequence[str]) -> list[C
     ...                   "state": {"waiting": {"reason": "CrashLoopBackOff"}},
     ...                   "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137,
     ...                                                "finishedAt": "2026-11-29T03:01:00Z"}}}]}}
-    >>> [(c.service, c.kind.value, c.summary) for c in pod_changes(pod, ["app"])]
-    [('checkout', 'infra', 'checkout pod checkout-7d9f8b6c5d-x2k4q container app OOMKilled (restart 3)'), ('checkout', 'infra', 'checkout pod checkout-7d9f8b6c5d-x2k4q container app CrashLoopBackOff')]
+    >>> for c in pod_changes(pod, ["app"]):
+    ...     print(c.service, c.kind.value, c.summary)
+    checkout infra checkout pod checkout-7d9f8b6c5d-x2k4q container app OOMKilled (restart 3)
+    checkout infra checkout pod checkout-7d9f8b6c5d-x2k4q container app CrashLoopBackOff
     """
     meta = pod.get("metadata") or {}
     ns, name, uid = str(meta.get("namespace", "")), str(meta.get("name", "")), str(meta.get("uid", ""))

@@ -106,8 +106,11 @@ def _value(raw: Any) -> float:
 def samples_from_matrix(result: Sequence[dict[str, Any]], signal: str, service_label: str) -> list[Sample]:
     """Turn a ``query_range`` matrix into samples; series without the service label are named by their labels.
 
-    >>> samples_from_matrix([{"metric": {"service": "api"}, "values": [[10, "0.5"], [20, "NaN"]]}], "error_ratio", "service")
-    [Sample(ts=10.0, service='api', signal='error_ratio', value=0.5, series=''), Sample(ts=20.0, service='api', signal='error_ratio', value=nan, series='')]
+    >>> matrix = [{"metric": {"service": "api"}, "values": [[10, "0.5"], [20, "NaN"]]}]
+    >>> for s in samples_from_matrix(matrix, "error_ratio", "service"):
+    ...     print(s)
+    Sample(ts=10.0, service='api', signal='error_ratio', value=0.5, series='')
+    Sample(ts=20.0, service='api', signal='error_ratio', value=nan, series='')
     """
     out: list[Sample] = []
     for series in result:
@@ -127,8 +130,11 @@ def samples_from_matrix(result: Sequence[dict[str, Any]], signal: str, service_l
 def probes_from_matrix(result: Sequence[dict[str, Any]], target_label: str) -> list[ProbeResult]:
     """``up`` / ``probe_success`` style series (1 healthy, else unhealthy) as probe results.
 
-    >>> probes_from_matrix([{"metric": {"instance": "db:5432"}, "values": [[10, "1"], [20, "0"]]}], "instance")
-    [ProbeResult(ts=10.0, target='db:5432', healthy=True, detail='promql'), ProbeResult(ts=20.0, target='db:5432', healthy=False, detail='promql')]
+    >>> matrix = [{"metric": {"instance": "db:5432"}, "values": [[10, "1"], [20, "0"]]}]
+    >>> for p in probes_from_matrix(matrix, "instance"):
+    ...     print(p)
+    ProbeResult(ts=10.0, target='db:5432', healthy=True, detail='promql')
+    ProbeResult(ts=20.0, target='db:5432', healthy=False, detail='promql')
     """
     out: list[ProbeResult] = []
     for series in result:
@@ -251,7 +257,7 @@ class PrometheusSource:
         if self.cursor is not None:
             try:
                 stored = await self.cursor.load(self.name)
-            except Exception as e:  # noqa: BLE001 - a store hiccup costs a longer catch-up, not the source
+            except Exception as e:
                 log.warning("cannot load the %s cursor (%s); catching up %.0fs", self.name, e, self.cfg.lookback)
                 stored = None
             if stored is not None:
@@ -290,6 +296,6 @@ class PrometheusSource:
                 if self.cursor is not None:
                     try:
                         await self.cursor.save(self.name, f"{cursor:.3f}", now=self.clock())
-                    except Exception as e:  # noqa: BLE001 - next save will catch up
+                    except Exception as e:
                         log.warning("cannot save the %s cursor: %s", self.name, e)
             await self.sleep(max(0.5, end + step + self.settle - self.clock()))

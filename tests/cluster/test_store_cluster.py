@@ -57,7 +57,7 @@ async def test_dead_members_series_are_taken_over_warm(store: Store) -> None:
     nodes = [ClusterNode(store, member=m, elector=NeverLeads(), heartbeat=1, member_ttl=5, clock=clock)
              for m in ("0", "1")]
     engines = [Engine(SHOP), Engine(SHOP)]
-    for n, e in zip(nodes, engines):
+    for n, e in zip(nodes, engines, strict=True):
         n.attach(e)
     for n in nodes:
         await n.join()
@@ -86,7 +86,7 @@ async def test_replicas_split_each_step_by_shard_and_log_its_detections(store: S
     nodes = [ClusterNode(store, member=m, elector=NeverLeads(), heartbeat=1, member_ttl=5, clock=clock)
              for m in ("0", "1")]
     engines = [Engine(SHOP), Engine(SHOP)]
-    for n, e in zip(nodes, engines):
+    for n, e in zip(nodes, engines, strict=True):
         n.attach(e)
     for n in nodes:
         await n.join()

@@ -195,7 +195,7 @@ async def test_three_replicas_leader_killed_mid_incident(pg_url: str, tmp_path: 
         for p in procs.values():
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
-        for i, p in procs.items():
+        for p in procs.values():
             try:
                 p.wait(15)
             except subprocess.TimeoutExpired:

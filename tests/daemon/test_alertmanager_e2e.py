@@ -79,7 +79,7 @@ async def test_real_alertmanager_alerts_open_and_resolve_an_incident(sqlite_stor
             async def resolved() -> bool:
                 return (await sqlite_store.incidents.get(inc["id"]) or {}).get("state") == "resolved"
             await _until(resolved)
-            assert len([i for i in await sqlite_store.incidents.find()]) == 1
+            assert len(list(await sqlite_store.incidents.find())) == 1
     finally:
         daemon.stop()
         await asyncio.wait_for(task, timeout=30)

@@ -18,7 +18,7 @@ def write_series(path: Path, values: list[float], start: str = "2014-04-01 00:00
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["timestamp", "value"])
-        for ts, v in zip(stamps, values):
+        for ts, v in zip(stamps, values, strict=True):
             w.writerow([str(ts).replace("T", " "), repr(v)])
     return path
 

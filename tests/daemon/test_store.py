@@ -103,7 +103,7 @@ async def test_saving_an_incident_writes_only_its_new_or_changed_anomalies(store
 
 
 async def test_outbox_lifecycle(store: Store) -> None:
-    kw = dict(incident_id="inc-1", receiver="hook", action="trigger", dedup_key="inc-1", payload={"a": 1})
+    kw = {"incident_id": "inc-1", "receiver": "hook", "action": "trigger", "dedup_key": "inc-1", "payload": {"a": 1}}
     assert await store.notifications.enqueue(key="k1", now=100.0, **kw)
     assert not await store.notifications.enqueue(key="k1", now=101.0, **kw)  # written once, whatever the retries
     due = await store.notifications.due(100.0)

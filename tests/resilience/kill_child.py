@@ -44,7 +44,7 @@ async def run_daemon(db: str, port: int, base: str) -> None:
 
 def child(db: str, port: int, base: str) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    log = open(db + ".log", "a", buffering=1)  # noqa: SIM115 - lives as long as the child
+    log = open(db + ".log", "a", buffering=1)
     os.dup2(log.fileno(), 2)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s",
                         force=True)
