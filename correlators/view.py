@@ -241,7 +241,7 @@ class IncidentView:
     # -- building ------------------------------------------------------------------------
     @classmethod
     def of(cls, inc: Incident, *, follows_by: float | None = None, merged_from: Iterable[str] = (),
-           responses: Sequence[Change] | None = None) -> IncidentView:
+           responses: Sequence[Change] | None = None, roles: Mapping[str, SignalRole] | None = None) -> IncidentView:
         """The view of a core :class:`~correlators.incidents.Incident`, with what the daemon knows around it."""
         ranking = inc.ranking
         return cls(
@@ -258,6 +258,7 @@ class IncidentView:
             ranked_without_tests=tuple(ranking.untested) if ranking and ranking.tests else (),
             reopened=inc.reopened, merged_into=inc.merged_into, follows=inc.follows, follows_by=follows_by,
             merged_from=tuple(merged_from), responses=None if responses is None else tuple(responses),
+            roles=roles,
         )
 
     @classmethod

@@ -6,21 +6,32 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from correlators.signals import SignalRole
+from correlators.view import IncidentView
+
 from .types import Page
 
 __all__ = ["Route", "Router", "severity_of"]
 
 
-def severity_of(doc: Mapping[str, Any]) -> str:
+def severity_of(doc: IncidentView | Mapping[str, Any]) -> str:
     """``critical`` when errors rose or several services are hit, else ``warning`` (latency on one service).
 
-    >>> severity_of({"services": ["a"], "anomalies": [{"signal": "error_ratio", "service": "a"}]})
+    A signal's role is the configured one the view carries, else the one its name implies.
+
+    >>> a = {"service": "a", "onset": 0.0, "before": 0.0, "after": 1.0}
+    >>> severity_of({"services": ["a"], "anomalies": [{**a, "signal": "error_ratio"}]})
     'critical'
-    >>> severity_of({"services": ["a"], "anomalies": [{"signal": "latency_p99_seconds", "service": "a"}]})
+    >>> severity_of({"services": ["a"], "anomalies": [{**a, "signal": "latency_p99_seconds"}]})
     'warning'
+    >>> from correlators.signals import SignalRole
+    >>> view = IncidentView.from_json({"services": ["a"], "anomalies": [{**a, "signal": "bad_calls"}]},
+    ...                               roles={"bad_calls": SignalRole.ERRORS})
+    >>> severity_of(view)
+    'critical'
     """
-    anomalies = doc.get("anomalies") or []
-    if len(doc.get("services") or []) >= 2 or any("error" in a.get("signal", "") for a in anomalies):
+    view = IncidentView.coerce(doc)
+    if len(view.services) >= 2 or any(view.role(a.signal) is SignalRole.ERRORS for a in view.anomalies):
         return "critical"
     return "warning"
 

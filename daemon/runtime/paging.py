@@ -63,7 +63,7 @@ class PagePlanner:
         if merged:
             known["merged_from"] = sorted(set(known.get("merged_from", [])) | set(merged))
         return IncidentView.of(inc, follows_by=known.get("follows_by"), merged_from=known.get("merged_from", ()),
-                               responses=self.responses_to(inc))
+                               responses=self.responses_to(inc), roles=self.engine.tracker.policy.impact.roles)
 
     def responses_to(self, inc: Incident) -> list[Change]:
         """Changes made after the incident was paged to its services or to its top candidate's service."""
@@ -86,14 +86,16 @@ class PagePlanner:
             log.warning("page %s for %s had no event time; using %.0f", action.kind.value, action.incident_id, ts,
                         extra={"incident_id": action.incident_id})
         text = render_resolve_text(view) if action.kind is PageKind.RESOLVE else render_text(view)
-        return self.page_of_doc(doc, action.kind.value, ts, text, action.reason)
+        return self.page_of_doc(doc, action.kind.value, ts, text, action.reason, severity=severity_of(view))
 
-    def page_of_doc(self, doc: dict[str, Any], action: str, ts: float, text: str, reason: str) -> Page:
-        """The page for an incident document: title, link, severity, first service, runbook."""
+    def page_of_doc(self, doc: dict[str, Any], action: str, ts: float, text: str, reason: str, *,
+                    severity: str | None = None) -> Page:
+        """The page for an incident document: title, link, severity (by default from the document's signals'
+        names; the planner passes the one from configured roles), first service, runbook."""
         url = f"{self.base_url}/incidents/{doc['id']}" if self.base_url else ""
         services = list(doc.get("services") or [])
         return Page(action, doc["id"], doc["id"], ts, render_title(doc), text, doc, url,
-                    severity=severity_of(doc), service=services[0] if services else "",
+                    severity=severity or severity_of(doc), service=services[0] if services else "",
                     runbook=self.dispatcher.router.runbook(services), reason=reason)
 
     async def plan_page(self, action: PageAction) -> tuple[Page, list[str]] | None:
