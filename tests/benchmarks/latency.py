@@ -27,6 +27,7 @@ from daemon.core.events import Event, Sample, SampleBatch
 from daemon.notify.webhook import WebhookNotifier
 from daemon.runtime.daemon import Daemon
 from daemon.store import Store
+from detectors import SEASONAL_SIGNALS
 from tests.benchmarks.scale import STEP, T0, value, warm_templates
 from tests.daemon.helpers import SHOP
 from tests.resilience.harness import QueueSource
@@ -100,7 +101,7 @@ async def one(n: int, pace: float, templates: dict[str, Any], path: str = "sampl
 
 
 async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
-    templates = warm_templates()
+    templates = warm_templates(list(SEASONAL_SIGNALS))
     return [await one(n, args.pace, templates, args.path) for n in args.series]
 
 
