@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from .display import duration, level_change, probability
-from .signals import role_of
+from .signals import SignalRole, role_of
 from .types import Candidate, Cause, CauseType, Change, ChangeKind, DeadEnd, Scored, Topology
 
 if TYPE_CHECKING:
@@ -15,12 +16,13 @@ if TYPE_CHECKING:
 __all__ = ["describe_candidate", "describe_dead_end", "rollout_clause", "symptom"]
 
 
-def symptom(incident: Incident) -> str:
-    """``checkout error ratio 0.40% → 5.1%`` for the first anomaly, plus how many more."""
+def symptom(incident: Incident, roles: Mapping[str, SignalRole] | None = None) -> str:
+    """``checkout error ratio 0.40% → 5.1%`` for the first anomaly, plus how many more; its value is
+    written by the signal's role (configured in ``roles``, else implied by its name)."""
     if not incident.anomalies:
         return "the anomaly"
     first = min(incident.anomalies, key=lambda a: (a.onset, a.service))
-    level = level_change(role_of(first.signal), first.before, first.after)
+    level = level_change(role_of(first.signal, roles), first.before, first.after)
     others = sorted(set(incident.services) - {first.service})
     more = f" (also {', '.join(others)})" if others else ""
     return f"{first.service} {first.signal.replace('_', ' ')} {level}{more}"
@@ -97,9 +99,9 @@ def _change_test(ch: Change, topology: Topology) -> str:
 
 
 def describe_candidate(rank: int, s: Scored, p: float, incident: Incident, topology: Topology, *,
-                       low_confidence: bool = False) -> Candidate:
-    """The candidate a responder reads; a weak one says so first, plainly."""
-    what = symptom(incident)
+                       low_confidence: bool = False, roles: Mapping[str, SignalRole] | None = None) -> Candidate:
+    """The candidate a responder reads; a weak one says so first, plainly (``roles``: the configured ones)."""
+    what = symptom(incident, roles)
     cause = s.cause
     if cause.type is CauseType.CHANGE and s.change is not None:
         ch = s.change

@@ -461,7 +461,7 @@ def rank(
         if id(s) in kept:
             p = math.exp(s.logit - top_logit) / z
             candidates.append(describe_candidate(len(candidates) + 1, s, p, incident, topology,
-                                                 low_confidence=p < policy.low_confidence))
+                                                 low_confidence=p < policy.low_confidence, roles=policy.roles))
         else:
             p = math.exp(s.logit - top_logit) / z
             dead.append(describe_dead_end(s.cause, f"less likely than the top {policy.max_candidates} "

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
-from correlators.ranking import rank
+from correlators.ranking import RankingPolicy, rank
+from correlators.signals import SignalRole
 from correlators.types import ChangeKind, Ranking, ServiceInfo, Topology
 
 from .builders import SERVICES, T0, change, errors, incident
@@ -41,3 +43,14 @@ def test_a_near_zero_candidate_does_not_claim_zero_percent_confidence() -> None:
     old = next(c for c in ranking.candidates if c.cause.ref == "old")
     assert old.score < 0.005  # the case: a candidate whose confidence rounds to 0%
     assert "with low confidence (under 1%)" in old.hypothesis and "(0%)" not in old.hypothesis, old.hypothesis
+
+
+def test_a_configured_role_writes_the_symptom_in_its_unit() -> None:
+    """``bad_calls`` says nothing by its name; configured as errors, the hypothesis reads it as a ratio."""
+    inc = incident([replace(errors("checkout"), signal="bad_calls", before=0.004, after=0.05)])
+    changes = [change("chg-1", "checkout", T0 - 120)]
+    topo = Topology.from_services(SERVICES)
+    plain = rank(inc, changes, [], topo).candidates[0].hypothesis
+    typed = rank(inc, changes, [], topo, policy=RankingPolicy(roles={"bad_calls": SignalRole.ERRORS})).candidates[0]
+    assert "bad calls 0.004 → 0.05" in plain
+    assert "bad calls 0.40% → 5.0%" in typed.hypothesis
