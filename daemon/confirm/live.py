@@ -13,7 +13,7 @@ import asyncio
 import logging
 from typing import Protocol
 
-from correlators.confirm import ConfirmData, ConfirmPlan, JudgePolicy, judge
+from correlators.confirm import ConfirmData, ConfirmPlan, JudgePolicy, Verdict, judge
 
 from .runner import ConfirmRunner, Due
 
@@ -65,6 +65,9 @@ class LiveConfirm:
             log.warning("confirm test of %s failed: %s", due.plan.cause.key, e)
             data = ConfirmData("", self.step, missing=f"the queries failed: {type(e).__name__}: {str(e)[:200]}")
         result = await asyncio.to_thread(judge, due.plan, data, due.until, self.judge_policy, due.look)
-        log.info("confirm test of %s for incident %s: %s", due.plan.cause.key, due.incident, result.line[:300],
-                 extra={"incident_id": due.incident})
+        # A decided test, and the first look at each, at info; a test still waiting for data at debug
+        # (it is looked at again every step until it decides or the budget runs out).
+        level = logging.INFO if result.verdict is not Verdict.INCONCLUSIVE or due.look <= 1 else logging.DEBUG
+        log.log(level, "confirm test of %s for incident %s (look %d): %s", due.plan.cause.key, due.incident,
+                due.look, result.line[:300], extra={"incident_id": due.incident})
         self.runner.record(due, result)
