@@ -29,6 +29,7 @@ from daemon.sources.factory import build_sources
 from daemon.store import Store
 
 from . import kube_api as k
+from .counters import cumsum, exposition, openmetrics
 from .helpers import RecordingNotifier
 from .servers import PROMETHEUS, PROMTOOL, free_port, require_binary, running
 
@@ -71,7 +72,7 @@ class Shop:
                     c["err"].append(err)
                     for b, x in zip(BUCKETS, (fast, req, req, req, req, req), strict=True):
                         c[b].append(x)
-                self.counts[name] = {key: _cumsum(v) for key, v in c.items()}
+                self.counts[name] = {key: cumsum(v) for key, v in c.items()}
 
     def series(self, k_: int) -> list[tuple[str, dict[str, str], int]]:
         out: list[tuple[str, dict[str, str], int]] = []
@@ -89,35 +90,10 @@ class Shop:
         return out
 
 
-def _cumsum(xs: list[int]) -> list[int]:
-    out, acc = [], 0
-    for x in xs:
-        acc += x
-        out.append(acc)
-    return out
-
-
-def _labels(labels: dict[str, str]) -> str:
-    return "{" + ",".join(f'{k_}="{v}"' for k_, v in sorted(labels.items())) + "}"
-
-
-def _openmetrics(shop: Shop, start: int, end: int) -> str:
-    by_series: dict[tuple[str, str], list[tuple[int, int]]] = {}
-    for k_ in range(start, end):
-        for name, labels, v in shop.series(k_):
-            by_series.setdefault((name, _labels(labels)), []).append((k_, v))
-    lines = []
-    for name in sorted({n for n, _ in by_series}):
-        lines.append(f"# TYPE {name} gauge")
-        lines += [f"{name}{lbl} {v} {k_}" for (n, lbl), pts in sorted(by_series.items()) if n == name
-                  for k_, v in pts]
-    return "\n".join([*lines, "# EOF"]) + "\n"
-
-
 def _serve(shop: Shop, port: int) -> Iterator[None]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = "".join(f"{n}{_labels(lb)} {v}\n" for n, lb, v in shop.series(math.floor(time.time()))).encode()
+            body = exposition(shop, math.floor(time.time())).encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/plain; version=0.0.4")
             self.send_header("Content-Length", str(len(body)))
@@ -172,7 +148,7 @@ async def test_the_deploys_confirm_test_runs_on_prometheus_by_pod_and_updates_th
     data = tmp_path / "prom-data"
     data.mkdir()
     om = tmp_path / "history.om"
-    om.write_text(_openmetrics(shop, shop.k0, t_live))
+    om.write_text(openmetrics(shop, shop.k0, t_live))
     await asyncio.to_thread(subprocess.run, [promtool, "tsdb", "create-blocks-from", "openmetrics", str(om), str(data)],
                             check=True, capture_output=True, timeout=60)
     cfg_file = tmp_path / "prometheus.yml"

@@ -31,6 +31,7 @@ from daemon.runtime.daemon import Daemon
 from daemon.sources.factory import build_sources
 from daemon.store import Store
 
+from .counters import cumsum, exposition, openmetrics
 from .helpers import RecordingNotifier
 from .servers import PROMETHEUS, PROMTOOL, free_port, require_binary, running
 
@@ -78,7 +79,7 @@ class Shop:
                 for b, x in zip(BUCKETS, [*le, 0], strict=True):
                     acc += x
                     c[b].append(acc)
-            self.counts[svc] = {name: _cumsum(v) for name, v in c.items()}
+            self.counts[svc] = {name: cumsum(v) for name, v in c.items()}
 
     def series(self, k: int) -> list[tuple[str, dict[str, str], int]]:
         """Every counter's value at second ``k``: ``(name, labels, value)``."""
@@ -93,33 +94,6 @@ class Shop:
         return out
 
 
-def _cumsum(xs: list[int]) -> list[int]:
-    out, acc = [], 0
-    for x in xs:
-        acc += x
-        out.append(acc)
-    return out
-
-
-def _labels(labels: dict[str, str]) -> str:
-    return "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
-
-
-def openmetrics(shop: Shop, start: int, end: int) -> str:
-    """The exporter's counters over ``[start, end)`` at each second (gauges: promtool takes them as is)."""
-    by_series: dict[tuple[str, str], list[tuple[int, int]]] = {}
-    for k in range(start, end):
-        for name, labels, v in shop.series(k):
-            by_series.setdefault((name, _labels(labels)), []).append((k, v))
-    lines = []
-    for name in sorted({n for n, _ in by_series}):
-        lines.append(f"# TYPE {name} gauge")
-        for (n, lbl), points in sorted(by_series.items()):
-            if n == name:
-                lines += [f"{name}{lbl} {v} {k}" for k, v in points]
-    return "\n".join([*lines, "# EOF"]) + "\n"
-
-
 @dataclass
 class Exporter:
     shop: Shop
@@ -130,8 +104,7 @@ class Exporter:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                body = "".join(f"{n}{_labels(labels)} {v}\n"
-                               for n, labels, v in shop.series(math.floor(time.time()))).encode()
+                body = exposition(shop, math.floor(time.time())).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; version=0.0.4")
                 self.send_header("Content-Length", str(len(body)))

@@ -1,0 +1,55 @@
+"""Counter exporters of the end-to-end tests against the real Prometheus: the exposition text of a
+simulated shop's counters, and the same history as OpenMetrics for ``promtool tsdb create-blocks-from``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+
+class CounterShop(Protocol):
+    def series(self, k: int) -> Iterable[tuple[str, dict[str, str], int]]:
+        """Each counter's name, labels and value at second ``k``."""
+        ...
+
+
+def cumsum(xs: list[int]) -> list[int]:
+    """Running totals: per-second increments as a counter's values.
+
+    >>> cumsum([1, 0, 2])
+    [1, 1, 3]
+    """
+    out, acc = [], 0
+    for x in xs:
+        acc += x
+        out.append(acc)
+    return out
+
+
+def label_text(labels: dict[str, str]) -> str:
+    """``{code="500",pod="a"}``: labels in the exposition format, sorted.
+
+    >>> label_text({"pod": "a", "code": "500"})
+    '{code="500",pod="a"}'
+    """
+    return "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+
+
+def exposition(shop: CounterShop, k: int) -> str:
+    """The shop's counters at second ``k`` as a scrape answers them."""
+    return "".join(f"{n}{label_text(lb)} {v}\n" for n, lb, v in shop.series(k))
+
+
+def openmetrics(shop: CounterShop, start: int, end: int) -> str:
+    """The shop's counters over ``[start, end)`` at each second (gauges: promtool takes them as is)."""
+    by_series: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for k in range(start, end):
+        for name, labels, v in shop.series(k):
+            by_series.setdefault((name, label_text(labels)), []).append((k, v))
+    lines = []
+    for name in sorted({n for n, _ in by_series}):
+        lines.append(f"# TYPE {name} gauge")
+        for (n, lbl), points in sorted(by_series.items()):
+            if n == name:
+                lines += [f"{name}{lbl} {v} {k}" for k, v in points]
+    return "\n".join([*lines, "# EOF"]) + "\n"
