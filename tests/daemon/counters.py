@@ -3,8 +3,12 @@ simulated shop's counters, and the same history as OpenMetrics for ``promtool ts
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Protocol
+import math
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol
 
 
 class CounterShop(Protocol):
@@ -38,6 +42,31 @@ def label_text(labels: dict[str, str]) -> str:
 def exposition(shop: CounterShop, k: int) -> str:
     """The shop's counters at second ``k`` as a scrape answers them."""
     return "".join(f"{n}{label_text(lb)} {v}\n" for n, lb, v in shop.series(k))
+
+
+def serve_counters(shop: CounterShop, port: int) -> Iterator[None]:
+    """Serve the shop's counters at the wall clock's second on ``127.0.0.1:port`` until closed
+    (a generator: ``next()`` starts it, ``close()`` stops it)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = exposition(shop, math.floor(time.time())).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def openmetrics(shop: CounterShop, start: int, end: int) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -146,6 +147,17 @@ class FakeKubeAPI:
 
 async def _send(resp: web.StreamResponse, event: dict[str, Any]) -> None:
     await resp.write(json.dumps(event).encode() + b"\n")
+
+
+def write_kubeconfig(path: Path, server: str, token: str) -> Path:
+    """A kubeconfig at ``path`` whose current context reaches ``server`` with a bearer ``token``."""
+    path.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "test",
+        "clusters": [{"name": "fake", "cluster": {"server": server.rstrip("/")}}],
+        "users": [{"name": "me", "user": {"token": token}}],
+        "contexts": [{"name": "test", "context": {"cluster": "fake", "user": "me"}}],
+    }))
+    return path
 
 
 def _status(code: int, reason: str, message: str) -> dict[str, Any]:

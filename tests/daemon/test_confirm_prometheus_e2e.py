@@ -6,17 +6,12 @@ its confirm test against Prometheus by pod, and updates the page with the confir
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import random
 import subprocess
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -29,7 +24,7 @@ from daemon.sources.factory import build_sources
 from daemon.store import Store
 
 from . import kube_api as k
-from .counters import cumsum, exposition, openmetrics
+from .counters import cumsum, openmetrics, serve_counters
 from .helpers import RecordingNotifier
 from .servers import PROMETHEUS, PROMTOOL, free_port, require_binary, running
 
@@ -90,28 +85,6 @@ class Shop:
         return out
 
 
-def _serve(shop: Shop, port: int) -> Iterator[None]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = exposition(shop, math.floor(time.time())).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def _config(url: str, db: Path, kubeconfig: Path) -> Config:
     return parse_config({
         "store": {"url": f"sqlite+aiosqlite:///{db}"},
@@ -129,13 +102,7 @@ async def _kube(tmp_path: Path) -> tuple[k.FakeKubeAPI, TestServer, Path]:
     fake = k.FakeKubeAPI(TOKEN)
     server = TestServer(fake.app(), host="127.0.0.1")
     await server.start_server()
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "test",
-        "clusters": [{"name": "fake", "cluster": {"server": str(server.make_url("")).rstrip("/")}}],
-        "users": [{"name": "me", "user": {"token": TOKEN}}],
-        "contexts": [{"name": "test", "context": {"cluster": "fake", "user": "me"}}],
-    }))
+    kubeconfig = k.write_kubeconfig(tmp_path / "kubeconfig", str(server.make_url("")), TOKEN)
     return fake, server, kubeconfig
 
 
@@ -166,7 +133,7 @@ async def test_the_deploys_confirm_test_runs_on_prometheus_by_pod_and_updates_th
             h = name.split("-")[1]
             if not arm:
                 await fake.put("pods", k.pod(name, "shop", svc, template_hash=h, created=old_created))
-    exporter = _serve(shop, exporter_port)
+    exporter = serve_counters(shop, exporter_port)
     next(exporter)
     try:
         with running([prometheus, f"--config.file={cfg_file}", f"--storage.tsdb.path={data}",

@@ -27,13 +27,7 @@ async def api(tmp_path: Path) -> AsyncIterator[tuple[k.FakeKubeAPI, Path]]:
     fake = k.FakeKubeAPI(TOKEN)
     server = TestServer(fake.app(), host="127.0.0.1")
     await server.start_server()
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "test",
-        "clusters": [{"name": "fake", "cluster": {"server": str(server.make_url("")).rstrip("/")}}],
-        "users": [{"name": "me", "user": {"token": TOKEN}}],
-        "contexts": [{"name": "test", "context": {"cluster": "fake", "user": "me"}}],
-    }))
+    kubeconfig = k.write_kubeconfig(tmp_path / "kubeconfig", str(server.make_url("")), TOKEN)
     try:
         yield fake, kubeconfig
     finally:

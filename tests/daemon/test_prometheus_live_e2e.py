@@ -11,13 +11,10 @@ import json
 import math
 import random
 import subprocess
-import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +28,7 @@ from daemon.runtime.daemon import Daemon
 from daemon.sources.factory import build_sources
 from daemon.store import Store
 
-from .counters import cumsum, exposition, openmetrics
+from .counters import cumsum, openmetrics, serve_counters
 from .helpers import RecordingNotifier
 from .servers import PROMETHEUS, PROMTOOL, free_port, require_binary, running
 
@@ -94,36 +91,6 @@ class Shop:
         return out
 
 
-@dataclass
-class Exporter:
-    shop: Shop
-    port: int
-
-    def serve(self) -> Iterator[None]:
-        shop = self.shop
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = exposition(shop, math.floor(time.time())).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            server.shutdown()
-            server.server_close()
-
-
 def _config(url: str, db: Path) -> Config:
     return parse_config({
         "store": {"url": f"sqlite+aiosqlite:///{db}"},
@@ -162,7 +129,7 @@ async def test_live_prometheus_pages_the_live_outage_not_the_history_and_the_bac
                         f"  - job_name: shop\n    honor_labels: true\n"
                         f"    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n")
     url = f"http://127.0.0.1:{port}"
-    exporter = Exporter(shop, exporter_port).serve()
+    exporter = serve_counters(shop, exporter_port)
     next(exporter)
     try:
         with running([prometheus, f"--config.file={cfg_file}", f"--storage.tsdb.path={data}",
