@@ -37,6 +37,8 @@ __all__ = [
     "ClusterConfig",
     "Config",
     "ConfigError",
+    "ConfirmConfig",
+    "ConfirmLabelsConfig",
     "ConsoleNotifierConfig",
     "DeliveryConfig",
     "Duration",
@@ -471,17 +473,43 @@ class ClusterConfig(_Model):
         return index
 
 
+_LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+
+
+class ConfirmLabelsConfig(_Model):
+    """The Prometheus label that carries each split of a confirm test (``null``: the metrics have none,
+    and those tests say so). Defaults: OpenTelemetry's attribute names as Prometheus writes them
+    (``feature_flag.result.variant``, ``service.peer.name``, ``http.route``; docs/confirm.md)."""
+
+    config_hash: str | None = Field(default="config_hash", pattern=_LABEL_NAME)
+    flag_variant: str | None = Field(default="feature_flag_result_variant", pattern=_LABEL_NAME)
+    callee: str | None = Field(default="service_peer_name", pattern=_LABEL_NAME)
+    route: str | None = Field(default="http_route", pattern=_LABEL_NAME)
+
+
 class ConfirmConfig(_Model):
     """Confirm tests run live (docs/confirm.md): each top candidate's test queried from Prometheus.
 
-    They run when the config has a signal template and either a Kubernetes watch (the pods of the
-    new and old ReplicaSet, by ``pod_label``) or a ``version_label`` the metrics carry."""
+    They run when the config has a signal template: a deploy's test splits by the pods of the new
+    and old ReplicaSet (a Kubernetes watch of pods, by ``pod_label``) or a ``version_label``; flags,
+    config hashes, dependencies and traffic split by the labels ``labels`` names."""
 
     enabled: bool = True
     template: Literal["http", "spring", "istio", "ingress_nginx", "grpc"] | None = None
     """The per-version queries' template (default: the first of ``templates``)."""
-    pod_label: str = Field(default="pod", pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-    version_label: str | None = Field(default=None, pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+    pod_label: str = Field(default="pod", pattern=_LABEL_NAME)
+    version_label: str | None = Field(default=None, pattern=_LABEL_NAME)
+    labels: ConfirmLabelsConfig = ConfirmLabelsConfig()
+    flag_on: str = Field(default="on", min_length=1)
+    """The flag label's value of the treated arm (requests with the flag on)."""
+    flag_off: str = Field(default="off", min_length=1)
+    """The control arm's value."""
+
+    @model_validator(mode="after")
+    def _arms_differ(self) -> ConfirmConfig:
+        if self.flag_on == self.flag_off:
+            raise ValueError(f"flag_on and flag_off are both {self.flag_on!r}: the arms must differ")
+        return self
     top: int = Field(default=3, ge=1, le=20)
     max_queries: int = Field(default=40, ge=1, le=1000)
     """Tests per incident, at most (each test is a few range queries)."""

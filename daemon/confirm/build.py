@@ -43,8 +43,8 @@ def range_query(cfg: PrometheusConfig, client: Any = None) -> QueryRange:
 
 def build_confirm(cfg: Config, sources: Sequence[Source], topology: Topology, *,
                   query_range: QueryRange | None = None) -> LiveConfirm | None:
-    """The live confirm tests, or None when they are off or cannot run (no template, or neither a
-    Kubernetes watch with pods nor a version label to tell versions apart)."""
+    """The live confirm tests, or None when they are off or cannot run (no template, or nothing to
+    split by: no Kubernetes watch with pods, no version label and every ``confirm.labels`` entry null)."""
     conf = cfg.confirm
     if not conf.enabled or cfg.prometheus is None or not cfg.templates:
         return None
@@ -56,11 +56,17 @@ def build_confirm(cfg: Config, sources: Sequence[Source], topology: Topology, *,
     if kube is not None and cfg.kubernetes is not None and "pods" in cfg.kubernetes.watch:
         pods = PodIndex(cfg.kubernetes.service_labels)
         kube.pods = pods
-    if pods is None and conf.version_label is None:
+    labels = conf.labels.model_dump()
+    if pods is None and conf.version_label is None and not any(labels.values()):
         return None
     prom = cfg.prometheus
     queries = PerVersionQueries(tmpl.template, tmpl.window or rate_window(prom.step, prom.scrape_interval),
-                                tmpl.service_label, tmpl.selector, tmpl.quantile, conf.pod_label, conf.version_label)
-    source = PrometheusConfirmSource(query_range or range_query(prom), queries, prom.step, pods, topology.namespace)
+                                tmpl.service_label, tmpl.selector, tmpl.quantile, conf.pod_label, conf.version_label,
+                                labels, conf.flag_on, conf.flag_off)
+
+    def users_of(dependency: str) -> list[str]:
+        return sorted(topology.users_of(dependency) | topology.callers(dependency))
+    source = PrometheusConfirmSource(query_range or range_query(prom), queries, prom.step, pods, topology.namespace,
+                                     users_of)
     runner = ConfirmRunner(None, topology, prom.step, ConfirmPolicy(top=conf.top, max_queries=conf.max_queries))
     return LiveConfirm(runner, source, step=prom.step, timeout=conf.timeout, concurrency=conf.concurrency)

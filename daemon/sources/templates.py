@@ -79,9 +79,17 @@ def _quantile_name(q: float) -> str:
     return f"latency_p{digits}_seconds"
 
 
+def _sum(by: str) -> str:
+    return f"sum by ({by})" if by else "sum"
+
+
 def expand(template: str, *, window: float, services: Sequence[str] = (), service_label: str | None = None,
-           selector: str = "", quantile: float = 0.99) -> list[ExpandedSignal]:
+           selector: str = "", quantile: float = 0.99, by: str | None = None) -> list[ExpandedSignal]:
     """The three signals of ``template``.
+
+    ``by`` is the label the sums keep: the service label unless given; ``""`` sums over all the
+    selected series (one series for several services together, as a confirm test's arm over the
+    users of a dependency needs: a sum of per-service error ratios would be no ratio).
 
     >>> [s.name for s in expand("http", window=120)]
     ['error_ratio', 'latency_p99_seconds', 'request_rate']
@@ -90,14 +98,18 @@ def expand(template: str, *, window: float, services: Sequence[str] = (), servic
     >>> expand("istio", window=60, quantile=0.95)[1].query  # doctest: +NORMALIZE_WHITESPACE
     'histogram_quantile(0.95, sum by (destination_service_name, le)
      (rate(istio_request_duration_milliseconds_bucket{reporter="destination"}[60s]))) * 0.001'
+    >>> expand("http", window=60, services=["a", "b"], by="")[2].query
+    'sum (rate(http_requests_total{job=~"a|b"}[60s]))'
     """
     t = TEMPLATES[template]
     label = service_label or t.service_label
+    keep = label if by is None else by
     sel = _selector(label, services, selector)
     w = f"{window:g}s"
-    total = f"sum by ({label}) (rate({_fill(t.total, sel)}[{w}]))"
-    errors = f"sum by ({label}) (rate({_fill(t.errors, sel)}[{w}]))"
-    latency = f"histogram_quantile({quantile:g}, sum by ({label}, le) (rate({_fill(t.buckets, sel)}[{w}])))"
+    total = f"{_sum(keep)} (rate({_fill(t.total, sel)}[{w}]))"
+    errors = f"{_sum(keep)} (rate({_fill(t.errors, sel)}[{w}]))"
+    by_le = f"{keep}, le" if keep else "le"
+    latency = f"histogram_quantile({quantile:g}, sum by ({by_le}) (rate({_fill(t.buckets, sel)}[{w}])))"
     if t.latency_scale != 1.0:
         latency += f" * {t.latency_scale:g}"
     # errors absent (no failure yet) means 0, not "no data": fill from the total's series

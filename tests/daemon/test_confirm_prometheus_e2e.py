@@ -1,7 +1,8 @@
 """End to end against a real Prometheus (issue 18): per-pod series of two ReplicaSets of checkout,
 the new one failing a quarter of its requests while the old one runs beside it; the Kubernetes watch
 (the local API server) names which pods belong to which revision. The daemon pages the deploy, runs
-its confirm test against Prometheus by pod, and updates the page with the confirmed result."""
+its confirm test against Prometheus by pod, and updates the page with the confirmed result. And the
+label splits (flag variant, callee, route) queried from a backfilled Prometheus."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestServer
 
+from correlators.confirm import ConfirmPlan, TestKind, Verdict, judge
+from correlators.types import Cause, CauseType
 from daemon.config import Config, parse_config
 from daemon.config.domain import topology_of
 from daemon.confirm.build import build_confirm
@@ -190,3 +193,94 @@ async def test_the_deploys_confirm_test_runs_on_prometheus_by_pod_and_updates_th
     assert errors["new"] > 0.15 and errors["old"] < 0.02 and errors["verdict"] == "confirmed", errors
     print(f"confirmed {test['at'] - shop.deploy_at:.0f}s after the deploy: {test['line']}")
     assert time.monotonic() - started < 120
+
+
+@dataclass
+class LabelShop:
+    """Per-second counters split by flag variant (cart), by callee (orders' calls) and by route (shop)."""
+
+    k0: int
+    flip_at: int
+    counts: dict[tuple[str, str, str], list[tuple[int, int]]] = field(default_factory=dict)
+
+    SERIES = (  # job, label, value, error ratio before and after the flip, requests per second before and after
+        ("cart", "feature_flag_result_variant", "on", 0.002, 0.25, 20, 20),
+        ("cart", "feature_flag_result_variant", "off", 0.002, 0.002, 20, 20),
+        ("orders", "service_peer_name", "pay-db", 0.002, 0.3, 20, 20),
+        ("orders", "service_peer_name", "search", 0.002, 0.002, 20, 20),
+        ("shop", "http_route", "/a", 0.001, 0.001, 20, 20),
+        ("shop", "http_route", "/b.json", 0.001, 0.001, 10, 60),
+    )
+
+    def __post_init__(self) -> None:
+        rng = random.Random(181)
+        for job, label, value, before, after, r0, r1 in self.SERIES:
+            ok, err = [], []
+            for sec in range(self.k0, self.flip_at + 600):
+                req = (r0 if sec < self.flip_at else r1) + rng.randint(0, 4)
+                ratio = before if sec < self.flip_at else after
+                e = sum(rng.random() < ratio for _ in range(req))
+                ok.append(req - e)
+                err.append(e)
+            self.counts[(job, label, value)] = list(zip(cumsum(ok), cumsum(err), strict=True))
+
+    def series(self, k_: int) -> list[tuple[str, dict[str, str], int]]:
+        out: list[tuple[str, dict[str, str], int]] = []
+        for (job, label, value), c in self.counts.items():
+            ok, err = c[min(k_ - self.k0, len(c) - 1)]
+            out.append(("http_requests_total", {"job": job, label: value, "code": "200"}, ok))
+            out.append(("http_requests_total", {"job": job, label: value, "code": "500"}, err))
+            out.append(("http_requests_total", {"job": job, "code": "200"}, 1000 * (k_ - self.k0)))  # no label
+        return out
+
+
+async def test_flag_dependency_and_route_splits_run_on_prometheus_by_label(tmp_path: Path) -> None:
+    """The label splits' PromQL (matchers, ``!=""``, the sum over a dependency's users, the grouped route
+    query) against the real Prometheus, backfilled: the flag's ``on`` arm and the calls to pay-db confirmed,
+    the route that surged found."""
+    prometheus, promtool = require_binary(PROMETHEUS), require_binary(PROMTOOL)
+    end = math.floor(time.time()) - 5
+    shop = LabelShop(k0=end - 1500, flip_at=end - 300)
+    data = tmp_path / "prom-data"
+    data.mkdir()
+    om = tmp_path / "history.om"
+    om.write_text(openmetrics(shop, shop.k0, end))
+    await asyncio.to_thread(subprocess.run, [promtool, "tsdb", "create-blocks-from", "openmetrics", str(om), str(data)],
+                            check=True, capture_output=True, timeout=60)
+    cfg_file = tmp_path / "prometheus.yml"
+    cfg_file.write_text("global: {scrape_interval: 1m}\nscrape_configs: []\n")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    cfg = parse_config({"prometheus": {"url": url, "step": "15s", "scrape_interval": "1s", "timeout": "5s"},
+                        "templates": [{"template": "http"}],
+                        "services": [{"name": "cart"}, {"name": "shop"}, {"name": "orders", "dependencies": ["pay-db"]}]})
+    live = build_confirm(cfg, [], topology_of(cfg))
+    assert live is not None, "labels to split by: the tests run without a kubernetes watch"
+    t = float(shop.flip_at)
+
+    def plan(kind: TestKind, cause: Cause, service: str, split: str, new: str, signals: tuple[str, ...]) -> ConfirmPlan:
+        return ConfirmPlan(cause, kind, service, signals, split, new, "off" if kind is TestKind.FLAG else "",
+                           "treated", "control", t, t)
+
+    with running([prometheus, f"--config.file={cfg_file}", f"--storage.tsdb.path={data}",
+                  f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y"],
+                 f"{url}/-/ready", tmp_path / "prometheus.log"):
+        flag_plan = plan(TestKind.FLAG, Cause(CauseType.CHANGE, "chg-flag"), "cart", "flag_variant", "on", ("error_ratio",))
+        flag = await live.source.fetch(flag_plan, float(end))
+        dep_plan = plan(TestKind.DEPENDENCY, Cause(CauseType.DEPENDENCY, "pay-db"), "pay-db", "callee", "pay-db",
+                        ("error_ratio",))
+        dep = await live.source.fetch(dep_plan, float(end))
+        route = await live.source.fetch(plan(TestKind.TRAFFIC, Cause(CauseType.TRAFFIC, "shop"), "shop", "route", "",
+                                             ("request_rate",)), float(end))
+    assert not flag.missing and not dep.missing and not route.missing, (flag.missing, dep.missing, route.missing)
+    result = judge(flag_plan, flag, float(end))
+    assert result.verdict is Verdict.CONFIRMED, result.line
+    assert 'feature_flag_result_variant="on"' in flag.query and 'feature_flag_result_variant="off"' in flag.query
+    errors = result.signals[0]
+    assert errors.new_level > 0.15 and errors.old_level < 0.02, errors
+    dep_result = judge(dep_plan, dep, float(end))
+    assert dep_result.verdict is Verdict.CONFIRMED and 'job=~"orders"' in dep.query, (dep_result.line, dep.query)
+    assert route.new is not None and route.new.label == "/b.json"
+    assert 'http_route="/b.json"' in route.query and 'http_route!="/b.json",http_route!=""' in route.query
+    after = [v for ts, v in route.old.values["request_rate"] if ts > t + 60] if route.old else []
+    assert after and all(15 < v < 30 for v in after), "the other route, not the series without the label"
