@@ -113,10 +113,9 @@ class Engine:
     """Detect, group, rank and decide pages, all on event time.
 
     Each signal's series live in a :class:`~detectors.series_bank.SeriesBank` made by
-    ``bank_factory``: a :class:`SampleBatch` (one query's result at one step) advances
-    them together, a :class:`Sample` one series; both give the same detections. Without a
-    ``bank_factory`` the banks are vectorised when ``detector_factory`` is the default one,
-    and one ``detector_factory`` object per series otherwise.
+    ``bank_factory`` (by default one ``detector_factory`` object per series): a :class:`SampleBatch`
+    (one query's result at one step) advances them together, a :class:`Sample` one series; both
+    give the same detections.
 
     With ``forget_incidents_after`` (the daemon), incidents resolved or merged that long past
     their re-open window are dropped from memory at the next :meth:`flush` (the store keeps
@@ -287,9 +286,10 @@ class Engine:
                           d.confidence, series=series, rate=rate)
         out.anomalies.append(anomaly)
         if d.kind is EventKind.EVIDENCE:
-            joined, _ = self.tracker.add_evidence(anomaly)  # evidence never decides a page
-            if joined is not None:
+            joined, _ = self.tracker.add_evidence(anomaly)  # evidence never opens an incident, but it may
+            if joined is not None:  # move the ranking of the one it joins (a deviation at a changed service)
                 out.incidents[joined.id] = joined
+                out.pages += self._rerank(joined, d.detected_at) if joined.state is IncidentState.OPEN else []
             return out
         inc, pages = self.tracker.add_anomaly(anomaly)
         out.pages += pages
