@@ -3,11 +3,14 @@ simulated shop's counters, and the same history as OpenMetrics for ``promtool ts
 
 from __future__ import annotations
 
+import asyncio
 import math
+import subprocess
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Protocol
 
 
@@ -82,3 +85,25 @@ def openmetrics(shop: CounterShop, start: int, end: int) -> str:
             if n == name:
                 lines += [f"{name}{lbl} {v} {k}" for k, v in points]
     return "\n".join([*lines, "# EOF"]) + "\n"
+
+
+async def backfill(promtool: str, shop: CounterShop, start: int, end: int, tmp: Path) -> Path:
+    """A Prometheus data directory under ``tmp`` holding the shop's counters over ``[start, end)``."""
+    data = tmp / "prom-data"
+    data.mkdir()
+    om = tmp / "history.om"
+    om.write_text(openmetrics(shop, start, end))
+    await asyncio.to_thread(subprocess.run, [promtool, "tsdb", "create-blocks-from", "openmetrics", str(om), str(data)],
+                            check=True, capture_output=True, timeout=60)
+    return data
+
+
+def scrape_config(path: Path, exporter_port: int | None = None) -> Path:
+    """Prometheus's config at ``path``: scrape the exporter every second, or nothing (history only)."""
+    if exporter_port is None:
+        path.write_text("global: {scrape_interval: 1m}\nscrape_configs: []\n")
+    else:
+        path.write_text("global: {scrape_interval: 1s, evaluation_interval: 1m}\nscrape_configs:\n"
+                        "  - job_name: shop\n    honor_labels: true\n"
+                        f"    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n")
+    return path

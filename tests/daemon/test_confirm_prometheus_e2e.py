@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from daemon.sources.factory import build_sources
 from daemon.store import Store
 
 from . import kube_api as k
-from .counters import cumsum, openmetrics, serve_counters
+from .counters import backfill, cumsum, scrape_config, serve_counters
 from .helpers import RecordingNotifier
 from .servers import PROMETHEUS, PROMTOOL, free_port, require_binary, running
 
@@ -115,16 +114,8 @@ async def test_the_deploys_confirm_test_runs_on_prometheus_by_pod_and_updates_th
     exporter_port, port = free_port(), free_port()
     t_live = math.floor(time.time()) + 2
     shop = Shop(k0=t_live - HISTORY, deploy_at=t_live + 14, instance=f"127.0.0.1:{exporter_port}")
-    data = tmp_path / "prom-data"
-    data.mkdir()
-    om = tmp_path / "history.om"
-    om.write_text(openmetrics(shop, shop.k0, t_live))
-    await asyncio.to_thread(subprocess.run, [promtool, "tsdb", "create-blocks-from", "openmetrics", str(om), str(data)],
-                            check=True, capture_output=True, timeout=60)
-    cfg_file = tmp_path / "prometheus.yml"
-    cfg_file.write_text("global: {scrape_interval: 1s, evaluation_interval: 1m}\nscrape_configs:\n"
-                        f"  - job_name: shop\n    honor_labels: true\n"
-                        f"    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n")
+    data = await backfill(promtool, shop, shop.k0, t_live, tmp_path)
+    cfg_file = scrape_config(tmp_path / "prometheus.yml", exporter_port)
     url = f"http://127.0.0.1:{port}"
     fake, kube_server, kubeconfig = await _kube(tmp_path)
     checkout14 = k.deployment("checkout", "shop", "registry.example/checkout:14", 14)
@@ -241,14 +232,8 @@ async def test_flag_dependency_and_route_splits_run_on_prometheus_by_label(tmp_p
     prometheus, promtool = require_binary(PROMETHEUS), require_binary(PROMTOOL)
     end = math.floor(time.time()) - 5
     shop = LabelShop(k0=end - 1500, flip_at=end - 300)
-    data = tmp_path / "prom-data"
-    data.mkdir()
-    om = tmp_path / "history.om"
-    om.write_text(openmetrics(shop, shop.k0, end))
-    await asyncio.to_thread(subprocess.run, [promtool, "tsdb", "create-blocks-from", "openmetrics", str(om), str(data)],
-                            check=True, capture_output=True, timeout=60)
-    cfg_file = tmp_path / "prometheus.yml"
-    cfg_file.write_text("global: {scrape_interval: 1m}\nscrape_configs: []\n")
+    data = await backfill(promtool, shop, shop.k0, end, tmp_path)
+    cfg_file = scrape_config(tmp_path / "prometheus.yml")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cfg = parse_config({"prometheus": {"url": url, "step": "15s", "scrape_interval": "1s", "timeout": "5s"},

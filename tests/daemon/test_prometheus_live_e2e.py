@@ -10,7 +10,6 @@ import asyncio
 import json
 import math
 import random
-import subprocess
 import time
 import urllib.parse
 import urllib.request
@@ -28,7 +27,7 @@ from daemon.runtime.daemon import Daemon
 from daemon.sources.factory import build_sources
 from daemon.store import Store
 
-from .counters import cumsum, openmetrics, serve_counters
+from .counters import backfill, cumsum, scrape_config, serve_counters
 from .helpers import RecordingNotifier
 from .servers import PROMETHEUS, PROMTOOL, free_port, require_binary, running
 
@@ -118,16 +117,8 @@ async def test_live_prometheus_pages_the_live_outage_not_the_history_and_the_bac
     t_live = math.floor(time.time()) + 2
     shop = Shop(k0=t_live - HISTORY, t_live=t_live, deploy_at=t_live + 14, bad_from=t_live + 18,
                 instance=f"127.0.0.1:{exporter_port}", glitch_at=(t_live + 4) // 4 * 4 + 1)
-    data = tmp_path / "prom-data"
-    data.mkdir()
-    om = tmp_path / "history.om"
-    om.write_text(openmetrics(shop, shop.k0, t_live))
-    await asyncio.to_thread(subprocess.run, [promtool, "tsdb", "create-blocks-from", "openmetrics", str(om), str(data)],
-                            check=True, capture_output=True, timeout=60)
-    cfg_file = tmp_path / "prometheus.yml"
-    cfg_file.write_text("global: {scrape_interval: 1s, evaluation_interval: 1m}\nscrape_configs:\n"
-                        f"  - job_name: shop\n    honor_labels: true\n"
-                        f"    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n")
+    data = await backfill(promtool, shop, shop.k0, t_live, tmp_path)
+    cfg_file = scrape_config(tmp_path / "prometheus.yml", exporter_port)
     url = f"http://127.0.0.1:{port}"
     exporter = serve_counters(shop, exporter_port)
     next(exporter)
