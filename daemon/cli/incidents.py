@@ -121,6 +121,7 @@ def format_incident(doc: WorkspaceView | Mapping[str, Any]) -> str:
         lines.append(f"{n}. ({probability(c.score)}) {c.name}{state}")
         lines.append(f"   Hypothesis: {plain(c.hypothesis)}")
         lines.append(f"   Test: {plain(c.test)}")
+        lines += [f"   Test run: {plain(t.line)}" for t in view.tests_of(c.cause)]
         for e in c.evidence:
             lines.append(f"   - {e}")
     if folded:

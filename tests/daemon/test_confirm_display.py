@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from daemon.cli.incidents import format_incident
 from daemon.core.replay import replay
 from daemon.demo.scenario import ScenarioSpec, write_scenario
 from daemon.notify.render import render_text, render_title
@@ -53,4 +54,9 @@ def test_incident_page_has_a_table_of_tests_and_timeline_rows(view: dict[str, An
 
 def test_the_page_text_carries_the_test_run(view: dict[str, Any]) -> None:
     text = render_text(view)
+    assert "   Test run: confirmed: new pods (revision" in text
+
+
+def test_the_terminal_view_carries_the_test_run(view: dict[str, Any]) -> None:
+    text = format_incident(view)
     assert "   Test run: confirmed: new pods (revision" in text
